@@ -1,0 +1,110 @@
+// The deployment rules: in production any of these stops the start; in development they are warnings.
+import { parseKeyring } from "../core/crypto/keyring.js";
+import type { Config } from "./load.js";
+
+export type Problem = { setting: string; message: string };
+
+const GENERATE = "generate one with `bulwark secrets generate`";
+
+/** Example and placeholder values seen in docs and tutorials: refused whatever their length. */
+const EXAMPLE_WORDS = ["changeme", "change-me", "change_me", "secret", "password", "example", "your-api-key", "your_api_key", "yoursecret", "your-secret", "placeholder", "replace", "default", "xxxxxxxx", "12345678", "test"];
+
+/** Bytes a secret setting carries: hex and base64url are decoded, anything else counts as text. */
+function secretBytes(value: string): number {
+  if (/^[0-9a-fA-F]+$/.test(value) && value.length % 2 === 0) return value.length / 2;
+  if (/^[A-Za-z0-9_-]+={0,2}$/.test(value)) return Math.floor((value.replace(/=+$/, "").length * 3) / 4);
+  return Buffer.byteLength(value);
+}
+
+/** Shannon entropy of the string's characters, in bits for the whole string. */
+function entropyBits(value: string): number {
+  const counts = new Map<string, number>();
+  for (const ch of value) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let bitsPerChar = 0;
+  for (const n of counts.values()) bitsPerChar -= (n / value.length) * Math.log2(n / value.length);
+  return bitsPerChar * value.length;
+}
+
+/** A string made of one unit repeated ("abcabcabc…") has far less entropy than its histogram suggests. */
+function isPeriodic(value: string): boolean {
+  return (value + value).indexOf(value, 1) < value.length;
+}
+
+/** Why a secret value is weak, or undefined when it is acceptable. */
+export function secretWeakness(value: string): string | undefined {
+  if (value === "") return `is missing: ${GENERATE}`;
+  const lower = value.toLowerCase();
+  if (EXAMPLE_WORDS.some((word) => lower.includes(word))) return `is an example or placeholder value: ${GENERATE}`;
+  if (secretBytes(value) < 32) return `is shorter than 32 bytes: ${GENERATE}`;
+  if (isPeriodic(value) || entropyBits(value) < 128 || new Set(value).size < 10) return `is low in entropy (not random): ${GENERATE}`;
+  return undefined;
+}
+
+const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]", ""]);
+const STRONG_SSL = new Set(["require", "verify-ca", "verify-full"]);
+
+/** Patterns of values that must never reach a browser through `PUBLIC_*`. */
+const SECRET_SHAPES: { pattern: RegExp; what: string }[] = [
+  { pattern: /\b(sk|rk)_(live|test)_[A-Za-z0-9]{8,}/, what: "a Stripe secret key" },
+  { pattern: /\bwhsec_[A-Za-z0-9+/=]{8,}/, what: "a webhook signing secret" },
+  { pattern: /-----BEGIN [A-Z ]*PRIVATE KEY-----/, what: "a private key" },
+  { pattern: /\bAKIA[0-9A-Z]{16}\b/, what: "an AWS access key" },
+  { pattern: /\b(ghp|gho|ghs|github_pat)_[A-Za-z0-9_]{20,}/, what: "a GitHub token" },
+  { pattern: /\bxox[abprs]-[A-Za-z0-9-]{10,}/, what: "a Slack token" },
+  { pattern: /\bbwk_[A-Za-z0-9]+_[A-Za-z0-9]{20,}/, what: "a Bulwark API key" },
+  { pattern: /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]+@/i, what: "a URL with a password" },
+];
+
+/** Every rule production enforces; the caller decides whether they are fatal or warnings. */
+export function checkConfig(config: Config): Problem[] {
+  const problems: Problem[] = [];
+  for (const [setting, value] of [["SECRET_KEY", config.secretKey], ["METRICS_TOKEN", config.metricsToken]] as const) {
+    const weakness = secretWeakness(value);
+    if (weakness) problems.push({ setting, message: weakness });
+  }
+  problems.push(...checkEncryptionKeys(config.encryptionKeys));
+
+  if (!config.publicUrl.startsWith("https://")) {
+    problems.push({ setting: "PUBLIC_URL", message: `must be an https URL (got "${config.publicUrl}"): terminate TLS in front of Bulwark and set PUBLIC_URL=https://your.domain` });
+  }
+  for (const origin of config.corsOrigins) {
+    if (origin === "*") problems.push({ setting: "CORS_ORIGINS", message: "`*` lets every site call the API with the user's credentials: list the exact origins, e.g. https://app.example.com" });
+    else if (origin === "null") problems.push({ setting: "CORS_ORIGINS", message: "`null` is the origin of sandboxed frames and local files, which anyone can produce: remove it" });
+    else if (!/^https?:\/\/[^/\s]+$/.test(origin)) problems.push({ setting: "CORS_ORIGINS", message: `"${origin}" is not an origin (scheme://host[:port], no path)` });
+    else if (origin.startsWith("http://")) problems.push({ setting: "CORS_ORIGINS", message: `"${origin}" is not https: browsers on other networks could be served a forged page from it` });
+  }
+  if (config.databaseUrl) problems.push(...checkDatabaseUrl(config.databaseUrl));
+  for (const [name, value] of Object.entries(config.publicEnv)) {
+    const shape = SECRET_SHAPES.find((s) => s.pattern.test(value));
+    if (shape) problems.push({ setting: name, message: `looks like ${shape.what}; PUBLIC_* settings are sent to every browser: move it to a server-side setting` });
+  }
+  if (!config.rateLimit.enabled) problems.push({ setting: "RATE_LIMIT_ENABLED", message: "rate limiting is off: remove the setting or set it to true" });
+  return problems;
+}
+
+function checkEncryptionKeys(spec: string): Problem[] {
+  if (spec === "") return [{ setting: "ENCRYPTION_KEYS", message: `is missing: ${GENERATE}` }];
+  try {
+    parseKeyring(spec);
+  } catch (error) {
+    return [{ setting: "ENCRYPTION_KEYS", message: `${(error as Error).message}; ${GENERATE}` }];
+  }
+  const weak = spec.split(",").map((entry) => entry.slice(entry.indexOf(":") + 1)).filter((key) => secretWeakness(key));
+  return weak.length > 0 ? [{ setting: "ENCRYPTION_KEYS", message: `a key is low in entropy or an example value: ${GENERATE}` }] : [];
+}
+
+function checkDatabaseUrl(url: string): Problem[] {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return [{ setting: "DATABASE_URL", message: "is not a valid URL (postgres://user:password@host:5432/db?sslmode=require)" }];
+  }
+  const socketHost = parsed.searchParams.get("host") ?? "";
+  const local = LOCAL_HOSTS.has(parsed.hostname) || socketHost.startsWith("/");
+  const sslmode = parsed.searchParams.get("sslmode") ?? "";
+  if (!local && !STRONG_SSL.has(sslmode)) {
+    return [{ setting: "DATABASE_URL", message: `host ${parsed.hostname} is not local, so the connection must be encrypted: add ?sslmode=verify-full (or require)` }];
+  }
+  return [];
+}

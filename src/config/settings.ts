@@ -1,0 +1,41 @@
+// The one schema of Bulwark's settings. Each knows whether it is public or secret, its default, and
+// the rule production enforces; docs/configuration.md is generated from this table.
+
+export type SettingKind = "public" | "secret";
+
+export type Setting = {
+  name: string;
+  kind: SettingKind;
+  /** The default as shown in the docs. */
+  default: string;
+  description: string;
+  /** What production demands, in words (the checks are in production.ts). */
+  production?: string;
+};
+
+export const SETTINGS: readonly Setting[] = [
+  { name: "NODE_ENV", kind: "public", default: "development", description: "`production` turns every configuration warning into a refusal to start." },
+  { name: "HOST", kind: "public", default: "127.0.0.1", description: "Interface to listen on." },
+  { name: "PORT", kind: "public", default: "8080", description: "TCP port to listen on (0 picks a free one)." },
+  { name: "PUBLIC_URL", kind: "public", default: "http://127.0.0.1:8080", description: "The URL clients reach Bulwark at; token issuer and link base.", production: "must be https" },
+  { name: "DATA_DIR", kind: "public", default: "./data", description: "PGlite files, development secrets, development mail outbox, file storage." },
+  { name: "DATABASE_URL", kind: "secret", default: "none: PGlite in `DATA_DIR`", description: "`postgres://…` to use PostgreSQL instead of the embedded PGlite.", production: "a non-local host needs `sslmode=require`, `verify-ca` or `verify-full`" },
+  { name: "REDIS_URL", kind: "secret", default: "none: in memory", description: "`redis://…`; shared counters and revocation. Required for more than one instance." },
+  { name: "SECRET_KEY", kind: "secret", default: "dev: generated into `DATA_DIR/secrets.json`", description: "At least 32 random bytes (hex or base64url). HMAC key for API keys and tokens.", production: "required; ≥ 32 bytes, high entropy, not an example value" },
+  { name: "ENCRYPTION_KEYS", kind: "secret", default: "dev: generated into `DATA_DIR/secrets.json`", description: "`id:base64-32-bytes,…`; the first key encrypts, the rest only decrypt (rotation).", production: "required; every key exactly 32 random bytes" },
+  { name: "METRICS_TOKEN", kind: "secret", default: "dev: generated into `DATA_DIR/secrets.json`", description: "Bearer token that `GET /metrics` demands.", production: "required; ≥ 32 bytes, high entropy, not an example value" },
+  { name: "CORS_ORIGINS", kind: "public", default: "dev: `http://localhost:5173,http://localhost:3000`; production: none", description: "Comma list of exact origins allowed to call the API from a browser, with credentials.", production: "no `*`, no `null`, https origins only" },
+  { name: "TRUST_PROXY", kind: "public", default: "false", description: "`false`, a hop count, or a comma list of CIDRs/addresses: which `X-Forwarded-For` hops to believe for the client IP." },
+  { name: "RATE_LIMIT_ENABLED", kind: "public", default: "true", description: "Master switch for rate limiting.", production: "a warning when false" },
+  { name: "RATE_LIMIT_PER_MINUTE", kind: "public", default: "60", description: "Requests per minute per client IP, or per user/key when authenticated. `/health` and `/ready` are exempt." },
+  { name: "RATE_LIMIT_PER_HOUR", kind: "public", default: "1000", description: "Requests per hour, keyed like the per-minute limit." },
+  { name: "AUTH_REGISTER_PER_MINUTE", kind: "public", default: "5", description: "Registrations per minute per client IP (`auth-register` class)." },
+  { name: "AUTH_LOGIN_PER_MINUTE", kind: "public", default: "10", description: "Login attempts per minute per client IP (`auth-login` class)." },
+  { name: "SENSITIVE_PER_MINUTE", kind: "public", default: "10", description: "Calls per minute per principal to routes of the `sensitive` class (key creation, password change…)." },
+  { name: "MAX_BODY_BYTES", kind: "public", default: "1048576", description: "Largest request body accepted; larger gets 413." },
+  { name: "LOG_LEVEL", kind: "public", default: "info", description: "pino level; `info` logs one line per request (method, route, status, time, request id — never a secret)." },
+  { name: "PUBLIC_*", kind: "public", default: "none", description: "Exposed to browsers by `/env.js` and `/api/config/public`, and nothing else is.", production: "a value that looks like a secret stops the start" },
+];
+
+/** Names of the secret settings: never logged, never exposed, redacted by `bulwark check`. */
+export const SECRET_SETTINGS = new Set(SETTINGS.filter((s) => s.kind === "secret").map((s) => s.name));

@@ -1,0 +1,51 @@
+// The one error type of Bulwark: a stable code clients can switch on, an HTTP status and a safe message.
+
+/** Every stable error code, its HTTP status and when it is used; docs/errors.md is checked against this table. */
+export const ERROR_CODES = {
+  invalid_request: { status: 400, when: "Schema or format violation; unknown fields are violations. `details` lists each problem." },
+  invalid_signature: { status: 400, when: "A webhook whose signature, timestamp or format is wrong." },
+  unauthorized: { status: 401, when: "No or bad credentials. Sent with `WWW-Authenticate: Bearer`." },
+  invalid_credentials: { status: 401, when: "Login failed, for every reason (unknown user, wrong password, disabled)." },
+  token_reused: { status: 401, when: "A refresh token presented after it was rotated." },
+  forbidden: { status: 403, when: "Authenticated but not allowed: role, scope, CSRF token or origin." },
+  not_found: { status: 404, when: "No such route or object, also for objects that exist but belong to someone else." },
+  conflict: { status: 409, when: "Username or email taken." },
+  payload_too_large: { status: 413, when: "Body or file over its limit (`MAX_BODY_BYTES`)." },
+  unsupported_media_type: { status: 415, when: "Wrong content type (JSON routes take only `application/json`), or a file whose bytes are not an allowed type." },
+  rate_limited: { status: 429, when: "A rate limit was exceeded. Sent with `Retry-After` in seconds." },
+  internal_error: { status: 500, when: "Anything unexpected. The message is generic; details go to the log only." },
+  service_unavailable: { status: 503, when: "The server is shutting down or a dependency it needs is unavailable; retry later." },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export type ErrorDetail = { path: string; message: string };
+
+/** An error that is safe to show to the client: code, status and message end up in the response envelope. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetail[] | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { details?: ErrorDetail[]; headers?: Record<string, string> } = {}) {
+    super(message);
+    this.name = "AppError";
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.details = options.details;
+    this.headers = options.headers;
+  }
+}
+
+/** Shorthand constructors for the errors every module raises. */
+export const errors = {
+  invalid: (message: string, details?: ErrorDetail[]) => new AppError("invalid_request", message, details ? { details } : {}),
+  unauthorized: (message = "authentication required") =>
+    new AppError("unauthorized", message, { headers: { "www-authenticate": 'Bearer realm="bulwark"' } }),
+  forbidden: (message = "not allowed") => new AppError("forbidden", message),
+  notFound: (message = "not found") => new AppError("not_found", message),
+  conflict: (message: string) => new AppError("conflict", message),
+  rateLimited: (retryAfter: number) =>
+    new AppError("rate_limited", "too many requests; retry later", { headers: { "retry-after": String(retryAfter) } }),
+};

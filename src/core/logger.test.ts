@@ -1,0 +1,41 @@
+// Threat: credentials copied into logs (headers, cookies, query strings, bodies, settings) and read by whoever can read logs.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Type } from "typebox";
+import { randomToken } from "./crypto/index.js";
+import { captureLog, startApp } from "../../test/harness.js";
+
+test("request logs carry no credential, cookie, query string, body or secret setting", async () => {
+  const log = captureLog();
+  const bearer = `eyJ${randomToken(24)}.${randomToken(24)}.${randomToken(24)}`;
+  const cookie = `bulwark_session=${randomToken(24)}`;
+  const queryToken = randomToken(24);
+  const password = `pw-${randomToken(12)}`;
+  const t = await startApp({
+    log: log.stream,
+    extend: (app) => {
+      app.post("/login-like", { schema: { body: Type.Object({ password: Type.String() }, { additionalProperties: false }) } }, async (req) => {
+        // Even a careless handler that logs an object with secret fields gets them redacted.
+        req.log.info({ body: req.body, headers: req.headers }, "careless handler log");
+        return { ok: true };
+      });
+    },
+  });
+  try {
+    await t.app.inject({ method: "GET", url: `/health?token=${queryToken}`, headers: { authorization: `Bearer ${bearer}`, cookie } });
+    await t.app.inject({ method: "POST", url: "/login-like", payload: { password }, headers: { authorization: `Bearer ${bearer}`, cookie, "x-api-key": queryToken } });
+    await t.app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${t.config.metricsToken}` } });
+    t.app.log.info({ config: t.config }, "someone logs the whole configuration");
+    t.app.log.info(`a message that embeds the secret key ${t.config.secretKey} in free text`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const text = log.text();
+    assert.ok(log.lines.length >= 5, "the log was captured");
+    assert.match(text, /"route":"\/health"/, "requests are logged by route template");
+    for (const secret of [bearer, cookie.split("=")[1]!, queryToken, password, t.config.secretKey, t.config.metricsToken, t.config.encryptionKeys]) {
+      assert.equal(text.includes(secret), false, `a secret leaked into the log: ${secret.slice(0, 6)}…`);
+    }
+    assert.match(text, /\[redacted\]/);
+  } finally {
+    await t.close();
+  }
+});

@@ -1,0 +1,129 @@
+// The test harness: a real app on a real database. PGlite in memory by default; a fresh PostgreSQL
+// database when TEST_DATABASE_URL is set; Redis counters (under a unique prefix) when TEST_REDIS_URL is.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import pg from "pg";
+import { createApp, type AppDeps } from "../src/app.js";
+import { loadConfig, type Config, type Env } from "../src/config/load.js";
+import { createFakeClock } from "../src/core/clock.js";
+import { generateKeyringEntry, randomToken } from "../src/core/crypto/index.js";
+import { createLogger } from "../src/core/logger.js";
+import { createCounters, type Counters } from "../src/store/counters.js";
+import { openStore, type Store } from "../src/store/db.js";
+import { migrate } from "../src/store/migrate.js";
+import type { FastifyInstance } from "fastify";
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL || undefined;
+
+/** Fresh strong secrets for one test: tests never share or commit secrets. */
+export function testSecrets(): Env {
+  return { SECRET_KEY: randomToken(32), ENCRYPTION_KEYS: generateKeyringEntry("t1"), METRICS_TOKEN: randomToken(32) };
+}
+
+/** A development configuration with generated secrets and a throwaway DATA_DIR; `env` overrides. */
+export function testConfig(env: Env = {}): Config {
+  const dataDir = mkdtempSync(join(tmpdir(), "bulwark-test-"));
+  process.once("exit", () => rmSync(dataDir, { recursive: true, force: true }));
+  return loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "silent", ...testSecrets(), ...env }, { generateDevSecrets: false });
+}
+
+/** A migrated database of its own: in-memory PGlite, or a new PostgreSQL database dropped on close. */
+export async function testStore(options: { kind?: "pglite" | "postgres"; migrate?: boolean } = {}): Promise<Store> {
+  const kind = options.kind ?? (TEST_DATABASE_URL ? "postgres" : "pglite");
+  let store: Store;
+  if (kind === "pglite") {
+    store = await openStore({});
+  } else {
+    if (!TEST_DATABASE_URL) throw new Error("TEST_DATABASE_URL is not set");
+    const name = `bulwark_test_${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, "x")}`;
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    await admin.end();
+    const url = new URL(TEST_DATABASE_URL);
+    url.pathname = `/${name}`;
+    const inner = await openStore({ databaseUrl: url.toString() });
+    store = {
+      ...inner,
+      async close() {
+        await inner.close();
+        const drop = new pg.Client({ connectionString: TEST_DATABASE_URL });
+        await drop.connect();
+        await drop.query(`drop database if exists ${name} with (force)`);
+        await drop.end();
+      },
+    };
+    Object.defineProperty(store, "url", { value: url.toString() });
+  }
+  if (options.migrate !== false) await migrate(store);
+  return store;
+}
+
+/** The URL of a PostgreSQL test store (for a second instance on the same database). */
+export function storeUrl(store: Store): string | undefined {
+  return (store as Store & { url?: string }).url;
+}
+
+/** Counters for a test: Redis under a unique prefix when TEST_REDIS_URL is set (or `prefix` to share), memory otherwise. */
+export function testCounters(clock: { now(): number }, options: { kind?: "memory" | "redis"; prefix?: string } = {}): Counters {
+  const kind = options.kind ?? (TEST_REDIS_URL ? "redis" : "memory");
+  return createCounters({ clock, redisUrl: kind === "redis" ? TEST_REDIS_URL : undefined, prefix: options.prefix ?? `bwtest:${randomToken(6)}` });
+}
+
+/** A log destination that keeps every line, to assert what was (not) logged. */
+export function captureLog(): { stream: Writable; lines: string[]; text(): string } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      done();
+    },
+  });
+  return { stream, lines, text: () => lines.join("\n") };
+}
+
+export type TestApp = {
+  app: FastifyInstance;
+  config: Config;
+  store: Store;
+  counters: Counters;
+  clock: ReturnType<typeof createFakeClock>;
+  close(): Promise<void>;
+};
+
+export type TestAppOptions = {
+  env?: Env;
+  store?: Store;
+  counters?: Counters;
+  clock?: ReturnType<typeof createFakeClock>;
+  log?: Writable;
+  logLevel?: string;
+  /** Routes to add before `ready()`, as a library user would. */
+  extend?: (app: FastifyInstance) => void | Promise<void>;
+};
+
+/** Starts a real app (not listening; use `app.inject`, or `app.listen` for a socket) on a real database. */
+export async function startApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const config = testConfig(options.env);
+  const clock = options.clock ?? createFakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
+  const ownStore = !options.store;
+  const store = options.store ?? (await testStore());
+  const ownCounters = !options.counters;
+  const counters = options.counters ?? testCounters(clock);
+  const deps: AppDeps = { store, counters, clock, migrate: false };
+  if (options.log) deps.logger = createLogger({ level: options.logLevel ?? "info", secrets: [config.secretKey, config.metricsToken, config.encryptionKeys], destination: options.log });
+  const app = await createApp(config, deps);
+  await options.extend?.(app);
+  await app.ready();
+  return {
+    app, config, store, counters, clock,
+    async close() {
+      await app.close();
+      if (ownCounters) await counters.close();
+      if (ownStore) await store.close();
+    },
+  };
+}
