@@ -1,0 +1,34 @@
+// Where commands write: injectable so tests capture output instead of printing it.
+
+export type Output = {
+  line(text: string): void;
+  error(text: string): void;
+  /** Prints a help text; returns exit code 0 for convenience. */
+  help(text: string): number;
+};
+
+/** Standard output and standard error. */
+export const consoleOutput: Output = {
+  line: (text) => process.stdout.write(`${text}\n`),
+  error: (text) => process.stderr.write(`bulwark: ${text}\n`),
+  help: (text) => {
+    process.stdout.write(`${text}\n`);
+    return 0;
+  },
+};
+
+/** An Output that keeps what was written, for tests. */
+export function captureOutput(): Output & { lines: string[]; errors: string[] } {
+  const lines: string[] = [];
+  const errors: string[] = [];
+  return {
+    lines,
+    errors,
+    line: (text) => { lines.push(text); },
+    error: (text) => { errors.push(text); },
+    help: (text) => {
+      lines.push(text);
+      return 0;
+    },
+  };
+}

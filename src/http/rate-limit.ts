@@ -1,0 +1,64 @@
+// Rate limits on every route: a global budget per minute and per hour for each client (its IP, or
+// its user or key once authenticated), plus the budget of the route's class. Headers follow the
+// IETF httpapi RateLimit draft; a refused request gets 429 with Retry-After.
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Config } from "../config/load.js";
+import { errors } from "../core/errors.js";
+import type { Counters, Hit } from "../store/counters.js";
+import { clientKey } from "./client-ip.js";
+import type { RateLimitClass } from "./types.js";
+
+type Policy = { name: string; limit: number; window: number; by: "client" | "ip" };
+type ClassPlan = { policies: Policy[]; header: string };
+
+/** Called once per refused request, with the policy that refused it and the key it counted. */
+export type ExceededHandler = (req: FastifyRequest, policy: string, key: string, windowSeconds: number) => void;
+
+/** The policies of each class, from the settings. */
+export function ratePlans(limits: Config["rateLimit"]): Record<RateLimitClass, ClassPlan> {
+  const global: Policy[] = [
+    { name: "minute", limit: limits.perMinute, window: 60, by: "client" },
+    { name: "hour", limit: limits.perHour, window: 3600, by: "client" },
+  ];
+  const plan = (extra: Policy[]): ClassPlan => {
+    const policies = [...global, ...extra];
+    return { policies, header: policies.map((p) => `"${p.name}";q=${p.limit};w=${p.window}`).join(", ") };
+  };
+  return {
+    default: plan([]),
+    // Login and registration are counted per IP whoever claims to be calling: that is the attacker's cost.
+    "auth-login": plan([{ name: "login", limit: limits.loginPerMinute, window: 60, by: "ip" }]),
+    "auth-register": plan([{ name: "register", limit: limits.registerPerMinute, window: 60, by: "ip" }]),
+    sensitive: plan([{ name: "sensitive", limit: limits.sensitivePerMinute, window: 60, by: "client" }]),
+  };
+}
+
+/** The key a request is counted under: the principal when authenticated, else the client IP (IPv6 by /64). */
+export function rateKey(req: FastifyRequest): string {
+  const p = req.principal;
+  return p ? `${p.type}:${p.keyId ?? p.userId}` : `ip:${clientKey(req.ip)}`;
+}
+
+/** An onRequest hook (after authentication) enforcing the route's class, or nothing when disabled. */
+export function rateLimitHook(counters: Counters, limits: Config["rateLimit"], onExceeded: ExceededHandler) {
+  const plans = ratePlans(limits);
+  return async function rateLimit(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const cls = req.routeOptions.config.rateLimit;
+    if (cls === false || !limits.enabled) return;
+    const plan = plans[cls ?? "default"];
+    const client = rateKey(req);
+    const ip = `ip:${clientKey(req.ip)}`;
+    const hits = await Promise.all(plan.policies.map((p) => counters.hit(`${p.name}:${p.by === "ip" ? ip : client}`, p.limit, p.window)));
+    // Report the policy that refused, or else the one closest to running out.
+    let index = hits.findIndex((h) => !h.allowed);
+    if (index < 0) index = hits.reduce((best, h, i) => (h.remaining < hits[best]!.remaining ? i : best), 0);
+    const hit = hits[index] as Hit;
+    const policy = plan.policies[index] as Policy;
+    reply.header("ratelimit-policy", plan.header);
+    reply.header("ratelimit", `"${policy.name}";r=${hit.remaining};t=${hit.resetSeconds}`);
+    if (!hit.allowed) {
+      onExceeded(req, policy.name, policy.by === "ip" ? ip : client, policy.window);
+      throw errors.rateLimited(hit.resetSeconds);
+    }
+  };
+}

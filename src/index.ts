@@ -1,0 +1,8 @@
+// The library surface: `import { createApp, loadConfig } from "bulwark"`.
+export { createApp, type AppDeps, type Bulwark } from "./app.js";
+export { loadConfig, readEnv, ConfigError, type Config } from "./config/index.js";
+export { AppError, errors, type ErrorCode } from "./core/errors.js";
+export { createFakeClock, systemClock, type Clock } from "./core/clock.js";
+export type { Principal, AuthResolver } from "./http/auth.js";
+export type { AuthRequirement, RateLimitClass } from "./http/types.js";
+export { Type } from "typebox";

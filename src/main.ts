@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// The `bulwark` command: parses the subcommand and hands over to src/cli/.
+import { auditCommand } from "./cli/audit.js";
+import { initCommand } from "./cli/init.js";
+import { migrateCommand } from "./cli/migrate.js";
+import { consoleOutput, type Output } from "./cli/output.js";
+import { secretsCommand } from "./cli/secrets.js";
+import { startCommand } from "./cli/start.js";
+import { ConfigError, loadConfig, type Config } from "./config/load.js";
+
+const HELP = `Usage: bulwark <command> [options]
+
+Commands:
+  init                 write .env with fresh secrets (mode 0600), add it to .gitignore
+  start                apply pending migrations, then serve the API
+  migrate              apply pending database migrations and exit
+  secrets generate     print fresh values for every secret setting
+  audit verify         check the audit log's hash chain (exit 1 if tampered)
+  audit query          search the audit log (filters, --json)
+
+Run "bulwark <command> --help" for a command's options. Settings: docs/configuration.md.`;
+
+/** Loads the configuration, or prints every problem with its fix and returns undefined. */
+function configOrExplain(out: Output): Config | undefined {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    out.error("refusing to start: the configuration is not safe");
+    for (const problem of error.problems) out.error(`  ${problem.setting}: ${problem.message}`);
+    return undefined;
+  }
+}
+
+/** Runs the command line; returns the exit code. */
+export async function main(argv: string[], out: Output = consoleOutput): Promise<number> {
+  const [command, ...rest] = argv;
+  const withConfig = async (run: (config: Config) => Promise<number>) => {
+    const config = configOrExplain(out);
+    return config ? run(config) : 1;
+  };
+  switch (command) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      return out.help(HELP);
+    case "init":
+      return initCommand(rest, out);
+    case "secrets":
+      return secretsCommand(rest, out);
+    case "start":
+      return withConfig((config) => startCommand(rest, out, config));
+    case "migrate":
+      return withConfig((config) => migrateCommand(rest, out, config));
+    case "audit":
+      return auditCommand(rest, (line) => out.line(line));
+    default:
+      out.error(`unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+process.on("unhandledRejection", (reason) => {
+  // Last resort: log without the value's contents beyond its message, then let the exit code say it.
+  process.stderr.write(`bulwark: unhandled rejection: ${reason instanceof Error ? reason.message : "non-error value"}\n`);
+  process.exitCode = 1;
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    // Usage errors from parseArgs are the user's; anything else is ours.
+    const usage = (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ?? false;
+    consoleOutput.error(usage ? `${message} (see --help)` : `failed: ${message}`);
+    process.exitCode = usage ? 2 : 1;
+  },
+);

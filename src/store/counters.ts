@@ -1,0 +1,122 @@
+// Counters for rate limits and one-shot events: rate-limiter-flexible in memory, or on Redis with an
+// in-memory insurance limiter so limits keep holding per instance while Redis is away.
+import { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { Clock } from "../core/clock.js";
+
+export type Hit = {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Seconds until the window ends and the count starts again. */
+  resetSeconds: number;
+};
+
+export type Counters = {
+  readonly kind: "memory" | "redis";
+  /** Counts one hit against `key` in the current fixed window of `windowSeconds`. */
+  hit(key: string, limit: number, windowSeconds: number): Promise<Hit>;
+  /** True for the first call per key per window, on every instance together: for deduplicated events. */
+  once(key: string, windowSeconds: number): Promise<boolean>;
+  /** `ok`, or `degraded` when Redis is configured but not answering (limits then hold per instance). */
+  ping(timeoutMs?: number): Promise<"ok" | "degraded">;
+  /** The Redis connection, when there is one: pub/sub and one-time tickets build on it. */
+  readonly redis: Redis | undefined;
+  close(): Promise<void>;
+};
+
+export type CountersOptions = {
+  clock: Clock;
+  redisUrl?: string | undefined;
+  /** Namespace for every key, so tests and several deployments can share one Redis. */
+  prefix?: string;
+  onError?: (error: Error) => void;
+};
+
+/** Creates the counters named by the options: Redis when a URL is given, memory otherwise. */
+export function createCounters(options: CountersOptions): Counters {
+  const prefix = options.prefix ?? "bw";
+  const redis = options.redisUrl
+    ? new Redis(options.redisUrl, {
+        // Fail fast instead of queueing: a request must not wait for Redis to come back.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        commandTimeout: 500,
+        retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+      })
+    : undefined;
+  let lastError = 0;
+  redis?.on("error", (error: Error) => {
+    // One report per 10 s: a Redis outage must not flood the log.
+    if (Date.now() - lastError > 10_000) options.onError?.(error);
+    lastError = Date.now();
+  });
+
+  const limiters = new Map<string, RateLimiterAbstract>();
+  const limiterFor = (limit: number, windowSeconds: number): RateLimiterAbstract => {
+    const id = `${limit}/${windowSeconds}`;
+    let limiter = limiters.get(id);
+    if (!limiter) {
+      // Keys carry the window number, so the stored TTL only has to outlive the window.
+      const base = { points: limit, duration: windowSeconds + 1, keyPrefix: `${prefix}:rl:${id}` };
+      limiter = redis
+        ? new RateLimiterRedis({
+            ...base,
+            storeClient: redis,
+            rejectIfRedisNotReady: true,
+            // Once a key is over its limit, refuse it here without asking Redis again.
+            inMemoryBlockOnConsumed: limit + 1,
+            insuranceLimiter: new RateLimiterMemory(base),
+          })
+        : new RateLimiterMemory(base);
+      limiters.set(id, limiter);
+    }
+    return limiter;
+  };
+
+  const windowOf = (windowSeconds: number) => {
+    const nowMs = options.clock.now();
+    const index = Math.floor(nowMs / 1000 / windowSeconds);
+    const resetSeconds = Math.max(1, Math.ceil(((index + 1) * windowSeconds * 1000 - nowMs) / 1000));
+    return { index, resetSeconds };
+  };
+
+  const hit = async (key: string, limit: number, windowSeconds: number): Promise<Hit> => {
+    const { index, resetSeconds } = windowOf(windowSeconds);
+    try {
+      const res = await limiterFor(limit, windowSeconds).consume(`${index}:${key}`);
+      return { allowed: true, limit, remaining: Math.max(0, limit - res.consumedPoints), resetSeconds };
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return { allowed: false, limit, remaining: 0, resetSeconds };
+      throw rejection;
+    }
+  };
+
+  return {
+    kind: redis ? "redis" : "memory",
+    redis,
+    hit,
+    async once(key, windowSeconds) {
+      return (await hit(`once:${key}`, 1, windowSeconds)).allowed;
+    },
+    async ping(timeoutMs = 1_000) {
+      if (!redis) return "ok";
+      if (redis.status !== "ready") return "degraded";
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("redis ping timed out")), timeoutMs);
+        });
+        await Promise.race([redis.ping(), timeout]);
+        return "ok";
+      } catch {
+        return "degraded";
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close() {
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,91 @@
+// The database: Drizzle over PGlite (embedded, files under DATA_DIR) or over pg (PostgreSQL).
+// One dialect, one set of migrations, the same queries on both.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import pg from "pg";
+
+export type Database = PgDatabase<PgQueryResultHKT>;
+export type Transaction = PgTransaction<PgQueryResultHKT>;
+/** Anything that runs queries: the database or a transaction in progress. */
+export type Executor = Database | Transaction;
+
+export type Store = {
+  readonly kind: "pglite" | "postgres";
+  readonly db: Database;
+  /** Runs `select 1`, failing after `timeoutMs`: the readiness check. */
+  ping(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+  /** The raw driver, for the migrator's dedicated connection. */
+  readonly driver: { kind: "pglite"; client: PGlite } | { kind: "postgres"; pool: pg.Pool };
+};
+
+export type StoreOptions = {
+  /** `postgres://…`; absent means PGlite. */
+  databaseUrl?: string | undefined;
+  /** Where PGlite keeps its files; absent (with no URL) means an in-memory database, for tests. */
+  dataDir?: string | undefined;
+  onError?: (error: Error) => void;
+};
+
+/** Opens the database named by the options. */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: 10,
+      connectionTimeoutMillis: 5_000,
+      // A runaway query must not hold a connection (and a lock) forever.
+      statement_timeout: 15_000,
+    });
+    // An idle connection that dies (server restart) must not crash the process.
+    pool.on("error", (error) => options.onError?.(error));
+    const db = drizzlePg({ client: pool }) as unknown as Database;
+    return makeStore("postgres", db, { kind: "postgres", pool }, () => pool.end());
+  }
+  let client: PGlite;
+  if (options.dataDir) {
+    const dir = join(options.dataDir, "pglite");
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    client = await PGlite.create(dir);
+  } else {
+    client = await PGlite.create();
+  }
+  const db = drizzlePglite({ client }) as unknown as Database;
+  return makeStore("pglite", db, { kind: "pglite", client }, () => client.close());
+}
+
+function makeStore(kind: Store["kind"], db: Database, driver: Store["driver"], close: () => Promise<void>): Store {
+  let closed = false;
+  return {
+    kind,
+    db,
+    driver,
+    async ping(timeoutMs = 2_000) {
+      if (closed) throw new Error("database closed");
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("database ping timed out")), timeoutMs);
+      });
+      try {
+        await Promise.race([db.execute(sql`select 1`), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await close();
+    },
+  };
+}
+
+/** The rows of a raw `db.execute` result, whichever driver ran it. */
+export function rowsOf<T>(result: unknown): T[] {
+  return (result as { rows: T[] }).rows;
+}
