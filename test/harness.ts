@@ -1,6 +1,6 @@
 // The test harness: a real app on a real database. PGlite in memory by default; a fresh PostgreSQL
 // database when TEST_DATABASE_URL is set; Redis counters (under a unique prefix) when TEST_REDIS_URL is.
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -12,7 +12,8 @@ import { generateKeyringEntry, randomToken } from "../src/core/crypto/index.js";
 import { createLogger } from "../src/core/logger.js";
 import { createCounters, type Counters } from "../src/store/counters.js";
 import { openStore, type Store } from "../src/store/db.js";
-import { migrate } from "../src/store/migrate.js";
+import { migrate, MIGRATIONS_FOLDER } from "../src/store/migrate.js";
+import { sha256Hex } from "../src/core/crypto/index.js";
 import type { FastifyInstance } from "fastify";
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
@@ -35,7 +36,7 @@ export async function testStore(options: { kind?: "pglite" | "postgres"; migrate
   const kind = options.kind ?? (TEST_DATABASE_URL ? "postgres" : "pglite");
   let store: Store;
   if (kind === "pglite") {
-    store = await openStore({});
+    store = await openStore({ template: await pgliteTemplate(options.migrate !== false) });
   } else {
     if (!TEST_DATABASE_URL) throw new Error("TEST_DATABASE_URL is not set");
     const name = `bulwark_test_${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, "x")}`;
@@ -60,6 +61,27 @@ export async function testStore(options: { kind?: "pglite" | "postgres"; migrate
   }
   if (options.migrate !== false) await migrate(store);
   return store;
+}
+
+/**
+ * A dumped PGlite cluster (empty, or migrated), cached in the temp directory under a hash of the
+ * migrations: PGlite's initdb costs seconds, loading a dump about one, so each test database is cheap.
+ */
+async function pgliteTemplate(migrated: boolean): Promise<Blob> {
+  const files = readdirSync(MIGRATIONS_FOLDER, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()).map((f) => join(f.parentPath, f.name)).sort();
+  const hash = sha256Hex(files.map((f) => `${f}\n${readFileSync(f, "utf8")}`).join("\n")).slice(0, 16);
+  const file = join(tmpdir(), `bulwark-pglite-${migrated ? "migrated" : "empty"}-${hash}.tar.gz`);
+  if (!existsSync(file)) {
+    const store = await openStore({});
+    if (migrated) await migrate(store);
+    const { client } = store.driver as { kind: "pglite"; client: import("@electric-sql/pglite").PGlite };
+    const dump = await client.dumpDataDir("gzip");
+    const partial = `${file}.${process.pid}.tmp`;
+    writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
+    renameSync(partial, file);
+    await store.close();
+  }
+  return new Blob([readFileSync(file)]);
 }
 
 /** The URL of a PostgreSQL test store (for a second instance on the same database). */

@@ -50,6 +50,7 @@ test("a good production configuration loads and the app starts and serves", asyn
   } finally {
     await app.close();
   }
+  await assert.rejects(app.bulwark.store.ping(), /closed/, "close() closes the database the app opened");
 });
 
 for (const name of ["SECRET_KEY", "METRICS_TOKEN", "ENCRYPTION_KEYS"]) {

@@ -13,6 +13,6 @@ export function observeHook(metrics: Metrics) {
     metrics.httpRequests.inc({ method: req.method, route, status });
     metrics.httpDuration.observe({ method: req.method, route }, ms / 1000);
     if (status === 401) metrics.authFailures.inc({ reason: route });
-    req.log.info({ reqId: req.id, method: req.method, route, status, ms: Math.round(ms * 100) / 100 }, "request");
+    req.log.info({ method: req.method, route, status, ms: Math.round(ms * 100) / 100 }, "request");
   };
 }

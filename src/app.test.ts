@@ -1,0 +1,111 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Type } from "typebox";
+import { errors } from "./core/errors.js";
+import type { Principal } from "./http/auth.js";
+import { startApp, testStore } from "../test/harness.js";
+
+/** A resolver as the identity modules will register: here, principals named by a test header. */
+const PRINCIPALS: Record<string, Principal> = {
+  "user-token": { type: "user", userId: "u1", role: "user", sessionId: "s1" },
+  "admin-token": { type: "user", userId: "u2", role: "admin", sessionId: "s2" },
+  "key-read": { type: "api_key", userId: "u1", keyId: "k1", role: "user", scopes: ["notes:read"] },
+  "key-admin-owner-user": { type: "api_key", userId: "u1", keyId: "k2", role: "user", scopes: ["admin"] },
+  "key-admin": { type: "api_key", userId: "u2", keyId: "k3", role: "admin", scopes: ["admin"] },
+};
+
+async function appWithRoutes() {
+  return startApp({
+    env: { RATE_LIMIT_PER_MINUTE: "1000" },
+    extend: (app) => {
+      app.bulwark.addAuthResolver(async (req) => {
+        const token = req.headers.authorization?.replace(/^Bearer /, "");
+        if (!token) return null;
+        const principal = PRINCIPALS[token];
+        if (!principal) throw errors.unauthorized("invalid token");
+        return principal;
+      });
+      const Body = Type.Object({ text: Type.String({ maxLength: 100 }) }, { additionalProperties: false });
+      app.post("/api/notes", { schema: { body: Body }, config: { auth: "user", rateLimit: "sensitive", audit: "note.create" } }, async (req) => ({ by: req.principal?.userId }));
+      app.get("/api/notes", { config: { auth: { apiKey: "notes:read", user: true } } }, async (req) => ({ type: req.principal?.type }));
+      app.get("/api/admin/thing", { config: { auth: "admin" } }, async () => ({ ok: true }));
+      app.get("/api/open", async (req) => ({ principal: req.principal?.userId ?? null }));
+    },
+  });
+}
+
+test("library mode: a route an app adds gets authentication, schema, rate limit, headers and audit of failures", async () => {
+  const t = await appWithRoutes();
+  try {
+    const anonymous = await t.app.inject({ method: "POST", url: "/api/notes", payload: { text: "hi" } });
+    assert.equal(anonymous.statusCode, 401);
+    assert.equal(anonymous.json().error.code, "unauthorized");
+    assert.match(String(anonymous.headers["www-authenticate"]), /^Bearer/);
+    assert.equal(anonymous.headers["x-frame-options"], "DENY");
+
+    const ok = await t.app.inject({ method: "POST", url: "/api/notes", payload: { text: "hi" }, headers: { authorization: "Bearer user-token" } });
+    assert.equal(ok.statusCode, 200);
+    assert.deepEqual(ok.json(), { by: "u1" });
+    assert.match(String(ok.headers["ratelimit-policy"]), /"sensitive";q=10;w=60/);
+
+    const unknown = await t.app.inject({ method: "POST", url: "/api/notes", payload: { text: "hi", owner: "u2" }, headers: { authorization: "Bearer user-token" } });
+    assert.equal(unknown.statusCode, 400);
+
+    const bad = await t.app.inject({ method: "POST", url: "/api/notes", payload: { text: "hi" }, headers: { authorization: "Bearer forged" } });
+    assert.equal(bad.statusCode, 401);
+
+    const failures = (await t.app.bulwark.audit.query({ eventType: "note.create" })).events;
+    assert.deepEqual(failures.map((e) => e.result).sort(), ["failure", "failure", "failure"]);
+  } finally {
+    await t.close();
+  }
+});
+
+test("roles and scopes: users, admins and API keys each reach only what the route allows", async () => {
+  const t = await appWithRoutes();
+  try {
+    const status = async (url: string, token?: string) => (await t.app.inject({ method: "GET", url, headers: token ? { authorization: `Bearer ${token}` } : {} })).statusCode;
+    assert.equal(await status("/api/admin/thing", "user-token"), 403);
+    assert.equal(await status("/api/admin/thing", "admin-token"), 200);
+    assert.equal(await status("/api/admin/thing", "key-read"), 403);
+    assert.equal(await status("/api/admin/thing", "key-admin-owner-user"), 403, "the admin scope is not enough without an admin owner");
+    assert.equal(await status("/api/admin/thing", "key-admin"), 200);
+    assert.equal(await status("/api/notes", "key-read"), 200);
+    assert.equal(await status("/api/notes", "user-token"), 200);
+    assert.equal(await status("/api/notes", "key-admin"), 403, "a key without the scope");
+    assert.equal((await t.app.inject({ method: "POST", url: "/api/notes", payload: { text: "x" }, headers: { authorization: "Bearer key-read" } })).statusCode, 403, "user-only route refuses keys");
+    // Bad credentials on a public route leave the caller anonymous rather than failing the request.
+    const open = await t.app.inject({ method: "GET", url: "/api/open", headers: { authorization: "Bearer forged" } });
+    assert.equal(open.statusCode, 200);
+    assert.deepEqual(open.json(), { principal: null });
+  } finally {
+    await t.close();
+  }
+});
+
+test("graceful shutdown: close() lets an in-flight request finish, and refuses new connections", async () => {
+  const store = await testStore();
+  let release: () => void = () => {};
+  const t = await startApp({
+    store,
+    extend: (app) => {
+      app.get("/slow", async () => {
+        await new Promise<void>((resolve) => { release = resolve; });
+        return { done: true };
+      });
+    },
+  });
+  await t.app.listen({ host: "127.0.0.1", port: 0 });
+  const { port } = t.app.server.address() as { port: number };
+  const inflight = fetch(`http://127.0.0.1:${port}/slow`);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const closing = t.app.close();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/health`), "new connections are refused while closing");
+  release();
+  const res = await inflight;
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { done: true });
+  await closing;
+  await store.close();
+});
