@@ -9,7 +9,7 @@ import { createMetrics, type Metrics } from "./core/metrics.js";
 import { authHook, type AuthResolver } from "./http/auth.js";
 import { trustProxyOption } from "./http/client-ip.js";
 import { corsHook } from "./http/cors.js";
-import { sendError } from "./http/errors.js";
+import { describeError, sendError } from "./http/errors.js";
 import { requestId, securityHeaders } from "./http/headers.js";
 import { observeHook } from "./http/observe.js";
 import { rateLimitHook } from "./http/rate-limit.js";
@@ -103,16 +103,17 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Fas
       .catch((error: unknown) => req.log.error({ err: error }, "audit write failed"));
   }));
   app.addHook("onResponse", observeHook(metrics));
-  app.addHook("onResponse", async (req, reply) => {
-    // Refused calls to an audited route are recorded (the success is recorded by the service, in its transaction).
+  app.setErrorHandler(async (error, req, reply) => {
+    // A refused call to an audited route is recorded before the answer goes out (successes are
+    // recorded by the service, in the transaction of the change). 429s are audited by the limiter.
     const eventType = req.routeOptions.config.audit;
-    if (eventType && reply.statusCode >= 400 && reply.statusCode !== 429) {
-      await audit.record({ eventType, result: "failure", ...requestActor(req), metadata: { status: reply.statusCode } })
-        .catch((error: unknown) => req.log.error({ err: error }, "audit write failed"));
+    const status = describeError(error).status;
+    if (eventType && status < 500 && status !== 429) {
+      await audit.record({ eventType, result: "failure", ...requestActor(req), metadata: { status } })
+        .catch((failure: unknown) => req.log.error({ err: failure }, "audit write failed"));
     }
+    return sendError(req, reply, error);
   });
-
-  app.setErrorHandler((error, req, reply) => sendError(req, reply, error));
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error("not found"), { statusCode: 404 })));
 
   app.addHook("onClose", async () => {

@@ -54,7 +54,7 @@ export async function main(argv: string[], out: Output = consoleOutput): Promise
     case "migrate":
       return withConfig((config) => migrateCommand(rest, out, config));
     case "audit":
-      return auditCommand(rest, (line) => out.line(line));
+      return auditCommand(rest, (line) => out.line(line), (line) => out.error(line));
     default:
       out.error(`unknown command "${command}"\n\n${HELP}`);
       return 2;

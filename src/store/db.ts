@@ -42,6 +42,12 @@ export type StoreOptions = {
  */
 const BUILT_TEMPLATE = fileURLToPath(new URL("../pglite-template.tar.gz", import.meta.url));
 
+/**
+ * PGlite's Postgres defaults to 128 MB of shared buffers, which shows up as resident memory; an
+ * embedded database for one instance does well with far less (PostgreSQL servers keep their own).
+ */
+const PGLITE_CONF = ["shared_buffers=16MB"];
+
 function builtTemplate(): Blob | undefined {
   return existsSync(BUILT_TEMPLATE) ? new Blob([readFileSync(BUILT_TEMPLATE)]) : undefined;
 }
@@ -67,9 +73,9 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const fresh = !existsSync(join(dir, "PG_VERSION"));
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const template = fresh ? (options.template ?? builtTemplate()) : undefined;
-    client = await PGlite.create(dir, template ? { loadDataDir: template } : {});
+    client = await PGlite.create(dir, { postgresqlconf: PGLITE_CONF, ...(template ? { loadDataDir: template } : {}) });
   } else {
-    client = await PGlite.create(options.template ? { loadDataDir: options.template } : {});
+    client = await PGlite.create({ postgresqlconf: PGLITE_CONF, ...(options.template ? { loadDataDir: options.template } : {}) });
   }
   const db = drizzlePglite({ client }) as unknown as Database;
   return makeStore("pglite", db, { kind: "pglite", client }, () => client.close());
