@@ -13,10 +13,10 @@ function cell(text: string): string {
   return text.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
 }
 
-/** Defaults that are literal values go in code spans; prose defaults ("none: …", "dev: …") stay prose. */
+/** Defaults that are literal values go in code spans; prose defaults ("none: …", "dev: …", "empty") stay prose. */
 function defaultCell(setting: Setting): string {
   const value = setting.default;
-  if (value.includes("`") || /^(none|dev:)/.test(value)) return cell(value);
+  if (value.includes("`") || /^(none|dev:|empty$)/.test(value)) return cell(value);
   return `\`${cell(value)}\``;
 }
 
@@ -47,10 +47,11 @@ development; \`NODE_ENV=production\` turns every configuration warning into a re
   means restarting the process.
 - An empty value counts as unset and the default applies, except for \`CORS_ORIGINS\`: set but
   empty, it allows no browser origin at all.
-- A value that cannot be parsed stops the start in every environment, development included:
-  \`PORT\` outside 0–65535, a rate-limit setting below 1 or not a whole number, \`MAX_BODY_BYTES\`
-  outside 1024–1073741824, \`RATE_LIMIT_ENABLED\` other than \`true\`/\`false\`/\`1\`/\`0\`, a \`LOG_LEVEL\`
-  other than \`fatal\`, \`error\`, \`warn\`, \`info\`, \`debug\`, \`trace\` or \`silent\`, and \`TRUST_PROXY=true\`.
+- A value that cannot be parsed stops the start in every environment, development included,
+  with a message naming the setting and what it accepts: a number that is not a whole number or
+  is outside its range (\`PORT\` 0–65535, rate limits at least 1, \`MAX_BODY_BYTES\`
+  1024–1073741824, …), a switch other than \`true\`/\`false\`/\`1\`/\`0\`, a \`LOG_LEVEL\` other than
+  \`fatal\`, \`error\`, \`warn\`, \`info\`, \`debug\`, \`trace\` or \`silent\`, and \`TRUST_PROXY=true\`.
 - \`PUBLIC_URL\` loses any trailing \`/\`. Its default does not follow \`PORT\`: set it whenever
   clients reach Bulwark at another address.
 - Settings marked **secret** are never sent to browsers and never written to the log by
@@ -58,12 +59,13 @@ development; \`NODE_ENV=production\` turns every configuration warning into a re
   \`ENCRYPTION_KEYS\` and \`METRICS_TOKEN\` from every log line. Only \`PUBLIC_*\` settings
   (other than \`PUBLIC_URL\`) reach browsers, through \`GET /env.js\` and \`GET /api/config/public\`.
 
-Some settings are read and checked now for features that are not built yet. \`METRICS_TOKEN\`
-guards \`GET /metrics\` today. \`SECRET_KEY\` (HMAC key for API keys and tokens) and
-\`ENCRYPTION_KEYS\` (the keyring for encryption at rest, see docs/security-model.md) are
-validated and required in production, but no shipped feature uses them yet: accounts, tokens,
-API keys and encrypted columns are planned. Likewise \`REDIS_URL\` today carries rate-limit
-counters only; revocation and realtime fan-out are planned.
+Settings are validated at start whether or not the feature that uses them is built yet.
+\`METRICS_TOKEN\` guards \`GET /metrics\` today. \`SECRET_KEY\` (HMAC key for API keys and
+tokens) and \`ENCRYPTION_KEYS\` (the keyring for encryption at rest, see
+[security-model.md](security-model.md#encryption-at-rest-the-keyring)) are required in
+production, but no shipped feature uses them yet. The identity settings (token lifetimes,
+lockout, password rules, admin emails) take effect once accounts and sessions are served.
+\`REDIS_URL\` today holds the rate-limit counters; revocation and realtime fan-out are planned.
 
 ## Settings
 `;
@@ -72,9 +74,9 @@ const AFTER_TABLE = `
 ## Development secrets
 
 Outside production, a missing \`SECRET_KEY\`, \`ENCRYPTION_KEYS\` or \`METRICS_TOKEN\` is generated
-from the operating system's CSPRNG on first start and stored in \`DATA_DIR/secrets.json\` with file
-mode 0600 (\`DATA_DIR\`, when Bulwark creates it, gets mode 0700). Later starts reuse the stored values, so tokens and encrypted
-data survive a restart. A value set in the environment or \`.env\` always takes precedence, and the
+from the operating system's CSPRNG on first start and stored in \`DATA_DIR/secrets.json\` with
+file mode 0600 (\`DATA_DIR\`, when Bulwark creates it, gets mode 0700). Later starts reuse the
+stored values, so tokens and encrypted data survive a restart. A value set in the environment or \`.env\` always takes precedence, and the
 start logs a warning naming the secrets that came from the file. Production never reads or
 writes \`secrets.json\`: a missing secret there is a refusal.
 
@@ -99,8 +101,9 @@ bulwark:   PUBLIC_URL: must be an https URL (got "http://127.0.0.1:8080"): termi
 bulwark:   CORS_ORIGINS: \`*\` lets every site call the API with the user's credentials: list the exact origins, e.g. https://app.example.com
 \`\`\`
 
-In development the same rules are checked and each failure is logged as a warning ending in
-"(refused in production)", so a configuration can be fixed before it is deployed. Besides the
+In development the same rules are checked and each failure is a warning: \`bulwark start\` logs
+it with "(refused in production)", and a library user finds the list in \`config.warnings\`, so a
+configuration can be fixed before it is deployed. Besides the
 rules in the table, production also refuses \`RATE_LIMIT_ENABLED=false\`.
 
 Messages never contain a secret's value.
@@ -192,8 +195,8 @@ class.
 - **IPv6 by /64.** An IPv6 client is counted by its /64 prefix, since one host usually holds a
   whole /64; an IPv4-mapped IPv6 address is counted as its IPv4 address.
 - **Headers** follow the IETF httpapi RateLimit header draft. The response to every counted
-  request carries the policies of its class and the state of one of them — the policy that refused the
-  request, or else the one closest to running out:
+  request carries the policies of its class and the state of one of them: the policy that
+  refused the request, or else the one closest to running out.
 
   \`\`\`
   RateLimit-Policy: "minute";q=60;w=60, "hour";q=1000;w=3600

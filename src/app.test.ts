@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import { connect } from "node:net";
 import assert from "node:assert/strict";
 import { Type } from "typebox";
 import { errors } from "./core/errors.js";
@@ -83,7 +84,7 @@ test("roles and scopes: users, admins and API keys each reach only what the rout
   }
 });
 
-test("graceful shutdown: close() lets an in-flight request finish, and refuses new connections", async () => {
+test("graceful shutdown: close() lets an in-flight request finish, refuses new connections, and answers a late request with the 503 envelope", async () => {
   const store = await testStore();
   let release: () => void = () => {};
   const t = await startApp({
@@ -95,17 +96,29 @@ test("graceful shutdown: close() lets an in-flight request finish, and refuses n
       });
     },
   });
-  await t.app.listen({ host: "127.0.0.1", port: 0 });
-  const { port } = t.app.server.address() as { port: number };
-  const inflight = fetch(`http://127.0.0.1:${port}/slow`);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const closing = t.app.close();
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  await assert.rejects(fetch(`http://127.0.0.1:${port}/health`), "new connections are refused while closing");
-  release();
-  const res = await inflight;
-  assert.equal(res.status, 200);
-  assert.deepEqual(await res.json(), { done: true });
-  await closing;
-  await store.close();
+  try {
+    await t.app.listen({ host: "127.0.0.1", port: 0 });
+    const { port } = t.app.server.address() as { port: number };
+    // One keep-alive connection: the slow request, then (while closing) a second one on the same socket.
+    const socket = connect(port, "127.0.0.1");
+    let received = "";
+    socket.on("data", (chunk: Buffer) => { received += chunk.toString(); });
+    socket.write("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const closing = t.app.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/health`), "new connections are refused while closing");
+    socket.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    release();
+    await closing;
+    await new Promise((resolve) => socket.once("close", resolve));
+    const responses = received.split(/(?=HTTP\/1\.1 )/);
+    assert.match(responses[0] ?? "", /^HTTP\/1\.1 200[\s\S]*\{"done":true\}/, "the in-flight request finished");
+    assert.match(responses[1] ?? "", /^HTTP\/1\.1 503/, "the late request got 503");
+    assert.match(responses[1] ?? "", /"code":"service_unavailable"/);
+    assert.match(responses[1] ?? "", /x-content-type-options: nosniff/i);
+  } finally {
+    await store.close();
+  }
 });

@@ -2,11 +2,12 @@
 // before any module: request id, security headers, CORS, body limit, JSON-only parsing, strict
 // schemas, authentication, rate limits, error envelope, logging and metrics. It never listens.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import type { Config } from "./config/load.js";
+import { secretValues, type Config } from "./config/load.js";
 import { systemClock, type Clock } from "./core/clock.js";
+import { AppError } from "./core/errors.js";
 import { createLogger, type Logger } from "./core/logger.js";
 import { createMetrics, type Metrics } from "./core/metrics.js";
-import { authHook, type AuthResolver } from "./http/auth.js";
+import { authenticateHook, authorizeHook, type AuthResolver } from "./http/auth.js";
 import { trustProxyOption } from "./http/client-ip.js";
 import { corsHook } from "./http/cors.js";
 import { describeError, sendError } from "./http/errors.js";
@@ -18,7 +19,12 @@ import "./http/types.js";
 import { auditPlugin, createAuditService, requestActor, type AuditService } from "./modules/audit/index.js";
 import { observabilityPlugin } from "./modules/observability/index.js";
 import { publicConfigPlugin } from "./modules/public-config/index.js";
+import { createPasswordHasher, parseKeyring, type PasswordHasher } from "./core/crypto/index.js";
+import { accountsPlugin, createAccountService, type AccountService } from "./modules/accounts/index.js";
+import { createCookieJar, createSessionService, sessionResolver, sessionsPlugin, type SessionService } from "./modules/sessions/index.js";
+import { createTokenService, tokensPlugin, type TokenService } from "./modules/tokens/index.js";
 import { createCounters, type Counters } from "./store/counters.js";
+import { createPubSub, type PubSub } from "./store/pubsub.js";
 import { openStore, type Store } from "./store/db.js";
 import { migrate } from "./store/migrate.js";
 
@@ -28,6 +34,8 @@ export type AppDeps = {
   clock?: Clock;
   logger?: Logger;
   metrics?: Metrics;
+  pubsub?: PubSub;
+  hasher?: PasswordHasher;
   /** Apply pending migrations before serving (default true). */
   migrate?: boolean;
 };
@@ -40,6 +48,10 @@ export type Bulwark = {
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly audit: AuditService;
+  readonly pubsub: PubSub;
+  readonly tokens: TokenService;
+  readonly sessions: SessionService;
+  readonly accounts: AccountService;
   /** Adds a credential resolver (sessions, API keys, outside tokens); tried in registration order. */
   addAuthResolver(resolver: AuthResolver): void;
 };
@@ -52,13 +64,50 @@ declare module "fastify" {
 
 /** Builds the app on the given configuration; resources it opened are closed by `app.close()`. */
 export async function createApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
-  const logger = deps.logger ?? createLogger({ level: config.logLevel, secrets: [config.secretKey, config.metricsToken, config.encryptionKeys] });
+  const opened: { close(): Promise<void> }[] = [];
+  try {
+    return await buildApp(config, deps, opened);
+  } catch (error) {
+    // A start that fails half-way must not leave connections (and reconnect timers) behind.
+    for (const resource of opened.reverse()) await resource.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promise<void> }[]): Promise<FastifyInstance> {
+  const logger = deps.logger ?? createLogger({ level: config.logLevel, secrets: secretValues(config) });
   const clock = deps.clock ?? systemClock;
   const metrics = deps.metrics ?? createMetrics();
   const store = deps.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onError: (e) => logger.error({ err: e }, "database pool error") }));
+  if (!deps.store) opened.push(store);
   if (deps.migrate !== false) await migrate(store);
   const counters = deps.counters ?? createCounters({ clock, redisUrl: config.redisUrl, onError: (e) => logger.warn({ err: e.message }, "redis unavailable: rate limits hold per instance") });
+  if (!deps.counters) opened.push(counters);
   const audit = createAuditService({ db: store.db, clock });
+  const pubsub = deps.pubsub ?? createPubSub({ redisUrl: config.redisUrl, onError: (e) => logger.warn({ err: e.message }, "redis pub/sub unavailable") });
+  if (!deps.pubsub) opened.push(pubsub);
+  const tokens = createTokenService({
+    db: store.db, keyring: parseKeyring(config.encryptionKeys), clock, pubsub,
+    publicUrl: config.publicUrl, accessTokenTtl: config.accessTokenTtl,
+    onFailure: (reason) => metrics.authFailures.inc({ reason: `token_${reason}` }),
+    onError: (e) => logger.warn({ err: e.message }, "signing keys: background reload failed"),
+  });
+  await tokens.init();
+  let accounts: AccountService | undefined;
+  const sessions = createSessionService({
+    db: store.db, clock, audit, pubsub, tokens, secretKey: config.secretKey,
+    refreshTokenTtl: config.refreshTokenTtl, accessTokenTtl: config.accessTokenTtl,
+    users: (id) => accounts!.sessionUser(id),
+    onError: (e) => logger.warn({ err: e.message }, "session revocations: notification or reload failed"),
+  });
+  accounts = createAccountService({
+    db: store.db, clock, audit, pubsub, sessions, metrics,
+    hasher: deps.hasher ?? createPasswordHasher(),
+    config: { secretKey: config.secretKey, lockoutThreshold: config.lockoutThreshold, password: config.password },
+  });
+  await sessions.init();
+  await accounts.init();
+  const jar = createCookieJar({ publicUrl: config.publicUrl, allowedOrigins: config.corsOrigins, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -67,11 +116,13 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Fas
     genReqId: requestId,
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: config.maxBodyBytes,
-    return503OnClosing: true,
+    // Requests arriving while closing get our 503 envelope (below), not Fastify's bare body.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 200 },
     // Errors raised before routing (a malformed URL) still get headers and the envelope.
     frameworkErrors: (error, req, reply) => {
       reply.headers(headers);
+      reply.header("x-request-id", req.id);
       sendError(req, reply, error);
     },
   });
@@ -79,22 +130,31 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Fas
   const headers = securityHeaders(config.production);
   const resolvers: AuthResolver[] = [];
   app.decorate("bulwark", {
-    config, store, counters, clock, metrics, audit,
+    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts,
     addAuthResolver: (resolver: AuthResolver) => { resolvers.push(resolver); },
   } satisfies Bulwark);
   app.decorateRequest("principal", null);
+  app.decorateRequest("authError", null);
+  resolvers.push(sessionResolver(sessions, jar));
 
   // Only JSON is parsed; a text/plain body is refused with 415 instead of reaching a handler.
   app.removeContentTypeParser("text/plain");
   app.setValidatorCompiler(validatorCompiler);
   app.addHook("onRoute", (route) => assertClosedSchemas(route));
 
-  app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", (req: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
     reply.headers(headers);
     reply.header("x-request-id", req.id);
+    if (!closing) return done();
+    reply.header("connection", "close");
+    done(new AppError("service_unavailable", "server is shutting down; retry", { headers: { "retry-after": "1" } }));
   });
   app.addHook("onRequest", corsHook(config.corsOrigins));
-  app.addHook("onRequest", authHook(resolvers));
+  app.addHook("onRequest", authenticateHook(resolvers));
   app.addHook("onRequest", rateLimitHook(counters, config.rateLimit, (req, policy, key, window) => {
     metrics.rateLimitExceeded.inc({ policy });
     // At most one audit row per key, policy and window: a flood cannot flood the audit table.
@@ -102,6 +162,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Fas
       .then((first) => first ? audit.record({ eventType: "rate_limit.exceeded", result: "denied", ...requestActor(req), metadata: { policy, route: req.routeOptions.url ?? null } }) : undefined)
       .catch((error: unknown) => req.log.error({ err: error }, "audit write failed"));
   }));
+  app.addHook("onRequest", authorizeHook);
   app.addHook("onResponse", observeHook(metrics));
   app.setErrorHandler(async (error, req, reply) => {
     // A refused call to an audited route is recorded before the answer goes out (successes are
@@ -117,6 +178,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Fas
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error("not found"), { statusCode: 404 })));
 
   app.addHook("onClose", async () => {
+    tokens.close();
+    sessions.close();
+    if (!deps.pubsub) await pubsub.close();
     if (!deps.counters) await counters.close();
     if (!deps.store) await store.close();
   });
@@ -124,5 +188,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(observabilityPlugin);
   await app.register(publicConfigPlugin);
   await app.register(auditPlugin);
+  await app.register(tokensPlugin, { tokens });
+  await app.register(sessionsPlugin, { sessions, jar });
+  await app.register(accountsPlugin, { accounts, sessions, jar });
   return app;
 }

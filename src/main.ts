@@ -70,6 +70,8 @@ process.on("unhandledRejection", (reason) => {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A stopped server must not linger on a handle some library left open.
+    if (process.argv[2] === "start") setTimeout(() => process.exit(code), 500).unref();
   },
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);

@@ -6,14 +6,15 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import pg from "pg";
 import { createApp, type AppDeps } from "../src/app.js";
-import { loadConfig, type Config, type Env } from "../src/config/load.js";
+import { loadConfig, secretValues, type Config, type Env } from "../src/config/load.js";
 import { createFakeClock } from "../src/core/clock.js";
 import { generateKeyringEntry, randomToken } from "../src/core/crypto/index.js";
 import { createLogger } from "../src/core/logger.js";
 import { createCounters, type Counters } from "../src/store/counters.js";
 import { openStore, type Store } from "../src/store/db.js";
 import { migrate, MIGRATIONS_FOLDER } from "../src/store/migrate.js";
-import { sha256Hex } from "../src/core/crypto/index.js";
+import { sha256Hex, type PasswordHasher } from "../src/core/crypto/index.js";
+import { createPubSub, type PubSub } from "../src/store/pubsub.js";
 import type { FastifyInstance } from "fastify";
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
@@ -95,6 +96,11 @@ export function testCounters(clock: { now(): number }, options: { kind?: "memory
   return createCounters({ clock, redisUrl: kind === "redis" ? TEST_REDIS_URL : undefined, prefix: options.prefix ?? `bwtest:${randomToken(6)}` });
 }
 
+/** Pub/sub for a test: Redis under the given prefix (shared by the instances of one test) when TEST_REDIS_URL is set, memory otherwise. */
+export function testPubSub(prefix: string): PubSub {
+  return createPubSub({ redisUrl: TEST_REDIS_URL, prefix });
+}
+
 /** A log destination that keeps every line, to assert what was (not) logged. */
 export function captureLog(): { stream: Writable; lines: string[]; text(): string } {
   const lines: string[] = [];
@@ -123,6 +129,8 @@ export type TestAppOptions = {
   clock?: ReturnType<typeof createFakeClock>;
   log?: Writable;
   logLevel?: string;
+  hasher?: PasswordHasher;
+  pubsub?: PubSub;
   /** Routes to add before `ready()`, as a library user would. */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 };
@@ -136,14 +144,26 @@ export async function startApp(options: TestAppOptions = {}): Promise<TestApp> {
   const ownCounters = !options.counters;
   const counters = options.counters ?? testCounters(clock);
   const deps: AppDeps = { store, counters, clock, migrate: false };
-  if (options.log) deps.logger = createLogger({ level: options.logLevel ?? "info", secrets: [config.secretKey, config.metricsToken, config.encryptionKeys], destination: options.log });
-  const app = await createApp(config, deps);
-  await options.extend?.(app);
-  await app.ready();
+  if (options.hasher) deps.hasher = options.hasher;
+  const ownPubSub = !options.pubsub;
+  deps.pubsub = options.pubsub ?? testPubSub(`bwtest:${randomToken(6)}`);
+  if (options.log) deps.logger = createLogger({ level: options.logLevel ?? "info", secrets: secretValues(config), destination: options.log });
+  let app: FastifyInstance;
+  try {
+    app = await createApp(config, deps);
+    await options.extend?.(app);
+    await app.ready();
+  } catch (error) {
+    if (ownPubSub) await deps.pubsub.close();
+    if (ownCounters) await counters.close();
+    if (ownStore) await store.close();
+    throw error;
+  }
   return {
     app, config, store, counters, clock,
     async close() {
       await app.close();
+      if (ownPubSub) await deps.pubsub!.close();
       if (ownCounters) await counters.close();
       if (ownStore) await store.close();
     },

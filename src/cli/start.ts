@@ -2,7 +2,7 @@
 // until SIGTERM/SIGINT, when it stops accepting, finishes in-flight requests and closes pools.
 import { parseArgs } from "node:util";
 import { createApp } from "../app.js";
-import type { Config } from "../config/load.js";
+import { secretValues, type Config } from "../config/load.js";
 import { createLogger, type Logger } from "../core/logger.js";
 import type { Output } from "./output.js";
 
@@ -29,7 +29,7 @@ export function logConfigNotices(config: Config, logger: Logger): void {
 export async function startCommand(argv: string[], out: Output, config: Config): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { help: { type: "boolean", short: "h" } }, strict: true });
   if (values.help) return out.help(HELP);
-  const logger = createLogger({ level: config.logLevel, secrets: [config.secretKey, config.metricsToken, config.encryptionKeys] });
+  const logger = createLogger({ level: config.logLevel, secrets: secretValues(config) });
   logConfigNotices(config, logger);
   const app = await createApp(config, { logger });
   await app.listen({ host: config.host, port: config.port });
@@ -42,7 +42,8 @@ export async function startCommand(argv: string[], out: Output, config: Config):
       stopping = true;
       logger.info({ signal }, "shutting down: finishing in-flight requests");
       const force = setTimeout(() => {
-        logger.error("shutdown grace period over; exiting with requests still open");
+        logger.error("shutdown grace period over; closing the connections still open");
+        app.server.closeAllConnections();
         resolve(1);
       }, SHUTDOWN_GRACE_MS);
       force.unref();

@@ -3,12 +3,21 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyringEntry, randomToken } from "../core/crypto/index.js";
+import { secretWeakness } from "./production.js";
 
 export type DevSecrets = Partial<Record<"SECRET_KEY" | "ENCRYPTION_KEYS" | "METRICS_TOKEN", string>>;
 
+/** A random token that production's checks accept (a random value can, very rarely, look like a placeholder). */
+function strongToken(): string {
+  for (;;) {
+    const token = randomToken(32);
+    if (!secretWeakness(token)) return token;
+  }
+}
+
 /** Fresh values for every generated secret, as `bulwark secrets generate` prints them. */
 export function generateSecrets(): Required<DevSecrets> {
-  return { SECRET_KEY: randomToken(32), ENCRYPTION_KEYS: generateKeyringEntry(), METRICS_TOKEN: randomToken(32) };
+  return { SECRET_KEY: strongToken(), ENCRYPTION_KEYS: generateKeyringEntry(), METRICS_TOKEN: strongToken() };
 }
 
 /** Returns generated values for the secrets the environment lacks, creating or extending the file. */

@@ -1,6 +1,7 @@
 // Reads settings from the environment and `.env`, validates them, fills development defaults,
 // and returns one frozen Config. In production every problem is fatal and all are listed at once.
 import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { parseEnv } from "node:util";
 import { loadDevSecrets } from "./dev-secrets.js";
@@ -29,6 +30,11 @@ export type Config = {
     readonly loginPerMinute: number;
     readonly sensitivePerMinute: number;
   };
+  readonly accessTokenTtl: number;
+  readonly refreshTokenTtl: number;
+  readonly lockoutThreshold: number;
+  readonly password: { readonly minLength: number; readonly policy: "nist" | "classes" };
+  readonly adminEmails: readonly string[];
   readonly maxBodyBytes: number;
   readonly logLevel: string;
   /** The `PUBLIC_*` settings, exposed to browsers. */
@@ -50,6 +56,22 @@ export class ConfigError extends Error {
 }
 
 export type Env = Record<string, string | undefined>;
+
+/** Every secret value of a configuration (and the passwords inside URLs), for the log scrubber. */
+export function secretValues(config: Config): string[] {
+  const values = [config.secretKey, config.metricsToken, config.encryptionKeys, ...config.encryptionKeys.split(",").map((e) => e.slice(e.indexOf(":") + 1))];
+  for (const url of [config.databaseUrl, config.redisUrl]) {
+    if (!url) continue;
+    values.push(url);
+    try {
+      const password = decodeURIComponent(new URL(url).password);
+      if (password) values.push(password);
+    } catch {
+      // Not a URL: the whole value is already listed.
+    }
+  }
+  return values.filter((v) => v.length > 0);
+}
 
 /** Reads `.env` from a directory (no error when absent); the process environment wins over it. */
 export function readEnv(cwd = process.cwd(), env: Env = process.env): Env {
@@ -90,6 +112,8 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
   if (!LOG_LEVELS.has(logLevel)) problems.push({ setting: "LOG_LEVEL", message: `must be one of ${[...LOG_LEVELS].join(", ")}` });
 
   const dataDir = resolve(env.DATA_DIR || "./data");
+  const host = env.HOST || "127.0.0.1";
+  const port = int("PORT", 8080, 0, 65535);
   const generated = production || options.generateDevSecrets === false ? {} : loadDevSecrets(dataDir, env);
 
   const publicEnv: Record<string, string> = {};
@@ -99,9 +123,9 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
 
   const config: Config = {
     production,
-    host: env.HOST || "127.0.0.1",
-    port: int("PORT", 8080, 0, 65535),
-    publicUrl: (env.PUBLIC_URL || "http://127.0.0.1:8080").replace(/\/+$/, ""),
+    host,
+    port,
+    publicUrl: (env.PUBLIC_URL || `http://${host.includes(":") ? `[${host}]` : host}:${port}`).replace(/\/+$/, ""),
     dataDir,
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
@@ -118,6 +142,11 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
       loginPerMinute: int("AUTH_LOGIN_PER_MINUTE", 10, 1),
       sensitivePerMinute: int("SENSITIVE_PER_MINUTE", 10, 1),
     },
+    accessTokenTtl: int("ACCESS_TOKEN_TTL", 900, 60, 86_400),
+    refreshTokenTtl: int("REFRESH_TOKEN_TTL", 2_592_000, 300, 31_536_000),
+    lockoutThreshold: int("LOCKOUT_THRESHOLD", 5, 1, 100),
+    password: { minLength: int("PASSWORD_MIN_LENGTH", 12, 8, 128), policy: passwordPolicy(env.PASSWORD_POLICY, problems) },
+    adminEmails: [...list(env.ADMIN_EMAILS), ...list(env.SUPER_ADMIN_EMAIL)].map((e) => e.toLowerCase()),
     maxBodyBytes: int("MAX_BODY_BYTES", 1_048_576, 1024, 1_073_741_824),
     logLevel,
     publicEnv,
@@ -131,14 +160,33 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
   return Object.freeze({ ...config, warnings: rules });
 }
 
+function passwordPolicy(raw: string | undefined, problems: Problem[]): "nist" | "classes" {
+  if (raw === undefined || raw === "" || raw === "nist") return "nist";
+  if (raw === "classes") return "classes";
+  problems.push({ setting: "PASSWORD_POLICY", message: `must be nist or classes, got "${raw}"` });
+  return "nist";
+}
+
 function parseTrustProxy(raw: string | undefined, problems: Problem[]): TrustProxy {
   const value = (raw ?? "").trim();
   if (value === "" || value === "false" || value === "0") return false;
   // `true` trusts every hop, which lets any client forge its IP; refuse it rather than guess.
   if (value === "true") {
-    problems.push({ setting: "TRUST_PROXY", message: "`true` would let any client choose its IP: give the number of proxies in front (e.g. 1) or their addresses" });
+    problems.push({ setting: "TRUST_PROXY", message: "`true` would let any client choose its IP: list your proxies' addresses or CIDRs (e.g. 10.0.0.0/8), or give their number" });
     return false;
   }
   if (/^\d+$/.test(value)) return Number(value);
-  return value.split(",").map((s) => s.trim()).filter(Boolean);
+  const entries = value.split(",").map((s) => s.trim()).filter(Boolean);
+  const bad = entries.filter((entry) => !isProxyAddress(entry));
+  if (bad.length > 0) problems.push({ setting: "TRUST_PROXY", message: `not an IP address or CIDR: ${bad.join(", ")}` });
+  return entries;
+}
+
+/** An IP, a CIDR, or one of proxy-addr's named ranges. */
+function isProxyAddress(entry: string): boolean {
+  if (["loopback", "linklocal", "uniquelocal"].includes(entry)) return true;
+  const [ip = "", prefix] = entry.split("/");
+  const version = isIP(ip);
+  if (version === 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128));
 }

@@ -132,7 +132,7 @@ test("development only warns, and generates strong secrets once into DATA_DIR/se
 });
 
 test("malformed values are refused in development too", () => {
-  for (const [name, value] of [["PORT", "eighty"], ["RATE_LIMIT_PER_MINUTE", "-1"], ["RATE_LIMIT_ENABLED", "maybe"], ["LOG_LEVEL", "loud"], ["TRUST_PROXY", "true"]]) {
+  for (const [name, value] of [["PORT", "eighty"], ["RATE_LIMIT_PER_MINUTE", "-1"], ["RATE_LIMIT_ENABLED", "maybe"], ["LOG_LEVEL", "loud"], ["TRUST_PROXY", "true"], ["TRUST_PROXY", "10.0.0.1,proxy.internal"], ["TRUST_PROXY", "10.0.0.0/33"]]) {
     const error = refusal({ DATA_DIR: mkdtempSync(join(tmpdir(), "bulwark-dev-")), [name!]: value });
     assert.ok(error.problems.some((p) => p.setting === name), name);
   }

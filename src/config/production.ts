@@ -6,8 +6,10 @@ export type Problem = { setting: string; message: string };
 
 const GENERATE = "generate one with `bulwark secrets generate`";
 
-/** Example and placeholder values seen in docs and tutorials: refused whatever their length. */
-const EXAMPLE_WORDS = ["changeme", "change-me", "change_me", "secret", "password", "example", "your-api-key", "your_api_key", "yoursecret", "your-secret", "placeholder", "replace", "default", "xxxxxxxx", "12345678", "test"];
+/** Placeholder phrases seen in docs and tutorials: refused wherever they appear in the value. */
+const EXAMPLE_PHRASES = ["changeme", "change-me", "change_me", "example", "your-api-key", "your_api_key", "yoursecret", "your-secret", "your_secret", "placeholder", "replace-me", "replace_me", "xxxxxxxx", "12345678"];
+/** Generic words refused at the start of a value ("secret-123…", "test_key…"); anywhere else they would reject random values now and then. */
+const EXAMPLE_PREFIXES = ["secret", "password", "default", "test", "dev", "demo", "sample", "dummy", "insecure"];
 
 /** Bytes a secret setting carries: hex and base64url are decoded, anything else counts as text. */
 function secretBytes(value: string): number {
@@ -34,7 +36,9 @@ function isPeriodic(value: string): boolean {
 export function secretWeakness(value: string): string | undefined {
   if (value === "") return `is missing: ${GENERATE}`;
   const lower = value.toLowerCase();
-  if (EXAMPLE_WORDS.some((word) => lower.includes(word))) return `is an example or placeholder value: ${GENERATE}`;
+  if (EXAMPLE_PHRASES.some((phrase) => lower.includes(phrase)) || EXAMPLE_PREFIXES.some((word) => lower.startsWith(word))) {
+    return `is an example or placeholder value: ${GENERATE}`;
+  }
   if (secretBytes(value) < 32) return `is shorter than 32 bytes: ${GENERATE}`;
   if (isPeriodic(value) || entropyBits(value) < 128 || new Set(value).size < 10) return `is low in entropy (not random): ${GENERATE}`;
   return undefined;

@@ -11,7 +11,9 @@ test("request logs carry no credential, cookie, query string, body or secret set
   const cookie = `bulwark_session=${randomToken(24)}`;
   const queryToken = randomToken(24);
   const password = `pw-${randomToken(12)}`;
+  const dbPassword = `db-${randomToken(12)}`;
   const t = await startApp({
+    env: { DATABASE_URL: `postgres://app:${dbPassword}@db.internal:5432/app`, REDIS_URL: `redis://:${dbPassword}r@cache.internal:6379` },
     log: log.stream,
     extend: (app) => {
       app.post("/login-like", { schema: { body: Type.Object({ password: Type.String() }, { additionalProperties: false }) } }, async (req) => {
@@ -27,11 +29,12 @@ test("request logs carry no credential, cookie, query string, body or secret set
     await t.app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${t.config.metricsToken}` } });
     t.app.log.info({ config: t.config }, "someone logs the whole configuration");
     t.app.log.info(`a message that embeds the secret key ${t.config.secretKey} in free text`);
+    t.app.log.error({ err: new Error(`connect ECONNREFUSED postgres://app:${dbPassword}@db.internal:5432/app`) }, "a driver error quoting the URL");
     await new Promise((resolve) => setTimeout(resolve, 50));
     const text = log.text();
     assert.ok(log.lines.length >= 5, "the log was captured");
     assert.match(text, /"route":"\/health"/, "requests are logged by route template");
-    for (const secret of [bearer, cookie.split("=")[1]!, queryToken, password, t.config.secretKey, t.config.metricsToken, t.config.encryptionKeys]) {
+    for (const secret of [bearer, cookie.split("=")[1]!, queryToken, password, dbPassword, t.config.secretKey, t.config.metricsToken, t.config.encryptionKeys]) {
       assert.equal(text.includes(secret), false, `a secret leaked into the log: ${secret.slice(0, 6)}…`);
     }
     assert.match(text, /\[redacted\]/);

@@ -1,7 +1,7 @@
 // Authentication as a hook point: modules (sessions, API keys, outside identity providers) register
 // resolvers that turn credentials into a Principal; this file knows none of them. Routes declare
 // `config.auth` and this hook refuses callers that do not meet it.
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { errors } from "../core/errors.js";
 import type { AuthRequirement } from "./types.js";
 
@@ -25,6 +25,7 @@ export function hasCredentials(req: FastifyRequest): boolean {
 
 /** Whether a principal meets a route's requirement; throws the right AppError when not. */
 export function authorize(principal: Principal | null, requirement: AuthRequirement): void {
+  if (requirement === "optional") return;
   if (!principal) throw errors.unauthorized();
   const isKey = principal.type === "api_key";
   if (requirement === "user") {
@@ -42,22 +43,41 @@ export function authorize(principal: Principal | null, requirement: AuthRequirem
   }
 }
 
-/** An onRequest hook: resolves the principal with the registered resolvers, then enforces `config.auth`. */
-export function authHook(resolvers: readonly AuthResolver[]) {
-  return async function authenticate(req: FastifyRequest): Promise<void> {
-    req.principal = null;
-    const requirement = req.routeOptions.config.auth;
-    if (hasCredentials(req)) {
-      for (const resolve of resolvers) {
-        try {
-          req.principal = await resolve(req);
-        } catch (error) {
-          // Bad credentials matter where credentials are required; elsewhere the caller is anonymous.
-          if (requirement) throw error;
-        }
-        if (req.principal) break;
+/**
+ * An onRequest hook that resolves the principal with the registered resolvers. It never refuses:
+ * a credential error is kept for `authorizeHook`, which runs after the rate limit, so failed
+ * authentications are counted and limited like every other request.
+ */
+export function authenticateHook(resolvers: readonly AuthResolver[]) {
+  const resolveAll = async (req: FastifyRequest): Promise<void> => {
+    for (const resolve of resolvers) {
+      try {
+        req.principal = await resolve(req);
+      } catch (error) {
+        req.authError = error;
+        return;
       }
+      if (req.principal) return;
     }
-    if (requirement) authorize(req.principal, requirement);
   };
+  // Callback style: an anonymous request (the common case) costs no promise.
+  return function authenticate(req: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+    req.principal = null;
+    req.authError = null;
+    if (!hasCredentials(req)) return done();
+    resolveAll(req).then(() => done(), () => done());
+  };
+}
+
+/** An onRequest hook enforcing `config.auth`; bad credentials matter only where a route looks at them. */
+export function authorizeHook(req: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+  const requirement = req.routeOptions.config.auth;
+  if (!requirement) return done();
+  if (req.authError) return done(req.authError as Error);
+  try {
+    authorize(req.principal, requirement);
+  } catch (error) {
+    return done(error as Error);
+  }
+  done();
 }

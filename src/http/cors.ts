@@ -12,9 +12,9 @@ const MAX_AGE = "600";
 export function corsHook(origins: readonly string[]) {
   // "*" and "null" are never echoed, whatever the setting says (production refuses them anyway).
   const allowed = new Set(origins.filter((o) => o !== "*" && o !== "null"));
-  return async function cors(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  return function cors(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
     const origin = req.headers.origin;
-    if (origin === undefined) return undefined;
+    if (origin === undefined) return done();
     reply.header("vary", "Origin");
     const ok = allowed.has(origin);
     if (ok) {
@@ -28,9 +28,10 @@ export function corsHook(origins: readonly string[]) {
         reply.header("access-control-max-age", MAX_AGE);
       }
       // Answer here: a preflight never reaches a route, a rate limit or authentication.
-      return reply.code(204).send();
+      reply.code(204).send();
+      return;
     }
     if (ok) reply.header("access-control-expose-headers", EXPOSE_HEADERS);
-    return undefined;
+    done();
   };
 }

@@ -1,6 +1,6 @@
 // The security headers of shared/API.md, computed once at start and set in one hook: recomputing
 // them per request (as @fastify/helmet does) halves throughput for no benefit.
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { isWellFormedRequestId } from "../core/ids.js";
 
@@ -29,8 +29,15 @@ export function securityHeaders(production: boolean): Record<string, string> {
   };
 }
 
-/** Fastify's genReqId: the client's X-Request-Id when well-formed (tracing across services), else a UUID. */
+// Request ids need to be unique, not secret: a random per-process prefix and a counter are unique
+// across instances and cost a fraction of a UUID per request.
+const PROCESS_PREFIX = randomBytes(6).toString("base64url");
+let sequence = 0;
+
+/** Fastify's genReqId: the client's X-Request-Id when well-formed (tracing across services), else a fresh id. */
 export function requestId(req: IncomingMessage): string {
   const given = req.headers["x-request-id"];
-  return isWellFormedRequestId(given) ? given : randomUUID();
+  if (isWellFormedRequestId(given)) return given;
+  sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER;
+  return `${PROCESS_PREFIX}-${sequence.toString(36).padStart(8, "0")}`;
 }

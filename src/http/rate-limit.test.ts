@@ -105,6 +105,16 @@ test("a rate-limit violation is audited once per key and window, however long th
   assert.match(metrics, /rate_limit_exceeded_total\{policy="minute"\} 19/);
 });
 
+test("failed authentications are rate limited too: credential guessing gets 429, not endless 401s", async () => {
+  const t = await app({ env: { RATE_LIMIT_PER_MINUTE: "3" } });
+  const statuses = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await t.app.inject({ method: "GET", url: "/api/admin/audit-logs", remoteAddress: "203.0.113.90", headers: { authorization: `Bearer guess-${i}` } });
+    statuses.push(res.statusCode);
+  }
+  assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
+});
+
 test("RATE_LIMIT_ENABLED=false turns limits off", async () => {
   const t = await app({ env: { RATE_LIMIT_PER_MINUTE: "1", RATE_LIMIT_ENABLED: "false" } });
   for (let i = 0; i < 3; i++) assert.equal((await t.app.inject({ method: "GET", url: "/api/config/public" })).statusCode, 200);

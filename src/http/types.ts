@@ -1,8 +1,11 @@
 // What a route declares about its protections, and what the pipeline attaches to a request.
 import type { Principal } from "./auth.js";
 
-/** Who may call a route: a signed-in user, an admin, or an API key with a scope (users pass too when `user` is true). */
-export type AuthRequirement = "user" | "admin" | { apiKey: string; user?: boolean };
+/**
+ * Who may call a route: a signed-in user, an admin, an API key with a scope (users pass too when
+ * `user` is true), or `optional`: anyone, but credentials that are sent must be good.
+ */
+export type AuthRequirement = "user" | "admin" | "optional" | { apiKey: string; user?: boolean };
 
 /** The rate-limit classes a route can pick; `false` opts out (health checks only). */
 export type RateLimitClass = "default" | "auth-login" | "auth-register" | "sensitive";
@@ -17,5 +20,7 @@ declare module "fastify" {
   interface FastifyRequest {
     /** Who is calling, once authentication resolved credentials; null for anonymous calls. */
     principal: Principal | null;
+    /** Why presented credentials were refused, for routes that require authentication. */
+    authError: unknown;
   }
 }

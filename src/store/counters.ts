@@ -33,6 +33,9 @@ export type CountersOptions = {
   onError?: (error: Error) => void;
 };
 
+/** Distinct keys one window holds in memory before new ones share an overflow count. */
+const MAX_MEMORY_KEYS = 500_000;
+
 /** Creates the counters named by the options: Redis when a URL is given, memory otherwise. */
 export function createCounters(options: CountersOptions): Counters {
   const prefix = options.prefix ?? "bw";
@@ -48,8 +51,9 @@ export function createCounters(options: CountersOptions): Counters {
   let lastError = 0;
   redis?.on("error", (error: Error) => {
     // One report per 10 s: a Redis outage must not flood the log.
-    if (Date.now() - lastError > 10_000) options.onError?.(error);
+    if (Date.now() - lastError < 10_000) return;
     lastError = Date.now();
+    options.onError?.(error);
   });
 
   const limiters = new Map<string, RateLimiterAbstract>();
@@ -81,7 +85,27 @@ export function createCounters(options: CountersOptions): Counters {
     return { index, resetSeconds };
   };
 
+  // Without Redis, counts live in one map per window length, dropped whole when the window turns:
+  // a few hundred nanoseconds a hit, where a limiter object per call cost microseconds.
+  const windows = new Map<number, { index: number; counts: Map<string, number> }>();
+  const hitMemory = (key: string, limit: number, windowSeconds: number): Hit => {
+    const { index, resetSeconds } = windowOf(windowSeconds);
+    let bucket = windows.get(windowSeconds);
+    if (!bucket || bucket.index !== index) {
+      bucket = { index, counts: new Map() };
+      windows.set(windowSeconds, bucket);
+    }
+    let id = `${limit}:${key}`;
+    // A flood from countless addresses must not grow memory without bound: past the cap, new
+    // clients share one count, which fails closed for them rather than open for everyone.
+    if (bucket.counts.size >= MAX_MEMORY_KEYS && !bucket.counts.has(id)) id = `${limit}:overflow`;
+    const count = (bucket.counts.get(id) ?? 0) + 1;
+    bucket.counts.set(id, count);
+    return { allowed: count <= limit, limit, remaining: Math.max(0, limit - count), resetSeconds };
+  };
+
   const hit = async (key: string, limit: number, windowSeconds: number): Promise<Hit> => {
+    if (!redis) return hitMemory(key, limit, windowSeconds);
     const { index, resetSeconds } = windowOf(windowSeconds);
     try {
       const res = await limiterFor(limit, windowSeconds).consume(`${index}:${key}`);

@@ -1,0 +1,155 @@
+// Start-up time and idle memory of the compiled server (`node dist/main.js start`): time from spawn
+// to the first 200 from GET /health on a fresh DATA_DIR (PGlite creates its database) and on the
+// existing one, and VmRSS once the server has been idle for two seconds.
+// Run alone: `node --import tsx bench/startup.ts [--no-build] [--existing-runs 3]`.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { ROOT, benchSecrets, freePort, isMain, median, sleep, textTable } from "./lib.js";
+
+export const STARTUP_GOALS = { firstMs: 4_000, existingMs: 1_500, rssMb: 150 } as const;
+
+/** How long the server is left idle before its memory is read. */
+const IDLE_MS = 2_000;
+/** A start that has not answered by then has failed. */
+const START_TIMEOUT_MS = 60_000;
+
+export type StartRun = {
+  /** Spawn to first 200 from GET /health. */
+  readyMs: number;
+  /** VmRSS after IDLE_MS idle, in MB. */
+  rssMb: number;
+  /** VmHWM: the peak resident set during start-up, in MB. */
+  peakRssMb: number;
+  /** SIGTERM to exit. */
+  stopMs: number;
+};
+
+export type StartupResult = {
+  buildMs: number | undefined;
+  first: StartRun;
+  existing: StartRun[];
+  existingMedianMs: number;
+  goals: typeof STARTUP_GOALS;
+  pass: { first: boolean; existing: boolean; rss: boolean };
+};
+
+function status(port: number): Promise<number> {
+  return new Promise((resolveStatus) => {
+    const req = request({ host: "127.0.0.1", port, path: "/health", method: "GET", timeout: 1_000, agent: false }, (res) => {
+      res.resume();
+      resolveStatus(res.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolveStatus(0));
+    req.end();
+  });
+}
+
+function memoryMb(pid: number): { rss: number; peak: number } {
+  const text = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? Number.NaN);
+  return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((done) => child.once("exit", () => done()));
+}
+
+/** Starts `node dist/main.js start` on `dataDir`, waits for /health, idles, reads memory, stops it. */
+async function startOnce(dataDir: string, secrets: Record<string, string | undefined>): Promise<StartRun> {
+  const port = await freePort();
+  // A minimal environment: no inherited DATABASE_URL / REDIS_URL / NODE_ENV, and cwd is the temp
+  // folder so no .env is read. Only the embedded defaults are measured.
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, HOST: "127.0.0.1", PORT: String(port), ...secrets };
+  const output: string[] = [];
+  const started = performance.now();
+  const child = spawn(process.execPath, [join(ROOT, "dist/main.js"), "start"], { cwd: dataDir, env, stdio: ["ignore", "pipe", "pipe"] });
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString("utf8"));
+    if (output.length > 200) output.shift();
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  try {
+    let readyMs: number | undefined;
+    while (readyMs === undefined) {
+      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before answering:\n${output.join("")}`);
+      if (performance.now() - started > START_TIMEOUT_MS) throw new Error(`no 200 from /health after ${START_TIMEOUT_MS} ms:\n${output.join("")}`);
+      if ((await status(port)) === 200) readyMs = performance.now() - started;
+      else await sleep(10);
+    }
+    await sleep(IDLE_MS);
+    const memory = memoryMb(child.pid!);
+    const stopping = performance.now();
+    child.kill("SIGTERM");
+    await exited(child);
+    return { readyMs, rssMb: memory.rss, peakRssMb: memory.peak, stopMs: performance.now() - stopping };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await exited(child);
+    }
+  }
+}
+
+/** Builds dist/ (unless told not to), then measures a first start and `existingRuns` starts on the same data. */
+export async function measureStartup(options: { build?: boolean; existingRuns?: number } = {}): Promise<StartupResult> {
+  let buildMs: number | undefined;
+  if (options.build !== false) {
+    const began = performance.now();
+    const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
+    if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
+    buildMs = performance.now() - began;
+  }
+  if (!existsSync(join(ROOT, "dist/main.js"))) throw new Error("dist/main.js is missing: run npm run build");
+
+  const dataDir = mkdtempSync(join(tmpdir(), "bulwark-startup-"));
+  try {
+    // The same secrets on every start, as a deployment has; generated here, never committed.
+    const secrets = benchSecrets();
+    const first = await startOnce(dataDir, secrets);
+    const existing: StartRun[] = [];
+    for (let i = 0; i < (options.existingRuns ?? 3); i++) existing.push(await startOnce(dataDir, secrets));
+    const existingMedianMs = median(existing.map((r) => r.readyMs));
+    const maxRss = Math.max(first.rssMb, ...existing.map((r) => r.rssMb));
+    return {
+      buildMs,
+      first,
+      existing,
+      existingMedianMs,
+      goals: STARTUP_GOALS,
+      pass: { first: first.readyMs < STARTUP_GOALS.firstMs, existing: existingMedianMs < STARTUP_GOALS.existingMs, rss: maxRss < STARTUP_GOALS.rssMb },
+    };
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const verdict = (ok: boolean) => (ok ? "ok" : "MISSED");
+
+/** The start-up results as table rows: what, measured, goal, verdict. */
+export function startupRows(result: StartupResult): string[][] {
+  const rssAll = [result.first, ...result.existing].map((r) => r.rssMb);
+  return [
+    ["start-up (dist/main.js start)", "measured", "goal", ""],
+    ["first start, fresh DATA_DIR", `${Math.round(result.first.readyMs)} ms`, `< ${result.goals.firstMs} ms`, verdict(result.pass.first)],
+    [`existing DATA_DIR (median of ${result.existing.length})`, `${Math.round(result.existingMedianMs)} ms`, `< ${result.goals.existingMs} ms`, verdict(result.pass.existing)],
+    ["  each existing start", result.existing.map((r) => Math.round(r.readyMs)).join(" / ") + " ms", "", ""],
+    [`idle RSS after ${IDLE_MS / 1000} s (first / existing)`, `${result.first.rssMb.toFixed(0)} / ${median(result.existing.map((r) => r.rssMb)).toFixed(0)} MB`, `< ${result.goals.rssMb} MB`, verdict(result.pass.rss)],
+    ["  peak RSS while starting (first / existing)", `${result.first.peakRssMb.toFixed(0)} / ${median(result.existing.map((r) => r.peakRssMb)).toFixed(0)} MB`, "", ""],
+    ["  highest idle RSS of all starts", `${Math.max(...rssAll).toFixed(0)} MB`, "", ""],
+    ["  graceful stop (SIGTERM to exit, median)", `${Math.round(median([result.first, ...result.existing].map((r) => r.stopMs)))} ms`, "", ""],
+  ];
+}
+
+if (isMain(import.meta.url)) {
+  const { values } = parseArgs({ options: { "no-build": { type: "boolean" }, "existing-runs": { type: "string", default: "3" } } });
+  const result = await measureStartup({ build: !values["no-build"], existingRuns: Number(values["existing-runs"]) });
+  if (result.buildMs !== undefined) console.log(`npm run build: ${(result.buildMs / 1000).toFixed(1)} s\n`);
+  console.log(textTable(startupRows(result)));
+}

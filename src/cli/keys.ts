@@ -1,0 +1,181 @@
+// `bulwark keys rotate-signing [--revoke KID] | list`: rotates or drops the access-token signing
+// keys straight through the token service (never over HTTP), and tells running instances over
+// pub/sub (REDIS_URL) so they switch at once; without Redis they pick it up at their next reload.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ConfigError, loadConfig, type Config } from "../config/load.js";
+import { systemClock } from "../core/clock.js";
+import { parseKeyring } from "../core/crypto/index.js";
+import { AppError } from "../core/errors.js";
+import { createAuditService, type AuditService } from "../modules/audit/index.js";
+import { createTokenService, type SigningKeyInfo, type TokenService } from "../modules/tokens/index.js";
+import { openStore } from "../store/db.js";
+import { migrate } from "../store/migrate.js";
+import { createPubSub } from "../store/pubsub.js";
+
+const HELP = `Usage: bulwark keys <rotate-signing | list> [options]
+
+  rotate-signing              make a new access-token signing key active; the previous key stops
+                              signing now and stays published until its last token expires
+                              (ACCESS_TOKEN_TTL)
+  rotate-signing --revoke KID drop key KID at once: every token it signed stops working now
+                              (revoking the active key also makes a new one active)
+  list [--json]               every signing key and its state
+
+Running instances hear the change over Redis (REDIS_URL) at once; without Redis they reload
+keys within a minute.`;
+
+const ROTATE_HELP = `Usage: bulwark keys rotate-signing [--revoke KID]
+
+Without options: a new Ed25519 key becomes active, and the previous one stays in the JWKS (and
+keeps verifying its tokens) until every token it signed has expired. Routine; nobody notices.
+
+--revoke KID: drops KID at once, for a key that leaked. Every access token it signed is refused
+from the next request on, on every instance; users get 401 and must refresh (refresh tokens are
+not affected). "bulwark keys list" shows the kids.`;
+
+const LIST_HELP = `Usage: bulwark keys list [--json]
+
+Prints every signing key, oldest first: kid, state (active, retired, expired, revoked) and dates.
+--json prints one JSON object per line.`;
+
+type Write = (line: string) => void;
+
+class UsageError extends Error {}
+
+/** Runs `bulwark keys …`; returns the exit code (0 ok, 1 failed, 2 usage). */
+export async function keysCommand(argv: string[], out: Write = console.log, err: Write = (line) => process.stderr.write(`bulwark: ${line}\n`)): Promise<number> {
+  const [sub, ...rest] = argv;
+  try {
+    switch (sub) {
+      case "rotate-signing": {
+        const values = parse(rest, { revoke: { type: "string" } });
+        if (values.help) return help(out, ROTATE_HELP);
+        const revoke = values.revoke;
+        if (revoke !== undefined && (typeof revoke !== "string" || !/^[A-Za-z0-9_-]{1,128}$/.test(revoke))) throw new UsageError("--revoke needs a key id (see \"bulwark keys list\")");
+        return await withTokens(err, async ({ tokens, audit, config }) => {
+          if (typeof revoke === "string") {
+            const result = await tokens.revoke(revoke);
+            if (result.alreadyRevoked) {
+              out(`signing key ${revoke} was already revoked`);
+              return 0;
+            }
+            await audit.record({ eventType: "signing_key.revoke", result: "success", target: revoke, metadata: { via: "cli", replaced_by: result.replacedBy } });
+            out(`revoked signing key ${revoke}`);
+            if (result.replacedBy) out(`new active signing key: ${result.replacedBy}`);
+            err(`warning: every access token signed by ${revoke} is refused from now on; its users get 401 and must refresh`);
+            return 0;
+          }
+          const rotation = await tokens.rotate();
+          await audit.record({
+            eventType: "signing_key.rotate",
+            result: "success",
+            target: rotation.kid,
+            metadata: { via: "cli", retired_kid: rotation.retired?.kid ?? null, publish_until: rotation.retired?.publishUntil.toISOString() ?? null },
+          });
+          out(`new active signing key: ${rotation.kid}`);
+          if (rotation.retired) {
+            out(`previous key ${rotation.retired.kid} stops signing now and stays published for ${config.accessTokenTtl} s (ACCESS_TOKEN_TTL), until ${rotation.retired.publishUntil.toISOString()}, so the tokens it signed keep working until they expire`);
+          } else {
+            out("there was no previous key");
+          }
+          return 0;
+        });
+      }
+      case "list": {
+        const values = parse(rest, { json: { type: "boolean" } });
+        if (values.help) return help(out, LIST_HELP);
+        return await withTokens(err, async ({ tokens }) => {
+          const keys = await tokens.list();
+          if (values.json) for (const key of keys) out(JSON.stringify(key));
+          else for (const line of table(keys, systemClock.now())) out(line);
+          return 0;
+        });
+      }
+      case undefined:
+      case "--help":
+      case "-h":
+      case "help":
+        return help(out, HELP);
+      default:
+        throw new UsageError(`unknown keys subcommand "${sub}"`);
+    }
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (error instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))) {
+      err(`${(error as Error).message} (see "bulwark keys ${sub && sub !== "help" ? `${sub} ` : ""}--help")`);
+      return 2;
+    }
+    if (error instanceof AppError) {
+      err(error.code === "not_found" ? `no signing key with that kid (see "bulwark keys list")` : error.message);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** Strict parsing: an unknown option or a stray argument is a usage error, never ignored. */
+function parse(args: string[], options: Options): Record<string, string | boolean | undefined> {
+  const { values } = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
+  return values as Record<string, string | boolean | undefined>;
+}
+
+function help(out: Write, text: string): number {
+  out(text);
+  return 0;
+}
+
+type Context = { tokens: TokenService; audit: AuditService; config: Config };
+
+/** Opens the configured store and pub/sub, brings the schema up to date, runs `body`, and always closes them. */
+async function withTokens(err: Write, body: (context: Context) => Promise<number>): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    err("the configuration is not usable");
+    for (const problem of error.problems) err(`  ${problem.setting}: ${problem.message}`);
+    return 1;
+  }
+  const keyring = parseKeyring(config.encryptionKeys);
+  let warned = false;
+  const pubsub = createPubSub({
+    redisUrl: config.redisUrl,
+    onError: (error) => {
+      if (warned) return;
+      warned = true;
+      err(`warning: could not notify running instances over Redis (${error.message}); they pick the change up within a minute`);
+    },
+  });
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const tokens = createTokenService({
+    db: store.db, keyring, clock: systemClock, pubsub, publicUrl: config.publicUrl, accessTokenTtl: config.accessTokenTtl, reloadIntervalMs: 0,
+    onError: (error) => {
+      if (warned) return;
+      warned = true;
+      err(`warning: could not notify running instances (${error.message}); they pick the change up within a minute`);
+    },
+  });
+  try {
+    await migrate(store);
+    return await body({ tokens, audit: createAuditService({ db: store.db, clock: systemClock }), config });
+  } finally {
+    tokens.close();
+    await pubsub.close();
+    await store.close();
+  }
+}
+
+/** A plain-text table of keys, oldest first. */
+function table(keys: SigningKeyInfo[], now: number): string[] {
+  if (keys.length === 0) return ["(no signing keys yet: one is made when the server first starts)"];
+  const date = (d: Date | null) => d?.toISOString() ?? "-";
+  const state = (k: SigningKeyInfo) => k.revoked_at ? "revoked" : k.active ? "active" : k.publish_until && k.publish_until.getTime() > now ? "retired" : "expired";
+  const head = ["KID", "STATE", "CREATED", "RETIRED", "PUBLISHED UNTIL", "REVOKED"];
+  const rows = keys.map((k) => [k.kid, state(k), date(k.created_at), date(k.retired_at), date(k.publish_until), date(k.revoked_at)]);
+  const all = [head, ...rows];
+  const widths = head.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
+  return all.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd());
+}

@@ -1,0 +1,208 @@
+// Password hashing: Argon2id with OWASP parameters on libuv's thread pool, bcrypt only to verify imported hashes,
+// and a bounded FIFO queue in front of both so a login flood fails fast instead of starving every other request.
+import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { hash as argon2Hash, parseOptions as argon2ParseOptions, verify as argon2Verify } from "@node-rs/argon2";
+import type { Algorithm, Options as Argon2Options, ParsedHashOptions as Argon2Parsed, Version } from "@node-rs/argon2";
+import { verify as bcryptVerify } from "@node-rs/bcrypt";
+import { AppError } from "../errors.js";
+
+/** The Argon2id cost of every new hash: OWASP's first recommendation (19 MiB, 2 passes, 1 lane). */
+export const ARGON2ID_PARAMS = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+
+// The binding declares these as `const enum`s and exports an empty object for them at run time, so name the values.
+const ARGON2D = 0 as Algorithm;
+const ARGON2I = 1 as Algorithm;
+const ARGON2ID = 2 as Algorithm;
+const VERSION_0X13 = 1 as Version;
+
+const SALT_BYTES = 16;
+const TAG_BYTES = 32;
+
+// A stored hash is data, and a corrupt or hostile row must not pin a thread for minutes or allocate gigabytes:
+// hashes above these costs are treated as malformed (no password matches them).
+const MAX_ARGON2_MEMORY_KIB = 1 << 20;
+const MAX_ARGON2_TIME_COST = 16;
+const MAX_ARGON2_PARALLELISM = 16;
+const MIN_BCRYPT_COST = 4;
+const MAX_BCRYPT_COST = 16;
+
+const ARGON2_PREFIX = /^\$argon2(?:id|i|d)\$/;
+// The three bcrypt labels written by OpenBSD, Python's bcrypt and passlib ($2a$, $2b$) and PHP ($2y$); all the
+// same algorithm for UTF-8 input. $2x$ (crypt_blowfish's buggy-algorithm marker) and other spellings are refused.
+const BCRYPT_FORMAT = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
+
+export type PasswordHasherOptions = {
+  /** Hash or verify operations running at once; default `os.availableParallelism()`, leaving one libuv thread free. */
+  maxConcurrent?: number;
+  /** Calls waiting for a slot before new ones are refused; default 64 × maxConcurrent. */
+  maxQueue?: number;
+};
+
+export type PasswordHasherStats = { hashes: number; verifications: number; inFlight: number; queued: number };
+
+export type PasswordHasher = {
+  /** Argon2id PHC string of the password's UTF-8 bytes, with a fresh 16-byte salt. */
+  hash(password: string): Promise<string>;
+  /** True when the password matches the stored Argon2 or bcrypt hash; false for a mismatch or any malformed hash. */
+  verify(hash: string, password: string): Promise<boolean>;
+  /** True when the stored hash is not Argon2id at the current cost or stronger (bcrypt, argon2i/d, weaker params). */
+  needsRehash(hash: string): boolean;
+  /** One full Argon2id verification that never matches, for a login whose user does not exist. */
+  verifyDummy(password: string): Promise<false>;
+  /** Counters for tests and metrics. */
+  stats(): PasswordHasherStats;
+};
+
+/** Creates a password hasher whose hash and verify calls share one concurrency cap and one bounded queue. */
+export function createPasswordHasher(options: PasswordHasherOptions = {}): PasswordHasher {
+  const maxConcurrent = options.maxConcurrent ?? defaultConcurrency();
+  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError("maxConcurrent must be an integer of at least 1");
+  const maxQueue = options.maxQueue ?? 64 * maxConcurrent;
+  if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError("maxQueue must be a non-negative integer");
+
+  const slots = createSlots(maxConcurrent, maxQueue);
+  const counters = { hashes: 0, verifications: 0 };
+
+  // A hash of 32 random bytes, made once at start-up with the current parameters: no password can match it, and
+  // verifying against it costs exactly what verifying a real user's hash costs.
+  const dummyHash = argon2Hash(randomBytes(32), argon2Options());
+  dummyHash.catch(() => undefined); // surfaced by verifyDummy, not as an unhandled rejection at start-up
+
+  async function verifyAgainstDummy(password: string): Promise<false> {
+    await argon2Verify(await dummyHash, password);
+    return false;
+  }
+
+  return {
+    hash(password) {
+      return slots.run(async () => {
+        counters.hashes += 1;
+        return argon2Hash(password, argon2Options());
+      });
+    },
+
+    verify(stored, password) {
+      return slots.run(async () => {
+        counters.verifications += 1;
+        try {
+          switch (schemeOf(stored)) {
+            case "argon2":
+              return await argon2Verify(stored, password);
+            case "bcrypt":
+              // @node-rs/bcrypt reads $2a$, $2b$ and $2y$ itself; no relabelling is needed.
+              return await bcryptVerify(password, stored);
+            default:
+              // Unknown or malformed (including a placeholder for an account without a password): spend the same
+              // time as a real check so the response does not tell such an account apart, then refuse.
+              return await verifyAgainstDummy(password);
+          }
+        } catch {
+          // The libraries throw on input they cannot decode; the caller learns only "no match", never why.
+          return false;
+        }
+      });
+    },
+
+    needsRehash(stored) {
+      if (!ARGON2_PREFIX.test(stored)) return true;
+      const parsed = parseArgon2(stored);
+      if (parsed === undefined) return true;
+      return (
+        parsed.algorithm !== ARGON2ID ||
+        parsed.version !== VERSION_0X13 ||
+        parsed.memoryCost < ARGON2ID_PARAMS.memoryCost ||
+        parsed.timeCost < ARGON2ID_PARAMS.timeCost ||
+        parsed.parallelism < ARGON2ID_PARAMS.parallelism ||
+        parsed.saltLen < SALT_BYTES ||
+        parsed.outputLen < TAG_BYTES
+      );
+    },
+
+    verifyDummy(password) {
+      // Hash a dummy so an unknown user takes as long as a known one: without it, "no such user" answers in
+      // microseconds and "wrong password" in milliseconds, and the difference enumerates accounts.
+      return slots.run(async () => {
+        counters.verifications += 1;
+        return verifyAgainstDummy(password);
+      });
+    },
+
+    stats() {
+      return { ...counters, inFlight: slots.active(), queued: slots.waiting() };
+    },
+  };
+}
+
+// The native work runs on libuv's thread pool, which fs, dns.lookup and zlib share. More hashes at once than
+// cores buys no throughput, and filling every pool thread would stall file reads and database host lookups too.
+function defaultConcurrency(): number {
+  const pool = Number.parseInt(process.env["UV_THREADPOOL_SIZE"] ?? "", 10);
+  const poolSize = Number.isInteger(pool) && pool > 0 ? pool : 4;
+  return Math.max(1, Math.min(availableParallelism(), poolSize - 1));
+}
+
+function argon2Options(): Argon2Options {
+  return { algorithm: ARGON2ID, version: VERSION_0X13, ...ARGON2ID_PARAMS, outputLen: TAG_BYTES, salt: randomBytes(SALT_BYTES) };
+}
+
+function parseArgon2(stored: string): Argon2Parsed | undefined {
+  try {
+    return argon2ParseOptions(stored);
+  } catch {
+    return undefined;
+  }
+}
+
+function schemeOf(stored: unknown): "argon2" | "bcrypt" | undefined {
+  if (typeof stored !== "string") return undefined;
+  if (ARGON2_PREFIX.test(stored)) {
+    const parsed = parseArgon2(stored);
+    if (parsed === undefined) return undefined;
+    const known = parsed.algorithm === ARGON2ID || parsed.algorithm === ARGON2I || parsed.algorithm === ARGON2D;
+    const affordable =
+      parsed.memoryCost <= MAX_ARGON2_MEMORY_KIB &&
+      parsed.timeCost <= MAX_ARGON2_TIME_COST &&
+      parsed.parallelism <= MAX_ARGON2_PARALLELISM;
+    return known && affordable ? "argon2" : undefined;
+  }
+  const bcrypt = BCRYPT_FORMAT.exec(stored);
+  if (bcrypt) {
+    const cost = Number(bcrypt[1]);
+    return cost >= MIN_BCRYPT_COST && cost <= MAX_BCRYPT_COST ? "bcrypt" : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * At most `limit` tasks at once; up to `maxQueue` more wait in FIFO order; beyond that a call is refused at once.
+ * Written here because the usual limiter (p-limit) queues without bound, and an unbounded queue under a login
+ * flood is what turns slow logins into a dead server.
+ */
+function createSlots(limit: number, maxQueue: number) {
+  let running = 0;
+  const queue: Array<() => void> = [];
+
+  async function run<T>(task: () => Promise<T>): Promise<T> {
+    if (running < limit) {
+      running += 1;
+    } else {
+      if (queue.length >= maxQueue) {
+        throw new AppError("service_unavailable", "too many password checks in progress; retry shortly", {
+          headers: { "retry-after": "1" },
+        });
+      }
+      // The finishing task hands its slot straight to the head of the queue, so `running` stays the same.
+      await new Promise<void>((resolve) => queue.push(resolve));
+    }
+    try {
+      return await task();
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else running -= 1;
+    }
+  }
+
+  return { run, active: () => running, waiting: () => queue.length };
+}

@@ -1,0 +1,65 @@
+// Request and response schemas of the accounts module. Every object is closed: a field not listed
+// (role, email_verified, plan…) is refused with 400, so no request can mass-assign it.
+import { Type } from "typebox";
+
+const closed = { additionalProperties: false } as const;
+
+export const Username = Type.String({ pattern: "^[A-Za-z0-9_-]{3,50}$" });
+export const Email = Type.String({ format: "email", maxLength: 254 });
+/** 1–100 characters with no control or format characters (no bidi overrides, no zero-width tricks). */
+export const DisplayName = Type.String({ minLength: 1, maxLength: 100, pattern: "^[^\\p{C}]+$" });
+/** Long enough for any passphrase the policy accepts, bounded so a megabyte never reaches the hasher. */
+const Password = Type.String({ minLength: 1, maxLength: 1024 });
+
+export const UserView = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  email: Type.String(),
+  email_verified: Type.Boolean(),
+  display_name: Type.Union([Type.String(), Type.Null()]),
+  birth_date: Type.Union([Type.String(), Type.Null()]),
+  role: Type.Union([Type.Literal("user"), Type.Literal("admin")]),
+  mfa_enabled: Type.Boolean(),
+  plan: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String(),
+}, closed);
+
+export const UserEnvelope = Type.Object({ user: UserView }, closed);
+
+export const RegisterBody = Type.Object({
+  username: Username,
+  email: Email,
+  password: Password,
+  display_name: Type.Optional(DisplayName),
+}, closed);
+
+export const LoginBody = Type.Object({
+  login: Type.String({ minLength: 1, maxLength: 254 }),
+  password: Password,
+  use_cookies: Type.Optional(Type.Boolean()),
+  device_token: Type.Optional(Type.String({ maxLength: 200 })),
+}, closed);
+
+export const PatchMeBody = Type.Object({
+  email: Type.Optional(Email),
+  display_name: Type.Optional(Type.Union([DisplayName, Type.Null()])),
+  birth_date: Type.Optional(Type.Union([Type.String({ format: "date" }), Type.Null()])),
+  current_password: Type.Optional(Password),
+  code: Type.Optional(Type.String({ pattern: "^[0-9A-Za-z-]{6,20}$" })),
+}, closed);
+
+export const PasswordBody = Type.Object({
+  current_password: Password,
+  new_password: Password,
+  code: Type.Optional(Type.String({ pattern: "^[0-9A-Za-z-]{6,20}$" })),
+}, closed);
+
+export const UserListQuery = Type.Object({
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  cursor: Type.Optional(Type.String({ pattern: "^[0-9a-f]{32}$" })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+}, closed);
+
+export const UserList = Type.Object({ users: Type.Array(UserView), next_cursor: Type.Union([Type.String(), Type.Null()]) }, closed);
+
+export const UserParams = Type.Object({ id: Type.String({ pattern: "^[0-9a-f]{32}$" }) }, closed);

@@ -1,0 +1,361 @@
+// Accounts: registration, login with lockout and device tokens, the user's own profile and password,
+// and the admin operations. Plain functions over plain data: routes and the CLI call the same code.
+import type { Clock } from "../../core/clock.js";
+import { AppError, errors } from "../../core/errors.js";
+import { hmacSha256, randomToken, timingSafeEqualString } from "../../core/crypto/index.js";
+import type { PasswordHasher } from "../../core/crypto/password.js";
+import { newId } from "../../core/ids.js";
+import type { Metrics } from "../../core/metrics.js";
+import type { Database } from "../../store/db.js";
+import type { PubSub } from "../../store/pubsub.js";
+import type { AuditService } from "../audit/index.js";
+import type { ClientMeta, SessionService, SessionUser, TokenPair } from "../sessions/index.js";
+import { checkPassword, normalizePassword } from "./password-policy.js";
+import * as store from "./store.js";
+import type { UserRow } from "./store.js";
+
+export type AccountConfig = {
+  secretKey: string;
+  lockoutThreshold: number;
+  password: { minLength: number; policy: "nist" | "classes" };
+};
+
+export type AccountDeps = {
+  db: Database;
+  clock: Clock;
+  audit: AuditService;
+  pubsub: PubSub;
+  hasher: PasswordHasher;
+  sessions: SessionService;
+  metrics: Metrics;
+  config: AccountConfig;
+};
+
+export type UserView = {
+  id: string;
+  username: string;
+  email: string;
+  email_verified: boolean;
+  display_name: string | null;
+  birth_date: string | null;
+  role: "user" | "admin";
+  mfa_enabled: boolean;
+  plan: string | null;
+  created_at: string;
+};
+
+export type LoginResult = TokenPair & { device_token: string };
+
+const HOUR = 3_600_000;
+/** Back-off after the threshold: 30 s, doubling per further failure, at most an hour. */
+const BACKOFF_BASE_MS = 30_000;
+/** However the client presents itself, no login name gets more than this many failures an hour. */
+export const HOURLY_FAILURE_CAP = 100;
+const USERS_CHANNEL = "users.changed";
+const CACHE_MAX = 50_000;
+const CACHE_TTL_MS = 5 * 60_000;
+
+/** The public view of a user row: never the password hash, never the disabled flag's details. */
+export function userView(row: UserRow): UserView {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    email_verified: row.emailVerified,
+    display_name: row.displayName,
+    birth_date: row.birthDate,
+    role: row.role,
+    mfa_enabled: row.mfaEnabled,
+    plan: row.plan,
+    created_at: row.createdAt.toISOString(),
+  };
+}
+
+/** Whether a database error is a unique-constraint violation (two registrations racing for a name). */
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; cause?: { code?: string } };
+  return e.code === "23505" || e.cause?.code === "23505";
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;
+
+/** Builds the account service; call `init()` before serving. */
+export function createAccountService(deps: AccountDeps) {
+  const { db, clock, audit, pubsub, hasher, sessions, metrics, config } = deps;
+  const cache = new Map<string, { row: UserRow; at: number }>();
+
+  /** A user row, from memory when fresh: resolving a principal must not cost a query per request. */
+  const cachedUser = async (id: string): Promise<UserRow | undefined> => {
+    const hit = cache.get(id);
+    if (hit && clock.now() - hit.at < CACHE_TTL_MS) return hit.row;
+    const row = await store.findById(db, id);
+    if (row) {
+      if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
+      cache.set(id, { row, at: clock.now() });
+    } else {
+      cache.delete(id);
+    }
+    return row;
+  };
+
+  /** Drops a user from every instance's cache after a change (role, disabled, profile). */
+  const changed = async (id: string) => {
+    cache.delete(id);
+    await pubsub.publish(USERS_CHANNEL, id);
+  };
+
+  const deviceMac = (userId: string, nonce: string) => hmacSha256(config.secretKey, `device.${userId}.${nonce}`).toString("base64url");
+  const issueDevice = (userId: string) => {
+    const nonce = randomToken(12);
+    return `d1.${userId}.${nonce}.${deviceMac(userId, nonce)}`;
+  };
+  /** A device token proves an earlier successful login of this account from this client. */
+  const validDevice = (token: string | undefined, userId: string): boolean => {
+    const parts = token?.split(".") ?? [];
+    if (parts.length !== 4 || parts[0] !== "d1" || parts[1] !== userId) return false;
+    return timingSafeEqualString(parts[3]!, deviceMac(userId, parts[2]!));
+  };
+
+  const requirePassword = async (user: UserRow, password: string | undefined) => {
+    if (!password) throw errors.invalid("current_password is required for this change", [{ path: "current_password", message: "is required" }]);
+    const ok = user.passwordHash !== null && (await hasher.verify(user.passwordHash, normalizePassword(password)));
+    if (!ok) throw errors.forbidden("current_password is wrong");
+  };
+
+  const policyCheck = (password: string, user: { username: string; email: string }) => {
+    const result = checkPassword(password, { ...config.password, username: user.username, email: user.email });
+    if (!result.ok) throw errors.invalid(result.message, [{ path: "password", message: result.message }]);
+    return result.normalized;
+  };
+
+  /** Counts a failed login for a name; returns the lock's end when this failure started one. */
+  const recordFailure = async (loginKey: string, now: number): Promise<Date | null> => {
+    return db.transaction(async (tx) => {
+      const row = await store.lockFailures(tx, loginKey);
+      // Failures older than an hour are forgiven: a typo a week ago does not bring a lock closer.
+      const failures = row && now - row.lastFailureAt.getTime() < HOUR ? row.failures + 1 : 1;
+      const inWindow = row !== undefined && now - row.windowStart.getTime() < HOUR;
+      const windowStart = inWindow ? row.windowStart : new Date(now);
+      const windowFailures = inWindow ? row.windowFailures + 1 : 1;
+      let lockedUntil: Date | null = null;
+      if (failures >= config.lockoutThreshold) {
+        lockedUntil = new Date(now + Math.min(BACKOFF_BASE_MS * 2 ** (failures - config.lockoutThreshold), HOUR));
+      }
+      if (windowFailures >= HOURLY_FAILURE_CAP) lockedUntil = new Date(windowStart.getTime() + HOUR);
+      await store.saveFailures(tx, { loginKey, failures, lastFailureAt: new Date(now), lockedUntil, windowStart, windowFailures });
+      return lockedUntil;
+    });
+  };
+
+  return {
+    /** Listens for user changes made on other instances. */
+    async init(): Promise<void> {
+      await pubsub.subscribe(USERS_CHANNEL, (id) => cache.delete(id));
+    },
+
+    /** What the sessions module needs to resolve a principal: role and disabled flag, cached. */
+    async sessionUser(id: string): Promise<SessionUser | null> {
+      const row = await cachedUser(id);
+      return row ? { id: row.id, role: row.role, disabled: row.disabledAt !== null } : null;
+    },
+
+    /** Registers an account; the password is checked against the policy and stored as Argon2id. */
+    async register(input: { username: string; email: string; password: string; display_name?: string }, meta: ClientMeta): Promise<UserView> {
+      const email = input.email.trim();
+      const keys = { usernameKey: input.username.toLowerCase(), emailKey: email.toLowerCase() };
+      const normalized = policyCheck(input.password, { username: input.username, email });
+      if (await store.taken(db, keys)) throw errors.conflict("username or email is already taken");
+      const passwordHash = await hasher.hash(normalized);
+      const now = new Date(clock.now());
+      const row: UserRow = {
+        id: newId(now.getTime()), username: input.username, ...keys, email, emailVerified: false, passwordHash,
+        displayName: input.display_name ?? null, birthDate: null, role: "user", plan: null, mfaEnabled: false,
+        disabledAt: null, createdAt: now, updatedAt: now,
+      };
+      try {
+        await db.transaction(async (tx) => {
+          await store.insertUser(tx, row);
+          await audit.record({ eventType: "user.register", result: "success", actor: { userId: row.id }, ip: meta.ip, userAgent: meta.userAgent, target: row.id }, tx);
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw errors.conflict("username or email is already taken");
+        throw error;
+      }
+      return userView(row);
+    },
+
+    /**
+     * Signs in by username or email. Every failure answers the same (invalid_credentials) and costs
+     * one password verification, so neither the answer nor its timing tells whether the account exists.
+     */
+    async login(input: { login: string; password: string; deviceToken?: string | undefined }, meta: ClientMeta): Promise<LoginResult> {
+      const loginKey = input.login.normalize("NFKC").trim().toLowerCase();
+      const password = normalizePassword(input.password);
+      const now = clock.now();
+      const user = await store.findByLogin(db, loginKey);
+      const knownDevice = user !== undefined && validDevice(input.deviceToken, user.id);
+      const record = await store.readFailures(db, loginKey);
+      const lockedUntil = record?.lockedUntil && record.lockedUntil.getTime() > now ? record.lockedUntil : null;
+      const capped = record !== undefined && record.windowFailures >= HOURLY_FAILURE_CAP && now - record.windowStart.getTime() < HOUR;
+      // A device that signed in to this account before is exempt from the back-off, so an attacker
+      // hammering a name cannot lock its owner out; the hourly cap holds for everyone.
+      if (lockedUntil && (capped || !knownDevice)) {
+        metrics.authFailures.inc({ reason: "locked" });
+        await audit.record({ eventType: "auth.login", result: "denied", actor: { userId: user?.id ?? null }, ip: meta.ip, userAgent: meta.userAgent, metadata: { reason: "locked" } });
+        throw errors.rateLimited(Math.max(1, Math.ceil((lockedUntil.getTime() - now) / 1000)));
+      }
+
+      let reason: string | undefined;
+      if (!user || user.passwordHash === null) {
+        // Hash a dummy password so an unknown user takes as long as a known one.
+        await hasher.verifyDummy(password);
+        reason = user ? "no_password" : "unknown_user";
+      } else if (!(await hasher.verify(user.passwordHash, password))) {
+        reason = "bad_password";
+      } else if (user.disabledAt !== null) {
+        reason = "disabled";
+      }
+      if (reason || !user || user.passwordHash === null) {
+        const lock = await recordFailure(loginKey, now);
+        metrics.authFailures.inc({ reason: "invalid_credentials" });
+        await audit.record({ eventType: "auth.login", result: "failure", actor: { userId: user?.id ?? null }, ip: meta.ip, userAgent: meta.userAgent, metadata: { reason: reason ?? "unknown_user" } });
+        if (lock) {
+          metrics.authFailures.inc({ reason: "lockout" });
+          await audit.record({ eventType: "auth.lockout", result: "denied", actor: { userId: user?.id ?? null }, ip: meta.ip, userAgent: meta.userAgent, metadata: { until: lock.toISOString() } });
+        }
+        throw new AppError("invalid_credentials", "invalid login or password");
+      }
+
+      // Parameters live in the hash: an older or imported (bcrypt) hash is upgraded now that we hold the password.
+      const rehash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(password) : undefined;
+      const created = await db.transaction(async (tx) => {
+        if (rehash) await store.updateUser(tx, user.id, { passwordHash: rehash, updatedAt: new Date(now) });
+        // A known device getting in while the name is locked leaves the lock in place for everyone else.
+        if (!lockedUntil) await store.clearBackoff(tx, loginKey);
+        const session = await sessions.create(tx, user.id, meta);
+        await audit.record({
+          eventType: "auth.login", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent,
+          target: session.sessionId, metadata: { rehashed: rehash !== undefined, known_device: knownDevice },
+        }, tx);
+        return session;
+      });
+      if (rehash) cache.delete(user.id);
+      const pair = await sessions.pair(user.id, created.sessionId, created.refreshToken);
+      return { ...pair, device_token: knownDevice ? input.deviceToken! : issueDevice(user.id) };
+    },
+
+    /** The signed-in user's own view, from the cache. */
+    async me(id: string): Promise<UserView> {
+      const row = await cachedUser(id);
+      if (!row) throw errors.unauthorized("account unavailable");
+      return userView(row);
+    },
+
+    /** Changes the user's email, display name or birth date; the email needs the current password. */
+    async update(id: string, patch: { email?: string; display_name?: string | null; birth_date?: string | null; current_password?: string }, meta: ClientMeta): Promise<UserView> {
+      const user = await store.findById(db, id);
+      if (!user) throw errors.unauthorized("account unavailable");
+      const changes: Partial<UserRow> = {};
+      if (patch.email !== undefined && patch.email.trim().toLowerCase() !== user.emailKey) {
+        await requirePassword(user, patch.current_password);
+        const email = patch.email.trim();
+        if (await store.taken(db, { emailKey: email.toLowerCase() }, id)) throw errors.conflict("username or email is already taken");
+        // A new address is unproven until its owner clicks the link.
+        Object.assign(changes, { email, emailKey: email.toLowerCase(), emailVerified: false });
+      }
+      if (patch.display_name !== undefined) changes.displayName = patch.display_name === "" ? null : patch.display_name;
+      if (patch.birth_date !== undefined) {
+        if (patch.birth_date !== null && !(patch.birth_date < new Date(clock.now()).toISOString().slice(0, 10) && patch.birth_date >= "1900-01-01")) {
+          throw errors.invalid("birth_date must be a real date in the past", [{ path: "birth_date", message: "must be a date in the past" }]);
+        }
+        changes.birthDate = patch.birth_date;
+      }
+      if (Object.keys(changes).length === 0) return userView(user);
+      changes.updatedAt = new Date(clock.now());
+      let updated: UserRow | undefined;
+      try {
+        updated = await db.transaction(async (tx) => {
+          const row = await store.updateUser(tx, id, changes);
+          await audit.record({ eventType: "user.update", result: "success", actor: { userId: id }, ip: meta.ip, userAgent: meta.userAgent, target: id, metadata: { fields: Object.keys(changes).filter((k) => k !== "updatedAt" && k !== "emailKey") } }, tx);
+          return row;
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw errors.conflict("username or email is already taken");
+        throw error;
+      }
+      await changed(id);
+      return userView(updated!);
+    },
+
+    /** Changes the password after checking the current one; every other session of the user ends. */
+    async changePassword(id: string, currentSessionId: string | undefined, input: { current_password: string; new_password: string }, meta: ClientMeta): Promise<void> {
+      const user = await store.findById(db, id);
+      if (!user) throw errors.unauthorized("account unavailable");
+      await requirePassword(user, input.current_password);
+      const passwordHash = await hasher.hash(policyCheck(input.new_password, user));
+      const revoked = await db.transaction(async (tx) => {
+        await store.updateUser(tx, id, { passwordHash, updatedAt: new Date(clock.now()) });
+        const ids = await sessions.revokeUserIn(tx, id, { reason: "password_change", ...(currentSessionId ? { except: currentSessionId } : {}) });
+        await audit.record({ eventType: "password.changed", result: "success", actor: { userId: id }, ip: meta.ip, userAgent: meta.userAgent, target: id, metadata: { sessions_revoked: ids.length } }, tx);
+        return ids;
+      });
+      await sessions.announce(revoked);
+      await changed(id);
+    },
+
+    /** Admin: a page of users, newest first, optionally searched by username or email prefix. */
+    async list(options: { q?: string; cursor?: string; limit?: number }): Promise<{ users: UserView[]; next_cursor: string | null }> {
+      const limit = options.limit ?? 50;
+      const rows = await store.listUsers(db, { ...(options.q ? { q: options.q } : {}), ...(options.cursor ? { beforeId: options.cursor } : {}), limit: limit + 1 });
+      const page = rows.slice(0, limit);
+      return { users: page.map(userView), next_cursor: rows.length > limit ? page.at(-1)!.id : null };
+    },
+
+    /** Admin: disables or re-enables a user; disabling ends every session at once. */
+    async setDisabled(id: string, disabled: boolean, actor: { userId: string | null; ip?: string | null; userAgent?: string | null }): Promise<void> {
+      const revoked = await db.transaction(async (tx) => {
+        const row = await store.updateUser(tx, id, { disabledAt: disabled ? new Date(clock.now()) : null, updatedAt: new Date(clock.now()) });
+        if (!row) throw errors.notFound("no such user");
+        const ids = disabled ? await sessions.revokeUserIn(tx, id, { reason: "disabled" }) : [];
+        await audit.record({ eventType: disabled ? "user.disabled" : "user.enabled", result: "success", actor: { userId: actor.userId }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: id, metadata: { sessions_revoked: ids.length } }, tx);
+        return ids;
+      });
+      await sessions.announce(revoked);
+      await changed(id);
+    },
+
+    /** Admin or CLI: gives a user the admin role. */
+    async promote(username: string, actor: { userId: string | null }): Promise<UserView> {
+      const user = await store.findByUsername(db, username);
+      if (!user) throw errors.notFound(`no user named ${username}`);
+      const row = await db.transaction(async (tx) => {
+        const updated = await store.updateUser(tx, user.id, { role: "admin", updatedAt: new Date(clock.now()) });
+        await audit.record({ eventType: "user.promote", result: "success", actor, target: user.id, metadata: { role: "admin" } }, tx);
+        return updated!;
+      });
+      await changed(user.id);
+      return userView(row);
+    },
+
+    /** CLI: imports users with hashes from another backend (bcrypt or Argon2); returns what happened to each row. */
+    async importUsers(rows: { username: string; email: string; passwordHash: string }[]): Promise<{ imported: number; skipped: { username: string; reason: string }[] }> {
+      const skipped: { username: string; reason: string }[] = [];
+      let imported = 0;
+      for (const input of rows) {
+        if (!/^[A-Za-z0-9_-]{3,50}$/.test(input.username)) { skipped.push({ username: input.username, reason: "invalid username" }); continue; }
+        if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(input.email) || input.email.length > 254) { skipped.push({ username: input.username, reason: "invalid email" }); continue; }
+        if (!/^\$(2[aby]\$\d\d\$[./A-Za-z0-9]{53}|argon2(id|i|d)\$)/.test(input.passwordHash)) { skipped.push({ username: input.username, reason: "unsupported hash format" }); continue; }
+        const keys = { usernameKey: input.username.toLowerCase(), emailKey: input.email.toLowerCase() };
+        if (await store.taken(db, keys)) { skipped.push({ username: input.username, reason: "username or email taken" }); continue; }
+        const now = new Date(clock.now());
+        const id = newId(now.getTime());
+        await db.transaction(async (tx) => {
+          await store.insertUser(tx, { id, username: input.username, ...keys, email: input.email, passwordHash: input.passwordHash, createdAt: now, updatedAt: now });
+          await audit.record({ eventType: "user.import", result: "success", actor: { userId: null }, target: id }, tx);
+        });
+        imported++;
+      }
+      return { imported, skipped };
+    },
+  };
+}

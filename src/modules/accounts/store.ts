@@ -1,0 +1,73 @@
+// SQL of the accounts module, and nothing else.
+import { and, desc, eq, ilike, lt, or } from "drizzle-orm";
+import type { Executor } from "../../store/db.js";
+import { loginFailures, users } from "./tables.js";
+
+export type UserRow = typeof users.$inferSelect;
+export type LoginFailureRow = typeof loginFailures.$inferSelect;
+
+export async function findById(db: Executor, id: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.id, id));
+  return row;
+}
+
+/** The user whose username or email (both lower-cased) is `key`. */
+export async function findByLogin(db: Executor, key: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(or(eq(users.usernameKey, key), eq(users.emailKey, key))).limit(1);
+  return row;
+}
+
+export async function findByUsername(db: Executor, username: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.usernameKey, username.toLowerCase()));
+  return row;
+}
+
+/** Whether a username or email is taken (without regard to case), ignoring user `except`. */
+export async function taken(db: Executor, keys: { usernameKey?: string; emailKey?: string }, except?: string): Promise<boolean> {
+  const conditions = [];
+  if (keys.usernameKey) conditions.push(eq(users.usernameKey, keys.usernameKey));
+  if (keys.emailKey) conditions.push(eq(users.emailKey, keys.emailKey));
+  const rows = await db.select({ id: users.id }).from(users).where(or(...conditions));
+  return rows.some((r) => r.id !== except);
+}
+
+export async function insertUser(db: Executor, row: typeof users.$inferInsert): Promise<void> {
+  await db.insert(users).values(row);
+}
+
+export async function updateUser(db: Executor, id: string, patch: Partial<typeof users.$inferInsert>): Promise<UserRow | undefined> {
+  const [row] = await db.update(users).set(patch).where(eq(users.id, id)).returning();
+  return row;
+}
+
+/** A page of users, newest first; `q` matches the start of the username or email. */
+export async function listUsers(db: Executor, options: { q?: string; beforeId?: string; limit: number }): Promise<UserRow[]> {
+  const conditions = [];
+  if (options.q) {
+    // Escape LIKE's wildcards: a search for "a_b" means those three characters.
+    const prefix = `${options.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    conditions.push(or(ilike(users.usernameKey, prefix), ilike(users.emailKey, prefix)));
+  }
+  if (options.beforeId) conditions.push(lt(users.id, options.beforeId));
+  return db.select().from(users).where(conditions.length ? and(...conditions) : undefined).orderBy(desc(users.id)).limit(options.limit);
+}
+
+/** The failure record of a login name, locked for update so concurrent failures count once each. */
+export async function lockFailures(db: Executor, loginKey: string): Promise<LoginFailureRow | undefined> {
+  const [row] = await db.select().from(loginFailures).where(eq(loginFailures.loginKey, loginKey)).for("update");
+  return row;
+}
+
+export async function readFailures(db: Executor, loginKey: string): Promise<LoginFailureRow | undefined> {
+  const [row] = await db.select().from(loginFailures).where(eq(loginFailures.loginKey, loginKey));
+  return row;
+}
+
+export async function saveFailures(db: Executor, row: LoginFailureRow): Promise<void> {
+  await db.insert(loginFailures).values(row).onConflictDoUpdate({ target: loginFailures.loginKey, set: row });
+}
+
+/** After a success the back-off starts over; the hourly count stays, it caps failures not successes. */
+export async function clearBackoff(db: Executor, loginKey: string): Promise<void> {
+  await db.update(loginFailures).set({ failures: 0, lockedUntil: null }).where(eq(loginFailures.loginKey, loginKey));
+}

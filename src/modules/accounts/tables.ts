@@ -1,0 +1,39 @@
+// Accounts: users, and failed-login counters per login name (lockout).
+import { sql } from "drizzle-orm";
+import { boolean, check, date, index, integer, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+
+export const users = pgTable("users", {
+  id: text("id").primaryKey(),
+  username: text("username").notNull(),
+  // Lower-cased copies: uniqueness without regard to case, without functional indexes.
+  usernameKey: text("username_key").notNull(),
+  email: text("email").notNull(),
+  emailKey: text("email_key").notNull(),
+  emailVerified: boolean("email_verified").notNull().default(false),
+  // Null for users provisioned from an outside identity provider.
+  passwordHash: text("password_hash"),
+  displayName: text("display_name"),
+  birthDate: date("birth_date", { mode: "string" }),
+  role: text("role").$type<"user" | "admin">().notNull().default("user"),
+  plan: text("plan"),
+  mfaEnabled: boolean("mfa_enabled").notNull().default(false),
+  disabledAt: timestamp("disabled_at", { withTimezone: true, mode: "date" }),
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
+  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull(),
+}, (t) => [
+  uniqueIndex("users_username_key").on(t.usernameKey),
+  uniqueIndex("users_email_key").on(t.emailKey),
+  check("users_role_check", sql`${t.role} in ('user', 'admin')`),
+]);
+
+// Failed logins per normalised login name, whether or not an account has that name: counting only
+// real accounts would tell an attacker which names exist.
+export const loginFailures = pgTable("login_failures", {
+  loginKey: text("login_key").primaryKey(),
+  failures: integer("failures").notNull(),
+  lastFailureAt: timestamp("last_failure_at", { withTimezone: true, mode: "date" }).notNull(),
+  lockedUntil: timestamp("locked_until", { withTimezone: true, mode: "date" }),
+  // The hard cap (100 failures an hour) holds even for devices exempt from the back-off.
+  windowStart: timestamp("window_start", { withTimezone: true, mode: "date" }).notNull(),
+  windowFailures: integer("window_failures").notNull(),
+}, (t) => [index("login_failures_last_idx").on(t.lastFailureAt)]);

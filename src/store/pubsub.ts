@@ -1,0 +1,60 @@
+// Notifications between instances (revocations, key rotations): Redis pub/sub when REDIS_URL is set,
+// an in-process emitter otherwise (one instance needs nobody else told).
+import { EventEmitter } from "node:events";
+import { Redis } from "ioredis";
+
+export type PubSub = {
+  readonly kind: "memory" | "redis";
+  /** Delivers `message` to every subscriber of `channel` on every instance, this one included. */
+  publish(channel: string, message: string): Promise<void>;
+  /** Calls `handler` for each message on `channel`, from any instance. */
+  subscribe(channel: string, handler: (message: string) => void): Promise<void>;
+  close(): Promise<void>;
+};
+
+export type PubSubOptions = {
+  redisUrl?: string | undefined;
+  /** Namespace for channel names, so tests and deployments can share one Redis. */
+  prefix?: string;
+  onError?: (error: Error) => void;
+};
+
+/** Creates the pub/sub named by the options. */
+export function createPubSub(options: PubSubOptions): PubSub {
+  const prefix = options.prefix ?? "bw";
+  const local = new EventEmitter();
+  local.setMaxListeners(0);
+  if (!options.redisUrl) {
+    return {
+      kind: "memory",
+      async publish(channel, message) {
+        local.emit(channel, message);
+      },
+      async subscribe(channel, handler) {
+        local.on(channel, handler);
+      },
+      async close() {
+        local.removeAllListeners();
+      },
+    };
+  }
+  // A subscribed connection can do nothing else, so publishing needs a second one.
+  const pub = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 1_000 });
+  const sub = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
+  for (const client of [pub, sub]) client.on("error", (error: Error) => options.onError?.(error));
+  sub.on("message", (channel: string, message: string) => local.emit(channel.slice(prefix.length + 1), message));
+  return {
+    kind: "redis",
+    async publish(channel, message) {
+      await pub.publish(`${prefix}:${channel}`, message);
+    },
+    async subscribe(channel, handler) {
+      local.on(channel, handler);
+      await sub.subscribe(`${prefix}:${channel}`);
+    },
+    async close() {
+      local.removeAllListeners();
+      await Promise.all([pub.quit().catch(() => pub.disconnect()), sub.quit().catch(() => sub.disconnect())]);
+    },
+  };
+}
