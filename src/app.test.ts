@@ -119,6 +119,7 @@ test("graceful shutdown: close() lets an in-flight request finish, refuses new c
     assert.match(responses[1] ?? "", /"code":"service_unavailable"/);
     assert.match(responses[1] ?? "", /x-content-type-options: nosniff/i);
   } finally {
+    await t.close();
     await store.close();
   }
 });

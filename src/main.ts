@@ -2,6 +2,9 @@
 // The `bulwark` command: parses the subcommand and hands over to src/cli/.
 import { auditCommand } from "./cli/audit.js";
 import { initCommand } from "./cli/init.js";
+import { keysCommand } from "./cli/keys.js";
+import { sessionsCommand } from "./cli/sessions.js";
+import { usersCommand } from "./cli/users.js";
 import { migrateCommand } from "./cli/migrate.js";
 import { consoleOutput, type Output } from "./cli/output.js";
 import { secretsCommand } from "./cli/secrets.js";
@@ -17,6 +20,11 @@ Commands:
   secrets generate     print fresh values for every secret setting
   audit verify         check the audit log's hash chain (exit 1 if tampered)
   audit query          search the audit log (filters, --json)
+  keys rotate-signing  make a new token-signing key active (--revoke KID drops one at once)
+  keys list            list signing keys
+  users promote NAME   give a user the admin role
+  users import FILE    import users with bcrypt/Argon2 hashes from a CSV
+  sessions revoke      end sessions: --all, or --user NAME
 
 Run "bulwark <command> --help" for a command's options. Settings: docs/configuration.md.`;
 
@@ -53,6 +61,12 @@ export async function main(argv: string[], out: Output = consoleOutput): Promise
       return withConfig((config) => startCommand(rest, out, config));
     case "migrate":
       return withConfig((config) => migrateCommand(rest, out, config));
+    case "keys":
+      return keysCommand(rest, (line) => out.line(line), (line) => out.error(line));
+    case "users":
+      return usersCommand(rest, out, () => configOrExplain(out));
+    case "sessions":
+      return sessionsCommand(rest, out, () => configOrExplain(out));
     case "audit":
       return auditCommand(rest, (line) => out.line(line), (line) => out.error(line));
     default:

@@ -85,6 +85,40 @@ async function pgliteTemplate(migrated: boolean): Promise<Blob> {
   return new Blob([readFileSync(file)]);
 }
 
+/**
+ * A database a CLI command reaches through DATABASE_URL / DATA_DIR (the returned `env`), and a way
+ * to open it between commands: a fresh PostgreSQL database, or PGlite under a temporary DATA_DIR
+ * (one process at a time, so each step opens and closes it).
+ */
+export async function cliDatabase(): Promise<{ env: Record<string, string>; open(): Promise<Store>; cleanup(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), "bulwark-cli-"));
+  const env: Record<string, string> = { DATA_DIR: dataDir, LOG_LEVEL: "silent", ...(testSecrets() as Record<string, string>) };
+  if (TEST_DATABASE_URL) {
+    const store = await testStore({ kind: "postgres" });
+    const url = storeUrl(store)!;
+    env.DATABASE_URL = url;
+    return {
+      env,
+      open: () => openStore({ databaseUrl: url }),
+      async cleanup() {
+        await store.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  }
+  return {
+    env,
+    open: async () => {
+      const store = await openStore({ dataDir });
+      await migrate(store);
+      return store;
+    },
+    async cleanup() {
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** The URL of a PostgreSQL test store (for a second instance on the same database). */
 export function storeUrl(store: Store): string | undefined {
   return (store as Store & { url?: string }).url;

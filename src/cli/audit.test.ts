@@ -1,47 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 import { sql } from "drizzle-orm";
-import { storeUrl, testSecrets, testStore, TEST_DATABASE_URL } from "../../test/harness.js";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cliDatabase } from "../../test/harness.js";
 import { auditCommand } from "./audit.js";
 import { createFakeClock } from "../core/clock.js";
-import { openStore, type Store } from "../store/db.js";
-import { migrate } from "../store/migrate.js";
 import { createAuditService } from "../modules/audit/index.js";
 
-/** A database the CLI can reach through DATABASE_URL / DATA_DIR, and a way to work on it between commands. */
-async function cliDatabase(): Promise<{ env: Record<string, string>; open(): Promise<Store>; cleanup(): Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), "bulwark-audit-cli-"));
-  const env = { DATA_DIR: dataDir, LOG_LEVEL: "silent", ...testSecrets() } as Record<string, string>;
-  if (TEST_DATABASE_URL) {
-    const store = await testStore({ kind: "postgres" });
-    const url = storeUrl(store)!;
-    env.DATABASE_URL = url;
-    return {
-      env,
-      // The harness store stays open (it drops the database on close); each step gets its own pool.
-      open: () => openStore({ databaseUrl: url }),
-      async cleanup() {
-        await store.close();
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
-  }
-  // PGlite under DATA_DIR: one process at a time, so every step opens and closes it.
-  return {
-    env,
-    open: async () => {
-      const store = await openStore({ dataDir });
-      await migrate(store);
-      return store;
-    },
-    async cleanup() {
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** Runs the command with `env` applied to process.env, restoring it afterwards. */
 async function run(env: Record<string, string>, argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {

@@ -1,6 +1,6 @@
 // `bulwark audit verify | query`: checks the audit log's hash chain and searches it, straight
 // through the audit service (never over HTTP), so it works while the server is down.
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { help, parseStrict as parse, UsageError, usageExit, type Write } from "./common.js";
 import { ConfigError, loadConfig } from "../config/load.js";
 import { CHAIN_HEAD_MARKER, createAuditService, type AuditEventView, type AuditFilters, type AuditResult, type AuditService } from "../modules/audit/index.js";
 import { systemClock } from "../core/clock.js";
@@ -36,10 +36,6 @@ const QUERY_HELP = `Usage: bulwark audit query [options]
 const RESULTS: readonly AuditResult[] = ["success", "failure", "denied"];
 const PAGE = 200;
 const MAX_LIMIT = 100_000;
-
-type Write = (line: string) => void;
-
-class UsageError extends Error {}
 
 /** Runs `bulwark audit …`; returns the exit code (0 ok, 1 tampered or failed, 2 usage). */
 export async function auditCommand(argv: string[], out: Write = console.log, err: Write = (line) => process.stderr.write(`bulwark: ${line}\n`)): Promise<number> {
@@ -90,11 +86,8 @@ export async function auditCommand(argv: string[], out: Write = console.log, err
         throw new UsageError(`unknown audit subcommand "${sub}"`);
     }
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (error instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))) {
-      err(`${(error as Error).message} (see "bulwark audit ${sub && sub !== "help" ? `${sub} ` : ""}--help")`);
-      return 2;
-    }
+    const usage = usageExit(error, "audit", sub, err);
+    if (usage !== undefined) return usage;
     if (error instanceof AppError) {
       err(error.message);
       return 2;
@@ -103,22 +96,12 @@ export async function auditCommand(argv: string[], out: Write = console.log, err
   }
 }
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** Strict parsing: an unknown option or a stray argument is a usage error, never ignored. */
-function parse(args: string[], options: Options): Record<string, string | boolean | undefined> {
-  const { values } = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
-  return values as Record<string, string | boolean | undefined>;
-}
 
 function wantsHelp(args: string[]): boolean {
   return args.includes("--help") || args.includes("-h");
 }
 
-function help(out: Write, text: string): number {
-  out(text);
-  return 0;
-}
 
 function queryFilters(values: Record<string, string | boolean | undefined>): AuditFilters {
   const str = (name: string): string | undefined => {

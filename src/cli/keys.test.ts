@@ -1,49 +1,16 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { test } from "node:test";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
-import { storeUrl, testSecrets, testStore, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../test/harness.js";
+import { cliDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../test/harness.js";
 import { systemClock } from "../core/clock.js";
 import { parseKeyring } from "../core/crypto/index.js";
 import { AppError } from "../core/errors.js";
 import { createAuditService } from "../modules/audit/index.js";
 import { createTokenService } from "../modules/tokens/index.js";
-import { openStore, type Store } from "../store/db.js";
-import { migrate } from "../store/migrate.js";
 import { createPubSub } from "../store/pubsub.js";
 import { keysCommand } from "./keys.js";
 
-/** A database the CLI can reach through DATABASE_URL / DATA_DIR, and a way to look at it between commands. */
-async function cliDatabase(): Promise<{ env: Record<string, string>; open(): Promise<Store>; cleanup(): Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), "bulwark-keys-cli-"));
-  const env = { DATA_DIR: dataDir, LOG_LEVEL: "silent", ...testSecrets() } as Record<string, string>;
-  if (TEST_DATABASE_URL) {
-    const store = await testStore({ kind: "postgres" });
-    const url = storeUrl(store)!;
-    env.DATABASE_URL = url;
-    return {
-      env,
-      open: () => openStore({ databaseUrl: url }),
-      async cleanup() {
-        await store.close();
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
-  }
-  // PGlite under DATA_DIR: one process at a time, so every step opens and closes it.
-  return {
-    env,
-    open: async () => {
-      const store = await openStore({ dataDir });
-      await migrate(store);
-      return store;
-    },
-    async cleanup() {
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 const NAMES = ["DATABASE_URL", "DATA_DIR", "LOG_LEVEL", "SECRET_KEY", "ENCRYPTION_KEYS", "METRICS_TOKEN", "NODE_ENV", "REDIS_URL", "PUBLIC_URL", "ACCESS_TOKEN_TTL"];
 

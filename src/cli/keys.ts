@@ -1,7 +1,7 @@
 // `bulwark keys rotate-signing [--revoke KID] | list`: rotates or drops the access-token signing
 // keys straight through the token service (never over HTTP), and tells running instances over
 // pub/sub (REDIS_URL) so they switch at once; without Redis they pick it up at their next reload.
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { help, parseStrict as parse, UsageError, usageExit, type Write } from "./common.js";
 import { ConfigError, loadConfig, type Config } from "../config/load.js";
 import { systemClock } from "../core/clock.js";
 import { parseKeyring } from "../core/crypto/index.js";
@@ -37,10 +37,6 @@ const LIST_HELP = `Usage: bulwark keys list [--json]
 
 Prints every signing key, oldest first: kid, state (active, retired, expired, revoked) and dates.
 --json prints one JSON object per line.`;
-
-type Write = (line: string) => void;
-
-class UsageError extends Error {}
 
 /** Runs `bulwark keys …`; returns the exit code (0 ok, 1 failed, 2 usage). */
 export async function keysCommand(argv: string[], out: Write = console.log, err: Write = (line) => process.stderr.write(`bulwark: ${line}\n`)): Promise<number> {
@@ -100,11 +96,8 @@ export async function keysCommand(argv: string[], out: Write = console.log, err:
         throw new UsageError(`unknown keys subcommand "${sub}"`);
     }
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (error instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))) {
-      err(`${(error as Error).message} (see "bulwark keys ${sub && sub !== "help" ? `${sub} ` : ""}--help")`);
-      return 2;
-    }
+    const usage = usageExit(error, "keys", sub, err);
+    if (usage !== undefined) return usage;
     if (error instanceof AppError) {
       err(error.code === "not_found" ? `no signing key with that kid (see "bulwark keys list")` : error.message);
       return 1;
@@ -113,18 +106,8 @@ export async function keysCommand(argv: string[], out: Write = console.log, err:
   }
 }
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** Strict parsing: an unknown option or a stray argument is a usage error, never ignored. */
-function parse(args: string[], options: Options): Record<string, string | boolean | undefined> {
-  const { values } = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
-  return values as Record<string, string | boolean | undefined>;
-}
 
-function help(out: Write, text: string): number {
-  out(text);
-  return 0;
-}
 
 type Context = { tokens: TokenService; audit: AuditService; config: Config };
 

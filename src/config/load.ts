@@ -34,7 +34,6 @@ export type Config = {
   readonly refreshTokenTtl: number;
   readonly lockoutThreshold: number;
   readonly password: { readonly minLength: number; readonly policy: "nist" | "classes" };
-  readonly adminEmails: readonly string[];
   readonly maxBodyBytes: number;
   readonly logLevel: string;
   /** The `PUBLIC_*` settings, exposed to browsers. */
@@ -146,7 +145,6 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     refreshTokenTtl: int("REFRESH_TOKEN_TTL", 2_592_000, 300, 31_536_000),
     lockoutThreshold: int("LOCKOUT_THRESHOLD", 5, 1, 100),
     password: { minLength: int("PASSWORD_MIN_LENGTH", 12, 8, 128), policy: passwordPolicy(env.PASSWORD_POLICY, problems) },
-    adminEmails: [...list(env.ADMIN_EMAILS), ...list(env.SUPER_ADMIN_EMAIL)].map((e) => e.toLowerCase()),
     maxBodyBytes: int("MAX_BODY_BYTES", 1_048_576, 1024, 1_073_741_824),
     logLevel,
     publicEnv,

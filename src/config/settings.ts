@@ -37,8 +37,6 @@ export const SETTINGS: readonly Setting[] = [
   { name: "LOCKOUT_THRESHOLD", kind: "public", default: "5", description: "Failed logins per login name before exponential back-off (30 s doubling to 1 h), counted whether or not the account exists. A client presenting the device token of an earlier successful login of that account is exempt." },
   { name: "PASSWORD_MIN_LENGTH", kind: "public", default: "12", description: "Minimum password length after NFKC normalisation (8 at the least; the maximum is 128). Common and breached-list passwords and ones containing the username or email are always refused." },
   { name: "PASSWORD_POLICY", kind: "public", default: "nist", description: "`nist` (length and blocklists only), or `classes` to also demand upper case, lower case and a digit." },
-  { name: "ADMIN_EMAILS", kind: "public", default: "empty", description: "Comma list of emails whose verified accounts get role `admin`." },
-  { name: "SUPER_ADMIN_EMAIL", kind: "public", default: "empty", description: "One more email whose verified account gets role `admin`." },
   { name: "MAX_BODY_BYTES", kind: "public", default: "1048576", description: "Largest request body accepted; larger gets 413." },
   { name: "LOG_LEVEL", kind: "public", default: "info", description: "pino level; `info` logs one line per request (method, route, status, time, request id — never a secret)." },
   { name: "PUBLIC_*", kind: "public", default: "none", description: "Exposed to browsers by `/env.js` and `/api/config/public`, and nothing else is.", production: "a value that looks like a secret stops the start" },

@@ -3,13 +3,17 @@ import assert from "node:assert/strict";
 import { createFakeClock } from "../core/clock.js";
 import { randomToken } from "../core/crypto/index.js";
 import { createCounters } from "../store/counters.js";
-import { startApp, testCounters, testStore, TEST_REDIS_URL, type TestApp } from "../../test/harness.js";
+import { startApp, testCounters, testSecrets, testStore, TEST_REDIS_URL, type TestApp } from "../../test/harness.js";
 
 const opened: TestApp[] = [];
+const given: { close(): Promise<void> }[] = [];
 after(async () => {
   for (const t of opened) await t.close();
+  for (const counters of given) await counters.close();
 });
+/** Starts an app; counters passed in are closed after the file's tests (the harness closes only its own). */
 async function app(options: Parameters<typeof startApp>[0] = {}): Promise<TestApp> {
+  if (options.counters) given.push(options.counters);
   const t = await startApp(options);
   opened.push(t);
   return t;
@@ -124,7 +128,8 @@ test("two instances sharing one Redis enforce one global limit", { skip: !TEST_R
   const clock = createFakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
   const prefix = `bwtest:${randomToken(6)}`;
   const store = await testStore();
-  const env = { RATE_LIMIT_PER_MINUTE: "4" };
+  // Instances of one deployment share their secrets (the signing key is encrypted with them).
+  const env = { ...testSecrets(), RATE_LIMIT_PER_MINUTE: "4" };
   const a = await app({ clock, store, env, counters: testCounters(clock, { kind: "redis", prefix }) });
   const b = await app({ clock, store, env, counters: testCounters(clock, { kind: "redis", prefix }) });
   const statuses = [];
@@ -133,9 +138,7 @@ test("two instances sharing one Redis enforce one global limit", { skip: !TEST_R
     statuses.push((await instance.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.50" })).statusCode);
   }
   assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429]);
-  await a.close();
-  await b.close();
-  opened.length = 0;
+  for (const t of opened.splice(0)) await t.close();
   await store.close();
 });
 

@@ -1,6 +1,6 @@
 // The database: Drizzle over PGlite (embedded, files under DATA_DIR) or over pg (PostgreSQL).
 // One dialect, one set of migrations, the same queries on both.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
@@ -48,6 +48,38 @@ const BUILT_TEMPLATE = fileURLToPath(new URL("../pglite-template.tar.gz", import
  */
 const PGLITE_CONF = ["shared_buffers=16MB"];
 
+/**
+ * PGlite is one process's database: a second process opening the same directory works on its own
+ * copy and the two silently diverge. A lock file with the owner's pid refuses the second opener.
+ */
+function lockDataDir(dir: string): () => void {
+  const file = join(dir, "bulwark.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: "wx", mode: 0o600 });
+      return () => rmSync(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const owner = Number(readFileSync(file, "utf8"));
+      if (owner === process.pid || isAlive(owner)) {
+        throw new Error(`the embedded database in ${dir} is in use by process ${owner}: stop it first (with PGlite one process owns the data), or use DATABASE_URL for several processes`);
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new Error(`could not lock ${dir}`);
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 function builtTemplate(): Blob | undefined {
   return existsSync(BUILT_TEMPLATE) ? new Blob([readFileSync(BUILT_TEMPLATE)]) : undefined;
 }
@@ -73,7 +105,19 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const fresh = !existsSync(join(dir, "PG_VERSION"));
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const template = fresh ? (options.template ?? builtTemplate()) : undefined;
-    client = await PGlite.create(dir, { postgresqlconf: PGLITE_CONF, ...(template ? { loadDataDir: template } : {}) });
+    const unlock = lockDataDir(options.dataDir);
+    try {
+      client = await PGlite.create(dir, { postgresqlconf: PGLITE_CONF, ...(template ? { loadDataDir: template } : {}) });
+    } catch (error) {
+      unlock();
+      throw error;
+    }
+    const pglite = client;
+    const db = drizzlePglite({ client: pglite }) as unknown as Database;
+    return makeStore("pglite", db, { kind: "pglite", client: pglite }, async () => {
+      await pglite.close();
+      unlock();
+    });
   } else {
     client = await PGlite.create({ postgresqlconf: PGLITE_CONF, ...(options.template ? { loadDataDir: options.template } : {}) });
   }

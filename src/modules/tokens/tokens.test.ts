@@ -10,7 +10,7 @@ import { generateKeyringEntry, parseKeyring, type Keyring } from "../../core/cry
 import { AppError } from "../../core/errors.js";
 import { openStore, rowsOf, type Store } from "../../store/db.js";
 import { createPubSub } from "../../store/pubsub.js";
-import { createTokenService, tokensPlugin, type TokenService } from "./index.js";
+import { createTokenService, type TokenService } from "./index.js";
 
 const PUBLIC_URL = "https://id.example.test";
 const TTL = 900;
@@ -133,18 +133,10 @@ test("several instances starting at once on one PostgreSQL create exactly one ke
 
 test("interop: a second JWT library verifies a Bulwark token with only the served JWKS, issuer and audience", async () => {
   let app: TestApp | undefined;
-  let served: TokenService | undefined;
   try {
-    app = await startApp({
-      clock,
-      env: { PUBLIC_URL },
-      extend: async (instance) => {
-        const b = instance.bulwark;
-        served = createTokenService({ db: b.store.db, keyring: parseKeyring(b.config.encryptionKeys), clock: b.clock, pubsub: createPubSub({}), publicUrl: b.config.publicUrl, accessTokenTtl: b.config.accessTokenTtl, reloadIntervalMs: 0 });
-        await served.init();
-        await instance.register(tokensPlugin, { tokens: served });
-      },
-    });
+    // The app as it runs: its own token service behind its own JWKS route.
+    app = await startApp({ clock, env: { PUBLIC_URL } });
+    const served = app.app.bulwark.tokens;
     const res = await app.app.inject({ method: "GET", url: "/.well-known/jwks.json" });
     assert.equal(res.statusCode, 200);
     // Cacheable public data that other origins may fetch, overriding the global no-store / same-origin.
@@ -155,7 +147,7 @@ test("interop: a second JWT library verifies a Bulwark token with only the serve
     assert.equal(res.body.includes('"d"'), false);
     const jwks = JSON.parse(res.body) as { keys: (JsonWebKey & { kid: string })[] };
 
-    const issued = await served!.issue({ sub: "user-9", sid: "s9" });
+    const issued = await served.issue({ sub: "user-9", sid: "s9" });
     const kid = decodeProtectedHeader(issued.token).kid;
     const jwk = jwks.keys.find((k) => k.kid === kid);
     assert.ok(jwk, "the token's kid is in the JWKS");
@@ -178,7 +170,6 @@ test("interop: a second JWT library verifies a Bulwark token with only the serve
     assert.throws(() => createVerifier({ key: pem, algorithms: ["EdDSA"], allowedAud: "https://other.example/api", clockTimestamp: clock.now() })(issued.token));
     assert.throws(() => createVerifier({ key: pem, algorithms: ["EdDSA"], clockTimestamp: clock.now() + (TTL + 1) * 1000 })(issued.token));
   } finally {
-    served?.close();
     await app?.close();
   }
 });

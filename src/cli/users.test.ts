@@ -1,0 +1,66 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import bcryptjs from "bcryptjs";
+import { createApp } from "../app.js";
+import { testConfig } from "../../test/harness.js";
+import { goodPassword, login } from "../../test/identity.js";
+import { captureOutput } from "./output.js";
+import { sessionsCommand } from "./sessions.js";
+import { parseUsersCsv, usersCommand } from "./users.js";
+
+test("users import, users promote and sessions revoke act on the configured database", async () => {
+  const config = testConfig({ RATE_LIMIT_PER_MINUTE: "1000" });
+  const password = goodPassword();
+  const dir = mkdtempSync(join(tmpdir(), "bulwark-users-"));
+  const csv = join(dir, "users.csv");
+  writeFileSync(csv, [
+    "username,email,password_hash",
+    `grace,grace@example.com,${bcryptjs.hashSync(password, 4).replace("$2b$", "$2y$")}`,
+    "heidi,heidi@example.com,plaintext-not-a-hash",
+    "x,bad,$2b$04$abc",
+  ].join("\n"));
+
+  const imported = captureOutput();
+  assert.equal(await usersCommand(["import", csv], imported, () => config), 1, "exit 1 when rows were skipped");
+  assert.match(imported.lines.join("\n"), /imported 1 of 3 users/);
+  assert.match(imported.lines.join("\n"), /skipped heidi: unsupported hash format/);
+  assert.match(imported.lines.join("\n"), /skipped x: invalid username/);
+
+  const promoted = captureOutput();
+  assert.equal(await usersCommand(["promote", "grace"], promoted, () => config), 0);
+  assert.match(promoted.lines[0]!, /grace is now an admin/);
+  assert.equal(await usersCommand(["promote", "nobody"], captureOutput(), () => config).catch(() => 1), 1);
+
+  // With the embedded database one process owns the data: the app stops while the CLI runs.
+  const app = await createApp(config);
+  let refreshToken: string;
+  try {
+    const res = await login(app, { username: "grace", password });
+    assert.equal(res.statusCode, 200, "the imported bcrypt hash verifies");
+    refreshToken = res.json().refresh_token as string;
+    const me = await app.inject({ method: "GET", url: "/api/users/me", headers: { authorization: `Bearer ${res.json().access_token}` } });
+    assert.equal(me.json().user.role, "admin");
+    const busy = captureOutput();
+    await assert.rejects(sessionsCommand(["revoke", "--all"], busy, () => config), /in use by process/, "the CLI refuses a database another process holds");
+  } finally {
+    await app.close();
+  }
+  const revoked = captureOutput();
+  assert.equal(await sessionsCommand(["revoke", "--user", "grace"], revoked, () => config), 0);
+  assert.match(revoked.lines[0]!, /revoked 1 session/);
+  const again = await createApp(config);
+  try {
+    assert.equal((await again.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: refreshToken } })).statusCode, 401);
+  } finally {
+    await again.close();
+  }
+  assert.equal(await sessionsCommand(["revoke"], captureOutput(), () => config), 2, "--all or --user is required");
+});
+
+test("the users CSV parser takes an optional header and refuses malformed lines", () => {
+  assert.deepEqual(parseUsersCsv("a_user,a@example.com,$2b$x\n"), [{ username: "a_user", email: "a@example.com", passwordHash: "$2b$x" }]);
+  assert.throws(() => parseUsersCsv("only,two"), /line 1/);
+});

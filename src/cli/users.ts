@@ -1,0 +1,52 @@
+// `bulwark users promote NAME` and `bulwark users import FILE`.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { Config } from "../config/load.js";
+import type { Output } from "./output.js";
+import { withServices } from "./services.js";
+
+const HELP = `Usage:
+  bulwark users promote NAME     give the user NAME the admin role (audited)
+  bulwark users import FILE      import users from a CSV of username,email,password_hash
+
+The CSV may start with a header line. Hashes may be bcrypt ($2a$, $2b$, $2y$, as Python's bcrypt
+and passlib write them) or Argon2 PHC strings; each is re-hashed to Argon2id at the user's next
+successful login. Rows whose username or email is taken, or whose fields are invalid, are skipped
+and listed. Passwords never pass through this command.`;
+
+/** Parses the CSV of `users import`: three plain fields a line (no quoting is needed for these values). */
+export function parseUsersCsv(text: string): { username: string; email: string; passwordHash: string }[] {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  if (lines[0]?.toLowerCase().replace(/\s/g, "") === "username,email,password_hash") lines.shift();
+  return lines.map((line, i) => {
+    const fields = line.split(",");
+    if (fields.length !== 3) throw new Error(`line ${i + 1}: expected username,email,password_hash`);
+    const [username = "", email = "", passwordHash = ""] = fields.map((f) => f.trim());
+    return { username, email, passwordHash };
+  });
+}
+
+/** Runs `bulwark users <sub>`; returns the exit code. */
+export async function usersCommand(argv: string[], out: Output, loadConfig: () => Config | undefined): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: { help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+  const [sub, target] = positionals;
+  if (values.help || sub === undefined) return out.help(HELP);
+  if ((sub !== "promote" && sub !== "import") || !target || positionals.length !== 2) {
+    out.error(`usage: bulwark users promote NAME | bulwark users import FILE`);
+    return 2;
+  }
+  const rows = sub === "import" ? parseUsersCsv(readFileSync(target, "utf8")) : [];
+  const config = loadConfig();
+  if (!config) return 1;
+  return withServices(config, async ({ accounts }) => {
+    if (sub === "promote") {
+      const user = await accounts.promote(target, { userId: null });
+      out.line(`${user.username} is now an admin`);
+      return 0;
+    }
+    const result = await accounts.importUsers(rows);
+    out.line(`imported ${result.imported} of ${rows.length} users`);
+    for (const skip of result.skipped) out.line(`skipped ${skip.username}: ${skip.reason}`);
+    return result.skipped.length > 0 ? 1 : 0;
+  });
+}

@@ -1,0 +1,55 @@
+// Threat: a revoked session (logout, theft response, disabled account) still working on another instance behind the load balancer.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createFakeClock } from "../../core/clock.js";
+import { randomToken } from "../../core/crypto/index.js";
+import { startApp, testCounters, testPubSub, testSecrets, testStore, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/harness.js";
+import { bearer, login, signedIn } from "../../../test/identity.js";
+
+const skip = (!TEST_DATABASE_URL || !TEST_REDIS_URL) && "needs TEST_DATABASE_URL and TEST_REDIS_URL";
+
+test("logout, revocation and disabling on one instance take effect on the next request on another", { skip }, async () => {
+  const store = await testStore({ kind: "postgres" });
+  const prefix = `bwtest:${randomToken(6)}`;
+  const clock = createFakeClock(Date.UTC(2026, 0, 1, 12));
+  const env = { ...testSecrets(), RATE_LIMIT_PER_MINUTE: "10000", AUTH_LOGIN_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000" };
+  const resources: { close(): Promise<void> }[] = [];
+  const instance = () => {
+    const pubsub = testPubSub(prefix);
+    const counters = testCounters(clock, { kind: "redis", prefix });
+    resources.push(pubsub, counters);
+    return startApp({ store, clock, env, pubsub, counters });
+  };
+  const a = await instance();
+  const b = await instance();
+  try {
+    // Real sockets, as behind a load balancer.
+    await a.app.listen({ host: "127.0.0.1", port: 0 });
+    await b.app.listen({ host: "127.0.0.1", port: 0 });
+    const url = (t: typeof a, path: string) => `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}${path}`;
+    const me = async (t: typeof a, token: string) => (await fetch(url(t, "/api/users/me"), { headers: bearer(token) })).status;
+
+    const user = await signedIn(a.app);
+    assert.equal(await me(b, user.access), 200, "a token issued by A works on B");
+    assert.equal((await fetch(url(a, "/api/auth/logout"), { method: "POST", headers: bearer(user.access) })).status, 204);
+    assert.equal(await me(b, user.access), 401, "logout on A: B refuses at once");
+
+    const second = (await login(a.app, user)).json();
+    const third = (await login(b.app, user)).json();
+    assert.equal(await me(a, third.access_token), 200);
+    assert.equal((await fetch(url(a, `/api/sessions/${third.session_id}`), { method: "DELETE", headers: bearer(second.access_token) })).status, 204);
+    assert.equal(await me(b, third.access_token), 401, "a session ended on A is dead on B, which issued it");
+
+    const admin = await signedIn(b.app);
+    await b.app.bulwark.accounts.promote(admin.username, { userId: null });
+    assert.equal(await me(a, second.access_token), 200);
+    assert.equal((await fetch(url(b, `/api/admin/users/${user.userId}/disable`), { method: "POST", headers: bearer(admin.access) })).status, 204);
+    assert.equal(await me(a, second.access_token), 401, "disabled on B: refused on A");
+    assert.equal((await a.app.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: second.refresh_token } })).statusCode, 401);
+  } finally {
+    await a.close();
+    await b.close();
+    for (const resource of resources) await resource.close();
+    await store.close();
+  }
+});
