@@ -52,20 +52,25 @@ development; \`NODE_ENV=production\` turns every configuration warning into a re
   is outside its range (\`PORT\` 0–65535, rate limits at least 1, \`MAX_BODY_BYTES\`
   1024–1073741824, …), a switch other than \`true\`/\`false\`/\`1\`/\`0\`, a \`LOG_LEVEL\` other than
   \`fatal\`, \`error\`, \`warn\`, \`info\`, \`debug\`, \`trace\` or \`silent\`, and \`TRUST_PROXY=true\`.
-- \`PUBLIC_URL\` loses any trailing \`/\`. Its default does not follow \`PORT\`: set it whenever
-  clients reach Bulwark at another address.
+- \`PUBLIC_URL\` loses any trailing \`/\`. Its default is \`http://HOST:PORT\`: set it whenever
+  clients reach Bulwark at another address (a proxy, TLS in front).
 - Settings marked **secret** are never sent to browsers and never written to the log by
-  Bulwark; as a second line of defence the logger also removes the values of \`SECRET_KEY\`,
-  \`ENCRYPTION_KEYS\` and \`METRICS_TOKEN\` from every log line. Only \`PUBLIC_*\` settings
-  (other than \`PUBLIC_URL\`) reach browsers, through \`GET /env.js\` and \`GET /api/config/public\`.
+  Bulwark; as a second line of defence the logger also removes from every log line the values of
+  \`SECRET_KEY\`, \`METRICS_TOKEN\`, \`ENCRYPTION_KEYS\` (the whole spec and each key),
+  \`DATABASE_URL\` and \`REDIS_URL\`, and the passwords inside those URLs. Only \`PUBLIC_*\`
+  settings (other than \`PUBLIC_URL\`) reach browsers, through \`GET /env.js\` and
+  \`GET /api/config/public\`.
 
-Settings are validated at start whether or not the feature that uses them is built yet.
-\`METRICS_TOKEN\` guards \`GET /metrics\` today. \`SECRET_KEY\` (HMAC key for API keys and
-tokens) and \`ENCRYPTION_KEYS\` (the keyring for encryption at rest, see
-[security-model.md](security-model.md#encryption-at-rest-the-keyring)) are required in
-production, but no shipped feature uses them yet. The identity settings (token lifetimes,
-lockout, password rules, admin emails) take effect once accounts and sessions are served.
-\`REDIS_URL\` today holds the rate-limit counters; revocation and realtime fan-out are planned.
+What uses which secret: \`METRICS_TOKEN\` guards \`GET /metrics\`. \`SECRET_KEY\` keys the HMACs
+under which refresh tokens and login-failure records are stored and device tokens are signed;
+\`ENCRYPTION_KEYS\` (the keyring, see
+[security-model.md](security-model.md#encryption-at-rest-the-keyring)) encrypts the token-signing
+keys at rest. Changing either invalidates what was made with it ([operations.md](operations.md)).
+The identity settings (token lifetimes, lockout, password rules) are described in
+[identity.md](identity.md); admins are made with \`bulwark users promote NAME\` (\`ADMIN_EMAILS\`
+and \`SUPER_ADMIN_EMAIL\` arrive with email verification, planned, and are not read yet).
+\`REDIS_URL\` holds the rate-limit counters and carries revocations, user changes and
+signing-key changes between instances: without it, several instances would each see only their own.
 
 ## Settings
 `;

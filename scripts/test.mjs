@@ -13,5 +13,5 @@ const files = chosen.length > 0 ? chosen : ["src", "test"]
     .filter((entry) => entry.isFile() && entry.name.endsWith(".test.ts"))
     .map((entry) => join(entry.parentPath, entry.name)))
   .sort();
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...options, ...files], { stdio: "inherit" });
+const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-timeout=180000", ...options, ...files], { stdio: "inherit" });
 process.exit(result.status ?? 1);

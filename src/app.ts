@@ -168,7 +168,9 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
     // A refused call to an audited route is recorded before the answer goes out (successes are
     // recorded by the service, in the transaction of the change). 429s are audited by the limiter.
     const eventType = req.routeOptions.config.audit;
-    const status = describeError(error).status;
+    const { status, code } = describeError(error);
+    // Login failures are counted by the accounts service with their reason; these are the others.
+    if (code === "unauthorized" || code === "token_reused") metrics.authFailures.inc({ reason: code });
     if (eventType && status < 500 && status !== 429) {
       await audit.record({ eventType, result: "failure", ...requestActor(req), metadata: { status } })
         .catch((failure: unknown) => req.log.error({ err: failure }, "audit write failed"));

@@ -1,12 +1,12 @@
 // Commands that act on accounts and sessions build the same services the server runs (never HTTP),
 // against the configured database, and close them afterwards.
 import { createApp, type Bulwark } from "../app.js";
-import type { Config } from "../config/load.js";
+import { secretValues, type Config } from "../config/load.js";
 import { createLogger } from "../core/logger.js";
 
 /** Runs `work` with the services of a fully wired (not listening) app. */
 export async function withServices<T>(config: Config, work: (services: Bulwark) => Promise<T>): Promise<T> {
-  const app = await createApp(config, { logger: createLogger({ level: "warn", secrets: [config.secretKey] }) });
+  const app = await createApp(config, { logger: createLogger({ level: "warn", secrets: secretValues(config) }) });
   try {
     return await work(app.bulwark);
   } finally {

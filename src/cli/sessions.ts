@@ -28,7 +28,7 @@ export async function sessionsCommand(argv: string[], out: Output, loadConfig: (
     if (values.all) {
       count = await sessions.revokeAll("operator");
     } else {
-      const user = (await accounts.list({ q: values.user!, limit: 100 })).users.find((u) => u.username.toLowerCase() === values.user!.toLowerCase());
+      const user = await accounts.byUsername(values.user!);
       if (!user) {
         out.error(`no user named ${values.user}`);
         return 1;

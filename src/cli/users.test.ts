@@ -62,5 +62,7 @@ test("users import, users promote and sessions revoke act on the configured data
 
 test("the users CSV parser takes an optional header and refuses malformed lines", () => {
   assert.deepEqual(parseUsersCsv("a_user,a@example.com,$2b$x\n"), [{ username: "a_user", email: "a@example.com", passwordHash: "$2b$x" }]);
-  assert.throws(() => parseUsersCsv("only,two"), /line 1/);
+  assert.throws(() => parseUsersCsv("only-one-field"), /line 1/);
+  const argon = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+  assert.deepEqual(parseUsersCsv(`b_user,b@example.com,${argon}`), [{ username: "b_user", email: "b@example.com", passwordHash: argon }], "Argon2 PHC strings keep their commas");
 });

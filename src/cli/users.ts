@@ -14,15 +14,15 @@ and passlib write them) or Argon2 PHC strings; each is re-hashed to Argon2id at 
 successful login. Rows whose username or email is taken, or whose fields are invalid, are skipped
 and listed. Passwords never pass through this command.`;
 
-/** Parses the CSV of `users import`: three plain fields a line (no quoting is needed for these values). */
+/** Parses the CSV of `users import`: username, email, then the hash (the rest of the line: Argon2 PHC strings contain commas). */
 export function parseUsersCsv(text: string): { username: string; email: string; passwordHash: string }[] {
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   if (lines[0]?.toLowerCase().replace(/\s/g, "") === "username,email,password_hash") lines.shift();
   return lines.map((line, i) => {
-    const fields = line.split(",");
-    if (fields.length !== 3) throw new Error(`line ${i + 1}: expected username,email,password_hash`);
-    const [username = "", email = "", passwordHash = ""] = fields.map((f) => f.trim());
-    return { username, email, passwordHash };
+    const first = line.indexOf(",");
+    const second = line.indexOf(",", first + 1);
+    if (first < 0 || second < 0) throw new Error(`line ${i + 1}: expected username,email,password_hash`);
+    return { username: line.slice(0, first).trim(), email: line.slice(first + 1, second).trim(), passwordHash: line.slice(second + 1).trim() };
   });
 }
 

@@ -23,7 +23,6 @@ export function observeHook(metrics: Metrics) {
     }
     s.count.inc();
     s.duration.observe(ms / 1000);
-    if (status === 401) metrics.authFailures.inc({ reason: route });
     req.log.info({ method: req.method, route, status, ms: Math.round(ms * 100) / 100 }, "request");
   };
 }

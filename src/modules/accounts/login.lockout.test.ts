@@ -1,6 +1,7 @@
 // Threat: online password guessing against one account, and an attacker abusing lockout to keep its owner out.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { sql } from "drizzle-orm";
 import { startApp, type TestApp } from "../../../test/harness.js";
 import { login, register } from "../../../test/identity.js";
 
@@ -27,6 +28,21 @@ test("after LOCKOUT_THRESHOLD failures a login name backs off 30 s, doubling, ev
     t.clock.advance(61_000);
     assert.equal((await login(t.app, user)).statusCode, 200, "the owner gets in once the back-off is over");
     assert.equal((await fail(t, user.username)).statusCode, 401, "and a success starts the count over");
+  } finally {
+    await t.close();
+  }
+});
+
+test("an account's username and email share one failure budget", async () => {
+  const t = await startApp({ env });
+  try {
+    const user = await register(t.app);
+    await fail(t, user.username);
+    await fail(t, user.email.toUpperCase());
+    await fail(t, user.username);
+    assert.equal((await login(t.app, { username: user.email, password: user.password })).statusCode, 429);
+    const rows = JSON.stringify((await t.store.db.execute(sql`select * from login_failures`)));
+    assert.equal(rows.includes(user.username) || rows.includes(user.email), false, "login names are not stored in clear");
   } finally {
     await t.close();
   }

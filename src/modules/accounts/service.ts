@@ -122,9 +122,9 @@ export function createAccountService(deps: AccountDeps) {
     if (!ok) throw errors.forbidden("current_password is wrong");
   };
 
-  const policyCheck = (password: string, user: { username: string; email: string }) => {
+  const policyCheck = (password: string, user: { username: string; email: string }, field = "password") => {
     const result = checkPassword(password, { ...config.password, username: user.username, email: user.email });
-    if (!result.ok) throw errors.invalid(result.message, [{ path: "password", message: result.message }]);
+    if (!result.ok) throw errors.invalid(`${field}: ${result.message}`, [{ path: field, message: result.message }]);
     return result.normalized;
   };
 
@@ -189,10 +189,14 @@ export function createAccountService(deps: AccountDeps) {
      * one password verification, so neither the answer nor its timing tells whether the account exists.
      */
     async login(input: { login: string; password: string; deviceToken?: string | undefined }, meta: ClientMeta): Promise<LoginResult> {
-      const loginKey = input.login.normalize("NFKC").trim().toLowerCase();
+      const name = input.login.normalize("NFKC").trim().toLowerCase();
       const password = normalizePassword(input.password);
       const now = clock.now();
-      const user = await store.findByLogin(db, loginKey);
+      const user = await store.findByLogin(db, name);
+      // Failures count against the account (its username and email share one budget) or, for a name
+      // with no account, against the name; stored as an HMAC, since people type passwords into the
+      // login field. Both answer alike, so the lock says nothing about whether the account exists.
+      const loginKey = hmacSha256(config.secretKey, user ? `login-user:${user.id}` : `login-name:${name}`).toString("hex");
       const knownDevice = user !== undefined && validDevice(input.deviceToken, user.id);
       const record = await store.readFailures(db, loginKey);
       const lockedUntil = record?.lockedUntil && record.lockedUntil.getTime() > now ? record.lockedUntil : null;
@@ -292,7 +296,7 @@ export function createAccountService(deps: AccountDeps) {
       const user = await store.findById(db, id);
       if (!user) throw errors.unauthorized("account unavailable");
       await requirePassword(user, input.current_password);
-      const passwordHash = await hasher.hash(policyCheck(input.new_password, user));
+      const passwordHash = await hasher.hash(policyCheck(input.new_password, user, "new_password"));
       const revoked = await db.transaction(async (tx) => {
         await store.updateUser(tx, id, { passwordHash, updatedAt: new Date(clock.now()) });
         const ids = await sessions.revokeUserIn(tx, id, { reason: "password_change", ...(currentSessionId ? { except: currentSessionId } : {}) });
@@ -301,6 +305,12 @@ export function createAccountService(deps: AccountDeps) {
       });
       await sessions.announce(revoked);
       await changed(id);
+    },
+
+    /** The user with this username (without regard to case), or null. */
+    async byUsername(username: string): Promise<UserView | null> {
+      const row = await store.findByUsername(db, username);
+      return row ? userView(row) : null;
     },
 
     /** Admin: a page of users, newest first, optionally searched by username or email prefix. */

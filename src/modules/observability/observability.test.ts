@@ -57,5 +57,5 @@ test("GET /metrics exposes request, latency, rate-limit, auth-failure and proces
   for (const name of ["rate_limit_exceeded_total", "auth_failures_total", "process_resident_memory_bytes", "nodejs_eventloop_lag_seconds"]) {
     assert.match(res.body, new RegExp(`# TYPE ${name} `), name);
   }
-  assert.match(res.body, /auth_failures_total\{reason="\/metrics"\} \d+/);
+  assert.match(res.body, /auth_failures_total\{reason="unauthorized"\} \d+/);
 });

@@ -142,8 +142,6 @@ export function createSessionService(deps: SessionDeps) {
         if (!row) return { kind: "unknown" as const };
         const { token, session } = row;
         if (session.revokedAt || session.expiresAt.getTime() <= now || token.expiresAt.getTime() <= now) return { kind: "dead" as const };
-        const user = await deps.users(session.userId);
-        if (!user || user.disabled) return { kind: "dead" as const };
         const actor = { actor: { userId: session.userId }, ip: meta.ip, userAgent: meta.userAgent, target: session.id };
         if (token.rotatedAt) {
           // Two tabs refreshing at once both hold the token for a moment: refuse the loser quietly.
@@ -163,6 +161,10 @@ export function createSessionService(deps: SessionDeps) {
         throw new AppError("token_reused", "this refresh token was already used; the session has been ended, sign in again");
       }
       if (outcome.kind !== "ok") throw errors.unauthorized("invalid or expired refresh token");
+      // Checked after the transaction: the lookup may query, and inside the transaction it would wait
+      // on it (PGlite has one connection). Disabling also revokes sessions, so this is a second guard.
+      const user = await deps.users(outcome.userId);
+      if (!user || user.disabled) throw errors.unauthorized("invalid or expired refresh token");
       return { ...(await pair(outcome.userId, outcome.sessionId, outcome.next)), userId: outcome.userId };
     },
 
