@@ -1,19 +1,27 @@
 // The docs stay true to the code: the configuration page is generated from the settings table,
 // every error code is documented (and nothing else is), the README's commands and library
-// example are the ones that work, and links between the docs resolve.
+// example are the ones that work, the commands the docs name exist, the identity page's token
+// verification example and import file work against a live Bulwark, and links between the docs
+// (anchors included) resolve.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { renderConfigDocs } from "../scripts/gen-config-docs.js";
+import { parseUsersCsv } from "../src/cli/users.js";
 import { SETTINGS } from "../src/config/settings.js";
 import { ERROR_CODES } from "../src/core/errors.js";
 import { createApp, Type, type Config } from "../src/index.js";
 import { testConfig } from "./harness.js";
+import { bearer, login, signedIn } from "./identity.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const read = (path: string): string => readFileSync(resolve(ROOT, path), "utf8");
+/** README.md and every page under docs/. */
+const DOC_FILES = ["README.md", ...readdirSync(resolve(ROOT, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`)];
 
 /** The fenced code blocks of a markdown text, with their info string. */
 function codeBlocks(markdown: string): { lang: string; code: string }[] {
@@ -116,12 +124,131 @@ test("the README's library example is this test's code, and it serves with Bulwa
 });
 
 test("relative links in README.md and docs/ point at files that exist", () => {
-  for (const file of ["README.md", "docs/configuration.md", "docs/errors.md", "docs/security-model.md", "docs/operations.md"]) {
+  for (const file of DOC_FILES) {
     const text = read(file);
     for (const m of text.matchAll(/\]\(([^)#\s]+)(#[^)\s]*)?\)/g)) {
       const target = m[1]!;
       if (/^[a-z]+:/.test(target)) continue;
       assert.ok(existsSync(resolve(ROOT, dirname(file), target)), `${file} links to missing ${target}`);
     }
+  }
+});
+
+/** The anchors GitHub gives a markdown page's headings (lower case, punctuation dropped, spaces to dashes, repeats numbered). */
+function anchors(markdown: string): Set<string> {
+  const seen = new Map<string, number>();
+  const result = new Set<string>();
+  const prose = markdown.replace(/^```[\s\S]*?^```$/gm, "");
+  for (const m of prose.matchAll(/^#{1,6} (.+)$/gm)) {
+    const base = m[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    result.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return result;
+}
+
+test("links to a heading (#anchor) in README.md and docs/ name a heading that exists", () => {
+  for (const file of DOC_FILES) {
+    const text = read(file);
+    for (const m of text.matchAll(/\]\(([^)#\s]*)#([^)\s]+)\)/g)) {
+      const target = m[1]!;
+      if (/^[a-z]+:/.test(target) || (target !== "" && !target.endsWith(".md"))) continue;
+      const page = target === "" ? file : join(dirname(file), target);
+      assert.ok(anchors(read(page)).has(m[2]!), `${file} links to ${target || file}#${m[2]}, which has no such heading`);
+    }
+  }
+});
+
+/** The commands and subcommands that `bulwark --help` lists (read from src/main.ts, which runs the CLI when imported). */
+function cliCommands(): Map<string, Set<string>> {
+  const help = /const HELP = `([\s\S]*?)`;/.exec(read("src/main.ts"))?.[1];
+  assert.ok(help, "src/main.ts has a HELP text");
+  const commands = new Map<string, Set<string>>();
+  for (const m of help.matchAll(/^ {2}([a-z][a-z-]*)(?: ([a-z][a-z-]*))?(?: [A-Z]+)? {2,}/gm)) {
+    const subs = commands.get(m[1]!) ?? new Set<string>();
+    if (m[2]) subs.add(m[2]);
+    commands.set(m[1]!, subs);
+  }
+  return commands;
+}
+
+test("every `bulwark …` command the docs name is one the CLI has", () => {
+  const commands = cliCommands();
+  assert.ok(commands.has("start") && commands.get("keys")?.has("rotate-signing"), "the help text was parsed");
+  for (const file of DOC_FILES) {
+    const text = read(file);
+    // Inline code spans, and command lines in code blocks.
+    const mentions = [
+      ...[...text.matchAll(/`(?:npx )?bulwark ([^`]+)`/g)].map((m) => m[1]!),
+      ...[...text.matchAll(/^(?:\$ )?npx bulwark (.+)$/gm)].map((m) => m[1]!),
+    ];
+    for (const mention of mentions) {
+      const [command, sub] = mention.trim().split(/\s+/);
+      if (!command || !/^[a-z][a-z-]*$/.test(command)) continue;
+      const subs = commands.get(command);
+      assert.ok(subs, `${file} names \`bulwark ${mention}\`, but the CLI has no command ${command}`);
+      if (subs.size > 0 && sub !== undefined && /^[a-z][a-z-]*$/.test(sub)) {
+        assert.ok(subs.has(sub), `${file} names \`bulwark ${mention}\`, but ${command} has no subcommand ${sub}`);
+      }
+    }
+  }
+});
+
+/** A TCP port free at the moment of asking. */
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+test("docs/identity.md: the jose example verifies a live Bulwark's token through the JWKS (and does not see revocation); the import file imports", async () => {
+  const doc = read("docs/identity.md");
+  const ts = codeBlocks(doc).filter((b) => b.lang === "ts");
+  assert.equal(ts.length, 1, "docs/identity.md has one ts block");
+  const example = ts[0]!.code;
+  for (const needed of ['algorithms: ["EdDSA"]', 'typ: "at+jwt"', "issuer: BULWARK_URL", "audience: `${BULWARK_URL}/api`", 'const BULWARK_URL = "https://auth.example.com";']) {
+    assert.ok(example.includes(needed), `the example contains ${needed}`);
+  }
+
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const app = await createApp(testConfig({ HOST: "127.0.0.1", PORT: String(port), PUBLIC_URL: url, RATE_LIMIT_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "100", AUTH_LOGIN_PER_MINUTE: "100" }));
+  const dir = mkdtempSync(join(tmpdir(), "bulwark-docs-"));
+  try {
+    await app.listen({ host: "127.0.0.1", port });
+    // The example as printed, pointed at this Bulwark, with `jose` resolved from this project.
+    const file = join(dir, "verify-example.ts");
+    writeFileSync(file, example
+      .replace('"https://auth.example.com"', JSON.stringify(url))
+      .replace('from "jose"', `from ${JSON.stringify(import.meta.resolve("jose"))}`));
+    const { verifyAccessToken } = (await import(pathToFileURL(file).href)) as { verifyAccessToken: (token: string) => Promise<{ userId: string; sessionId: string }> };
+
+    const user = await signedIn(app);
+    assert.deepEqual(await verifyAccessToken(user.access), { userId: user.userId, sessionId: user.sessionId });
+    const [head, body, signature] = user.access.split(".");
+    const forged = `${head}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, "base64url").toString()), sub: "someone-else" })).toString("base64url")}.${signature}`;
+    await assert.rejects(verifyAccessToken(forged), "a changed claim breaks the signature");
+
+    // What the page says: verification alone does not see revocation; /api/whoami does.
+    assert.equal((await app.inject({ method: "POST", url: "/api/auth/logout", headers: bearer(user.access) })).statusCode, 204);
+    assert.equal((await app.inject({ method: "GET", url: "/api/whoami", headers: bearer(user.access) })).statusCode, 401);
+    assert.deepEqual(await verifyAccessToken(user.access), { userId: user.userId, sessionId: user.sessionId });
+
+    // The CSV shown in "Importing users" is accepted as is, and its bcrypt hashes are real.
+    const csv = codeBlocks(doc).filter((b) => b.lang === "csv");
+    assert.equal(csv.length, 1, "docs/identity.md has one csv block");
+    const rows = parseUsersCsv(csv[0]!.code);
+    assert.equal(rows.length, 2);
+    assert.deepEqual(await app.bulwark.accounts.importUsers(rows), { imported: 2, skipped: [] });
+    assert.equal((await login(app, { username: "grace", password: "correct horse battery staple imported" })).statusCode, 200);
+  } finally {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
