@@ -1,5 +1,5 @@
 // The part of autocannon's programmatic API the benchmarks use (the package ships no types, and
-// @types/autocannon would be one more dependency for four fields).
+// @types/autocannon would be one more dependency for a few fields).
 declare module "autocannon" {
   namespace autocannon {
     type Options = {
@@ -11,7 +11,12 @@ declare module "autocannon" {
       /** Seconds a request may take before it counts as a timeout. */
       timeout?: number;
       headers?: Record<string, string>;
+      method?: string;
+      body?: string;
+      /** Requests each connection sends in turn; `setupRequest` may rewrite one before it goes out. */
+      requests?: { method?: string; path?: string; body?: string; setupRequest?: (req: RequestParams) => RequestParams }[];
     };
+    type RequestParams = { method?: string; path?: string; headers?: Record<string, string>; body?: string };
     /** Percentiles of a histogram: latency in milliseconds, requests per second-long sample. */
     type Histogram = {
       mean: number;

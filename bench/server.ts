@@ -1,7 +1,9 @@
 // One benchmark server in its own process: `node --import tsx bench/server.ts <scenario>`.
-// Prints its port on the first stdout line once listening. Afterwards it answers two commands on
-// stdin with one JSON line each on stdout: `mark` (start a measurement window) and `stats` (what
-// the process did since the mark: CPU, event-loop use, log lines written, memory).
+// Prints its port on the first stdout line once listening; the identity scenarios (`*me*`) then
+// print, on the second line, the access token of the user they registered and signed in at
+// start-up. Afterwards it answers two commands on stdin with one JSON line each on stdout: `mark`
+// (start a measurement window) and `stats` (what the process did since the mark: CPU, event-loop
+// use, log lines written, memory, password-hasher work).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,13 +11,23 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import Fastify, { type FastifyInstance } from "fastify";
 import { pino } from "pino";
+import { createPasswordHasher, randomToken, type PasswordHasher } from "../src/core/crypto/index.js";
 import { createLogger } from "../src/core/logger.js";
 import { createApp, loadConfig, Type } from "../src/index.js";
-import { benchSecrets } from "./lib.js";
+import { benchSecrets, isMain } from "./lib.js";
 
-/** The default scenarios, and `bulwark-memory-warn` (LOG_LEVEL=warn: no request line), a diagnostic of what logging costs. */
-export const SCENARIOS = ["bare", "bulwark-memory", "bulwark-redis", "bulwark-memory-warn"] as const;
+/**
+ * The default scenarios, and `bulwark-memory-warn` (LOG_LEVEL=warn: no request line), a diagnostic of
+ * what logging costs. The `*me*` scenarios serve GET /api/users/me to a signed-in user;
+ * `me-under-login-flood` is that server with the login limit out of the way, for the flood.
+ */
+export const SCENARIOS = ["bare", "bulwark-memory", "bulwark-redis", "bulwark-memory-warn", "bulwark-me-memory", "bulwark-me-pg-redis", "me-under-login-flood"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+
+/** The scenarios whose server registers a user, signs in at start-up and prints the access token. */
+export const IDENTITY_SCENARIOS: readonly Scenario[] = ["bulwark-me-memory", "bulwark-me-pg-redis", "me-under-login-flood"];
+/** The scenarios whose counters live in Redis. */
+export const REDIS_SCENARIOS: readonly Scenario[] = ["bulwark-redis", "bulwark-me-pg-redis"];
 
 /** What `stats` reports about the server since the last `mark`. */
 export type ServerStats = {
@@ -31,6 +43,10 @@ export type ServerStats = {
   rssMb: number;
   counters: string | undefined;
   cache: "ok" | "degraded" | undefined;
+  /** The window on the monotonic clock V8's CPU profiles use (µs), to cut a --cpu-prof profile to the measurement. */
+  windowUs: [number, number];
+  /** Password-hasher work since the mark (identity scenarios): Argon2 calls, and the deepest queue and most in flight seen (sampled every 20 ms). */
+  hasher?: { hashes: number; verifications: number; maxQueued: number; maxInFlight: number };
 };
 
 const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
@@ -59,22 +75,51 @@ function countingDevNull() {
   return { destination, tally };
 }
 
-async function bulwark(redis: boolean, logLevel: string | undefined, tally: ReturnType<typeof countingDevNull>): Promise<{ app: FastifyInstance; dataDir: string }> {
+type BulwarkOptions = {
+  redis: boolean;
+  /** PostgreSQL instead of PGlite (bulwark-me-pg-redis: a database run.ts created for this run). */
+  databaseUrl?: string | undefined;
+  logLevel?: string | undefined;
+  /** Identity scenarios: tokens valid for the whole run, and (for the flood) no per-IP login limit. */
+  identity?: { loginUnlimited: boolean } | undefined;
+  hasher?: PasswordHasher | undefined;
+};
+
+async function bulwark(options: BulwarkOptions, tally: ReturnType<typeof countingDevNull>): Promise<{ app: FastifyInstance; dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-bench-"));
   const config = loadConfig({
     DATA_DIR: dataDir,
     ...benchSecrets(),
+    // Counted per user for /me, per IP for the login flood: neither may trip during a run.
     RATE_LIMIT_PER_MINUTE: BENCH_RATE_LIMIT,
     RATE_LIMIT_PER_HOUR: BENCH_RATE_LIMIT,
-    ...(redis ? { REDIS_URL: process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL } : {}),
-    ...(logLevel ? { LOG_LEVEL: logLevel } : {}),
+    ...(options.redis ? { REDIS_URL: process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL } : {}),
+    ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+    ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
+    // The longest lifetime allowed, so the token printed at start-up outlives the run.
+    ...(options.identity ? { ACCESS_TOKEN_TTL: "86400" } : {}),
+    ...(options.identity?.loginUnlimited ? { AUTH_LOGIN_PER_MINUTE: BENCH_RATE_LIMIT } : {}),
   }, { generateDevSecrets: false });
   // The logger `bulwark start` builds (LOG_LEVEL default info, redaction, secret scrubbing), writing to /dev/null.
   const logger = createLogger({ level: config.logLevel, secrets: [config.secretKey, config.metricsToken, config.encryptionKeys], destination: tally.destination });
-  const app = await createApp(config, { logger });
+  // The hasher createApp would build itself (same defaults), passed in only so its stats can be read.
+  const app = await createApp(config, { logger, ...(options.hasher ? { hasher: options.hasher } : {}) });
   // A library route, as a user of Bulwark adds one: default auth (none) and rate-limit class.
   app.get("/hello", { schema: { response: { 200: HelloResponse } } }, async () => ({ hello: "world" }));
   return { app, dataDir };
+}
+
+/** Registers one user and signs it in through the API (as test/identity.ts does); returns the access token. */
+async function signIn(app: FastifyInstance): Promise<string> {
+  const username = `bench_${randomToken(6).replace(/[^A-Za-z0-9]/g, "x")}`;
+  const password = `Lantern ${randomToken(9)} orchard`;
+  const registered = await app.inject({ method: "POST", url: "/api/auth/register", payload: { username, email: `${username.toLowerCase()}@example.com`, password } });
+  if (registered.statusCode !== 201) throw new Error(`register answered ${registered.statusCode}: ${registered.body}`);
+  const login = await app.inject({ method: "POST", url: "/api/auth/login", payload: { login: username, password } });
+  if (login.statusCode !== 200) throw new Error(`login answered ${login.statusCode}: ${login.body}`);
+  const token = (login.json() as { access_token?: unknown }).access_token;
+  if (typeof token !== "string") throw new Error("login returned no access_token");
+  return token;
 }
 
 /** Waits up to 5 s for the counters' Redis connection to be ready (ioredis connects in the background). */
@@ -91,33 +136,65 @@ async function main(): Promise<void> {
   if (!scenario || !SCENARIOS.includes(scenario)) throw new Error(`usage: bench/server.ts <${SCENARIOS.join("|")}>`);
 
   const log = countingDevNull();
+  const identity = IDENTITY_SCENARIOS.includes(scenario);
+  // BENCH_HASHER_MAX_CONCURRENT: a diagnostic, to see what the hasher's concurrency costs the event loop.
+  const maxConcurrent = Number(process.env.BENCH_HASHER_MAX_CONCURRENT) || undefined;
+  const hasher = identity ? createPasswordHasher(maxConcurrent ? { maxConcurrent } : {}) : undefined;
+  // BENCH_FLOOD_STORE=pg-redis (diagnostic): the flood's server on PostgreSQL and Redis, like bulwark-me-pg-redis.
+  const pgRedis = scenario === "bulwark-me-pg-redis" || (scenario === "me-under-login-flood" && process.env.BENCH_FLOOD_STORE === "pg-redis");
+  const redis = REDIS_SCENARIOS.includes(scenario) || pgRedis;
   let dataDir: string | undefined;
   let app: FastifyInstance;
   if (scenario === "bare") {
     app = await bare();
   } else {
-    ({ app, dataDir } = await bulwark(scenario === "bulwark-redis", scenario === "bulwark-memory-warn" ? "warn" : undefined, log));
+    if (pgRedis && !process.env.BENCH_DATABASE_URL) throw new Error(`${scenario} on PostgreSQL needs BENCH_DATABASE_URL (run.ts creates the database)`);
+    ({ app, dataDir } = await bulwark({
+      redis,
+      databaseUrl: pgRedis ? process.env.BENCH_DATABASE_URL : undefined,
+      logLevel: scenario === "bulwark-memory-warn" ? "warn" : undefined,
+      identity: identity ? { loginUnlimited: scenario === "me-under-login-flood" } : undefined,
+      hasher,
+    }, log));
   }
   const cleanup = () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   process.once("exit", cleanup);
 
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  if (scenario === "bulwark-redis" && !(await redisReady(app))) {
+  if (redis && !(await redisReady(app))) {
     // The in-memory insurance limiter would take over silently and the numbers would lie.
     throw new Error("Redis is configured but not answering");
   }
+  // Before listening, through app.inject: the two requests are not part of any measurement.
+  const token = identity ? await signIn(app) : undefined;
+  await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address();
   process.stdout.write(`${typeof address === "object" && address ? address.port : 0}\n`);
+  if (token) process.stdout.write(`${token}\n`);
 
-  let mark = { wall: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), lines: 0, bytes: 0 };
+  // The hasher's queue depth, sampled: its stats are instantaneous.
+  const hasherPeak = { queued: 0, inFlight: 0 };
+  if (hasher) {
+    setInterval(() => {
+      const now = hasher.stats();
+      hasherPeak.queued = Math.max(hasherPeak.queued, now.queued);
+      hasherPeak.inFlight = Math.max(hasherPeak.inFlight, now.inFlight);
+    }, 20).unref();
+  }
+  let hasherMark = hasher?.stats();
+
+  const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+  let mark = { at: monotonicUs(), wall: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), lines: 0, bytes: 0 };
   const commands = createInterface({ input: process.stdin });
   commands.on("line", (line) => {
     const command = line.trim();
     if (command === "mark") {
       log.tally.sample = undefined;
-      mark = { wall: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), lines: log.tally.lines, bytes: log.tally.bytes };
+      mark = { at: monotonicUs(), wall: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), lines: log.tally.lines, bytes: log.tally.bytes };
+      hasherMark = hasher?.stats();
+      hasherPeak.queued = 0;
+      hasherPeak.inFlight = 0;
       process.stdout.write(`${JSON.stringify({ ok: true })}\n`);
     } else if (command === "stats") {
       const cpu = process.cpuUsage(mark.cpu);
@@ -125,6 +202,7 @@ async function main(): Promise<void> {
       void (counters ? counters.ping(2_000) : Promise.resolve(undefined)).then((cache) => {
         const stats: ServerStats = {
           wallMs: performance.now() - mark.wall,
+          windowUs: [mark.at, monotonicUs()],
           cpuMs: (cpu.user + cpu.system) / 1000,
           elu: performance.eventLoopUtilization(mark.elu).utilization,
           logLines: log.tally.lines - mark.lines,
@@ -133,6 +211,9 @@ async function main(): Promise<void> {
           rssMb: process.memoryUsage.rss() / 1024 / 1024,
           counters: counters?.kind,
           cache,
+          ...(hasher && hasherMark
+            ? { hasher: { hashes: hasher.stats().hashes - hasherMark.hashes, verifications: hasher.stats().verifications - hasherMark.verifications, maxQueued: hasherPeak.queued, maxInFlight: hasherPeak.inFlight } }
+            : {}),
         };
         process.stdout.write(`${JSON.stringify(stats)}\n`);
       });
@@ -155,7 +236,10 @@ async function main(): Promise<void> {
   commands.once("close", stop);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`bench server: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+// run.ts imports the scenario lists from here: start a server only when run as the script.
+if (isMain(import.meta.url)) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`bench server: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
