@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { sql } from "drizzle-orm";
 import { startApp, testStore } from "../../../test/harness.js";
@@ -122,6 +123,8 @@ test("secrets in metadata never reach the audit table", async () => {
   await withAudit(async ({ store, audit }) => {
     const jwt = "eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJ1MSIsImV4cCI6MTc2NzI3MDQwMH0.c2lnbmF0dXJlLWJ5dGVzLWhlcmUtZm9yLXRoZS10ZXN0";
     const apiKey = "bwk_AbCd1234_Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4abc123";
+    // Generated per run: the test never carries a real-looking secret.
+    const webhookSecret = `whsec_${randomBytes(24).toString("base64")}`;
     const hexSecret = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     const sessionId = newId();
     await audit.record({
@@ -140,7 +143,7 @@ test("secrets in metadata never reach the audit table", async () => {
         recovery_code: "ABCD-EFGH",
         note: `the user pasted ${jwt} into a form`,
         key_used: apiKey,
-        deep: { list: [{ whatever: apiKey }, `whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw`], digest: hexSecret },
+        deep: { list: [{ whatever: apiKey }, webhookSecret], digest: hexSecret },
         session_id: sessionId,
         key_id: "k1",
         route: "/api/auth/email/verify/request",

@@ -82,7 +82,7 @@ test("the private key is stored as a keyring envelope bound to its row, never as
   assert.equal(row.private_key.includes("PRIVATE KEY"), false);
   assert.equal("d" in row.public_jwk, false);
   const pem = keyring.decryptString(row.private_key, { table: "signing_keys", column: "private_key", row: row.kid });
-  assert.match(pem, /^-----BEGIN PRIVATE KEY-----/);
+  assert.equal(createPrivateKey(pem).asymmetricKeyType, "ed25519", "the envelope holds an Ed25519 private key");
   // It is the private half of the published key.
   const jwk = createPublicKey(createPrivateKey(pem)).export({ format: "jwk" });
   assert.equal(jwk.x, tokens.jwks().keys[0]!.x);
