@@ -36,6 +36,20 @@ export type Config = {
   readonly password: { readonly minLength: number; readonly policy: "nist" | "classes" };
   readonly maxBodyBytes: number;
   readonly logLevel: string;
+  /** Lower-cased emails that get role `admin` once verified (`ADMIN_EMAILS` plus `SUPER_ADMIN_EMAIL`). */
+  readonly adminEmails: readonly string[];
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  /** An outside identity provider whose bearer tokens are accepted; undefined when none is configured. */
+  readonly external: { readonly secret: string | undefined; readonly jwksUrl: string | undefined; readonly issuer: string; readonly audience: string } | undefined;
+  readonly webhooks: {
+    /** `STRIPE_WEBHOOK_SECRET`, split: any of them may sign. */
+    readonly stripeSecrets: readonly string[];
+    /** Standard Webhooks sources (`WEBHOOK_SECRET_<SOURCE>`, lower case, `_` as `-`) and their secrets. */
+    readonly sources: Readonly<Record<string, readonly string[]>>;
+    readonly timestampTolerance: number;
+    readonly maxBodyBytes: number;
+    readonly allowPrivateTargets: boolean;
+  };
   /** The `PUBLIC_*` settings, exposed to browsers. */
   readonly publicEnv: Readonly<Record<string, string>>;
   /** Which secrets were generated for development rather than configured. */
@@ -59,7 +73,8 @@ export type Env = Record<string, string | undefined>;
 /** Every secret value of a configuration (and the passwords inside URLs), for the log scrubber. */
 export function secretValues(config: Config): string[] {
   const values = [config.secretKey, config.metricsToken, config.encryptionKeys, ...config.encryptionKeys.split(",").map((e) => e.slice(e.indexOf(":") + 1))];
-  for (const url of [config.databaseUrl, config.redisUrl]) {
+  values.push(config.external?.secret ?? "", ...config.webhooks.stripeSecrets, ...Object.values(config.webhooks.sources).flat());
+  for (const url of [config.databaseUrl, config.redisUrl, config.mail.smtpUrl]) {
     if (!url) continue;
     values.push(url);
     try {
@@ -147,6 +162,16 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     password: { minLength: int("PASSWORD_MIN_LENGTH", 12, 8, 128), policy: passwordPolicy(env.PASSWORD_POLICY, problems) },
     maxBodyBytes: int("MAX_BODY_BYTES", 1_048_576, 1024, 1_073_741_824),
     logLevel,
+    adminEmails: [...list(env.ADMIN_EMAILS), ...list(env.SUPER_ADMIN_EMAIL)].map((email) => email.toLowerCase()),
+    mail: { smtpUrl: env.SMTP_URL || undefined, from: env.MAIL_FROM || `Bulwark <no-reply@${mailHost(env.PUBLIC_URL, host)}>` },
+    external: parseExternal(env, problems),
+    webhooks: {
+      stripeSecrets: list(env.STRIPE_WEBHOOK_SECRET),
+      sources: parseWebhookSources(env, problems),
+      timestampTolerance: int("WEBHOOK_TIMESTAMP_TOLERANCE", 300, 1, 86_400),
+      maxBodyBytes: int("WEBHOOK_MAX_BODY_BYTES", 1_048_576, 1024, 67_108_864),
+      allowPrivateTargets: bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", false),
+    },
     publicEnv,
     devSecrets: Object.keys(generated).filter((name) => !env[name]),
     warnings: [],
@@ -156,6 +181,49 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
   // Malformed values are fatal everywhere; the production rules only where it matters.
   if (problems.length > 0 || (production && rules.length > 0)) throw new ConfigError([...problems, ...rules]);
   return Object.freeze({ ...config, warnings: rules });
+}
+
+/** The host part of PUBLIC_URL, for the default sender address. */
+function mailHost(publicUrl: string | undefined, host: string): string {
+  try {
+    return new URL(publicUrl ?? "").hostname || host;
+  } catch {
+    return host === "127.0.0.1" || host.includes(":") ? "localhost" : host;
+  }
+}
+
+function parseExternal(env: Env, problems: Problem[]): Config["external"] {
+  const secret = env.EXTERNAL_JWT_SECRET || undefined;
+  const jwksUrl = env.EXTERNAL_JWKS_URL || undefined;
+  if (!secret && !jwksUrl) return undefined;
+  const issuer = env.EXTERNAL_JWT_ISSUER ?? "";
+  const audience = env.EXTERNAL_JWT_AUDIENCE ?? "";
+  // Without both claims pinned, a token the provider issued for another app would be accepted here.
+  if (!issuer) problems.push({ setting: "EXTERNAL_JWT_ISSUER", message: "is required with EXTERNAL_JWT_SECRET or EXTERNAL_JWKS_URL (Supabase: https://<project>.supabase.co/auth/v1)" });
+  if (!audience) problems.push({ setting: "EXTERNAL_JWT_AUDIENCE", message: "is required with EXTERNAL_JWT_SECRET or EXTERNAL_JWKS_URL (Supabase: authenticated)" });
+  if (secret && Buffer.byteLength(secret) < 32) problems.push({ setting: "EXTERNAL_JWT_SECRET", message: "is shorter than 32 bytes: HS256 needs at least 256 bits of key" });
+  if (jwksUrl && !/^https?:\/\/[^\s]+$/.test(jwksUrl)) problems.push({ setting: "EXTERNAL_JWKS_URL", message: `"${jwksUrl}" is not an http(s) URL` });
+  return { secret, jwksUrl, issuer, audience };
+}
+
+const WEBHOOK_PREFIX = "WEBHOOK_SECRET_";
+
+function parseWebhookSources(env: Env, problems: Problem[]): Record<string, string[]> {
+  const sources: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(WEBHOOK_PREFIX) || !value) continue;
+    const source = name.slice(WEBHOOK_PREFIX.length).toLowerCase().replaceAll("_", "-");
+    if (!/^[a-z0-9][a-z0-9-]{0,49}$/.test(source) || source === "stripe") {
+      problems.push({ setting: name, message: source === "stripe" ? "Stripe has its own scheme: use STRIPE_WEBHOOK_SECRET" : "the source name must be letters, digits and _ (at most 50)" });
+      continue;
+    }
+    const secrets = value.split(",").map((s) => s.trim()).filter(Boolean);
+    // Standard Webhooks secrets are `whsec_` + base64 of the key bytes.
+    const bad = secrets.filter((s) => !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(s) || Buffer.from(s.slice(6), "base64").length < 24);
+    if (bad.length > 0) problems.push({ setting: name, message: "each secret must be whsec_ followed by the base64 of at least 24 random bytes" });
+    else sources[source] = secrets;
+  }
+  return sources;
 }
 
 function passwordPolicy(raw: string | undefined, problems: Problem[]): "nist" | "classes" {

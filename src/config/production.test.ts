@@ -17,6 +17,7 @@ function goodProduction(): Env {
     SECRET_KEY: randomToken(32),
     ENCRYPTION_KEYS: `${generateKeyringEntry("k2")},${generateKeyringEntry("k1")}`,
     METRICS_TOKEN: randomToken(32),
+    SMTP_URL: "smtps://bulwark@smtp.example.com:465",
     LOG_LEVEL: "silent",
   };
 }
@@ -136,4 +137,23 @@ test("malformed values are refused in development too", () => {
     const error = refusal({ DATA_DIR: mkdtempSync(join(tmpdir(), "bulwark-dev-")), [name!]: value });
     assert.ok(error.problems.some((p) => p.setting === name), name);
   }
+});
+
+test("production refuses a missing SMTP_URL, outside-token settings without issuer and audience, and private webhook targets", () => {
+  const { SMTP_URL: _smtp, ...noMail } = goodProduction();
+  assertRefused(noMail, "SMTP_URL", /outbox/);
+  assertRefused({ ...goodProduction(), EXTERNAL_JWKS_URL: "https://idp.example.com/.well-known/jwks.json" }, "EXTERNAL_JWT_ISSUER", /required/);
+  assertRefused({ ...goodProduction(), EXTERNAL_JWKS_URL: "http://idp.example.com/jwks.json", EXTERNAL_JWT_ISSUER: "https://idp.example.com/", EXTERNAL_JWT_AUDIENCE: "api" }, "EXTERNAL_JWKS_URL", /https/);
+  assertRefused({ ...goodProduction(), EXTERNAL_JWT_SECRET: "short", EXTERNAL_JWT_ISSUER: "https://idp.example.com/", EXTERNAL_JWT_AUDIENCE: "api" }, "EXTERNAL_JWT_SECRET", /32 bytes/);
+  assertRefused({ ...goodProduction(), WEBHOOK_ALLOW_PRIVATE_TARGETS: "true" }, "WEBHOOK_ALLOW_PRIVATE_TARGETS", /SSRF/);
+  assertRefused({ ...goodProduction(), WEBHOOK_SECRET_GITHUB: "not-a-secret" }, "WEBHOOK_SECRET_GITHUB", /whsec_/);
+  assertRefused({ ...goodProduction(), WEBHOOK_SECRET_STRIPE: `whsec_${randomToken(32)}` }, "WEBHOOK_SECRET_STRIPE", /STRIPE_WEBHOOK_SECRET/);
+});
+
+test("webhook sources are named from their setting and keep every secret of a rotation", () => {
+  const a = `whsec_${Buffer.from(randomToken(24)).toString("base64")}`;
+  const b = `whsec_${Buffer.from(randomToken(24)).toString("base64")}`;
+  const config = loadConfig({ ...goodProduction(), WEBHOOK_SECRET_GITHUB_APP: `${a}, ${b}`, ADMIN_EMAILS: "Ops@Example.com, sec@example.com", SUPER_ADMIN_EMAIL: "root@example.com" });
+  assert.deepEqual(config.webhooks.sources, { "github-app": [a, b] });
+  assert.deepEqual(config.adminEmails, ["ops@example.com", "sec@example.com", "root@example.com"]);
 });

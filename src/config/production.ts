@@ -82,6 +82,16 @@ export function checkConfig(config: Config): Problem[] {
     const shape = SECRET_SHAPES.find((s) => s.pattern.test(value));
     if (shape) problems.push({ setting: name, message: `looks like ${shape.what}; PUBLIC_* settings are sent to every browser: move it to a server-side setting` });
   }
+  if (config.external?.secret) {
+    const weakness = secretWeakness(config.external.secret);
+    if (weakness) problems.push({ setting: "EXTERNAL_JWT_SECRET", message: weakness.replace(GENERATE, "copy the provider's JWT secret exactly") });
+  }
+  if (config.external?.jwksUrl?.startsWith("http://")) problems.push({ setting: "EXTERNAL_JWKS_URL", message: "must be https: keys fetched over http can be swapped by anyone on the path" });
+  for (const secret of config.webhooks.stripeSecrets) {
+    if (!secret.startsWith("whsec_")) problems.push({ setting: "STRIPE_WEBHOOK_SECRET", message: "each secret starts with whsec_: copy it from the Stripe dashboard (Developers → Webhooks → Signing secret)" });
+  }
+  if (config.webhooks.allowPrivateTargets) problems.push({ setting: "WEBHOOK_ALLOW_PRIVATE_TARGETS", message: "outbound webhooks could reach internal services (SSRF): remove the setting" });
+  if (!config.mail.smtpUrl) problems.push({ setting: "SMTP_URL", message: "is missing, so mail would only be written to DATA_DIR/outbox: set smtps://user:password@smtp.example.com:465" });
   if (!config.rateLimit.enabled) problems.push({ setting: "RATE_LIMIT_ENABLED", message: "rate limiting is off: remove the setting or set it to true" });
   return problems;
 }

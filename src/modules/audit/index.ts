@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { auditRoutes } from "./routes.js";
 
 export { requestActor, type RequestActor } from "./actor.js";
-export { CHAIN_HEAD_MARKER, createAuditService, type AuditDeps, type AuditService } from "./service.js";
+export { CHAIN_HEAD_MARKER, createAuditService, type AuditDeps, type AuditListener, type AuditService } from "./service.js";
 export type { AuditEvent, AuditEventView, AuditFilters, AuditPageView, AuditResult, VerifyResult } from "./schema.js";
 
 /** Registers the admin audit routes over the service at `app.bulwark.audit`. */

@@ -26,7 +26,16 @@ export type AuditService = {
   query(filters?: AuditFilters): Promise<AuditPageView>;
   /** Recomputes the chain from the first row to the head. */
   verify(): Promise<VerifyResult>;
+  /**
+   * Calls `listener` for every successful event recorded from now on, inside the transaction that
+   * writes it: what the listener writes (an outbound webhook delivery) commits or rolls back with
+   * the event. A listener that throws fails the change.
+   */
+  onRecord(listener: AuditListener): void;
 };
+
+/** Sees a recorded event (as stored: scrubbed, with its id and time) inside its transaction. */
+export type AuditListener = (event: AuditEventView, tx: Executor) => Promise<void>;
 
 export type AuditDeps = { db: Database; clock: Clock };
 
@@ -44,7 +53,12 @@ const MAX_LIMIT = 200;
 
 /** Builds the audit service over a database and a clock. */
 export function createAuditService({ db, clock }: AuditDeps): AuditService {
+  const listeners: AuditListener[] = [];
   return {
+    onRecord(listener) {
+      listeners.push(listener);
+    },
+
     async record(event, tx) {
       // Bad event types and results are programming errors: refuse them loudly rather than store junk.
       if (!EVENT_TYPE.test(event.eventType)) throw new Error(`audit: invalid event type ${JSON.stringify(event.eventType)}`);
@@ -73,6 +87,8 @@ export function createAuditService({ db, clock }: AuditDeps): AuditService {
         const hash = rowHash(head.hash, row);
         const seq = await store.insertRow(t, { ...row, prevHash: head.hash, hash });
         await store.advanceHead(t, { seq, hash });
+        if (row.result !== "success") return;
+        for (const listener of listeners) await listener(toView({ ...row, seq, prevHash: head.hash, hash }), t);
       });
     },
 
