@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `bulwark` command: parses the subcommand and hands over to src/cli/.
 import { auditCommand } from "./cli/audit.js";
+import { checkCommand } from "./cli/check.js";
 import { initCommand } from "./cli/init.js";
 import { keysCommand } from "./cli/keys.js";
 import { sessionsCommand } from "./cli/sessions.js";
@@ -17,6 +18,7 @@ Commands:
   init                 write .env with fresh secrets (mode 0600), add it to .gitignore
   start                apply pending migrations, then serve the API
   migrate              apply pending database migrations and exit
+  check                the deployment checklist (--url URL probes a running instance, --json)
   secrets generate     print fresh values for every secret setting
   audit verify         check the audit log's hash chain (exit 1 if tampered)
   audit query          search the audit log (filters, --json)
@@ -61,6 +63,8 @@ export async function main(argv: string[], out: Output = consoleOutput): Promise
       return withConfig((config) => startCommand(rest, out, config));
     case "migrate":
       return withConfig((config) => migrateCommand(rest, out, config));
+    case "check":
+      return checkCommand(rest, out);
     case "keys":
       return keysCommand(rest, (line) => out.line(line), (line) => out.error(line));
     case "users":

@@ -59,6 +59,11 @@ const SECRET_SHAPES: { pattern: RegExp; what: string }[] = [
   { pattern: /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]+@/i, what: "a URL with a password" },
 ];
 
+/** What a value looks like when it is a secret that must not be public, or undefined. */
+export function secretShape(value: string): string | undefined {
+  return SECRET_SHAPES.find((s) => s.pattern.test(value))?.what;
+}
+
 /** Every rule production enforces; the caller decides whether they are fatal or warnings. */
 export function checkConfig(config: Config): Problem[] {
   const problems: Problem[] = [];
@@ -79,8 +84,8 @@ export function checkConfig(config: Config): Problem[] {
   }
   if (config.databaseUrl) problems.push(...checkDatabaseUrl(config.databaseUrl));
   for (const [name, value] of Object.entries(config.publicEnv)) {
-    const shape = SECRET_SHAPES.find((s) => s.pattern.test(value));
-    if (shape) problems.push({ setting: name, message: `looks like ${shape.what}; PUBLIC_* settings are sent to every browser: move it to a server-side setting` });
+    const shape = secretShape(value);
+    if (shape) problems.push({ setting: name, message: `looks like ${shape}; PUBLIC_* settings are sent to every browser: move it to a server-side setting` });
   }
   if (config.external?.secret) {
     const weakness = secretWeakness(config.external.secret);
