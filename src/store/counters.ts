@@ -46,6 +46,8 @@ export function createCounters(options: CountersOptions): Counters {
         maxRetriesPerRequest: 1,
         commandTimeout: 500,
         retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+        // A request's minute and hour counts are asked for together: one round trip, not two.
+        enableAutoPipelining: true,
       })
     : undefined;
   let lastError = 0;
