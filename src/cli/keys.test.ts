@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cliDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../test/harness.js";
 import { systemClock } from "../core/clock.js";
-import { parseKeyring } from "../core/crypto/index.js";
+import { generateKeyringEntry, parseKeyring } from "../core/crypto/index.js";
+import { sql } from "drizzle-orm";
+import { rowsOf } from "../store/db.js";
 import { AppError } from "../core/errors.js";
 import { createAuditService } from "../modules/audit/index.js";
 import { createTokenService } from "../modules/tokens/index.js";
@@ -140,5 +142,40 @@ test("keys usage errors exit 2 with a clear message; --help exits 0", async () =
     const result = await run(env, argv);
     assert.equal(result.code, 0, argv.join(" "));
     assert.match(result.out.join("\n"), /Usage: bulwark keys/);
+  }
+});
+
+test("keys rotate-encryption moves every encrypted value to the new first key, so the old key can go", async () => {
+  const db = await cliDatabase();
+  try {
+    const oldKey = db.env.ENCRYPTION_KEYS!;
+    for (let i = 0; i < 3; i++) assert.equal((await run(db.env, ["rotate-signing"])).code, 0);
+    const newKey = generateKeyringEntry("k2");
+    const rotated = { ...db.env, ENCRYPTION_KEYS: `${newKey},${oldKey}` };
+    const first = await run(rotated, ["rotate-encryption", "--batch", "2"]);
+    assert.equal(first.code, 0, first.err.join("\n"));
+    assert.equal(first.out[0], "signing_keys.private_key: 3 re-encrypted");
+    // Resumable and idempotent: a second run finds nothing left under the old key.
+    const again = await run(rotated, ["rotate-encryption"]);
+    assert.equal(again.out[0], "signing_keys.private_key: 0 re-encrypted");
+
+    // The new key alone now decrypts every value: the old one can be removed.
+    const store = await db.open();
+    try {
+      const rows = rowsOf<{ kid: string; private_key: string }>(await store.db.execute(sql`select kid, private_key from signing_keys`));
+      assert.equal(rows.length, 3);
+      const onlyNew = parseKeyring(newKey);
+      for (const row of rows) {
+        assert.ok(row.private_key.startsWith("bw1.k2."));
+        assert.match(onlyNew.decryptString(row.private_key, { table: "signing_keys", column: "private_key", row: row.kid }), /PRIVATE KEY/);
+      }
+      const { events } = await createAuditService({ db: store.db, clock: systemClock }).query({ eventType: "encryption_key.rotate" });
+      assert.equal(events.length, 2);
+      assert.deepEqual(events[1]!.metadata, { via: "cli", reencrypted: 3 });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await db.cleanup();
   }
 });

@@ -7,18 +7,24 @@ import { systemClock } from "../core/clock.js";
 import { parseKeyring } from "../core/crypto/index.js";
 import { AppError } from "../core/errors.js";
 import { createAuditService, type AuditService } from "../modules/audit/index.js";
-import { createTokenService, type SigningKeyInfo, type TokenService } from "../modules/tokens/index.js";
-import { openStore } from "../store/db.js";
+import { createTokenService, ENCRYPTED_COLUMNS as TOKEN_COLUMNS, type SigningKeyInfo, type TokenService } from "../modules/tokens/index.js";
+import { reencryptColumn, type EncryptedColumn } from "../store/reencrypt.js";
+import { openStore, type Store } from "../store/db.js";
 import { migrate } from "../store/migrate.js";
 import { createPubSub } from "../store/pubsub.js";
 
-const HELP = `Usage: bulwark keys <rotate-signing | list> [options]
+/** Every column encrypted with the keyring, across modules. */
+const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [...TOKEN_COLUMNS];
+
+const HELP = `Usage: bulwark keys <rotate-signing | rotate-encryption | list> [options]
 
   rotate-signing              make a new access-token signing key active; the previous key stops
                               signing now and stays published until its last token expires
                               (ACCESS_TOKEN_TTL)
   rotate-signing --revoke KID drop key KID at once: every token it signed stops working now
                               (revoking the active key also makes a new one active)
+  rotate-encryption           re-encrypt every encrypted value under the first ENCRYPTION_KEYS
+                              key (in batches; resumable)
   list [--json]               every signing key and its state
 
 Running instances hear the change over Redis (REDIS_URL) at once; without Redis they reload
@@ -32,6 +38,18 @@ keeps verifying its tokens) until every token it signed has expired. Routine; no
 --revoke KID: drops KID at once, for a key that leaked. Every access token it signed is refused
 from the next request on, on every instance; users get 401 and must refresh (refresh tokens are
 not affected). "bulwark keys list" shows the kids.`;
+
+const REENCRYPT_HELP = `Usage: bulwark keys rotate-encryption [--batch N]
+
+Re-encrypts every value encrypted at rest (signing keys, two-factor secrets, webhook endpoint
+secrets) that is still under an older key, so the old key can be removed from ENCRYPTION_KEYS.
+
+  1. Put a new key first in ENCRYPTION_KEYS, keep the old ones after it ("bulwark secrets
+     generate" prints one), and restart every instance: new values are written under the new key.
+  2. Run this command (safe beside running instances; stop and rerun it at will).
+  3. When it reports 0 values left, remove the old key and restart again.
+
+--batch N: rows per batch (default 500).`;
 
 const LIST_HELP = `Usage: bulwark keys list [--json]
 
@@ -77,6 +95,24 @@ export async function keysCommand(argv: string[], out: Write = console.log, err:
           return 0;
         });
       }
+      case "rotate-encryption": {
+        const values = parse(rest, { batch: { type: "string" } });
+        if (values.help) return help(out, REENCRYPT_HELP);
+        const batch = values.batch === undefined ? 500 : Number(values.batch);
+        if (!Number.isInteger(batch) || batch < 1 || batch > 10_000) throw new UsageError("--batch must be a whole number from 1 to 10000");
+        return await withTokens(err, async ({ store, audit, config }) => {
+          const keyring = parseKeyring(config.encryptionKeys);
+          let total = 0;
+          for (const column of ENCRYPTED_COLUMNS) {
+            const result = await reencryptColumn(store.db, keyring, column, { batch });
+            out(`${column.table}.${column.column}: ${result.reencrypted} re-encrypted`);
+            total += result.reencrypted;
+          }
+          await audit.record({ eventType: "encryption_key.rotate", result: "success", target: keyring.activeId, metadata: { via: "cli", reencrypted: total } });
+          out(`every encrypted value is now under key ${keyring.activeId}; 0 values left under older keys, which may be removed from ENCRYPTION_KEYS once every instance runs with ${keyring.activeId} first`);
+          return 0;
+        });
+      }
       case "list": {
         const values = parse(rest, { json: { type: "boolean" } });
         if (values.help) return help(out, LIST_HELP);
@@ -109,7 +145,7 @@ export async function keysCommand(argv: string[], out: Write = console.log, err:
 
 
 
-type Context = { tokens: TokenService; audit: AuditService; config: Config };
+type Context = { tokens: TokenService; audit: AuditService; config: Config; store: Store };
 
 /** Opens the configured store and pub/sub, brings the schema up to date, runs `body`, and always closes them. */
 async function withTokens(err: Write, body: (context: Context) => Promise<number>): Promise<number> {
@@ -143,7 +179,7 @@ async function withTokens(err: Write, body: (context: Context) => Promise<number
   });
   try {
     await migrate(store);
-    return await body({ tokens, audit: createAuditService({ db: store.db, clock: systemClock }), config });
+    return await body({ tokens, audit: createAuditService({ db: store.db, clock: systemClock }), config, store });
   } finally {
     tokens.close();
     await pubsub.close();

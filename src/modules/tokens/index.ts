@@ -10,6 +10,9 @@ export { JwksView, PublicJwkView } from "./schema.js";
 export type { AccessClaims, IssuedToken, SigningKeyInfo, VerifyFailure } from "./schema.js";
 export type { PublicJwk } from "./tables.js";
 
+/** The columns this module encrypts with the keyring, for `bulwark keys rotate-encryption`. */
+export const ENCRYPTED_COLUMNS = [{ table: "signing_keys", id: "kid", column: "private_key" }] as const;
+
 export type TokensPluginOptions = { tokens: TokenService };
 
 /** Registers GET /.well-known/jwks.json over the given token service (`app.register(tokensPlugin, { tokens })`). */
