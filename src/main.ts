@@ -23,6 +23,7 @@ Commands:
   audit verify         check the audit log's hash chain (exit 1 if tampered)
   audit query          search the audit log (filters, --json)
   keys rotate-signing  make a new token-signing key active (--revoke KID drops one at once)
+  keys rotate-encryption  re-encrypt stored secrets under the first ENCRYPTION_KEYS key
   keys list            list signing keys
   users promote NAME   give a user the admin role
   users import FILE    import users with bcrypt/Argon2 hashes from a CSV
