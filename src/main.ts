@@ -26,6 +26,8 @@ Commands:
   keys rotate-encryption  re-encrypt stored secrets under the first ENCRYPTION_KEYS key
   keys list            list signing keys
   users promote NAME   give a user the admin role
+  users disable NAME   lock a user out at once: sessions end, login is refused
+  users enable NAME    let a disabled user sign in again
   users import FILE    import users with bcrypt/Argon2 hashes from a CSV
   sessions revoke      end sessions: --all, or --user NAME
 

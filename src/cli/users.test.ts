@@ -58,6 +58,25 @@ test("users import, users promote and sessions revoke act on the configured data
     await again.close();
   }
   assert.equal(await sessionsCommand(["revoke"], captureOutput(), () => config), 2, "--all or --user is required");
+
+  // Disabling from the command line ends the sessions and refuses the login, until enabled again.
+  const disabled = captureOutput();
+  assert.equal(await usersCommand(["disable", "grace"], disabled, () => config), 0);
+  assert.match(disabled.lines[0]!, /grace is disabled/);
+  assert.equal(await usersCommand(["disable", "nobody"], captureOutput(), () => config), 1);
+  const locked = await createApp(config);
+  try {
+    assert.equal((await login(locked, { username: "grace", password })).statusCode, 401);
+  } finally {
+    await locked.close();
+  }
+  assert.equal(await usersCommand(["enable", "grace"], captureOutput(), () => config), 0);
+  const open = await createApp(config);
+  try {
+    assert.equal((await login(open, { username: "grace", password })).statusCode, 200);
+  } finally {
+    await open.close();
+  }
 });
 
 test("the users CSV parser takes an optional header and refuses malformed lines", () => {

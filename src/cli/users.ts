@@ -1,4 +1,4 @@
-// `bulwark users promote NAME` and `bulwark users import FILE`.
+// `bulwark users promote NAME`, `users disable|enable NAME` and `bulwark users import FILE`.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/load.js";
@@ -7,6 +7,8 @@ import { withServices } from "./services.js";
 
 const HELP = `Usage:
   bulwark users promote NAME     give the user NAME the admin role (audited)
+  bulwark users disable NAME     lock the user out: every session ends at once, login is refused
+  bulwark users enable NAME      let a disabled user sign in again
   bulwark users import FILE      import users from a CSV of username,email,password_hash
 
 The CSV may start with a header line. Hashes may be bcrypt ($2a$, $2b$, $2y$, as Python's bcrypt
@@ -31,8 +33,8 @@ export async function usersCommand(argv: string[], out: Output, loadConfig: () =
   const { values, positionals } = parseArgs({ args: argv, options: { help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
   const [sub, target] = positionals;
   if (values.help || sub === undefined) return out.help(HELP);
-  if ((sub !== "promote" && sub !== "import") || !target || positionals.length !== 2) {
-    out.error(`usage: bulwark users promote NAME | bulwark users import FILE`);
+  if (!["promote", "import", "disable", "enable"].includes(sub) || !target || positionals.length !== 2) {
+    out.error(`usage: bulwark users promote|disable|enable NAME | bulwark users import FILE`);
     return 2;
   }
   const rows = sub === "import" ? parseUsersCsv(readFileSync(target, "utf8")) : [];
@@ -42,6 +44,16 @@ export async function usersCommand(argv: string[], out: Output, loadConfig: () =
     if (sub === "promote") {
       const user = await accounts.promote(target, { userId: null });
       out.line(`${user.username} is now an admin`);
+      return 0;
+    }
+    if (sub === "disable" || sub === "enable") {
+      const user = await accounts.byUsername(target);
+      if (!user) {
+        out.error(`no user named ${target}`);
+        return 1;
+      }
+      await accounts.setDisabled(user.id, sub === "disable", { userId: null });
+      out.line(sub === "disable" ? `${user.username} is disabled: sessions ended, login refused` : `${user.username} is enabled`);
       return 0;
     }
     const result = await accounts.importUsers(rows);
