@@ -54,7 +54,15 @@ export type Bulwark = {
   readonly accounts: AccountService;
   /** Adds a credential resolver (sessions, API keys, outside tokens); tried in registration order. */
   addAuthResolver(resolver: AuthResolver): void;
+  /** Deletes what has outlived its use (ended sessions, stale login counters); runs hourly by itself. */
+  prune(): Promise<PruneReport>;
 };
+
+export type PruneReport = { sessions: number; login_failures: number };
+
+/** Ended sessions are kept this long for the user's and the investigator's view, then deleted. */
+const SESSION_RETENTION_MS = 30 * 24 * 3_600_000;
+const PRUNE_INTERVAL_MS = 3_600_000;
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -129,8 +137,16 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
 
   const headers = securityHeaders(config.production);
   const resolvers: AuthResolver[] = [];
+  // Deletes are idempotent, so several instances pruning at once only repeat each other's work.
+  const prune = async (): Promise<PruneReport> => ({
+    sessions: await sessions.prune(SESSION_RETENTION_MS),
+    login_failures: await accounts.pruneLoginFailures(),
+  });
+  const pruneTimer = setInterval(() => {
+    prune().catch((error: unknown) => logger.warn({ err: (error as Error).message }, "pruning failed; retried within the hour"));
+  }, PRUNE_INTERVAL_MS).unref();
   app.decorate("bulwark", {
-    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts,
+    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts, prune,
     addAuthResolver: (resolver: AuthResolver) => { resolvers.push(resolver); },
   } satisfies Bulwark);
   app.decorateRequest("principal", null);
@@ -180,6 +196,7 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error("not found"), { statusCode: 404 })));
 
   app.addHook("onClose", async () => {
+    clearInterval(pruneTimer);
     tokens.close();
     sessions.close();
     if (!deps.pubsub) await pubsub.close();

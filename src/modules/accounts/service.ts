@@ -47,6 +47,7 @@ export type UserView = {
 export type LoginResult = TokenPair & { device_token: string };
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 /** Back-off after the threshold: 30 s, doubling per further failure, at most an hour. */
 const BACKOFF_BASE_MS = 30_000;
 /** However the client presents itself, no login name gets more than this many failures an hour. */
@@ -319,6 +320,14 @@ export function createAccountService(deps: AccountDeps) {
       const rows = await store.listUsers(db, { ...(options.q ? { q: options.q } : {}), ...(options.cursor ? { beforeId: options.cursor } : {}), limit: limit + 1 });
       const page = rows.slice(0, limit);
       return { users: page.map(userView), next_cursor: rows.length > limit ? page.at(-1)!.id : null };
+    },
+
+    /**
+     * Forgets failed-login counters untouched for a day: a lockout lasts an hour at most and the
+     * hard cap counts per hour, so older rows only grow the table (and name login attempts).
+     */
+    async pruneLoginFailures(): Promise<number> {
+      return store.pruneLoginFailures(db, new Date(clock.now() - DAY));
     },
 
     /** Admin: disables or re-enables a user; disabling ends every session at once. */

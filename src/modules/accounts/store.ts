@@ -71,3 +71,9 @@ export async function saveFailures(db: Executor, row: LoginFailureRow): Promise<
 export async function clearBackoff(db: Executor, loginKey: string): Promise<void> {
   await db.update(loginFailures).set({ failures: 0, lockedUntil: null }).where(eq(loginFailures.loginKey, loginKey));
 }
+
+/** Deletes failed-login counters whose last failure is older than `before`. */
+export async function pruneLoginFailures(db: Executor, before: Date): Promise<number> {
+  const rows = await db.delete(loginFailures).where(lt(loginFailures.lastFailureAt, before)).returning({ key: loginFailures.loginKey });
+  return rows.length;
+}

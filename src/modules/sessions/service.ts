@@ -188,6 +188,14 @@ export function createSessionService(deps: SessionDeps) {
     },
 
     /** Revokes every session of every user (incident response); returns how many. */
+    /**
+     * Deletes sessions that ended more than `retentionMs` ago, with their refresh tokens. Rotated
+     * tokens of live sessions stay: they are what detects the reuse of a stolen token.
+     */
+    async prune(retentionMs: number): Promise<number> {
+      return store.pruneSessions(db, new Date(clock.now() - retentionMs));
+    },
+
     async revokeAll(reason: string): Promise<number> {
       const ids = await store.revokeAllSessions(db, new Date(clock.now()), reason);
       await announce(ids);

@@ -1,5 +1,5 @@
 // SQL of the sessions module, and nothing else.
-import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, ne, or, sql } from "drizzle-orm";
 import type { Executor } from "../../store/db.js";
 import { refreshTokens, sessions } from "./tables.js";
 
@@ -63,4 +63,10 @@ export async function findSession(db: Executor, id: string): Promise<SessionRow 
 
 export async function touchSession(db: Executor, id: string, at: Date): Promise<void> {
   await db.update(sessions).set({ lastUsedAt: at }).where(eq(sessions.id, id));
+}
+
+/** Deletes sessions (and, by cascade, their refresh tokens) that expired or were revoked before `before`. */
+export async function pruneSessions(db: Executor, before: Date): Promise<number> {
+  const rows = await db.delete(sessions).where(or(lt(sessions.expiresAt, before), lt(sessions.revokedAt, before))).returning({ id: sessions.id });
+  return rows.length;
 }
