@@ -83,7 +83,9 @@ export function createApiKeyService(deps: ApiKeyDeps) {
   let lastReload = clock.now();
 
   // One counter per key id, as operators asked: which key is busy. Uses are counted, not audited.
-  const uses = new Counter({ name: "api_key_requests_total", help: "Requests authenticated by an API key, by key id.", labelNames: ["key_id"] as const, registers: [deps.metrics.registry] });
+  // (A registry shared by two apps in one process already has it.)
+  const uses = (deps.metrics.registry.getSingleMetric("api_key_requests_total") as Counter<"key_id"> | undefined)
+    ?? new Counter({ name: "api_key_requests_total", help: "Requests authenticated by an API key, by key id.", labelNames: ["key_id"] as const, registers: [deps.metrics.registry] });
 
   const hashKey = (key: string) => hmacSha256Hex(deps.secretKey, key);
 
