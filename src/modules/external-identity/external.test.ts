@@ -181,6 +181,33 @@ test("an unknown kid triggers at most one JWKS refetch per 30 s", async () => {
   assert.equal(jwksHits - before, 2);
 });
 
+test("ES256 and EdDSA keys verify only under their own algorithm; with both settings HS256 uses only the secret", async () => {
+  const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const ed = generateKeyPairSync("ed25519");
+  published = [jwk(rsa.publicKey, "k1"), { ...ec.publicKey.export({ format: "jwk" }), kid: "ec1", use: "sig" }, { ...ed.publicKey.export({ format: "jwk" }), kid: "ed1", use: "sig" }];
+  clock.advance(31_000);
+  const port = (jwksServer.address() as { port: number }).port;
+  const both = await startApp({ clock, env: { ...base, EXTERNAL_JWT_SECRET: hsSecret, EXTERNAL_JWKS_URL: `http://127.0.0.1:${port}/jwks.json` } });
+  try {
+    const sign = (algorithm: "ES256" | "EdDSA", key: KeyObject, kid: string) =>
+      createSigner({ key: key.export({ format: "pem", type: "pkcs8" }), algorithm, kid, iss: ISSUER, aud: AUDIENCE, expiresIn: 3_600_000, clockTimestamp: clock.now() })({ sub: subject() });
+    assert.equal((await whoami(both, sign("ES256", ec.privateKey, "ec1"))).statusCode, 200, "ES256 with the P-256 key");
+    assert.equal((await whoami(both, sign("EdDSA", ed.privateKey, "ed1"))).statusCode, 200, "EdDSA with the Ed25519 key");
+    assert.equal((await whoami(both, rs256({ sub: subject() }))).statusCode, 200, "RS256 with the RSA key");
+    assert.equal((await whoami(both, hs256({ sub: subject() }))).statusCode, 200, "HS256 with the secret");
+    // A kid pointing at a key of another type: the key's algorithm wins, the token's is refused.
+    assert.equal((await whoami(both, sign("ES256", ec.privateKey, "k1"))).statusCode, 401);
+    assert.equal((await whoami(both, rs256({ sub: subject() }, { kid: "ec1" }))).statusCode, 401);
+    // HS256 keyed with the RSA public key is checked against the secret only, and fails.
+    const publicPem = rsa.publicKey.export({ format: "pem", type: "spki" }) as string;
+    const unsigned = `${b64({ alg: "HS256", typ: "JWT", kid: "k1" })}.${b64({ sub: subject(), iss: ISSUER, aud: AUDIENCE, exp: Math.floor(clock.now() / 1000) + 3600 })}`;
+    assert.equal((await whoami(both, `${unsigned}.${createHmac("sha256", publicPem).update(unsigned).digest("base64url")}`)).statusCode, 401);
+  } finally {
+    await both.close();
+    published = [jwk(rsa.publicKey, "k1"), jwk(rsa2.publicKey, "k2"), jwk(rsa.publicKey, "k3")];
+  }
+});
+
 test("a JWKS endpoint that never answers is abandoned after the fetch timeout", async () => {
   const port = (jwksServer.address() as { port: number }).port;
   const errors: string[] = [];
