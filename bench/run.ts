@@ -5,7 +5,7 @@
 // /me at a modest paced load, alone and under a login flood (me-under-login-flood). Then start-up
 // time and idle memory of the compiled server (bench/startup.ts). Results go to bench/results/.
 // Options (defaults shown): --duration 10 --warmup 2 --connections 50 --rounds 1 --quiet-wait 120
-// --scenarios bare,bulwark-memory,bulwark-redis,bulwark-me-memory,bulwark-me-pg-redis,me-under-login-flood
+// --scenarios bare,bulwark-memory,bulwark-redis,bulwark-me-memory,bulwark-me-pg-redis,bulwark-key-memory,me-under-login-flood
 // --me-rate 500 --me-connections 10 --flood-connections 64,200 --no-startup --no-build --no-write.
 // See bench/README.md.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
@@ -21,7 +21,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import type { FloodOptions, FloodOutcome } from "./flood.js";
 import { ROOT, machineBusyMs, markdownTable, sleep, textTable } from "./lib.js";
-import { IDENTITY_SCENARIOS, REDIS_SCENARIOS, type Scenario, type ServerStats } from "./server.js";
+import { IDENTITY_SCENARIOS, KEY_SCENARIOS, REDIS_SCENARIOS, type Scenario, type ServerStats } from "./server.js";
 import { measureStartup, startupRows, type StartupResult } from "./startup.js";
 
 /** Throughput goals: the scenario's req/s over bare Fastify's. */
@@ -32,6 +32,7 @@ const GOALS: Record<Scenario, number | undefined> = {
   "bulwark-memory-warn": undefined,
   "bulwark-me-memory": 0.45,
   "bulwark-me-pg-redis": 0.3,
+  "bulwark-key-memory": 0.5,
   "me-under-login-flood": undefined,
 };
 /** me-under-login-flood: p99 of /me under the flood over p99 of /me alone (same server, same paced load) must stay below this. */
@@ -164,6 +165,7 @@ async function command(server: ServerProcess, name: "mark" | "stats"): Promise<s
 /** What each scenario loads: the path and the headers sent with every request. */
 function target(scenario: Scenario, server: ServerProcess): { path: string; headers: Record<string, string> } {
   if (!IDENTITY_SCENARIOS.includes(scenario)) return { path: "/hello", headers: {} };
+  if (KEY_SCENARIOS.includes(scenario)) return { path: "/api/bench/key", headers: { authorization: `Bearer ${server.token!}` } };
   return { path: "/api/users/me", headers: { authorization: `Bearer ${server.token!}` } };
 }
 
@@ -172,7 +174,7 @@ async function probe(scenario: Scenario, server: ServerProcess): Promise<number>
   const { path, headers } = target(scenario, server);
   const res = await fetch(`http://127.0.0.1:${server.port}${path}`, { headers });
   const body = await res.text();
-  if (path === "/hello" && (res.status !== 200 || body !== '{"hello":"world"}')) throw new Error(`${scenario}: GET /hello answered ${res.status} ${body}`);
+  if ((path === "/hello" || path === "/api/bench/key") && (res.status !== 200 || body !== '{"hello":"world"}')) throw new Error(`${scenario}: GET ${path} answered ${res.status} ${body}`);
   if (path === "/api/users/me" && (res.status !== 200 || !(JSON.parse(body) as { user?: { id?: string } }).user?.id)) {
     throw new Error(`${scenario}: GET /api/users/me answered ${res.status} ${body}`);
   }
@@ -507,7 +509,7 @@ function machine() {
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const pct = (share: number) => `${fmt(share * 100)}%`;
 
-const REQUEST: Partial<Record<Scenario, string>> = { "bulwark-me-memory": "GET /api/users/me", "bulwark-me-pg-redis": "GET /api/users/me" };
+const REQUEST: Partial<Record<Scenario, string>> = { "bulwark-me-memory": "GET /api/users/me", "bulwark-me-pg-redis": "GET /api/users/me", "bulwark-key-memory": "GET /api/bench/key (API key)" };
 
 function throughputRows(outcomes: readonly Outcome[], bare: number | undefined): string[][] {
   const rows = [["scenario", "request", "req/s", "p50 ms", "p99 ms", "ratio", "goal", "non-2xx", "server CPU", "server ELU", "loadgen CPU", "other CPU", "log lines/req", "resp bytes"]];
@@ -593,7 +595,7 @@ function summaryMarkdown(date: string, facts: ReturnType<typeof machine>, option
   return parts.join("\n");
 }
 
-const DEFAULT_SCENARIOS = "bare,bulwark-memory,bulwark-redis,bulwark-me-memory,bulwark-me-pg-redis,me-under-login-flood";
+const DEFAULT_SCENARIOS = "bare,bulwark-memory,bulwark-redis,bulwark-me-memory,bulwark-me-pg-redis,bulwark-key-memory,me-under-login-flood";
 const { values } = parseArgs({
   options: {
     duration: { type: "string", default: "10" },

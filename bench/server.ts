@@ -20,12 +20,18 @@ import { benchSecrets, isMain } from "./lib.js";
  * The default scenarios, and `bulwark-memory-warn` (LOG_LEVEL=warn: no request line), a diagnostic of
  * what logging costs. The `*me*` scenarios serve GET /api/users/me to a signed-in user;
  * `me-under-login-flood` is that server with the login limit out of the way, for the flood.
+ * `bulwark-key-memory` serves a library route guarded by an API key scope (`GET /api/bench/key`),
+ * called with the key of the user it signed in; it prints the key where the others print a token.
  */
-export const SCENARIOS = ["bare", "bulwark-memory", "bulwark-redis", "bulwark-memory-warn", "bulwark-me-memory", "bulwark-me-pg-redis", "me-under-login-flood"] as const;
+export const SCENARIOS = ["bare", "bulwark-memory", "bulwark-redis", "bulwark-memory-warn", "bulwark-me-memory", "bulwark-me-pg-redis", "bulwark-key-memory", "me-under-login-flood"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** The scenarios whose server registers a user, signs in at start-up and prints the access token. */
-export const IDENTITY_SCENARIOS: readonly Scenario[] = ["bulwark-me-memory", "bulwark-me-pg-redis", "me-under-login-flood"];
+export const IDENTITY_SCENARIOS: readonly Scenario[] = ["bulwark-me-memory", "bulwark-me-pg-redis", "bulwark-key-memory", "me-under-login-flood"];
+/** The scenarios authenticated by an API key (the second line the server prints is the key). */
+export const KEY_SCENARIOS: readonly Scenario[] = ["bulwark-key-memory"];
+/** The scope the key scenario's route requires and its key holds. */
+export const BENCH_KEY_SCOPE = "bench:read";
 /** The scenarios whose counters live in Redis. */
 export const REDIS_SCENARIOS: readonly Scenario[] = ["bulwark-redis", "bulwark-me-pg-redis"];
 
@@ -83,6 +89,8 @@ type BulwarkOptions = {
   /** Identity scenarios: tokens valid for the whole run, and (for the flood) no per-IP login limit. */
   identity?: { loginUnlimited: boolean } | undefined;
   hasher?: PasswordHasher | undefined;
+  /** Adds GET /api/bench/key, guarded by an API key scope. */
+  keyRoute?: boolean;
 };
 
 async function bulwark(options: BulwarkOptions, tally: ReturnType<typeof countingDevNull>): Promise<{ app: FastifyInstance; dataDir: string }> {
@@ -106,6 +114,8 @@ async function bulwark(options: BulwarkOptions, tally: ReturnType<typeof countin
   const app = await createApp(config, { logger, ...(options.hasher ? { hasher: options.hasher } : {}) });
   // A library route, as a user of Bulwark adds one: default auth (none) and rate-limit class.
   app.get("/hello", { schema: { response: { 200: HelloResponse } } }, async () => ({ hello: "world" }));
+  // The same answer behind an API key scope (bulwark-key-memory).
+  if (options.keyRoute) app.get("/api/bench/key", { schema: { response: { 200: HelloResponse } }, config: { auth: { apiKey: BENCH_KEY_SCOPE } } }, async () => ({ hello: "world" }));
   return { app, dataDir };
 }
 
@@ -120,6 +130,15 @@ async function signIn(app: FastifyInstance): Promise<string> {
   const token = (login.json() as { access_token?: unknown }).access_token;
   if (typeof token !== "string") throw new Error("login returned no access_token");
   return token;
+}
+
+/** Creates an API key with the bench scope for the signed-in user (through the API); returns the key. */
+async function createKey(app: FastifyInstance, accessToken: string): Promise<string> {
+  const res = await app.inject({ method: "POST", url: "/api/keys", headers: { authorization: `Bearer ${accessToken}` }, payload: { name: "bench", scopes: [BENCH_KEY_SCOPE] } });
+  if (res.statusCode !== 201) throw new Error(`POST /api/keys answered ${res.statusCode}: ${res.body}`);
+  const key = (res.json() as { key?: unknown }).key;
+  if (typeof key !== "string") throw new Error("POST /api/keys returned no key");
+  return key;
 }
 
 /** Waits up to 5 s for the counters' Redis connection to be ready (ioredis connects in the background). */
@@ -155,6 +174,7 @@ async function main(): Promise<void> {
       logLevel: scenario === "bulwark-memory-warn" ? "warn" : undefined,
       identity: identity ? { loginUnlimited: scenario === "me-under-login-flood" } : undefined,
       hasher,
+      keyRoute: KEY_SCENARIOS.includes(scenario),
     }, log));
   }
   const cleanup = () => {
@@ -167,7 +187,8 @@ async function main(): Promise<void> {
     throw new Error("Redis is configured but not answering");
   }
   // Before listening, through app.inject: the two requests are not part of any measurement.
-  const token = identity ? await signIn(app) : undefined;
+  const signedIn = identity ? await signIn(app) : undefined;
+  const token = signedIn && KEY_SCENARIOS.includes(scenario) ? await createKey(app, signedIn) : signedIn;
   await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address();
   process.stdout.write(`${typeof address === "object" && address ? address.port : 0}\n`);

@@ -21,6 +21,8 @@ import { observabilityPlugin } from "./modules/observability/index.js";
 import { publicConfigPlugin } from "./modules/public-config/index.js";
 import { createPasswordHasher, parseKeyring, type PasswordHasher } from "./core/crypto/index.js";
 import { accountsPlugin, createAccountService, type AccountService } from "./modules/accounts/index.js";
+import { apiKeyResolver, apiKeysPlugin, createApiKeyService, type ApiKeyService } from "./modules/api-keys/index.js";
+import { createExternalIdentityService, externalResolver, type ExternalIdentityService } from "./modules/external-identity/index.js";
 import { createCookieJar, createSessionService, sessionResolver, sessionsPlugin, type SessionService } from "./modules/sessions/index.js";
 import { createTokenService, tokensPlugin, type TokenService } from "./modules/tokens/index.js";
 import { createCounters, type Counters } from "./store/counters.js";
@@ -52,6 +54,9 @@ export type Bulwark = {
   readonly tokens: TokenService;
   readonly sessions: SessionService;
   readonly accounts: AccountService;
+  readonly apiKeys: ApiKeyService;
+  /** The outside identity provider, when EXTERNAL_JWT_SECRET or EXTERNAL_JWKS_URL is set. */
+  readonly external: ExternalIdentityService | undefined;
   /** Adds a credential resolver (sessions, API keys, outside tokens); tried in registration order. */
   addAuthResolver(resolver: AuthResolver): void;
   /** Deletes what has outlived its use (ended sessions, stale login counters); runs hourly by itself. */
@@ -108,13 +113,26 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
     users: (id) => accounts!.sessionUser(id),
     onError: (e) => logger.warn({ err: e.message }, "session revocations: notification or reload failed"),
   });
+  const apiKeys = createApiKeyService({
+    db: store.db, clock, audit, pubsub, metrics, secretKey: config.secretKey,
+    users: (id) => accounts!.sessionUser(id),
+    onError: (e) => logger.warn({ err: e.message }, "api keys: notification or reload failed"),
+  });
   accounts = createAccountService({
     db: store.db, clock, audit, pubsub, sessions, metrics,
+    // Disabling an account revokes its API keys in the same transaction as its sessions.
+    credentials: [{ kind: "api_keys", revokeUserIn: apiKeys.revokeUserIn, announce: apiKeys.announce }],
     hasher: deps.hasher ?? createPasswordHasher(),
     config: { secretKey: config.secretKey, lockoutThreshold: config.lockoutThreshold, password: config.password },
   });
   await sessions.init();
   await accounts.init();
+  await apiKeys.init();
+  const external = config.external ? createExternalIdentityService({
+    db: store.db, clock, audit, metrics, config: config.external, adminEmails: config.adminEmails, ownIssuer: config.publicUrl,
+    users: (id) => accounts!.sessionUser(id),
+    onError: (e) => logger.warn({ err: e.message }, "external identity: JWKS fetch failed"),
+  }) : undefined;
   const jar = createCookieJar({ publicUrl: config.publicUrl, allowedOrigins: config.corsOrigins, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl });
 
   const app = Fastify({
@@ -146,12 +164,15 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
     prune().catch((error: unknown) => logger.warn({ err: (error as Error).message }, "pruning failed; retried within the hour"));
   }, PRUNE_INTERVAL_MS).unref();
   app.decorate("bulwark", {
-    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts, prune,
+    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts, apiKeys, external, prune,
     addAuthResolver: (resolver: AuthResolver) => { resolvers.push(resolver); },
   } satisfies Bulwark);
   app.decorateRequest("principal", null);
   app.decorateRequest("authError", null);
-  resolvers.push(sessionResolver(sessions, jar));
+  // The outside provider's resolver goes first: it takes only tokens bearing its issuer, whereas the
+  // sessions resolver refuses every JWT it cannot verify. API keys (bwk_…) are nobody else's.
+  if (external) resolvers.push(externalResolver(external));
+  resolvers.push(sessionResolver(sessions, jar), apiKeyResolver(apiKeys));
 
   // Only JSON is parsed; a text/plain body is refused with 415 instead of reaching a handler.
   app.removeContentTypeParser("text/plain");
@@ -199,6 +220,7 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
     clearInterval(pruneTimer);
     tokens.close();
     sessions.close();
+    apiKeys.close();
     if (!deps.pubsub) await pubsub.close();
     if (!deps.counters) await counters.close();
     if (!deps.store) await store.close();
@@ -210,5 +232,6 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   await app.register(tokensPlugin, { tokens });
   await app.register(sessionsPlugin, { sessions, jar });
   await app.register(accountsPlugin, { accounts, sessions, jar });
+  await app.register(apiKeysPlugin, { keys: apiKeys });
   return app;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `bulwark` command: parses the subcommand and hands over to src/cli/.
+import { apiKeysCommand } from "./cli/api-keys.js";
 import { auditCommand } from "./cli/audit.js";
 import { checkCommand } from "./cli/check.js";
 import { initCommand } from "./cli/init.js";
@@ -30,6 +31,9 @@ Commands:
   users enable NAME    let a disabled user sign in again
   users import FILE    import users with bcrypt/Argon2 hashes from a CSV
   sessions revoke      end sessions: --all, or --user NAME
+  api-keys create      make an API key: --user NAME --name N --scopes a,b [--expires DAYS]
+  api-keys revoke ID   revoke an API key at once, on every instance
+  api-keys list        list live API keys (--user NAME), never a secret
 
 Run "bulwark <command> --help" for a command's options. Settings: docs/configuration.md.`;
 
@@ -74,6 +78,8 @@ export async function main(argv: string[], out: Output = consoleOutput): Promise
       return usersCommand(rest, out, () => configOrExplain(out));
     case "sessions":
       return sessionsCommand(rest, out, () => configOrExplain(out));
+    case "api-keys":
+      return apiKeysCommand(rest, out, () => configOrExplain(out));
     case "audit":
       return auditCommand(rest, (line) => out.line(line), (line) => out.error(line));
     default:

@@ -12,6 +12,8 @@ export type Principal = {
   sessionId?: string;
   keyId?: string;
   scopes?: readonly string[];
+  /** An API key with its own budget: requests per minute, counted in the key's own bucket. */
+  rateLimitPerMinute?: number;
 };
 
 /** Returns a Principal for the request's credentials, null when they are not its kind, or throws AppError when they are bad. */

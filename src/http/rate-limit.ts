@@ -33,10 +33,16 @@ export function ratePlans(limits: Config["rateLimit"]): Record<RateLimitClass, C
   };
 }
 
-/** The key a request is counted under: the principal when authenticated, else the client IP (IPv6 by /64). */
+/**
+ * The key a request is counted under: the principal when authenticated, else the client IP (IPv6 by
+ * /64). An API key counts against its owner's budget, so minting keys does not multiply it, unless
+ * the key has its own limit: then it has its own bucket.
+ */
 export function rateKey(req: FastifyRequest): string {
   const p = req.principal;
-  return p ? `${p.type}:${p.keyId ?? p.userId}` : `ip:${clientKey(req.ip)}`;
+  if (!p) return `ip:${clientKey(req.ip)}`;
+  if (p.type === "api_key") return p.rateLimitPerMinute !== undefined ? `api_key:${p.keyId}` : `user:${p.userId}`;
+  return `${p.type}:${p.userId}`;
 }
 
 /** An onRequest hook (after authentication) enforcing the route's class, or nothing when disabled. */
@@ -48,13 +54,16 @@ export function rateLimitHook(counters: Counters, limits: Config["rateLimit"], o
     const plan = plans[cls ?? "default"];
     const client = rateKey(req);
     const ip = `ip:${clientKey(req.ip)}`;
-    const hits = await Promise.all(plan.policies.map((p) => counters.hit(`${p.name}:${p.by === "ip" ? ip : client}`, p.limit, p.window)));
+    // A key's own per-minute limit replaces the global one for its bucket.
+    const own = req.principal?.rateLimitPerMinute;
+    const limitOf = (p: Policy) => (own !== undefined && p.name === "minute" ? own : p.limit);
+    const hits = await Promise.all(plan.policies.map((p) => counters.hit(`${p.name}:${p.by === "ip" ? ip : client}`, limitOf(p), p.window)));
     // Report the policy that refused, or else the one closest to running out.
     let index = hits.findIndex((h) => !h.allowed);
     if (index < 0) index = hits.reduce((best, h, i) => (h.remaining < hits[best]!.remaining ? i : best), 0);
     const hit = hits[index] as Hit;
     const policy = plan.policies[index] as Policy;
-    reply.header("ratelimit-policy", plan.header);
+    reply.header("ratelimit-policy", own === undefined ? plan.header : plan.policies.map((p) => `"${p.name}";q=${limitOf(p)};w=${p.window}`).join(", "));
     reply.header("ratelimit", `"${policy.name}";r=${hit.remaining};t=${hit.resetSeconds}`);
     if (!hit.allowed) {
       onExceeded(req, policy.name, policy.by === "ip" ? ip : client, policy.window);

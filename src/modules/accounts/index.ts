@@ -4,7 +4,7 @@ import type { CookieJar, SessionService } from "../sessions/index.js";
 import { accountRoutes } from "./routes.js";
 import type { AccountService } from "./service.js";
 
-export { createAccountService, userView, HOURLY_FAILURE_CAP, type AccountService, type UserView, type AccountConfig } from "./service.js";
+export { createAccountService, userView, HOURLY_FAILURE_CAP, type AccountService, type UserView, type AccountConfig, type CredentialRevoker } from "./service.js";
 export { checkPassword, normalizePassword } from "./password-policy.js";
 
 /** Registers the accounts routes with the given services. */

@@ -6,7 +6,7 @@ import { hmacSha256, randomToken, timingSafeEqualString } from "../../core/crypt
 import type { PasswordHasher } from "../../core/crypto/password.js";
 import { newId } from "../../core/ids.js";
 import type { Metrics } from "../../core/metrics.js";
-import type { Database } from "../../store/db.js";
+import type { Database, Executor } from "../../store/db.js";
 import type { PubSub } from "../../store/pubsub.js";
 import type { AuditService } from "../audit/index.js";
 import type { ClientMeta, SessionService, SessionUser, TokenPair } from "../sessions/index.js";
@@ -29,6 +29,15 @@ export type AccountDeps = {
   sessions: SessionService;
   metrics: Metrics;
   config: AccountConfig;
+  /** Other credentials a disabled account loses (API keys): revoked in the same transaction, announced after it. */
+  credentials?: CredentialRevoker[];
+};
+
+/** Revokes a user's credentials of one kind inside a transaction; `announce` tells every instance after the commit. */
+export type CredentialRevoker = {
+  kind: string;
+  revokeUserIn(tx: Executor, userId: string, reason: string): Promise<string[]>;
+  announce(ids: string[]): Promise<void>;
 };
 
 export type UserView = {
@@ -330,16 +339,20 @@ export function createAccountService(deps: AccountDeps) {
       return store.pruneLoginFailures(db, new Date(clock.now() - DAY));
     },
 
-    /** Admin: disables or re-enables a user; disabling ends every session at once. */
+    /** Admin: disables or re-enables a user; disabling ends every session and revokes every API key at once. */
     async setDisabled(id: string, disabled: boolean, actor: { userId: string | null; ip?: string | null; userAgent?: string | null }): Promise<void> {
-      const revoked = await db.transaction(async (tx) => {
+      const { revoked, others } = await db.transaction(async (tx) => {
         const row = await store.updateUser(tx, id, { disabledAt: disabled ? new Date(clock.now()) : null, updatedAt: new Date(clock.now()) });
         if (!row) throw errors.notFound("no such user");
         const ids = disabled ? await sessions.revokeUserIn(tx, id, { reason: "disabled" }) : [];
-        await audit.record({ eventType: disabled ? "user.disabled" : "user.enabled", result: "success", actor: { userId: actor.userId }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: id, metadata: { sessions_revoked: ids.length } }, tx);
-        return ids;
+        const others: { revoker: CredentialRevoker; ids: string[] }[] = [];
+        for (const revoker of disabled ? deps.credentials ?? [] : []) others.push({ revoker, ids: await revoker.revokeUserIn(tx, id, "disabled") });
+        const counts = Object.fromEntries(others.map((o) => [`${o.revoker.kind}_revoked`, o.ids.length]));
+        await audit.record({ eventType: disabled ? "user.disabled" : "user.enabled", result: "success", actor: { userId: actor.userId }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: id, metadata: { sessions_revoked: ids.length, ...counts } }, tx);
+        return { revoked: ids, others };
       });
       await sessions.announce(revoked);
+      for (const { revoker, ids } of others) await revoker.announce(ids);
       await changed(id);
     },
 

@@ -1,0 +1,313 @@
+// API keys: creation (the key is returned once), listing, rotation with a grace period, revocation,
+// and the resolution of a presented key into a principal. A verified key is cached in memory, so a
+// request costs no database read; every change (revoke, rotate, expiry, owner disabled) reaches
+// every instance's cache through pub/sub before the change is reported done, with a periodic
+// reload as the safety net for a lost message.
+import { Counter } from "prom-client";
+import type { Clock } from "../../core/clock.js";
+import { errors } from "../../core/errors.js";
+import { hmacSha256Hex, randomToken, timingSafeEqualString } from "../../core/crypto/index.js";
+import type { Metrics } from "../../core/metrics.js";
+import type { Principal } from "../../http/auth.js";
+import type { Database, Executor } from "../../store/db.js";
+import type { PubSub } from "../../store/pubsub.js";
+import type { AuditService } from "../audit/index.js";
+import type { UserLookup } from "../sessions/index.js";
+import { generateKey, keyPrefix, parseKey } from "./format.js";
+import * as store from "./store.js";
+import type { ApiKeyRow } from "./store.js";
+
+export type ApiKeyDeps = {
+  db: Database;
+  clock: Clock;
+  audit: AuditService;
+  pubsub: PubSub;
+  metrics: Metrics;
+  /** The owner's role and disabled flag (the accounts module's cached lookup). */
+  users: UserLookup;
+  secretKey: string;
+  onError?: (error: Error) => void;
+};
+
+/** Who performs a change, for the audit row. */
+export type KeyActor = { userId: string | null; keyId?: string | null; ip?: string | null; userAgent?: string | null };
+
+export type KeyView = {
+  id: string; name: string; prefix: string; scopes: string[]; created_at: string; expires_at: string | null;
+  last_used_at: string | null; rate_limit_per_minute: number | null; user_id: string;
+};
+export type KeyCreated = Omit<KeyView, "last_used_at"> & { key: string; replaces?: { id: string; expires_at: string } };
+
+export type CreateKeyInput = { name: string; scopes: string[]; expires_at?: string | Date | undefined; rate_limit_per_minute?: number | undefined };
+
+/** Rotation keeps the old key working this long unless told otherwise (API.md). */
+export const DEFAULT_GRACE_SECONDS = 86_400;
+/** last_used_at is written at most this often per key. */
+const TOUCH_INTERVAL_MS = 60_000;
+/** How often changed keys are re-read and expiries swept, in case a notification was lost. */
+const RELOAD_INTERVAL_MS = 30_000;
+const CACHE_MAX = 50_000;
+const CHANNEL = "api_keys.changed";
+const REFUSED = "invalid, expired or revoked API key";
+
+type Cached = {
+  id: string;
+  userId: string;
+  keyHash: string;
+  scopes: readonly string[];
+  expiresAt: number | null;
+  revoked: boolean;
+  rateLimitPerMinute: number | null;
+};
+
+export type ApiKeyService = ReturnType<typeof createApiKeyService>;
+
+/** The public view of a key row: never the hash. */
+function view(row: ApiKeyRow): KeyView {
+  return {
+    id: row.id, name: row.name, prefix: keyPrefix(row.id), scopes: [...row.scopes],
+    created_at: row.createdAt.toISOString(), expires_at: row.expiresAt?.toISOString() ?? null,
+    last_used_at: row.lastUsedAt?.toISOString() ?? null, rate_limit_per_minute: row.rateLimitPerMinute, user_id: row.userId,
+  };
+}
+
+/** Builds the API key service; call `init()` before serving. */
+export function createApiKeyService(deps: ApiKeyDeps) {
+  const { db, clock, audit, pubsub } = deps;
+  const cache = new Map<string, Cached>();
+  const touched = new Map<string, number>();
+  const echoes = new Map<string, () => void>();
+  const timers: NodeJS.Timeout[] = [];
+  // Bumped by every invalidation: a load that started before one must not cache what it read.
+  let epoch = 0;
+  let lastReload = clock.now();
+
+  // One counter per key id, as operators asked: which key is busy. Uses are counted, not audited.
+  // (A registry shared by two apps in one process already has it.)
+  const uses = (deps.metrics.registry.getSingleMetric("api_key_requests_total") as Counter<"key_id"> | undefined)
+    ?? new Counter({ name: "api_key_requests_total", help: "Requests authenticated by an API key, by key id.", labelNames: ["key_id"] as const, registers: [deps.metrics.registry] });
+
+  const hashKey = (key: string) => hmacSha256Hex(deps.secretKey, key);
+
+  const invalidate = (ids: readonly string[]) => {
+    epoch++;
+    for (const id of ids) cache.delete(id);
+  };
+
+  /** Tells every instance (this one included) that keys changed, and waits for our own echo. */
+  const announce = async (ids: string[]) => {
+    if (ids.length === 0) return;
+    invalidate(ids);
+    const nonce = randomToken(8);
+    const echoed = new Promise<void>((resolve) => {
+      echoes.set(nonce, resolve);
+      // Never hang a request on a lost message: this instance already dropped the keys.
+      setTimeout(resolve, 1_000).unref();
+    });
+    try {
+      await pubsub.publish(CHANNEL, JSON.stringify({ ids, nonce }));
+      await echoed;
+    } catch (error) {
+      // Committed and known here; other instances pick it up at their next reload.
+      deps.onError?.(error as Error);
+    } finally {
+      echoes.delete(nonce);
+    }
+  };
+
+  const load = async (id: string): Promise<Cached | null> => {
+    const started = epoch;
+    const row = await store.findKey(db, id);
+    if (!row) return null;
+    const entry: Cached = {
+      id: row.id, userId: row.userId, keyHash: row.keyHash, scopes: Object.freeze([...row.scopes]),
+      expiresAt: row.expiresAt?.getTime() ?? null, revoked: row.revokedAt !== null, rateLimitPerMinute: row.rateLimitPerMinute,
+    };
+    if (started === epoch) {
+      if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
+      cache.set(id, entry);
+    }
+    return entry;
+  };
+
+  /** Audits the expiry of keys (one, or all that are due) exactly once across instances. */
+  const recordExpiries = async (id?: string): Promise<number> => {
+    const rows = await db.transaction(async (tx) => {
+      const claimed = await store.claimExpired(tx, new Date(clock.now()), id);
+      for (const row of claimed) {
+        await audit.record({ eventType: "api_key.expire", result: "success", actor: { userId: null }, target: row.id, metadata: { owner: row.userId, name: row.name } }, tx);
+      }
+      return claimed;
+    });
+    if (rows.length > 0) invalidate(rows.map((r) => r.id));
+    return rows.length;
+  };
+
+  const fail = (reason: string): never => {
+    deps.metrics.authFailures.inc({ reason: `api_key_${reason}` });
+    throw errors.unauthorized(REFUSED);
+  };
+
+  const parseExpiry = (value: string | Date | undefined): Date | null => {
+    if (value === undefined) return null;
+    const at = value instanceof Date ? value : new Date(value);
+    if (Number.isNaN(at.getTime()) || at.getTime() <= clock.now()) throw errors.invalid("expires_at must be a time in the future", [{ path: "expires_at", message: "must be in the future" }]);
+    return at;
+  };
+
+  const insertNew = async (tx: Executor, ownerId: string, input: { name: string; scopes: string[]; expiresAt: Date | null; rateLimitPerMinute: number | null }) => {
+    const now = clock.now();
+    const { id, key } = generateKey(now);
+    const row: ApiKeyRow = {
+      id, userId: ownerId, name: input.name, keyHash: hashKey(key), scopes: input.scopes, rateLimitPerMinute: input.rateLimitPerMinute,
+      createdAt: new Date(now), expiresAt: input.expiresAt, lastUsedAt: null, revokedAt: null, revokeReason: null,
+      replacedBy: null, expiryRecordedAt: null, updatedAt: new Date(now),
+    };
+    await store.insertKey(tx, row);
+    const { last_used_at: _unused, ...rest } = view(row);
+    return { row, created: { ...rest, key } satisfies KeyCreated };
+  };
+
+  return {
+    /** Listens for key changes from other instances and starts the periodic reload and expiry sweep. */
+    async init(): Promise<void> {
+      await pubsub.subscribe(CHANNEL, (message) => {
+        const { ids, nonce } = JSON.parse(message) as { ids: string[]; nonce: string };
+        invalidate(ids);
+        echoes.get(nonce)?.();
+      });
+      const reload = async () => {
+        const since = lastReload - 60_000;
+        lastReload = clock.now();
+        invalidate(await store.changedSince(db, new Date(since)));
+        await recordExpiries();
+      };
+      timers.push(setInterval(() => {
+        reload().catch((error: unknown) => deps.onError?.(error as Error));
+      }, RELOAD_INTERVAL_MS), setInterval(() => {
+        const now = clock.now();
+        for (const [id, at] of touched) if (now - at > TOUCH_INTERVAL_MS) touched.delete(id);
+      }, 60_000));
+      for (const timer of timers) timer.unref();
+    },
+
+    /** Stops the background timers. */
+    close(): void {
+      for (const timer of timers) clearInterval(timer);
+    },
+
+    /**
+     * Creates a key for `ownerId`; the full key is in the result and nowhere else, ever.
+     * `maxRateLimit` caps a key's own limit (the API passes RATE_LIMIT_PER_MINUTE; operators may go higher).
+     */
+    async create(ownerId: string, input: CreateKeyInput, actor: KeyActor, options: { maxRateLimit?: number } = {}): Promise<KeyCreated> {
+      const owner = await deps.users(ownerId);
+      if (!owner || owner.disabled) throw errors.notFound("no such user");
+      // A key is never more powerful than its owner: only an admin may mint an admin-scoped key.
+      if (input.scopes.includes("admin") && owner.role !== "admin") throw errors.forbidden("only an admin can create a key with the admin scope");
+      const limit = input.rate_limit_per_minute ?? null;
+      // A user's keys share the user's budget; a key's own budget may not exceed it, or keys would multiply it.
+      if (limit !== null && options.maxRateLimit !== undefined && limit > options.maxRateLimit) {
+        throw errors.invalid(`rate_limit_per_minute may be at most ${options.maxRateLimit}`, [{ path: "rate_limit_per_minute", message: `must be at most ${options.maxRateLimit}` }]);
+      }
+      const expiresAt = parseExpiry(input.expires_at);
+      const scopes = [...new Set(input.scopes)];
+      return db.transaction(async (tx) => {
+        const { created } = await insertNew(tx, ownerId, { name: input.name, scopes, expiresAt, rateLimitPerMinute: limit });
+        await audit.record({
+          eventType: "api_key.create", result: "success", actor: { userId: actor.userId, keyId: actor.keyId ?? null }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null,
+          target: created.id, metadata: { owner: ownerId, name: input.name, scopes, expires_at: created.expires_at, rate_limit_per_minute: limit },
+        }, tx);
+        return created;
+      });
+    },
+
+    /** The live keys of a user, or of everyone (operators), newest first; never a secret. */
+    async list(userId?: string): Promise<KeyView[]> {
+      return (await store.liveKeys(db, userId, new Date(clock.now()))).map(view);
+    },
+
+    /** Revokes a key (of `userId` when given); false when there was no such live key. Dead everywhere on return. */
+    async revoke(id: string, options: { userId?: string; reason: string; actor: KeyActor }): Promise<boolean> {
+      const rows = await db.transaction(async (tx) => {
+        const revoked = await store.revokeKey(tx, id, options.userId, new Date(clock.now()), options.reason);
+        for (const row of revoked) {
+          await audit.record({
+            eventType: "api_key.revoke", result: "success", actor: { userId: options.actor.userId, keyId: options.actor.keyId ?? null },
+            ip: options.actor.ip ?? null, userAgent: options.actor.userAgent ?? null, target: row.id, metadata: { owner: row.userId, reason: options.reason },
+          }, tx);
+        }
+        return revoked;
+      });
+      await announce(rows.map((r) => r.id));
+      return rows.length > 0;
+    },
+
+    /** Issues a replacement key with the same name, scopes, expiry and limit; the old one works until the grace ends. */
+    async rotate(id: string, options: { userId: string; graceSeconds?: number | undefined; actor: KeyActor }): Promise<KeyCreated> {
+      const now = clock.now();
+      const old = await store.findKey(db, id);
+      // Someone else's key, a revoked or an expired one: all "not found", like a key that never existed.
+      if (!old || old.userId !== options.userId || old.revokedAt || (old.expiresAt && old.expiresAt.getTime() <= now)) throw errors.notFound("no such key");
+      const grace = options.graceSeconds ?? DEFAULT_GRACE_SECONDS;
+      const until = new Date(Math.min(now + grace * 1000, old.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY));
+      const created = await db.transaction(async (tx) => {
+        const next = await insertNew(tx, old.userId, { name: old.name, scopes: old.scopes, expiresAt: old.expiresAt, rateLimitPerMinute: old.rateLimitPerMinute });
+        if (grace === 0) await store.revokeKey(tx, old.id, undefined, new Date(now), "rotated");
+        else await store.retireKey(tx, old.id, until, next.created.id, new Date(now));
+        await audit.record({
+          eventType: "api_key.rotate", result: "success", actor: { userId: options.actor.userId, keyId: options.actor.keyId ?? null },
+          ip: options.actor.ip ?? null, userAgent: options.actor.userAgent ?? null, target: old.id,
+          metadata: { owner: old.userId, new_key_id: next.created.id, grace_seconds: grace },
+        }, tx);
+        return { ...next.created, replaces: { id: old.id, expires_at: until.toISOString() } };
+      });
+      await announce([old.id]);
+      return created;
+    },
+
+    /** Revokes every key of a user inside the caller's transaction; `announce` the ids once it has committed. */
+    async revokeUserIn(tx: Executor, userId: string, reason: string): Promise<string[]> {
+      return store.revokeUserKeys(tx, userId, new Date(clock.now()), reason);
+    },
+
+    /** Tells every instance about keys changed in a transaction that has now committed. */
+    announce,
+
+    /** Audits keys that expired and were not audited yet (run every 30 s); returns how many. */
+    recordExpiries: () => recordExpiries(),
+
+    /**
+     * Turns a presented key into a principal. A malformed key or a bad checksum is refused before
+     * anything is looked up; a known key is checked from memory (HMAC, constant-time compare,
+     * revocation, expiry, owner's state), so a request costs no query once the key is cached.
+     */
+    async resolve(key: string): Promise<Principal> {
+      const id = parseKey(key);
+      // A typo or a made-up key never reaches the database.
+      if (!id) return fail("malformed");
+      const entry = cache.get(id) ?? (await load(id));
+      // Compared as HMACs under SECRET_KEY in constant time: the stored value reveals nothing usable.
+      if (!entry || !timingSafeEqualString(hashKey(key), entry.keyHash)) return fail("unknown");
+      if (entry.revoked) return fail("revoked");
+      const now = clock.now();
+      if (entry.expiresAt !== null && entry.expiresAt <= now) {
+        void recordExpiries(id).catch((error: unknown) => deps.onError?.(error as Error));
+        return fail("expired");
+      }
+      // The owner's state comes from the accounts cache, which every instance drops on a change.
+      const owner = await deps.users(entry.userId);
+      if (!owner || owner.disabled) return fail("owner_disabled");
+      const last = touched.get(id) ?? 0;
+      if (now - last > TOUCH_INTERVAL_MS) {
+        touched.set(id, now);
+        void store.touchKey(db, id, new Date(now), TOUCH_INTERVAL_MS).catch(() => touched.delete(id));
+      }
+      uses.inc({ key_id: id });
+      return {
+        type: "api_key", userId: entry.userId, role: owner.role, keyId: id, scopes: entry.scopes,
+        ...(entry.rateLimitPerMinute !== null ? { rateLimitPerMinute: entry.rateLimitPerMinute } : {}),
+      };
+    },
+  };
+}

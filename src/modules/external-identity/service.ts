@@ -1,0 +1,197 @@
+// Outside identity providers (Supabase, Auth0, Clerk, Keycloak): their bearer tokens are verified
+// with jose and turned into principals; a subject seen for the first time gets a user, linked by
+// (provider, subject).
+//
+// Threat model. Each algorithm family is tied to its key type: HS256 verifies only with
+// EXTERNAL_JWT_SECRET, RS256/ES256/EdDSA only with keys from EXTERNAL_JWKS_URL, each JWKS key under
+// the one algorithm of its type. So `alg: none`, an HS256 token keyed with the provider's public
+// key, and a token naming its own key (`jwk`, `jku`, `x5u`) are all refused. `iss`, `aud`, `exp`
+// and `nbf` are checked. Accounts are never linked by email (an email is not an identity a
+// provider vouches for forever), and the admin role needs the token to say the email is verified.
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type CryptoKey, type JWTHeaderParameters, type JWTPayload } from "jose";
+import type { Clock } from "../../core/clock.js";
+import { AppError, errors } from "../../core/errors.js";
+import { randomBase62, sha256Hex } from "../../core/crypto/index.js";
+import { newId } from "../../core/ids.js";
+import type { Metrics } from "../../core/metrics.js";
+import type { Principal } from "../../http/auth.js";
+import type { Database } from "../../store/db.js";
+import type { AuditService } from "../audit/index.js";
+import type { UserLookup } from "../sessions/index.js";
+import { createJwksCache, type JwksCache } from "./jwks.js";
+import * as store from "./store.js";
+
+export type ExternalConfig = { secret: string | undefined; jwksUrl: string | undefined; issuer: string; audience: string };
+
+export type ExternalDeps = {
+  db: Database;
+  clock: Clock;
+  audit: AuditService;
+  metrics: Metrics;
+  users: UserLookup;
+  config: ExternalConfig;
+  /** Lower-cased ADMIN_EMAILS and SUPER_ADMIN_EMAIL. */
+  adminEmails: readonly string[];
+  /** Bulwark's own issuer (PUBLIC_URL): its access tokens are left to the sessions resolver. */
+  ownIssuer: string;
+  jwksTimeoutMs?: number;
+  onError?: (error: Error) => void;
+};
+
+/** What a verified token tells about its subject. */
+export type ExternalClaims = { sub: string; email: string | null; emailVerified: boolean; preferredUsername: string | null };
+
+const HMAC_ALGS = ["HS256"] as const;
+const ASYMMETRIC_ALGS = ["RS256", "ES256", "EdDSA"] as const;
+/** Tolerated clock difference with the provider, in seconds. */
+const CLOCK_TOLERANCE = 30;
+const MAX_TOKEN_LENGTH = 8_192;
+const LINK_CACHE_MAX = 50_000;
+const REFUSED = "invalid or expired token";
+
+export type ExternalIdentityService = ReturnType<typeof createExternalIdentityService>;
+
+/** A safe username from the token: letters, digits, `_` and `-`, 3–40 characters, then a random suffix on retries. */
+export function deriveUsername(claims: ExternalClaims, attempt: number): string {
+  const source = claims.preferredUsername ?? claims.email?.split("@")[0] ?? "";
+  let base = source.normalize("NFKD").replace(/[^A-Za-z0-9_-]/g, "").slice(0, 40);
+  if (base.length < 3) base = "user";
+  return attempt === 0 ? base : `${base}-${randomBase62(6)}`;
+}
+
+/** Builds the service for a configured provider. */
+export function createExternalIdentityService(deps: ExternalDeps) {
+  const { db, clock, audit, config } = deps;
+  const hmacKey = config.secret ? new TextEncoder().encode(config.secret) : undefined;
+  const jwks: JwksCache | undefined = config.jwksUrl
+    ? createJwksCache({ url: config.jwksUrl, clock, ...(deps.jwksTimeoutMs ? { timeoutMs: deps.jwksTimeoutMs } : {}), ...(deps.onError ? { onError: deps.onError } : {}) })
+    : undefined;
+  const algorithms = [...(hmacKey ? HMAC_ALGS : []), ...(jwks ? ASYMMETRIC_ALGS : [])];
+  // subject -> user id: the link never changes once made, so it is read once per instance.
+  const links = new Map<string, string>();
+
+  const fail = (reason: string): never => {
+    deps.metrics.authFailures.inc({ reason: `external_${reason}` });
+    throw errors.unauthorized(REFUSED);
+  };
+
+  const keyFor = async (header: JWTHeaderParameters): Promise<CryptoKey | Uint8Array> => {
+    // The secret verifies HS256 and nothing else; JWKS keys verify only their own algorithm.
+    if (header.alg === "HS256") {
+      if (!hmacKey) throw new Error("HS256 is not configured");
+      return hmacKey;
+    }
+    if (!jwks) throw new Error("no JWKS is configured");
+    return jwks.key(header);
+  };
+
+  const verify = async (token: string): Promise<ExternalClaims> => {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keyFor, {
+        algorithms, issuer: config.issuer, audience: config.audience,
+        currentDate: new Date(clock.now()), clockTolerance: CLOCK_TOLERANCE, requiredClaims: ["sub", "exp"],
+      }));
+    } catch {
+      return fail("invalid");
+    }
+    const { sub, email, email_verified: verified, preferred_username: preferred } = payload as Record<string, unknown>;
+    if (typeof sub !== "string" || sub.length === 0 || sub.length > 255) return fail("claims");
+    const validEmail = typeof email === "string" && email.length <= 254 && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) ? email.trim() : null;
+    return {
+      sub,
+      email: validEmail,
+      // Only the top-level OIDC claim counts, and only `true`: never user-editable metadata (Supabase's user_metadata).
+      emailVerified: validEmail !== null && verified === true,
+      preferredUsername: typeof preferred === "string" ? preferred : null,
+    };
+  };
+
+  /** The user linked to this subject, provisioning one on first sight; idempotent under concurrent first requests. */
+  const userFor = async (claims: ExternalClaims): Promise<string> => {
+    const provider = config.issuer;
+    const cached = links.get(claims.sub);
+    if (cached) return cached;
+    const found = await store.findLink(db, provider, claims.sub);
+    if (found) return remember(claims.sub, found);
+    // No email in the token (Auth0 access tokens, for one): a unique placeholder in the reserved .invalid domain.
+    const email = claims.email ?? `${sha256Hex(`${provider}\n${claims.sub}`).slice(0, 24)}@external.invalid`;
+    const emailKey = email.toLowerCase();
+    // ADMIN_EMAILS counts only for an email the provider says it verified.
+    const role = claims.emailVerified && deps.adminEmails.includes(emailKey) ? "admin" : "user";
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const username = deriveUsername(claims, attempt);
+      const now = new Date(clock.now());
+      const id = newId(now.getTime());
+      const outcome = await db.transaction(async (tx) => {
+        const inserted = await store.insertUser(tx, {
+          id, username, usernameKey: username.toLowerCase(), email, emailKey, emailVerified: claims.emailVerified,
+          passwordHash: null, role, createdAt: now, updatedAt: now,
+        });
+        if (!inserted) return "taken" as const;
+        // The (provider, subject) key decides between concurrent first requests: the loser rolls back its user.
+        if (!(await store.insertLink(tx, { provider, subject: claims.sub, userId: id, createdAt: now }))) throw new LostRace();
+        await audit.record({
+          eventType: "user.provision", result: "success", actor: { userId: id }, target: id,
+          metadata: { provider, subject: claims.sub, email_verified: claims.emailVerified, role },
+        }, tx);
+        return "created" as const;
+      }).catch((error: unknown) => {
+        if (error instanceof LostRace) return "taken" as const;
+        throw error;
+      });
+      if (outcome === "created") return remember(claims.sub, id);
+      // Another request may have provisioned this subject meanwhile (its row made ours conflict).
+      const linked = await store.findLink(db, provider, claims.sub);
+      if (linked) return remember(claims.sub, linked);
+      // The email belongs to an account that is not this subject's: never link by email (takeover).
+      if (await store.emailTaken(db, emailKey)) throw errors.conflict("an account with this email already exists; an operator must link it");
+      // Otherwise the username was taken: the next attempt adds a random suffix.
+    }
+    throw new AppError("conflict", "could not find a free username for this account");
+  };
+
+  const remember = (sub: string, userId: string): string => {
+    if (links.size >= LINK_CACHE_MAX) links.delete(links.keys().next().value as string);
+    links.set(sub, userId);
+    return userId;
+  };
+
+  return {
+    /**
+     * Whether a bearer token is this provider's to verify (its `iss`): anything else is left to
+     * the other resolvers, above all Bulwark's own access tokens. Decoding here proves nothing;
+     * `resolve` verifies.
+     */
+    claims(token: string): boolean {
+      if (token.length > MAX_TOKEN_LENGTH) return false;
+      try {
+        const header = decodeProtectedHeader(token);
+        const payload = decodeJwt(token);
+        if (header.typ === "at+jwt" && payload.iss === deps.ownIssuer) return false;
+        return payload.iss === config.issuer;
+      } catch {
+        return false;
+      }
+    },
+
+    /** Verifies a provider token and returns the principal of its (possibly new) user. */
+    async resolve(token: string): Promise<Principal> {
+      const claims = await verify(token);
+      const userId = await userFor(claims);
+      const user = await deps.users(userId);
+      if (!user) {
+        links.delete(claims.sub);
+        return fail("user_gone");
+      }
+      if (user.disabled) return fail("disabled");
+      return { type: "external", userId: user.id, role: user.role };
+    },
+
+    /** How many JWKS fetches were started (0 without a JWKS). */
+    jwksFetches: () => jwks?.fetches() ?? 0,
+  };
+}
+
+/** A concurrent request linked this subject first: roll our insert back and use its user. */
+class LostRace extends Error {}
