@@ -23,6 +23,9 @@ import { createPasswordHasher, parseKeyring, type PasswordHasher } from "./core/
 import { accountsPlugin, createAccountService, type AccountService } from "./modules/accounts/index.js";
 import { createCookieJar, createSessionService, sessionResolver, sessionsPlugin, type SessionService } from "./modules/sessions/index.js";
 import { createTokenService, tokensPlugin, type TokenService } from "./modules/tokens/index.js";
+import { createMailer, type Mailer } from "./modules/mail/index.js";
+import { createMfaService, mfaPlugin, type MfaService } from "./modules/mfa/index.js";
+import { join } from "node:path";
 import { createCounters, type Counters } from "./store/counters.js";
 import { createPubSub, type PubSub } from "./store/pubsub.js";
 import { openStore, type Store } from "./store/db.js";
@@ -36,6 +39,8 @@ export type AppDeps = {
   metrics?: Metrics;
   pubsub?: PubSub;
   hasher?: PasswordHasher;
+  /** Mail delivery; by default SMTP_URL, or `.eml` files under DATA_DIR/outbox. Not closed by the app when given. */
+  mailer?: Mailer;
   /** Apply pending migrations before serving (default true). */
   migrate?: boolean;
 };
@@ -52,6 +57,8 @@ export type Bulwark = {
   readonly tokens: TokenService;
   readonly sessions: SessionService;
   readonly accounts: AccountService;
+  readonly mfa: MfaService;
+  readonly mailer: Mailer;
   /** Adds a credential resolver (sessions, API keys, outside tokens); tried in registration order. */
   addAuthResolver(resolver: AuthResolver): void;
 };
@@ -86,8 +93,11 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   const audit = createAuditService({ db: store.db, clock });
   const pubsub = deps.pubsub ?? createPubSub({ redisUrl: config.redisUrl, onError: (e) => logger.warn({ err: e.message }, "redis pub/sub unavailable") });
   if (!deps.pubsub) opened.push(pubsub);
+  const keyring = parseKeyring(config.encryptionKeys);
+  const mailer = deps.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, outboxDir: join(config.dataDir, "outbox"), log: logger, audit });
+  if (!deps.mailer) opened.push(mailer);
   const tokens = createTokenService({
-    db: store.db, keyring: parseKeyring(config.encryptionKeys), clock, pubsub,
+    db: store.db, keyring, clock, pubsub,
     publicUrl: config.publicUrl, accessTokenTtl: config.accessTokenTtl,
     onFailure: (reason) => metrics.authFailures.inc({ reason: `token_${reason}` }),
     onError: (e) => logger.warn({ err: e.message }, "signing keys: background reload failed"),
@@ -100,10 +110,24 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
     users: (id) => accounts!.sessionUser(id),
     onError: (e) => logger.warn({ err: e.message }, "session revocations: notification or reload failed"),
   });
+  let mfa: MfaService | undefined;
   accounts = createAccountService({
-    db: store.db, clock, audit, pubsub, sessions, metrics,
+    db: store.db, clock, audit, pubsub, sessions, metrics, mailer, counters,
     hasher: deps.hasher ?? createPasswordHasher(),
-    config: { secretKey: config.secretKey, lockoutThreshold: config.lockoutThreshold, password: config.password },
+    config: { secretKey: config.secretKey, lockoutThreshold: config.lockoutThreshold, password: config.password, publicUrl: config.publicUrl, adminEmails: config.adminEmails },
+    secondFactor: () => mfa,
+  });
+  const accountsRef = accounts;
+  mfa = createMfaService({
+    db: store.db, clock, audit, keyring, config: { secretKey: config.secretKey, publicUrl: config.publicUrl },
+    accounts: {
+      verifyPassword: (userId, password, field) => accountsRef.verifyPassword(userId, password, field),
+      completeMfaLogin: (userId, options, meta) => accountsRef.completeMfaLogin(userId, options, meta),
+      setMfaEnabled: (tx, userId, enabled) => accountsRef.setMfaEnabled(tx, userId, enabled),
+      forget: (userId) => accountsRef.forget(userId),
+      notify: (userId, template) => accountsRef.notify(userId, template),
+      me: (userId) => accountsRef.me(userId),
+    },
   });
   await sessions.init();
   await accounts.init();
@@ -130,7 +154,7 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   const headers = securityHeaders(config.production);
   const resolvers: AuthResolver[] = [];
   app.decorate("bulwark", {
-    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts,
+    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts, mfa, mailer,
     addAuthResolver: (resolver: AuthResolver) => { resolvers.push(resolver); },
   } satisfies Bulwark);
   app.decorateRequest("principal", null);
@@ -182,6 +206,8 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   app.addHook("onClose", async () => {
     tokens.close();
     sessions.close();
+    // Deliveries in flight finish (briefly) before the database they audit into closes.
+    if (!deps.mailer) await mailer.close();
     if (!deps.pubsub) await pubsub.close();
     if (!deps.counters) await counters.close();
     if (!deps.store) await store.close();
@@ -193,5 +219,6 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   await app.register(tokensPlugin, { tokens });
   await app.register(sessionsPlugin, { sessions, jar });
   await app.register(accountsPlugin, { accounts, sessions, jar });
+  await app.register(mfaPlugin, { mfa, jar });
   return app;
 }
