@@ -35,7 +35,8 @@ export type MailerOptions = {
   /** Where `.eml` files go when there is no SMTP server (DATA_DIR/outbox). */
   outboxDir: string;
   log: Log;
-  audit?: AuditService;
+  /** Where `mail.sent` is recorded (type and attempts, never the content). */
+  audit?: Pick<AuditService, "record">;
   /** Delivery attempts in all (default 5) and the first back-off (default 30 s, doubling). */
   retry?: { attempts?: number; baseMs?: number };
 };
