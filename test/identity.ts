@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { randomToken } from "../src/core/crypto/index.js";
 
-export type SignedIn = { userId: string; username: string; password: string; access: string; refresh: string; sessionId: string; deviceToken: string };
+export type SignedIn = { userId: string; username: string; email: string; password: string; access: string; refresh: string; sessionId: string; deviceToken: string };
 
 /** A password the policy accepts, different every time. */
 export function goodPassword(): string {
