@@ -8,7 +8,7 @@ import type { AuditService } from "../audit/index.js";
 import { captureLog, startApp } from "../../../test/harness.js";
 import { register } from "../../../test/identity.js";
 import { startSmtp, tokenIn } from "../../../test/mail.js";
-import { createMailer } from "./index.js";
+import { createMailer, requiresStartTls } from "./index.js";
 import { escapeHtml, renderMail, type MailTemplate } from "./templates.js";
 
 test("with SMTP_URL, mails go over SMTP from MAIL_FROM, as text and HTML; mail.sent is audited without the link", async () => {
@@ -113,4 +113,12 @@ test("templates escape HTML and carry the values of each notice", () => {
     assert.ok(r.subject.length > 0 && r.text.includes("Hello Ada"));
     if (template.type !== "mfa_enabled") assert.ok(r.text.includes(resetLink) && r.html.includes(`href="${resetLink}"`), template.type);
   }
+});
+
+test("smtp:// to another machine must upgrade with STARTTLS; smtps:// is TLS; a local relay may be plain", () => {
+  assert.equal(requiresStartTls("smtp://user:pw@smtp.example.com:587"), true);
+  assert.equal(requiresStartTls("smtps://user:pw@smtp.example.com:465"), false, "TLS from the first byte");
+  assert.equal(requiresStartTls("smtp://127.0.0.1:25"), false);
+  assert.equal(requiresStartTls("smtp://localhost:1025"), false);
+  assert.equal(requiresStartTls("smtp://[::1]:25"), false);
 });

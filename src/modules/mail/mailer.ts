@@ -42,6 +42,14 @@ export type MailerOptions = {
 };
 
 const CLOSE_WAIT_MS = 5_000;
+const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+/** Whether an smtp:// URL must upgrade with STARTTLS: always, except to a server on this machine. */
+export function requiresStartTls(smtpUrl: string): boolean {
+  const url = new URL(smtpUrl);
+  if (url.protocol !== "smtp:") return false;
+  return !LOCAL_HOSTS.has(url.hostname);
+}
 
 /** Builds the mailer: SMTP when a URL is given, otherwise the development outbox. */
 export function createMailer(options: MailerOptions): Mailer {
@@ -49,8 +57,10 @@ export function createMailer(options: MailerOptions): Mailer {
   const baseMs = options.retry?.baseMs ?? 30_000;
   const transport: Transporter = options.smtpUrl
     ? nodemailer.createTransport({
-      // TLS follows the URL: smtps:// is TLS from the start; smtp:// upgrades with STARTTLS when offered.
+      // TLS follows the URL: smtps:// is TLS from the start; smtp:// must upgrade with STARTTLS
+      // unless the server is on this machine, so a password and reset links never cross a network in the clear.
       url: options.smtpUrl,
+      requireTLS: requiresStartTls(options.smtpUrl),
       // A hung server must not hold deliveries (or shutdown) for nodemailer's default two minutes.
       connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000,
     })
