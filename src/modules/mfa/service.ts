@@ -10,7 +10,7 @@ import type { AuditService } from "../audit/index.js";
 import type { MailTemplate } from "../mail/index.js";
 import type { ClientMeta, TokenPair } from "../sessions/index.js";
 import * as store from "./store.js";
-import { generateTotpSecret, matchTotp, otpauthUrl, totpStep } from "./totp.js";
+import { generateTotpSecret, matchTotp, otpauthUrl } from "./totp.js";
 
 /** What the mfa module needs of accounts (given by app.ts, so neither module imports the other's internals). */
 export type AccountsPort = {
@@ -201,8 +201,5 @@ export function createMfaService(deps: MfaDeps) {
     async check(userId: string, code: string, meta: ClientMeta): Promise<void> {
       if (!(await checkCode(userId, code, meta, "change"))) throw errors.forbidden("code is wrong or was already used");
     },
-
-    /** The current step (for tests and diagnostics). */
-    step: () => totpStep(clock.now()),
   };
 }
