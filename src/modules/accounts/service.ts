@@ -51,7 +51,7 @@ export type AccountDeps = {
   mailer?: Mailer;
   /** Per-address and per-IP limits of the mail-sending routes. */
   counters?: Counters;
-  /** Two-factor; without it `mfa_enabled` users sign in with the password alone (never in the server). */
+  /** Two-factor; without it an `mfa_enabled` user cannot sign in or make a sensitive change (fails closed). */
   secondFactor?: () => SecondFactor | undefined;
 };
 
@@ -151,15 +151,17 @@ export function createAccountService(deps: AccountDeps) {
 
   /** With two-factor on, a sensitive change also needs a code: a stolen session or password alone is not enough. */
   const requireSecondFactor = async (user: UserRow, code: string | undefined, meta: ClientMeta) => {
+    if (!user.mfaEnabled) return;
     const factor = deps.secondFactor?.();
-    if (!user.mfaEnabled || !factor) return;
+    // Fail closed: a build without the mfa module must not treat two-factor users as password-only.
+    if (!factor) throw new AppError("service_unavailable", "two-factor authentication is not available");
     if (!code) throw errors.invalid("code is required: two-factor authentication is on", [{ path: "code", message: "is required when two-factor is on" }]);
     await factor.check(user.id, code, meta);
   };
 
   /** Queues a mail to a user about their account. */
-  const notify = (user: Pick<UserRow, "id" | "email" | "username" | "displayName">, template: MailTemplate, to = user.email) => {
-    mailer.send({ to, name: user.displayName ?? user.username, userId: user.id, template });
+  const notify = (user: Pick<UserRow, "id" | "email" | "username" | "displayName">, template: MailTemplate) => {
+    mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template });
   };
 
   const loginKeyOf = (userId: string) => hmacSha256(config.secretKey, `login-user:${userId}`).toString("hex");
@@ -346,8 +348,10 @@ export function createAccountService(deps: AccountDeps) {
       const rehash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(password) : undefined;
       // A known device getting in while the name is locked leaves the lock in place for everyone else.
       const clearLoginKey = lockedUntil ? undefined : loginKey;
-      const factor = deps.secondFactor?.();
-      if (user.mfaEnabled && factor) {
+      if (user.mfaEnabled) {
+        const factor = deps.secondFactor?.();
+        // Fail closed: without the mfa module a two-factor account does not sign in on the password alone.
+        if (!factor) throw new AppError("service_unavailable", "two-factor authentication is not available");
         // The password was right, but no session exists until the second factor is: only a 5-minute challenge.
         await db.transaction(async (tx) => {
           if (rehash) await store.updateUser(tx, user.id, { passwordHash: rehash, updatedAt: new Date(now) });
