@@ -25,6 +25,9 @@ import { apiKeyResolver, apiKeysPlugin, createApiKeyService, type ApiKeyService 
 import { createExternalIdentityService, externalResolver, type ExternalIdentityService } from "./modules/external-identity/index.js";
 import { createCookieJar, createSessionService, sessionResolver, sessionsPlugin, type SessionService } from "./modules/sessions/index.js";
 import { createTokenService, tokensPlugin, type TokenService } from "./modules/tokens/index.js";
+import { createMailer, type Mailer } from "./modules/mail/index.js";
+import { createMfaService, mfaPlugin, type MfaService } from "./modules/mfa/index.js";
+import { join } from "node:path";
 import { createCounters, type Counters } from "./store/counters.js";
 import { createPubSub, type PubSub } from "./store/pubsub.js";
 import { openStore, type Store } from "./store/db.js";
@@ -38,6 +41,8 @@ export type AppDeps = {
   metrics?: Metrics;
   pubsub?: PubSub;
   hasher?: PasswordHasher;
+  /** Mail delivery; by default SMTP_URL, or `.eml` files under DATA_DIR/outbox. Not closed by the app when given. */
+  mailer?: Mailer;
   /** Apply pending migrations before serving (default true). */
   migrate?: boolean;
 };
@@ -57,6 +62,8 @@ export type Bulwark = {
   readonly apiKeys: ApiKeyService;
   /** The outside identity provider, when EXTERNAL_JWT_SECRET or EXTERNAL_JWKS_URL is set. */
   readonly external: ExternalIdentityService | undefined;
+  readonly mfa: MfaService;
+  readonly mailer: Mailer;
   /** Adds a credential resolver (sessions, API keys, outside tokens); tried in registration order. */
   addAuthResolver(resolver: AuthResolver): void;
   /** Deletes what has outlived its use (ended sessions, stale login counters); runs hourly by itself. */
@@ -99,8 +106,11 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   const audit = createAuditService({ db: store.db, clock });
   const pubsub = deps.pubsub ?? createPubSub({ redisUrl: config.redisUrl, onError: (e) => logger.warn({ err: e.message }, "redis pub/sub unavailable") });
   if (!deps.pubsub) opened.push(pubsub);
+  const keyring = parseKeyring(config.encryptionKeys);
+  const mailer = deps.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, outboxDir: join(config.dataDir, "outbox"), log: logger, audit });
+  if (!deps.mailer) opened.push(mailer);
   const tokens = createTokenService({
-    db: store.db, keyring: parseKeyring(config.encryptionKeys), clock, pubsub,
+    db: store.db, keyring, clock, pubsub,
     publicUrl: config.publicUrl, accessTokenTtl: config.accessTokenTtl,
     onFailure: (reason) => metrics.authFailures.inc({ reason: `token_${reason}` }),
     onError: (e) => logger.warn({ err: e.message }, "signing keys: background reload failed"),
@@ -118,12 +128,26 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
     users: (id) => accounts!.sessionUser(id),
     onError: (e) => logger.warn({ err: e.message }, "api keys: notification or reload failed"),
   });
+  let mfa: MfaService | undefined;
   accounts = createAccountService({
-    db: store.db, clock, audit, pubsub, sessions, metrics,
+    db: store.db, clock, audit, pubsub, sessions, metrics, mailer, counters,
     // Disabling an account revokes its API keys in the same transaction as its sessions.
     credentials: [{ kind: "api_keys", revokeUserIn: apiKeys.revokeUserIn, announce: apiKeys.announce }],
     hasher: deps.hasher ?? createPasswordHasher(),
-    config: { secretKey: config.secretKey, lockoutThreshold: config.lockoutThreshold, password: config.password },
+    config: { secretKey: config.secretKey, lockoutThreshold: config.lockoutThreshold, password: config.password, publicUrl: config.publicUrl, adminEmails: config.adminEmails },
+    secondFactor: () => mfa,
+  });
+  const accountsRef = accounts;
+  mfa = createMfaService({
+    db: store.db, clock, audit, keyring, config: { secretKey: config.secretKey, publicUrl: config.publicUrl },
+    accounts: {
+      verifyPassword: (userId, password, field) => accountsRef.verifyPassword(userId, password, field),
+      completeMfaLogin: (userId, options, meta) => accountsRef.completeMfaLogin(userId, options, meta),
+      setMfaEnabled: (tx, userId, enabled) => accountsRef.setMfaEnabled(tx, userId, enabled),
+      forget: (userId) => accountsRef.forget(userId),
+      notify: (userId, template) => accountsRef.notify(userId, template),
+      me: (userId) => accountsRef.me(userId),
+    },
   });
   await sessions.init();
   await accounts.init();
@@ -164,7 +188,7 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
     prune().catch((error: unknown) => logger.warn({ err: (error as Error).message }, "pruning failed; retried within the hour"));
   }, PRUNE_INTERVAL_MS).unref();
   app.decorate("bulwark", {
-    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts, apiKeys, external, prune,
+    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts, apiKeys, external, mfa, mailer, prune,
     addAuthResolver: (resolver: AuthResolver) => { resolvers.push(resolver); },
   } satisfies Bulwark);
   app.decorateRequest("principal", null);
@@ -221,6 +245,8 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
     tokens.close();
     sessions.close();
     apiKeys.close();
+    // Deliveries in flight finish (briefly) before the database they audit into closes.
+    if (!deps.mailer) await mailer.close();
     if (!deps.pubsub) await pubsub.close();
     if (!deps.counters) await counters.close();
     if (!deps.store) await store.close();
@@ -233,5 +259,6 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   await app.register(sessionsPlugin, { sessions, jar });
   await app.register(accountsPlugin, { accounts, sessions, jar });
   await app.register(apiKeysPlugin, { keys: apiKeys });
+  await app.register(mfaPlugin, { mfa, jar });
   return app;
 }

@@ -16,6 +16,7 @@ import { migrate, MIGRATIONS_FOLDER } from "../src/store/migrate.js";
 import { sha256Hex, type PasswordHasher } from "../src/core/crypto/index.js";
 import { createPubSub, type PubSub } from "../src/store/pubsub.js";
 import type { FastifyInstance } from "fastify";
+import type { Mailer } from "../src/modules/mail/index.js";
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL || undefined;
@@ -165,6 +166,8 @@ export type TestAppOptions = {
   logLevel?: string;
   hasher?: PasswordHasher;
   pubsub?: PubSub;
+  /** A mailer of the test's own (closed by the test); by default the app's, from SMTP_URL or the outbox. */
+  mailer?: Mailer;
   /** Routes to add before `ready()`, as a library user would. */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 };
@@ -179,6 +182,7 @@ export async function startApp(options: TestAppOptions = {}): Promise<TestApp> {
   const counters = options.counters ?? testCounters(clock);
   const deps: AppDeps = { store, counters, clock, migrate: false };
   if (options.hasher) deps.hasher = options.hasher;
+  if (options.mailer) deps.mailer = options.mailer;
   const ownPubSub = !options.pubsub;
   deps.pubsub = options.pubsub ?? testPubSub(`bwtest:${randomToken(6)}`);
   if (options.log) deps.logger = createLogger({ level: options.logLevel ?? "info", secrets: secretValues(config), destination: options.log });

@@ -1,9 +1,9 @@
 // Helpers for tests that need accounts: register and sign in through the real HTTP API.
 import assert from "node:assert/strict";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { randomToken } from "../src/core/crypto/index.js";
 
-export type SignedIn = { userId: string; username: string; password: string; access: string; refresh: string; sessionId: string; deviceToken: string };
+export type SignedIn = { userId: string; username: string; email: string; password: string; access: string; refresh: string; sessionId: string; deviceToken: string };
 
 /** A password the policy accepts, different every time. */
 export function goodPassword(): string {
@@ -21,7 +21,7 @@ export async function register(app: FastifyInstance, options: { username?: strin
 }
 
 /** Signs in with username and password over the API. */
-export async function login(app: FastifyInstance, user: { username: string; password: string }, extra: Record<string, unknown> = {}, remoteAddress = "127.0.0.1") {
+export async function login(app: FastifyInstance, user: { username: string; password: string }, extra: Record<string, unknown> = {}, remoteAddress = "127.0.0.1"): Promise<LightMyRequestResponse> {
   return app.inject({ method: "POST", url: "/api/auth/login", payload: { login: user.username, password: user.password, ...extra }, remoteAddress });
 }
 

@@ -150,11 +150,23 @@ test("keys rotate-encryption moves every encrypted value to the new first key, s
   try {
     const oldKey = db.env.ENCRYPTION_KEYS!;
     for (let i = 0; i < 3; i++) assert.equal((await run(db.env, ["rotate-signing"])).code, 0);
+    // A two-factor secret under the old key, as the mfa module writes it.
+    const totpSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    const seeded = await db.open();
+    try {
+      const now = new Date();
+      await seeded.db.execute(sql`insert into users (id, username, username_key, email, email_key, created_at, updated_at) values ('u1', 'grace', 'grace', 'grace@example.com', 'grace@example.com', ${now}, ${now})`);
+      const sealed = parseKeyring(oldKey).encrypt(totpSecret, { table: "mfa_totp", column: "secret", row: "u1" });
+      await seeded.db.execute(sql`insert into mfa_totp (user_id, secret, created_at) values ('u1', ${sealed}, ${now})`);
+    } finally {
+      await seeded.close();
+    }
     const newKey = generateKeyringEntry("k2");
     const rotated = { ...db.env, ENCRYPTION_KEYS: `${newKey},${oldKey}` };
     const first = await run(rotated, ["rotate-encryption", "--batch", "2"]);
     assert.equal(first.code, 0, first.err.join("\n"));
     assert.equal(first.out[0], "signing_keys.private_key: 3 re-encrypted");
+    assert.equal(first.out[1], "mfa_totp.secret: 1 re-encrypted");
     // Resumable and idempotent: a second run finds nothing left under the old key.
     const again = await run(rotated, ["rotate-encryption"]);
     assert.equal(again.out[0], "signing_keys.private_key: 0 re-encrypted");
@@ -169,9 +181,11 @@ test("keys rotate-encryption moves every encrypted value to the new first key, s
         assert.ok(row.private_key.startsWith("bw1.k2."));
         assert.match(onlyNew.decryptString(row.private_key, { table: "signing_keys", column: "private_key", row: row.kid }), /PRIVATE KEY/);
       }
+      const [totp] = rowsOf<{ secret: string }>(await store.db.execute(sql`select secret from mfa_totp where user_id = 'u1'`));
+      assert.equal(onlyNew.decryptString(totp!.secret, { table: "mfa_totp", column: "secret", row: "u1" }), totpSecret);
       const { events } = await createAuditService({ db: store.db, clock: systemClock }).query({ eventType: "encryption_key.rotate" });
       assert.equal(events.length, 2);
-      assert.deepEqual(events[1]!.metadata, { via: "cli", reencrypted: 3 });
+      assert.deepEqual(events[1]!.metadata, { via: "cli", reencrypted: 4 });
     } finally {
       await store.close();
     }

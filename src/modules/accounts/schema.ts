@@ -63,3 +63,22 @@ export const UserListQuery = Type.Object({
 export const UserList = Type.Object({ users: Type.Array(UserView), next_cursor: Type.Union([Type.String(), Type.Null()]) }, closed);
 
 export const UserParams = Type.Object({ id: Type.String({ pattern: "^[0-9a-f]{32}$" }) }, closed);
+
+/** Login's answer when the account has two-factor on: no tokens until POST /api/auth/mfa/verify. */
+export const MfaRequired = Type.Object({
+  mfa_required: Type.Literal(true),
+  mfa_token: Type.String(),
+  expires_in: Type.Integer(),
+}, closed);
+
+/** A one-time token from a mail: 256 bits in base64url are 43 characters. */
+const MailToken = Type.String({ pattern: "^[A-Za-z0-9_-]{43}$" });
+
+export const VerifyEmailBody = Type.Object({ token: MailToken }, closed);
+
+export const ForgotBody = Type.Object({ email: Email }, closed);
+
+export const ResetBody = Type.Object({ token: MailToken, new_password: Password }, closed);
+
+/** The one body `forgot` ever answers, known address or not. */
+export const Accepted = Type.Object({ status: Type.Literal("accepted") }, closed);

@@ -9,8 +9,11 @@ import type { Metrics } from "../../core/metrics.js";
 import type { Database, Executor } from "../../store/db.js";
 import type { PubSub } from "../../store/pubsub.js";
 import type { AuditService } from "../audit/index.js";
+import { nullMailer, type Mailer, type MailTemplate } from "../mail/index.js";
+import type { Counters } from "../../store/counters.js";
 import type { ClientMeta, SessionService, SessionUser, TokenPair } from "../sessions/index.js";
 import { checkPassword, normalizePassword } from "./password-policy.js";
+import { createRecovery } from "./recovery.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
 
@@ -18,6 +21,21 @@ export type AccountConfig = {
   secretKey: string;
   lockoutThreshold: number;
   password: { minLength: number; policy: "nist" | "classes" };
+  /** Base of the links in mails (PUBLIC_URL). */
+  publicUrl?: string;
+  /** Lower-cased addresses that get role admin once verified. */
+  adminEmails?: readonly string[];
+};
+
+/** What login answers for an account with two-factor on: a 5-minute token for POST /api/auth/mfa/verify. */
+export type MfaChallenge = { mfa_required: true; mfa_token: string; expires_in: number };
+
+/** The second factor as the accounts service needs it; the mfa module provides it. */
+export type SecondFactor = {
+  /** Starts a challenge for a user whose password was right. */
+  challenge(userId: string, options: { useCookies: boolean; knownDevice: boolean }, meta: ClientMeta): Promise<MfaChallenge>;
+  /** Throws (403) unless `code` is a valid TOTP or recovery code of the user; consumes it. */
+  check(userId: string, code: string, meta: ClientMeta): Promise<void>;
 };
 
 export type AccountDeps = {
@@ -31,6 +49,12 @@ export type AccountDeps = {
   config: AccountConfig;
   /** Other credentials a disabled account loses (API keys): revoked in the same transaction, announced after it. */
   credentials?: CredentialRevoker[];
+  /** Sends notices and links; without one (some CLI paths) mails are dropped. */
+  mailer?: Mailer;
+  /** Per-address and per-IP limits of the mail-sending routes. */
+  counters?: Counters;
+  /** Two-factor; without it an `mfa_enabled` user cannot sign in or make a sensitive change (fails closed). */
+  secondFactor?: () => SecondFactor | undefined;
 };
 
 /** Revokes a user's credentials of one kind inside a transaction; `announce` tells every instance after the commit. */
@@ -53,7 +77,8 @@ export type UserView = {
   created_at: string;
 };
 
-export type LoginResult = TokenPair & { device_token: string };
+export type SignedInResult = TokenPair & { device_token: string };
+export type LoginResult = SignedInResult | MfaChallenge;
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -92,6 +117,8 @@ export type AccountService = ReturnType<typeof createAccountService>;
 /** Builds the account service; call `init()` before serving. */
 export function createAccountService(deps: AccountDeps) {
   const { db, clock, audit, pubsub, hasher, sessions, metrics, config } = deps;
+  const mailer = deps.mailer ?? nullMailer;
+  const publicUrl = config.publicUrl ?? "http://127.0.0.1:8080";
   const cache = new Map<string, { row: UserRow; at: number }>();
 
   /** A user row, from memory when fresh: resolving a principal must not cost a query per request. */
@@ -126,11 +153,56 @@ export function createAccountService(deps: AccountDeps) {
     return timingSafeEqualString(parts[3]!, deviceMac(userId, parts[2]!));
   };
 
-  const requirePassword = async (user: UserRow, password: string | undefined) => {
-    if (!password) throw errors.invalid("current_password is required for this change", [{ path: "current_password", message: "is required" }]);
+  const requirePassword = async (user: UserRow, password: string | undefined, field = "current_password") => {
+    if (!password) throw errors.invalid(`${field} is required for this change`, [{ path: field, message: "is required" }]);
     const ok = user.passwordHash !== null && (await hasher.verify(user.passwordHash, normalizePassword(password)));
-    if (!ok) throw errors.forbidden("current_password is wrong");
+    if (!ok) throw errors.forbidden(`${field} is wrong`);
   };
+
+  /** With two-factor on, a sensitive change also needs a code: a stolen session or password alone is not enough. */
+  const requireSecondFactor = async (user: UserRow, code: string | undefined, meta: ClientMeta) => {
+    if (!user.mfaEnabled) return;
+    const factor = deps.secondFactor?.();
+    // Fail closed: a build without the mfa module must not treat two-factor users as password-only.
+    if (!factor) throw new AppError("service_unavailable", "two-factor authentication is not available");
+    if (!code) throw errors.invalid("code is required: two-factor authentication is on", [{ path: "code", message: "is required when two-factor is on" }]);
+    await factor.check(user.id, code, meta);
+  };
+
+  /** Queues a mail to a user about their account. */
+  const notify = (user: Pick<UserRow, "id" | "email" | "username" | "displayName">, template: MailTemplate) => {
+    mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template });
+  };
+
+  const loginKeyOf = (userId: string) => hmacSha256(config.secretKey, `login-user:${userId}`).toString("hex");
+
+  /** Creates the session of a completed sign-in (password, and the second factor when on). */
+  const completeSignIn = async (user: UserRow, options: { knownDevice: boolean; deviceToken: string | undefined; rehash?: string | undefined; clearLoginKey?: string | undefined; mfa: boolean }, meta: ClientMeta): Promise<SignedInResult> => {
+    const now = clock.now();
+    const created = await db.transaction(async (tx) => {
+      if (options.rehash) await store.updateUser(tx, user.id, { passwordHash: options.rehash, updatedAt: new Date(now) });
+      if (options.clearLoginKey) await store.clearBackoff(tx, options.clearLoginKey);
+      const session = await sessions.create(tx, user.id, meta);
+      await audit.record({
+        eventType: "auth.login", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent,
+        target: session.sessionId, metadata: { rehashed: options.rehash !== undefined, known_device: options.knownDevice, mfa: options.mfa },
+      }, tx);
+      return session;
+    });
+    if (options.rehash) cache.delete(user.id);
+    const pair = await sessions.pair(user.id, created.sessionId, created.refreshToken);
+    // A device without a device token of this account is new: tell the owner, who may not be the one signing in.
+    if (!options.knownDevice) notify(user, { type: "new_sign_in", ip: meta.ip, userAgent: meta.userAgent, time: new Date(now).toISOString(), sessionsLink: `${publicUrl}/account/sessions` });
+    return { ...pair, device_token: options.deviceToken ?? issueDevice(user.id) };
+  };
+
+  const recovery = createRecovery({
+    db, clock, audit, mailer, counters: deps.counters, sessions, hasher,
+    secretKey: config.secretKey, publicUrl, adminEmails: config.adminEmails ?? [],
+    policyCheck: (password, user, field) => policyCheck(password, user, field),
+    changed: (id) => changed(id),
+    clearLockout: (tx, userId) => store.clearBackoff(tx, loginKeyOf(userId)),
+  });
 
   const policyCheck = (password: string, user: { username: string; email: string }, field = "password") => {
     const result = checkPassword(password, { ...config.password, username: user.username, email: user.email });
@@ -158,6 +230,40 @@ export function createAccountService(deps: AccountDeps) {
   };
 
   return {
+    requestVerification: recovery.requestVerification,
+    verifyEmail: recovery.verifyEmail,
+    forgotPassword: recovery.forgotPassword,
+    resetPassword: recovery.resetPassword,
+
+    /** Throws (403) unless `password` is the user's password: re-authentication before a sensitive change. */
+    async verifyPassword(userId: string, password: string, field = "password"): Promise<void> {
+      const user = await store.findById(db, userId);
+      if (!user) throw errors.unauthorized("account unavailable");
+      await requirePassword(user, password, field);
+    },
+
+    /** Finishes a sign-in whose second factor was just checked (POST /api/auth/mfa/verify). */
+    async completeMfaLogin(userId: string, options: { knownDevice: boolean }, meta: ClientMeta): Promise<SignedInResult> {
+      const user = await store.findById(db, userId);
+      if (!user || user.disabledAt !== null || user.passwordHash === null) throw new AppError("invalid_credentials", "invalid or expired mfa_token");
+      // The device token is not kept with the challenge: a fresh one is issued, valid like the old.
+      return completeSignIn(user, { knownDevice: options.knownDevice, deviceToken: undefined, mfa: true }, meta);
+    },
+
+    /** Sets the `mfa_enabled` flag inside the mfa module's transaction; call `forget` after commit. */
+    async setMfaEnabled(tx: Executor, userId: string, enabled: boolean): Promise<void> {
+      await store.updateUser(tx, userId, { mfaEnabled: enabled, updatedAt: new Date(clock.now()) });
+    },
+
+    /** Drops a user from every instance's cache after a change made elsewhere. */
+    forget: (id: string) => changed(id),
+
+    /** Mails a notice about the account to its owner (two-factor on or off). */
+    async notify(userId: string, template: MailTemplate): Promise<void> {
+      const user = await store.findById(db, userId);
+      if (user) notify(user, template);
+    },
+
     /** Listens for user changes made on other instances. */
     async init(): Promise<void> {
       await pubsub.subscribe(USERS_CHANNEL, (id) => cache.delete(id));
@@ -182,15 +288,18 @@ export function createAccountService(deps: AccountDeps) {
         displayName: input.display_name ?? null, birthDate: null, role: "user", plan: null, mfaEnabled: false,
         disabledAt: null, createdAt: now, updatedAt: now,
       };
+      let token: string;
       try {
-        await db.transaction(async (tx) => {
+        token = await db.transaction(async (tx) => {
           await store.insertUser(tx, row);
           await audit.record({ eventType: "user.register", result: "success", actor: { userId: row.id }, ip: meta.ip, userAgent: meta.userAgent, target: row.id }, tx);
+          return recovery.issueVerification(tx, row);
         });
       } catch (error) {
         if (isUniqueViolation(error)) throw errors.conflict("username or email is already taken");
         throw error;
       }
+      recovery.sendVerification(row, token);
       return userView(row);
     },
 
@@ -198,7 +307,7 @@ export function createAccountService(deps: AccountDeps) {
      * Signs in by username or email. Every failure answers the same (invalid_credentials) and costs
      * one password verification, so neither the answer nor its timing tells whether the account exists.
      */
-    async login(input: { login: string; password: string; deviceToken?: string | undefined }, meta: ClientMeta): Promise<LoginResult> {
+    async login(input: { login: string; password: string; deviceToken?: string | undefined; useCookies?: boolean }, meta: ClientMeta): Promise<LoginResult> {
       const name = input.login.normalize("NFKC").trim().toLowerCase();
       const password = normalizePassword(input.password);
       const now = clock.now();
@@ -236,26 +345,32 @@ export function createAccountService(deps: AccountDeps) {
         if (lock) {
           metrics.authFailures.inc({ reason: "lockout" });
           await audit.record({ eventType: "auth.lockout", result: "denied", actor: { userId: user?.id ?? null }, ip: meta.ip, userAgent: meta.userAgent, metadata: { until: lock.toISOString() } });
+          // Tell the owner, at most once an hour: every failure past the threshold extends the lock,
+          // and a guessing attacker must not turn the notice into a mail flood.
+          if (user && (!deps.counters || (await deps.counters.once(`mail:lockout:${user.id}`, 3600)))) {
+            notify(user, { type: "lockout", until: lock.toISOString(), resetLink: `${publicUrl}/reset-password` });
+          }
         }
         throw new AppError("invalid_credentials", "invalid login or password");
       }
 
       // Parameters live in the hash: an older or imported (bcrypt) hash is upgraded now that we hold the password.
       const rehash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(password) : undefined;
-      const created = await db.transaction(async (tx) => {
-        if (rehash) await store.updateUser(tx, user.id, { passwordHash: rehash, updatedAt: new Date(now) });
-        // A known device getting in while the name is locked leaves the lock in place for everyone else.
-        if (!lockedUntil) await store.clearBackoff(tx, loginKey);
-        const session = await sessions.create(tx, user.id, meta);
-        await audit.record({
-          eventType: "auth.login", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent,
-          target: session.sessionId, metadata: { rehashed: rehash !== undefined, known_device: knownDevice },
-        }, tx);
-        return session;
-      });
-      if (rehash) cache.delete(user.id);
-      const pair = await sessions.pair(user.id, created.sessionId, created.refreshToken);
-      return { ...pair, device_token: knownDevice ? input.deviceToken! : issueDevice(user.id) };
+      // A known device getting in while the name is locked leaves the lock in place for everyone else.
+      const clearLoginKey = lockedUntil ? undefined : loginKey;
+      if (user.mfaEnabled) {
+        const factor = deps.secondFactor?.();
+        // Fail closed: without the mfa module a two-factor account does not sign in on the password alone.
+        if (!factor) throw new AppError("service_unavailable", "two-factor authentication is not available");
+        // The password was right, but no session exists until the second factor is: only a 5-minute challenge.
+        await db.transaction(async (tx) => {
+          if (rehash) await store.updateUser(tx, user.id, { passwordHash: rehash, updatedAt: new Date(now) });
+          if (clearLoginKey) await store.clearBackoff(tx, clearLoginKey);
+        });
+        if (rehash) cache.delete(user.id);
+        return factor.challenge(user.id, { useCookies: input.useCookies === true, knownDevice }, meta);
+      }
+      return completeSignIn(user, { knownDevice, deviceToken: knownDevice ? input.deviceToken : undefined, rehash, clearLoginKey, mfa: false }, meta);
     },
 
     /** The signed-in user's own view, from the cache. */
@@ -266,13 +381,16 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     /** Changes the user's email, display name or birth date; the email needs the current password. */
-    async update(id: string, patch: { email?: string; display_name?: string | null; birth_date?: string | null; current_password?: string }, meta: ClientMeta): Promise<UserView> {
+    async update(id: string, patch: { email?: string; display_name?: string | null; birth_date?: string | null; current_password?: string; code?: string }, meta: ClientMeta): Promise<UserView> {
       const user = await store.findById(db, id);
       if (!user) throw errors.unauthorized("account unavailable");
       const changes: Partial<UserRow> = {};
-      if (patch.email !== undefined && patch.email.trim().toLowerCase() !== user.emailKey) {
+      const emailChange = patch.email !== undefined && patch.email.trim().toLowerCase() !== user.emailKey;
+      if (emailChange) {
+        // Whoever controls the email controls password resets: changing it needs both factors.
         await requirePassword(user, patch.current_password);
-        const email = patch.email.trim();
+        await requireSecondFactor(user, patch.code, meta);
+        const email = patch.email!.trim();
         if (await store.taken(db, { emailKey: email.toLowerCase() }, id)) throw errors.conflict("username or email is already taken");
         // A new address is unproven until its owner clicks the link.
         Object.assign(changes, { email, emailKey: email.toLowerCase(), emailVerified: false });
@@ -288,11 +406,15 @@ export function createAccountService(deps: AccountDeps) {
       changes.updatedAt = new Date(clock.now());
       let updated: UserRow | undefined;
       try {
+        let token: string | undefined;
         updated = await db.transaction(async (tx) => {
           const row = await store.updateUser(tx, id, changes);
           await audit.record({ eventType: "user.update", result: "success", actor: { userId: id }, ip: meta.ip, userAgent: meta.userAgent, target: id, metadata: { fields: Object.keys(changes).filter((k) => k !== "updatedAt" && k !== "emailKey") } }, tx);
+          // The new address gets a link; links sent to the old one die with the change.
+          if (emailChange && row) token = await recovery.issueVerification(tx, row);
           return row;
         });
+        if (token && updated) recovery.sendVerification(updated, token);
       } catch (error) {
         if (isUniqueViolation(error)) throw errors.conflict("username or email is already taken");
         throw error;
@@ -302,10 +424,11 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     /** Changes the password after checking the current one; every other session of the user ends. */
-    async changePassword(id: string, currentSessionId: string | undefined, input: { current_password: string; new_password: string }, meta: ClientMeta): Promise<void> {
+    async changePassword(id: string, currentSessionId: string | undefined, input: { current_password: string; new_password: string; code?: string }, meta: ClientMeta): Promise<void> {
       const user = await store.findById(db, id);
       if (!user) throw errors.unauthorized("account unavailable");
       await requirePassword(user, input.current_password);
+      await requireSecondFactor(user, input.code, meta);
       const passwordHash = await hasher.hash(policyCheck(input.new_password, user, "new_password"));
       const revoked = await db.transaction(async (tx) => {
         await store.updateUser(tx, id, { passwordHash, updatedAt: new Date(clock.now()) });
@@ -315,6 +438,7 @@ export function createAccountService(deps: AccountDeps) {
       });
       await sessions.announce(revoked);
       await changed(id);
+      notify(user, { type: "password_changed", time: new Date(clock.now()).toISOString(), resetLink: `${publicUrl}/reset-password` });
     },
 
     /** The user with this username (without regard to case), or null. */

@@ -1,10 +1,12 @@
 // SQL of the accounts module, and nothing else.
-import { and, desc, eq, ilike, lt, or } from "drizzle-orm";
+import { and, desc, eq, gt, ilike, isNull, lt, or } from "drizzle-orm";
 import type { Executor } from "../../store/db.js";
-import { loginFailures, users } from "./tables.js";
+import { accountTokens, loginFailures, users } from "./tables.js";
 
 export type UserRow = typeof users.$inferSelect;
 export type LoginFailureRow = typeof loginFailures.$inferSelect;
+export type AccountTokenRow = typeof accountTokens.$inferSelect;
+export type TokenPurpose = AccountTokenRow["purpose"];
 
 export async function findById(db: Executor, id: string): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.id, id));
@@ -76,4 +78,34 @@ export async function clearBackoff(db: Executor, loginKey: string): Promise<void
 export async function pruneLoginFailures(db: Executor, before: Date): Promise<number> {
   const rows = await db.delete(loginFailures).where(lt(loginFailures.lastFailureAt, before)).returning({ key: loginFailures.loginKey });
   return rows.length;
+}
+
+/** The user whose email (lower-cased) is `emailKey`. */
+export async function findByEmail(db: Executor, emailKey: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.emailKey, emailKey));
+  return row;
+}
+
+export async function insertToken(db: Executor, row: typeof accountTokens.$inferInsert): Promise<void> {
+  await db.insert(accountTokens).values(row);
+}
+
+/** A live (unused, unexpired) token of the given purpose by its hash. */
+export async function findLiveToken(db: Executor, tokenHash: string, purpose: TokenPurpose, now: Date): Promise<AccountTokenRow | undefined> {
+  const [row] = await db.select().from(accountTokens)
+    .where(and(eq(accountTokens.tokenHash, tokenHash), eq(accountTokens.purpose, purpose), isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, now)));
+  return row;
+}
+
+/** Marks a token used if nobody did first; false when it was already used (two clicks racing). */
+export async function consumeToken(db: Executor, tokenHash: string, now: Date): Promise<boolean> {
+  const rows = await db.update(accountTokens).set({ usedAt: now })
+    .where(and(eq(accountTokens.tokenHash, tokenHash), isNull(accountTokens.usedAt))).returning({ hash: accountTokens.tokenHash });
+  return rows.length === 1;
+}
+
+/** Retires every outstanding token of a purpose for a user (a newer one, or a completed reset, supersedes them). */
+export async function retireTokens(db: Executor, userId: string, purpose: TokenPurpose, now: Date): Promise<void> {
+  await db.update(accountTokens).set({ usedAt: now })
+    .where(and(eq(accountTokens.userId, userId), eq(accountTokens.purpose, purpose), isNull(accountTokens.usedAt)));
 }

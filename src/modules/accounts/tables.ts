@@ -37,3 +37,16 @@ export const loginFailures = pgTable("login_failures", {
   windowStart: timestamp("window_start", { withTimezone: true, mode: "date" }).notNull(),
   windowFailures: integer("window_failures").notNull(),
 }, (t) => [index("login_failures_last_idx").on(t.lastFailureAt)]);
+
+// One-time tokens sent by mail (email verification, password reset). Only an HMAC of the token is
+// stored: a database leak yields no usable link. `email_key` binds a verification to the address it
+// was sent to, so a token cannot verify an address the user changed to afterwards.
+export const accountTokens = pgTable("account_tokens", {
+  tokenHash: text("token_hash").primaryKey(),
+  purpose: text("purpose").$type<"verify_email" | "reset_password">().notNull(),
+  userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  emailKey: text("email_key").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
+  expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+  usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+}, (t) => [index("account_tokens_user_idx").on(t.userId, t.purpose)]);

@@ -1,0 +1,163 @@
+// Email verification and password reset: one-time tokens sent by mail. Tokens are 256-bit, stored
+// only as an HMAC under SECRET_KEY, single use, and short-lived (24 h to verify, 30 min to reset).
+import type { Clock } from "../../core/clock.js";
+import { errors } from "../../core/errors.js";
+import { hmacSha256Hex, randomToken } from "../../core/crypto/index.js";
+import type { PasswordHasher } from "../../core/crypto/password.js";
+import { clientKey } from "../../http/client-ip.js";
+import type { Counters } from "../../store/counters.js";
+import type { Database, Executor } from "../../store/db.js";
+import type { AuditService } from "../audit/index.js";
+import type { Mailer } from "../mail/index.js";
+import type { ClientMeta, SessionService } from "../sessions/index.js";
+import * as store from "./store.js";
+import type { UserRow } from "./store.js";
+
+export const VERIFY_TTL_MS = 24 * 3_600_000;
+export const RESET_TTL_MS = 30 * 60_000;
+/** Reset mails per address an hour; beyond it `forgot` still answers 202 but sends nothing. */
+export const RESET_MAILS_PER_EMAIL_HOUR = 3;
+/** `forgot` calls per client IP an hour (on top of the route's per-minute budget). */
+export const RESET_REQUESTS_PER_IP_HOUR = 20;
+/** Verification mails a user may ask for in an hour. */
+export const VERIFY_MAILS_PER_HOUR = 5;
+
+export type RecoveryDeps = {
+  db: Database;
+  clock: Clock;
+  audit: AuditService;
+  mailer: Mailer;
+  counters: Counters | undefined;
+  sessions: SessionService;
+  hasher: PasswordHasher;
+  secretKey: string;
+  publicUrl: string;
+  adminEmails: readonly string[];
+  policyCheck(password: string, user: { username: string; email: string }, field: string): string;
+  /** Drops the user from every instance's cache after a change. */
+  changed(id: string): Promise<void>;
+  /** Clears the login back-off of a user (a completed reset proves the owner is back). */
+  clearLockout(tx: Executor, userId: string): Promise<void>;
+};
+
+const invalidToken = () => errors.invalid("token is invalid, used or expired", [{ path: "token", message: "is invalid, used or expired" }]);
+
+/** Builds the verification and reset operations the accounts service exposes. */
+export function createRecovery(deps: RecoveryDeps) {
+  const { db, clock, audit, mailer, counters, sessions } = deps;
+  const hashToken = (token: string) => hmacSha256Hex(deps.secretKey, `account-token:${token}`);
+  const link = (path: string, token: string) => `${deps.publicUrl}${path}?token=${token}`;
+
+  /** Creates a verification token for the user's current address inside `tx`; returns it for the mail. */
+  const issueVerification = async (tx: Executor, user: UserRow): Promise<string> => {
+    const now = new Date(clock.now());
+    const token = randomToken(32);
+    // Only the newest link works: an older mail (perhaps to an old address) is dead.
+    await store.retireTokens(tx, user.id, "verify_email", now);
+    await store.insertToken(tx, { tokenHash: hashToken(token), purpose: "verify_email", userId: user.id, emailKey: user.emailKey, createdAt: now, expiresAt: new Date(now.getTime() + VERIFY_TTL_MS) });
+    return token;
+  };
+
+  const sendVerification = (user: UserRow, token: string) => {
+    mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "verify_email", link: link("/verify-email", token) } });
+  };
+
+  return {
+    issueVerification,
+    sendVerification,
+
+    /** Signed-in: mails a fresh verification link to the user's address (nothing when already verified). */
+    async requestVerification(userId: string, meta: ClientMeta): Promise<void> {
+      const user = await store.findById(db, userId);
+      if (!user) throw errors.unauthorized("account unavailable");
+      if (user.emailVerified) return;
+      if (counters) {
+        // Each request sends a mail: cap them, so a session cannot be used to flood an inbox.
+        const hit = await counters.hit(`verify-mail:${userId}`, VERIFY_MAILS_PER_HOUR, 3600);
+        if (!hit.allowed) throw errors.rateLimited(hit.resetSeconds);
+      }
+      const token = await db.transaction(async (tx) => {
+        const t = await issueVerification(tx, user);
+        await audit.record({ eventType: "email.verify_request", result: "success", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, target: userId }, tx);
+        return t;
+      });
+      sendVerification(user, token);
+    },
+
+    /** Marks the address the token was sent to as verified; grants admin when it is an ADMIN_EMAILS address. */
+    async verifyEmail(token: string, meta: ClientMeta): Promise<void> {
+      const now = new Date(clock.now());
+      const hash = hashToken(token);
+      const row = await store.findLiveToken(db, hash, "verify_email", now);
+      if (!row) throw invalidToken();
+      const user = await store.findById(db, row.userId);
+      // The token proves the address it was mailed to, not whatever the account holds now.
+      if (!user || user.disabledAt !== null || user.emailKey !== row.emailKey) throw invalidToken();
+      // Admin by email only once the address is proven: anyone can type the boss's address at sign-up.
+      const grantAdmin = deps.adminEmails.includes(user.emailKey) && user.role !== "admin";
+      await db.transaction(async (tx) => {
+        if (!(await store.consumeToken(tx, hash, now))) throw invalidToken();
+        await store.updateUser(tx, user.id, { emailVerified: true, ...(grantAdmin ? { role: "admin" as const } : {}), updatedAt: now });
+        await audit.record({ eventType: "email.verified", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent, target: user.id, metadata: { role_granted: grantAdmin ? "admin" : null } }, tx);
+      });
+      await deps.changed(user.id);
+    },
+
+    /**
+     * Mails a reset link when the address belongs to an account. The caller always answers 202 with
+     * the same body, and the mail goes out in the background, so neither the answer nor its timing
+     * says whether the address is known.
+     */
+    async forgotPassword(email: string, meta: ClientMeta): Promise<void> {
+      const emailKey = email.trim().toLowerCase();
+      if (counters) {
+        const ip = await counters.hit(`forgot-ip:${clientKey(meta.ip ?? "unknown")}`, RESET_REQUESTS_PER_IP_HOUR, 3600);
+        if (!ip.allowed) throw errors.rateLimited(ip.resetSeconds);
+      }
+      // Counted for every address, known or not (so the limit says nothing); past it, silence, not 429:
+      // the owner is not flooded and the caller learns nothing.
+      const perEmail = counters ? (await counters.hit(`forgot-email:${hmacSha256Hex(deps.secretKey, `forgot:${emailKey}`)}`, RESET_MAILS_PER_EMAIL_HOUR, 3600)).allowed : true;
+      const user = await store.findByEmail(db, emailKey);
+      const actor = { ip: meta.ip, userAgent: meta.userAgent };
+      if (!user || user.disabledAt !== null || !perEmail) {
+        const reason = !user ? "unknown_email" : user.disabledAt !== null ? "disabled" : "throttled";
+        await audit.record({ eventType: "password.reset_request", result: "failure", actor: { userId: null }, ...actor, target: user?.id ?? null, metadata: { reason } });
+        return;
+      }
+      const now = new Date(clock.now());
+      const token = randomToken(32);
+      await db.transaction(async (tx) => {
+        await store.insertToken(tx, { tokenHash: hashToken(token), purpose: "reset_password", userId: user.id, emailKey: user.emailKey, createdAt: now, expiresAt: new Date(now.getTime() + RESET_TTL_MS) });
+        await audit.record({ eventType: "password.reset_request", result: "success", actor: { userId: null }, ...actor, target: user.id }, tx);
+      });
+      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_reset", link: link("/reset-password", token), expiresMinutes: RESET_TTL_MS / 60_000 } });
+    },
+
+    /**
+     * Sets a new password with a reset token: the policy applies, every session and refresh token of
+     * the user ends, and the owner is told by mail. Two-factor stays on: the next login still needs a code.
+     */
+    async resetPassword(token: string, newPassword: string, meta: ClientMeta): Promise<void> {
+      const now = new Date(clock.now());
+      const hash = hashToken(token);
+      const row = await store.findLiveToken(db, hash, "reset_password", now);
+      if (!row) throw invalidToken();
+      const user = await store.findById(db, row.userId);
+      // A link mailed to an address the account no longer has is dead.
+      if (!user || user.disabledAt !== null || user.emailKey !== row.emailKey) throw invalidToken();
+      const passwordHash = await deps.hasher.hash(deps.policyCheck(newPassword, user, "new_password"));
+      const revoked = await db.transaction(async (tx) => {
+        if (!(await store.consumeToken(tx, hash, now))) throw invalidToken();
+        await store.retireTokens(tx, user.id, "reset_password", now);
+        await store.updateUser(tx, user.id, { passwordHash, updatedAt: now });
+        await deps.clearLockout(tx, user.id);
+        const ids = await sessions.revokeUserIn(tx, user.id, { reason: "password_reset" });
+        await audit.record({ eventType: "password.reset", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent, target: user.id, metadata: { sessions_revoked: ids.length } }, tx);
+        return ids;
+      });
+      await sessions.announce(revoked);
+      await deps.changed(user.id);
+      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_changed", time: now.toISOString(), resetLink: `${deps.publicUrl}/reset-password` } });
+    },
+  };
+}
