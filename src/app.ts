@@ -23,6 +23,7 @@ import { createPasswordHasher, parseKeyring, type PasswordHasher } from "./core/
 import { accountsPlugin, createAccountService, type AccountService } from "./modules/accounts/index.js";
 import { createCookieJar, createSessionService, sessionResolver, sessionsPlugin, type SessionService } from "./modules/sessions/index.js";
 import { createTokenService, tokensPlugin, type TokenService } from "./modules/tokens/index.js";
+import { createWebhookService, webhooksPlugin, type WebhookService } from "./modules/webhooks/index.js";
 import { createCounters, type Counters } from "./store/counters.js";
 import { createPubSub, type PubSub } from "./store/pubsub.js";
 import { openStore, type Store } from "./store/db.js";
@@ -52,6 +53,8 @@ export type Bulwark = {
   readonly tokens: TokenService;
   readonly sessions: SessionService;
   readonly accounts: AccountService;
+  /** Inbound webhook handlers (`onWebhook`), outbound endpoints and the delivery worker (`runDue`). */
+  readonly webhooks: WebhookService;
   /** Adds a credential resolver (sessions, API keys, outside tokens); tried in registration order. */
   addAuthResolver(resolver: AuthResolver): void;
 };
@@ -86,8 +89,9 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   const audit = createAuditService({ db: store.db, clock });
   const pubsub = deps.pubsub ?? createPubSub({ redisUrl: config.redisUrl, onError: (e) => logger.warn({ err: e.message }, "redis pub/sub unavailable") });
   if (!deps.pubsub) opened.push(pubsub);
+  const keyring = parseKeyring(config.encryptionKeys);
   const tokens = createTokenService({
-    db: store.db, keyring: parseKeyring(config.encryptionKeys), clock, pubsub,
+    db: store.db, keyring, clock, pubsub,
     publicUrl: config.publicUrl, accessTokenTtl: config.accessTokenTtl,
     onFailure: (reason) => metrics.authFailures.inc({ reason: `token_${reason}` }),
     onError: (e) => logger.warn({ err: e.message }, "signing keys: background reload failed"),
@@ -107,6 +111,10 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   });
   await sessions.init();
   await accounts.init();
+  const webhooks = createWebhookService({
+    db: store.db, clock, audit, pubsub, keyring, config: { ...config.webhooks, production: config.production },
+    onError: (e, what) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, what),
+  });
   const jar = createCookieJar({ publicUrl: config.publicUrl, allowedOrigins: config.corsOrigins, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl });
 
   const app = Fastify({
@@ -130,7 +138,7 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   const headers = securityHeaders(config.production);
   const resolvers: AuthResolver[] = [];
   app.decorate("bulwark", {
-    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts,
+    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts, webhooks,
     addAuthResolver: (resolver: AuthResolver) => { resolvers.push(resolver); },
   } satisfies Bulwark);
   app.decorateRequest("principal", null);
@@ -179,7 +187,12 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   });
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error("not found"), { statusCode: 404 })));
 
+  // The outbound delivery worker runs while the app serves; its queue lives in the database.
+  app.addHook("onReady", async () => {
+    webhooks.start();
+  });
   app.addHook("onClose", async () => {
+    await webhooks.stop();
     tokens.close();
     sessions.close();
     if (!deps.pubsub) await pubsub.close();
@@ -193,5 +206,6 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   await app.register(tokensPlugin, { tokens });
   await app.register(sessionsPlugin, { sessions, jar });
   await app.register(accountsPlugin, { accounts, sessions, jar });
+  await app.register(webhooksPlugin, { webhooks });
   return app;
 }
