@@ -1,7 +1,7 @@
 // Helpers for webhook tests: secrets generated at run time, signed requests, an admin to call the admin routes.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import Stripe from "stripe";
 import { Webhook } from "standardwebhooks";
 import { login, register } from "./identity.js";
@@ -30,7 +30,7 @@ export function stripeEvent(type: string, object: Record<string, unknown>, id = 
 }
 
 /** POSTs a Stripe event signed by the official SDK. */
-export async function postStripe(app: FastifyInstance, body: string, secret: string, nowSeconds: number, extra: { header?: string; remoteAddress?: string } = {}) {
+export async function postStripe(app: FastifyInstance, body: string, secret: string, nowSeconds: number, extra: { header?: string; remoteAddress?: string } = {}): Promise<LightMyRequestResponse> {
   return app.inject({
     method: "POST", url: "/api/webhooks/stripe", payload: body, remoteAddress: extra.remoteAddress ?? "127.0.0.1",
     headers: { "content-type": "application/json; charset=utf-8", "stripe-signature": extra.header ?? stripeHeader(body, secret, nowSeconds) },
@@ -44,10 +44,10 @@ export function standardHeaders(secret: string, id: string, timestampSeconds: nu
 }
 
 /** Registers a user, makes it an admin and signs it in; returns its Authorization header. */
-export async function signedInAdmin(app: FastifyInstance): Promise<{ authorization: string; userId: string }> {
+export async function signedInAdmin(app: FastifyInstance): Promise<{ authorization: string; userId: string; username: string; password: string }> {
   const user = await register(app);
   await app.bulwark.accounts.promote(user.username, { userId: null });
   const res = await login(app, user);
   assert.equal(res.statusCode, 200, res.body);
-  return { authorization: `Bearer ${res.json().access_token as string}`, userId: user.userId };
+  return { authorization: `Bearer ${res.json().access_token as string}`, userId: user.userId, username: user.username, password: user.password };
 }
