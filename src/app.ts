@@ -39,6 +39,11 @@ export type AppDeps = {
   hasher?: PasswordHasher;
   /** Apply pending migrations before serving (default true). */
   migrate?: boolean;
+  /**
+   * Run the outbound webhook worker on a timer (default: yes, unless a clock was injected — with a
+   * test clock time moves only when told to, so the test drives `webhooks.runDue()` itself).
+   */
+  webhookWorker?: boolean;
 };
 
 /** What modules and library code reach through `app.bulwark`. */
@@ -189,7 +194,7 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
 
   // The outbound delivery worker runs while the app serves; its queue lives in the database.
   app.addHook("onReady", async () => {
-    webhooks.start();
+    if (deps.webhookWorker ?? deps.clock === undefined) webhooks.start();
   });
   app.addHook("onClose", async () => {
     await webhooks.stop();

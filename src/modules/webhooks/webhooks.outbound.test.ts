@@ -5,7 +5,9 @@ import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
-import { startApp, testSecrets, testStore } from "../../../test/harness.js";
+import { startApp, storeUrl, testConfig, testPubSub, testSecrets, testStore } from "../../../test/harness.js";
+import { createApp } from "../../app.js";
+import { openStore } from "../../store/db.js";
 import { login, register } from "../../../test/identity.js";
 import { signedInAdmin, standardSecret } from "../../../test/webhooks.js";
 import { createFakeClock } from "../../core/clock.js";
@@ -192,5 +194,46 @@ test("a receiver that never succeeds gets at least six attempts over about a day
     await t.close();
     await hook.close();
     await target.close();
+  }
+});
+
+test("several instances draining one queue at once send each delivery once (FOR UPDATE SKIP LOCKED)", async () => {
+  const hook = await receiver();
+  const store = await testStore();
+  // On PostgreSQL each instance gets its own pool; PGlite is one process's database, shared here.
+  const url = storeUrl(store);
+  const second = url ? await openStore({ databaseUrl: url }) : store;
+  const clock = createFakeClock(Date.now());
+  const env = { ...ALLOW, ...testSecrets() };
+  const a = await startApp({ env, store, clock });
+  const b = await startApp({ env, store: second, clock });
+  try {
+    const admin = { authorization: (await signedInAdmin(a.app)).authorization };
+    const res = await a.app.inject({ method: "POST", url: "/api/admin/webhook-endpoints", headers: admin, payload: { url: hook.url, events: ["user.created"] } });
+    assert.equal(res.statusCode, 201);
+    for (let i = 0; i < 6; i++) await register(i % 2 ? a.app : b.app);
+    const counts = await Promise.all([a.app.bulwark.webhooks.runDue(), b.app.bulwark.webhooks.runDue(), a.app.bulwark.webhooks.runDue(), b.app.bulwark.webhooks.runDue()]);
+    assert.equal(counts.reduce((x, y) => x + y, 0), 6);
+    assert.equal(hook.got.length, 6);
+    assert.equal(new Set(hook.got.map((r) => r.headers["webhook-id"])).size, 6);
+  } finally {
+    await a.close();
+    await b.close();
+    if (second !== store) await second.close();
+    await store.close();
+    await hook.close();
+  }
+});
+
+test("the delivery worker starts with the app and stops on close", async () => {
+  const config = testConfig();
+  const store = await testStore();
+  try {
+    const app = await createApp(config, { store, migrate: false, webhookWorker: true, pubsub: testPubSub(`bwtest:${Date.now()}`) });
+    await app.ready();
+    assert.equal(await app.bulwark.webhooks.runDue(), 0);
+    await app.close();
+  } finally {
+    await store.close();
   }
 });
