@@ -66,6 +66,9 @@ const OUTBOUND_FROM_AUDIT: Record<string, { event: OutboundEvent; results: reado
   "user.disabled": { event: "user.disabled", results: ["success"] },
 };
 
+/** Audit events whose `target` is the affected user (for the others it is a session or key id, and the user is the actor). */
+const TARGET_IS_USER = new Set(["user.register", "user.provision", "password.changed", "password.reset", "mfa.enable", "mfa.disable", "user.disabled", "admin.sessions_revoked", "session.revoke_operator"]);
+
 /** The outbound event an audit event maps to, if any. */
 export function outboundEventFor(event: Pick<AuditEventView, "event_type" | "result">): OutboundEvent | undefined {
   const entry = OUTBOUND_FROM_AUDIT[event.event_type];
@@ -226,7 +229,7 @@ export function createWebhookService(deps: WebhookDeps) {
       data: {
         audit_event_id: event.id,
         audit_event_type: event.event_type,
-        user_id: event.target ?? event.actor.user_id ?? null,
+        user_id: (TARGET_IS_USER.has(event.event_type) ? event.target : event.actor.user_id) ?? null,
         actor: event.actor,
         target: event.target ?? null,
         ip: event.ip,

@@ -8,7 +8,7 @@ import { Webhook } from "standardwebhooks";
 import { startApp, storeUrl, testConfig, testPubSub, testSecrets, testStore } from "../../../test/harness.js";
 import { createApp } from "../../app.js";
 import { openStore } from "../../store/db.js";
-import { login, register } from "../../../test/identity.js";
+import { bearer, goodPassword, login, register, signedIn } from "../../../test/identity.js";
 import { signedInAdmin, standardSecret } from "../../../test/webhooks.js";
 import { createFakeClock } from "../../core/clock.js";
 import { rowsOf } from "../../store/db.js";
@@ -78,12 +78,26 @@ test("a receiver on a real port verifies Bulwark's deliveries with the standardw
     assert.notEqual(hook.got[0]!.headers["webhook-id"], hook.got[1]!.headers["webhook-id"]);
     assert.throws(() => new Webhook(standardSecret()).verify(hook.got[0]!.body, hook.got[0]!.headers as Record<string, string>));
     assert.throws(() => verified(endpoint.secret, { headers: hook.got[0]!.headers, body: hook.got[0]!.body.replace("user", "usr") }));
+    assert.equal(events.find((e) => e.type === "auth.lockout")!.data.user_id, user.userId);
     // Nothing more is due: sent once.
     assert.equal(await t.app.bulwark.webhooks.runDue(), 0);
     assert.equal(hook.got.length, 2);
 
+    // A user ends their other sessions: session.revoked names that user; a password change is not subscribed.
+    const member = await signedIn(t.app);
+    hook.got.length = 0;
+    const revoke = await t.app.inject({ method: "DELETE", url: "/api/sessions", headers: bearer(member.access) });
+    assert.equal(revoke.statusCode, 204, revoke.body);
+    const change = await t.app.inject({ method: "POST", url: "/api/users/me/password", headers: bearer(member.access), payload: { current_password: member.password, new_password: goodPassword() } });
+    assert.equal(change.statusCode, 204, change.body);
+    await t.app.bulwark.webhooks.runDue();
+    assert.deepEqual(hook.got.map((r) => verified(endpoint.secret, r).type).sort(), ["session.revoked", "user.created"]);
+    const revoked = hook.got.map((r) => verified(endpoint.secret, r)).find((e) => e.type === "session.revoked")!;
+    assert.equal(revoked.data.user_id, member.userId);
+
     const log = await t.app.inject({ method: "GET", url: `/api/admin/webhook-endpoints/${endpoint.id}/deliveries`, headers: admin });
     assert.equal(log.statusCode, 200, log.body);
+    assert.equal(log.json().deliveries.length, 4);
     for (const d of log.json().deliveries) {
       assert.equal(d.status, "delivered");
       assert.equal(d.log.length, 1);
