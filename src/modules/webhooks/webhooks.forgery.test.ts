@@ -180,3 +180,20 @@ test("Standard Webhooks: the standardwebhooks package's signatures are accepted;
     await t.close();
   }
 });
+
+test("a flood of forged webhooks from one IP is rate limited (class webhook: ten times the per-minute budget)", async () => {
+  const secret = stripeSecret();
+  const t = await startApp({ env: { STRIPE_WEBHOOK_SECRET: secret, RATE_LIMIT_PER_MINUTE: "2" } });
+  try {
+    const e = stripeEvent("invoice.paid", {});
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) statuses.push((await postStripe(t.app, e.body, stripeSecret(), now(t), { remoteAddress: "203.0.113.9" })).statusCode);
+    assert.deepEqual(statuses, [...Array(20).fill(400), 429]);
+    // Another sender (the real provider) is not affected.
+    const ok = await postStripe(t.app, e.body, secret, now(t), { remoteAddress: "198.51.100.4" });
+    assert.equal(ok.statusCode, 200, ok.body);
+    assert.match(String(ok.headers["ratelimit-policy"]), /"webhook";q=20;w=60/);
+  } finally {
+    await t.close();
+  }
+});
