@@ -242,12 +242,14 @@ test("several instances draining one queue at once send each delivery once (FOR 
 test("the delivery worker starts with the app and stops on close", async () => {
   const config = testConfig();
   const store = await testStore();
+  const pubsub = testPubSub(`bwtest:${Date.now()}`);
   try {
-    const app = await createApp(config, { store, migrate: false, webhookWorker: true, pubsub: testPubSub(`bwtest:${Date.now()}`) });
+    const app = await createApp(config, { store, migrate: false, webhookWorker: true, pubsub });
     await app.ready();
     assert.equal(await app.bulwark.webhooks.runDue(), 0);
     await app.close();
   } finally {
+    await pubsub.close();
     await store.close();
   }
 });
