@@ -117,7 +117,7 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   await sessions.init();
   await accounts.init();
   const webhooks = createWebhookService({
-    db: store.db, clock, audit, pubsub, keyring, config: { ...config.webhooks, production: config.production },
+    db: store.db, clock, audit, pubsub, keyring, config: { ...config.webhooks, production: config.production }, registry: metrics.registry,
     onError: (e, what) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, what),
   });
   const jar = createCookieJar({ publicUrl: config.publicUrl, allowedOrigins: config.corsOrigins, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl });

@@ -2,6 +2,7 @@
 // security events queued durably (in the transaction of the audit event they report), signed per
 // Standard Webhooks and delivered by a worker with back-off. It never sees a request.
 import type { IncomingHttpHeaders } from "node:http";
+import { Counter, type Registry } from "prom-client";
 import type { Config } from "../../config/load.js";
 import type { Clock } from "../../core/clock.js";
 import { AppError, errors } from "../../core/errors.js";
@@ -24,6 +25,8 @@ export type WebhookDeps = {
   keyring: Keyring;
   config: Config["webhooks"] & { production: boolean };
   onError?: (error: unknown, what: string) => void;
+  /** Where the webhook counters are registered (the app's metrics registry). */
+  registry?: Registry;
   /** Replaces the HTTP sender (tests of the worker's bookkeeping); defaults to the guarded POST. */
   sender?: typeof send;
 };
@@ -122,9 +125,14 @@ export function createWebhookService(deps: WebhookDeps) {
   const { db, clock, audit, pubsub, keyring, config } = deps;
   const sender = deps.sender ?? send;
   const handlers: { source: string; pattern: string; handler: WebhookHandler }[] = [];
+  const registers = deps.registry ? [deps.registry] : [];
+  // Labels come from configured sources and fixed outcomes only: a caller cannot grow the series.
+  const inbound = new Counter({ name: "webhook_events_total", help: "Inbound webhook requests of configured sources, by outcome (accepted, duplicate, rejected, failed).", labelNames: ["source", "outcome"] as const, registers });
+  const outbound = new Counter({ name: "webhook_delivery_attempts_total", help: "Outbound webhook delivery attempts, by outcome (delivered, retry, gave_up).", labelNames: ["outcome"] as const, registers });
   const secretContext = (id: string) => ({ table: "webhook_endpoints", column: "secret", row: id });
 
   const reject = async (source: string, reason: RejectReason | "malformed_event", meta: ClientMeta): Promise<never> => {
+    inbound.inc({ source, outcome: "rejected" });
     // Audited with the reason; the body is not stored (it is unauthenticated, attacker-chosen input).
     await audit.record({ eventType: "webhook.rejected", result: "failure", actor: {}, ip: meta.ip, userAgent: meta.userAgent, metadata: { source, reason } })
       .catch((error: unknown) => deps.onError?.(error, "audit write failed"));
@@ -199,12 +207,14 @@ export function createWebhookService(deps: WebhookDeps) {
       // The handlers' transaction rolled back; the failure is recorded in a write of its own so the
       // admin view shows it, and the provider's retry (after our 500) runs the handlers again.
       const message = (error instanceof Error ? error.message : String(error)).slice(0, 500) || "handler failed";
+      inbound.inc({ source, outcome: "failed" });
       await store.recordFailure(db, { id: rowId, source, eventId, type, receivedAt: now, lastError: message })
         .catch((failure: unknown) => deps.onError?.(failure, "webhook failure record failed"));
       await audit.record({ eventType: "webhook.failed", result: "failure", actor: {}, ip: meta.ip, userAgent: meta.userAgent, target: eventId.slice(0, 256), metadata: { source, type } })
         .catch((failure: unknown) => deps.onError?.(failure, "audit write failed"));
       throw error;
     }
+    inbound.inc({ source, outcome: duplicate ? "duplicate" : "accepted" });
     if (duplicate) return { received: true, duplicate: true };
     for (const task of tasks) {
       try {
@@ -289,6 +299,7 @@ export function createWebhookService(deps: WebhookDeps) {
     const attempt = delivery.attempts + 1;
     const ok = result.error === null;
     const patch: Partial<store.DeliveryRow> & { id: string } = { id: delivery.id, attempts: attempt, lastAttemptAt: new Date(now), lastStatusCode: result.statusCode, lastError: result.error };
+    outbound.inc({ outcome: ok ? "delivered" : attempt >= MAX_ATTEMPTS ? "gave_up" : "retry" });
     if (ok) Object.assign(patch, { status: "delivered", deliveredAt: new Date(now) });
     else if (attempt >= MAX_ATTEMPTS) patch.status = "failed";
     else patch.nextAttemptAt = new Date(now + RETRY_SCHEDULE_SECONDS[attempt - 1]! * 1000);
