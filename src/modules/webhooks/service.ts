@@ -212,7 +212,9 @@ export function createWebhookService(deps: WebhookDeps) {
         .catch((failure: unknown) => deps.onError?.(failure, "webhook failure record failed"));
       await audit.record({ eventType: "webhook.failed", result: "failure", actor: {}, ip: meta.ip, userAgent: meta.userAgent, target: eventId.slice(0, 256), metadata: { source, type } })
         .catch((failure: unknown) => deps.onError?.(failure, "audit write failed"));
-      throw error;
+      // Always a 500 (even when a handler threw an AppError): the provider must retry, and the
+      // handler's message stays in the log and the admin view, not in the answer.
+      throw new Error("webhook handler failed", { cause: error });
     }
     inbound.inc({ source, outcome: duplicate ? "duplicate" : "accepted" });
     if (duplicate) return { received: true, duplicate: true };

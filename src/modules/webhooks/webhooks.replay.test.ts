@@ -6,6 +6,7 @@ import { sql } from "drizzle-orm";
 import { startApp, type TestApp } from "../../../test/harness.js";
 import { bearer, signedIn } from "../../../test/identity.js";
 import { postStripe, signedInAdmin, standardHeaders, standardSecret, stripeEvent, stripeSecret } from "../../../test/webhooks.js";
+import { errors } from "../../core/errors.js";
 import { rowsOf } from "../../store/db.js";
 
 const now = (t: TestApp) => Math.floor(t.clock.now() / 1000);
@@ -78,7 +79,8 @@ test("a throwing handler answers 500 and records the error; the provider's retry
         seen.push(event.type);
         // This write rolls back with the failure.
         await tx.execute(sql`update webhook_events set type = 'changed-by-handler' where event_id = ${event.id}`);
-        if (fail) throw new Error("ledger unavailable");
+        // An AppError (a 4xx elsewhere) still makes this a 500: the provider must retry.
+        if (fail) throw errors.conflict("ledger unavailable");
       });
     },
   });
