@@ -28,6 +28,7 @@ import { createTokenService, tokensPlugin, type TokenService } from "./modules/t
 import { createMailer, type Mailer } from "./modules/mail/index.js";
 import { createMfaService, mfaPlugin, type MfaService } from "./modules/mfa/index.js";
 import { join } from "node:path";
+import { createWebhookService, webhooksPlugin, type WebhookService } from "./modules/webhooks/index.js";
 import { createCounters, type Counters } from "./store/counters.js";
 import { createPubSub, type PubSub } from "./store/pubsub.js";
 import { openStore, type Store } from "./store/db.js";
@@ -45,6 +46,11 @@ export type AppDeps = {
   mailer?: Mailer;
   /** Apply pending migrations before serving (default true). */
   migrate?: boolean;
+  /**
+   * Run the outbound webhook worker on a timer (default: yes, unless a clock was injected — with a
+   * test clock time moves only when told to, so the test drives `webhooks.runDue()` itself).
+   */
+  webhookWorker?: boolean;
 };
 
 /** What modules and library code reach through `app.bulwark`. */
@@ -64,6 +70,8 @@ export type Bulwark = {
   readonly external: ExternalIdentityService | undefined;
   readonly mfa: MfaService;
   readonly mailer: Mailer;
+  /** Inbound webhook handlers (`onWebhook`), outbound endpoints and the delivery worker (`runDue`). */
+  readonly webhooks: WebhookService;
   /** Adds a credential resolver (sessions, API keys, outside tokens); tried in registration order. */
   addAuthResolver(resolver: AuthResolver): void;
   /** Deletes what has outlived its use (ended sessions, stale login counters); runs hourly by itself. */
@@ -157,6 +165,10 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
     users: (id) => accounts!.sessionUser(id),
     onError: (e) => logger.warn({ err: e.message }, "external identity: JWKS fetch failed"),
   }) : undefined;
+  const webhooks = createWebhookService({
+    db: store.db, clock, audit, pubsub, keyring, config: { ...config.webhooks, production: config.production }, registry: metrics.registry,
+    onError: (e, what) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, what),
+  });
   const jar = createCookieJar({ publicUrl: config.publicUrl, allowedOrigins: config.corsOrigins, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl });
 
   const app = Fastify({
@@ -188,7 +200,7 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
     prune().catch((error: unknown) => logger.warn({ err: (error as Error).message }, "pruning failed; retried within the hour"));
   }, PRUNE_INTERVAL_MS).unref();
   app.decorate("bulwark", {
-    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts, apiKeys, external, mfa, mailer, prune,
+    config, store, counters, clock, metrics, audit, pubsub, tokens, sessions, accounts, apiKeys, external, mfa, mailer, webhooks, prune,
     addAuthResolver: (resolver: AuthResolver) => { resolvers.push(resolver); },
   } satisfies Bulwark);
   app.decorateRequest("principal", null);
@@ -240,7 +252,12 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   });
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error("not found"), { statusCode: 404 })));
 
+  // The outbound delivery worker runs while the app serves; its queue lives in the database.
+  app.addHook("onReady", async () => {
+    if (deps.webhookWorker ?? deps.clock === undefined) webhooks.start();
+  });
   app.addHook("onClose", async () => {
+    await webhooks.stop();
     clearInterval(pruneTimer);
     tokens.close();
     sessions.close();
@@ -260,5 +277,6 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   await app.register(accountsPlugin, { accounts, sessions, jar });
   await app.register(apiKeysPlugin, { keys: apiKeys });
   await app.register(mfaPlugin, { mfa, jar });
+  await app.register(webhooksPlugin, { webhooks });
   return app;
 }

@@ -6,3 +6,4 @@ export { createFakeClock, systemClock, type Clock } from "./core/clock.js";
 export type { Principal, AuthResolver } from "./http/auth.js";
 export type { AuthRequirement, RateLimitClass } from "./http/types.js";
 export { Type } from "typebox";
+export type { OutboundEvent, WebhookContext, WebhookEvent, WebhookHandler, WebhookService } from "./modules/webhooks/index.js";

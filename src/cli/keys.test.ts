@@ -158,6 +158,8 @@ test("keys rotate-encryption moves every encrypted value to the new first key, s
       await seeded.db.execute(sql`insert into users (id, username, username_key, email, email_key, created_at, updated_at) values ('u1', 'grace', 'grace', 'grace@example.com', 'grace@example.com', ${now}, ${now})`);
       const sealed = parseKeyring(oldKey).encrypt(totpSecret, { table: "mfa_totp", column: "secret", row: "u1" });
       await seeded.db.execute(sql`insert into mfa_totp (user_id, secret, created_at) values ('u1', ${sealed}, ${now})`);
+      const endpointSecret = parseKeyring(oldKey).encrypt(totpSecret, { table: "webhook_endpoints", column: "secret", row: "e1" });
+      await seeded.db.execute(sql`insert into webhook_endpoints (id, url, events, secret_enc, created_at) values ('e1', 'https://hooks.example.com/in', '["user.created"]'::jsonb, ${endpointSecret}, ${now})`);
     } finally {
       await seeded.close();
     }
@@ -167,6 +169,7 @@ test("keys rotate-encryption moves every encrypted value to the new first key, s
     assert.equal(first.code, 0, first.err.join("\n"));
     assert.equal(first.out[0], "signing_keys.private_key: 3 re-encrypted");
     assert.equal(first.out[1], "mfa_totp.secret: 1 re-encrypted");
+    assert.equal(first.out[2], "webhook_endpoints.secret_enc: 1 re-encrypted");
     // Resumable and idempotent: a second run finds nothing left under the old key.
     const again = await run(rotated, ["rotate-encryption"]);
     assert.equal(again.out[0], "signing_keys.private_key: 0 re-encrypted");
@@ -183,9 +186,11 @@ test("keys rotate-encryption moves every encrypted value to the new first key, s
       }
       const [totp] = rowsOf<{ secret: string }>(await store.db.execute(sql`select secret from mfa_totp where user_id = 'u1'`));
       assert.equal(onlyNew.decryptString(totp!.secret, { table: "mfa_totp", column: "secret", row: "u1" }), totpSecret);
+      const [endpoint] = rowsOf<{ secret_enc: string }>(await store.db.execute(sql`select secret_enc from webhook_endpoints where id = 'e1'`));
+      assert.equal(onlyNew.decryptString(endpoint!.secret_enc, { table: "webhook_endpoints", column: "secret", row: "e1" }), totpSecret);
       const { events } = await createAuditService({ db: store.db, clock: systemClock }).query({ eventType: "encryption_key.rotate" });
       assert.equal(events.length, 2);
-      assert.deepEqual(events[1]!.metadata, { via: "cli", reencrypted: 4 });
+      assert.deepEqual(events[1]!.metadata, { via: "cli", reencrypted: 5 });
     } finally {
       await store.close();
     }

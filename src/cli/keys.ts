@@ -9,13 +9,14 @@ import { AppError } from "../core/errors.js";
 import { createAuditService, type AuditService } from "../modules/audit/index.js";
 import { createTokenService, ENCRYPTED_COLUMNS as TOKEN_COLUMNS, type SigningKeyInfo, type TokenService } from "../modules/tokens/index.js";
 import { ENCRYPTED_COLUMNS as MFA_COLUMNS } from "../modules/mfa/index.js";
+import { ENCRYPTED_COLUMNS as WEBHOOK_COLUMNS } from "../modules/webhooks/index.js";
 import { reencryptColumn, type EncryptedColumn } from "../store/reencrypt.js";
 import { openStore, type Store } from "../store/db.js";
 import { migrate } from "../store/migrate.js";
 import { createPubSub } from "../store/pubsub.js";
 
 /** Every column encrypted with the keyring, across modules. */
-const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [...TOKEN_COLUMNS, ...MFA_COLUMNS];
+const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [...TOKEN_COLUMNS, ...MFA_COLUMNS, ...WEBHOOK_COLUMNS];
 
 const HELP = `Usage: bulwark keys <rotate-signing | rotate-encryption | list> [options]
 

@@ -6,7 +6,8 @@ import { createLogger } from "../core/logger.js";
 
 /** Runs `work` with the services of a fully wired (not listening) app. */
 export async function withServices<T>(config: Config, work: (services: Bulwark) => Promise<T>): Promise<T> {
-  const app = await createApp(config, { logger: createLogger({ level: "warn", secrets: secretValues(config) }) });
+  // A command is short-lived: outbound webhooks are left to the server's worker.
+  const app = await createApp(config, { logger: createLogger({ level: "warn", secrets: secretValues(config) }), webhookWorker: false });
   try {
     return await work(app.bulwark);
   } finally {

@@ -30,6 +30,11 @@ export function ratePlans(limits: Config["rateLimit"]): Record<RateLimitClass, C
     "auth-login": plan([{ name: "login", limit: limits.loginPerMinute, window: 60, by: "ip" }]),
     "auth-register": plan([{ name: "register", limit: limits.registerPerMinute, window: 60, by: "ip" }]),
     sensitive: plan([{ name: "sensitive", limit: limits.sensitivePerMinute, window: 60, by: "client" }]),
+    // Inbound webhooks come in bursts from a provider's few addresses, and a 429 only delays them
+    // (providers retry with back-off): a per-IP budget ten times the per-minute one, no hourly cap.
+    webhook: ((policies: Policy[]) => ({ policies, header: policies.map((p) => `"${p.name}";q=${p.limit};w=${p.window}`).join(", ") }))(
+      [{ name: "webhook", limit: limits.perMinute * 10, window: 60, by: "ip" }],
+    ),
   };
 }
 

@@ -8,7 +8,7 @@ import type { Principal } from "./auth.js";
 export type AuthRequirement = "user" | "admin" | "optional" | { apiKey: string; user?: boolean };
 
 /** The rate-limit classes a route can pick; `false` opts out (health checks only). */
-export type RateLimitClass = "default" | "auth-login" | "auth-register" | "sensitive";
+export type RateLimitClass = "default" | "auth-login" | "auth-register" | "sensitive" | "webhook";
 
 declare module "fastify" {
   interface FastifyContextConfig {

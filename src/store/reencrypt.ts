@@ -6,8 +6,11 @@ import { sql } from "drizzle-orm";
 import type { Keyring } from "../core/crypto/keyring.js";
 import { rowsOf, type Database } from "./db.js";
 
-/** A column holding keyring envelopes, bound to the context (table, column, primary key value). */
-export type EncryptedColumn = { table: string; id: string; column: string };
+/**
+ * A column holding keyring envelopes, bound to the context (table, column, primary key value);
+ * `contextColumn` is the column name the envelopes are bound to when it differs from the SQL name.
+ */
+export type EncryptedColumn = { table: string; id: string; column: string; contextColumn?: string };
 
 export type ReencryptResult = { table: string; column: string; reencrypted: number };
 
@@ -27,7 +30,7 @@ export async function reencryptColumn(db: Database, keyring: Keyring, target: En
       where ${column} is not null and ${column} not like ${current} and ${id} > ${after}
       order by ${id} limit ${batch}`));
     for (const row of rows) {
-      const context = { table: target.table, column: target.column, row: row.id };
+      const context = { table: target.table, column: target.contextColumn ?? target.column, row: row.id };
       const sealed = keyring.encrypt(keyring.decrypt(row.value, context), context);
       const updated = rowsOf(await db.execute(sql`update ${table} set ${column} = ${sealed} where ${id} = ${row.id} and ${column} = ${row.value} returning 1`));
       done += updated.length;

@@ -15,7 +15,7 @@ import { errors } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
 import type { Database, Executor } from "../../store/db.js";
 import { GENESIS_HASH, rowHash } from "./chain.js";
-import type { AuditEvent, AuditEventView, AuditFilters, AuditPageView, VerifyResult } from "./schema.js";
+import type { AuditEvent, AuditEventView, AuditResult, AuditFilters, AuditPageView, VerifyResult } from "./schema.js";
 import { scrubMetadata, scrubText, storable } from "./scrub.js";
 import * as store from "./store.js";
 
@@ -29,9 +29,10 @@ export type AuditService = {
   /**
    * Calls `listener` for every successful event recorded from now on, inside the transaction that
    * writes it: what the listener writes (an outbound webhook delivery) commits or rolls back with
-   * the event. A listener that throws fails the change.
+   * the event. A listener that throws fails the change. `results` widens what it sees (lockouts
+   * and token reuse are recorded as `denied`).
    */
-  onRecord(listener: AuditListener): void;
+  onRecord(listener: AuditListener, options?: { results?: readonly AuditResult[] }): void;
 };
 
 /** Sees a recorded event (as stored: scrubbed, with its id and time) inside its transaction. */
@@ -53,10 +54,10 @@ const MAX_LIMIT = 200;
 
 /** Builds the audit service over a database and a clock. */
 export function createAuditService({ db, clock }: AuditDeps): AuditService {
-  const listeners: AuditListener[] = [];
+  const listeners: { listener: AuditListener; results: readonly AuditResult[] }[] = [];
   return {
-    onRecord(listener) {
-      listeners.push(listener);
+    onRecord(listener, options) {
+      listeners.push({ listener, results: options?.results ?? ["success"] });
     },
 
     async record(event, tx) {
@@ -87,8 +88,8 @@ export function createAuditService({ db, clock }: AuditDeps): AuditService {
         const hash = rowHash(head.hash, row);
         const seq = await store.insertRow(t, { ...row, prevHash: head.hash, hash });
         await store.advanceHead(t, { seq, hash });
-        if (row.result !== "success") return;
-        for (const listener of listeners) await listener(toView({ ...row, seq, prevHash: head.hash, hash }), t);
+        const view = toView({ ...row, seq, prevHash: head.hash, hash });
+        for (const { listener, results } of listeners) if (results.includes(row.result)) await listener(view, t);
       });
     },
 
