@@ -4,25 +4,15 @@ import { createServer } from "node:http";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateKeyringEntry, randomToken } from "../core/crypto/index.js";
+import { randomToken } from "../core/crypto/index.js";
 import type { Env } from "../config/load.js";
-import { startApp, storeUrl, testStore, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../test/harness.js";
+import { productionEnv, startApp, storeUrl, testStore, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../test/harness.js";
 import { checkCommand, probe, runChecks, type CheckResult } from "./check.js";
 import { captureOutput } from "./output.js";
 
-/** A production configuration that passes every rule, with the test's database and Redis when set. */
+/** A production configuration that passes every rule, with the test's Redis when set. */
 function goodProduction(): Env {
-  return {
-    NODE_ENV: "production",
-    DATA_DIR: mkdtempSync(join(tmpdir(), "bulwark-check-")),
-    PUBLIC_URL: "https://api.example.com",
-    CORS_ORIGINS: "https://app.example.com",
-    SECRET_KEY: randomToken(32),
-    ENCRYPTION_KEYS: generateKeyringEntry("k1"),
-    METRICS_TOKEN: randomToken(32),
-    SMTP_URL: "smtps://bulwark@smtp.example.com:465",
-    ...(TEST_REDIS_URL ? { REDIS_URL: TEST_REDIS_URL } : {}),
-  };
+  return { ...productionEnv(), ...(TEST_REDIS_URL ? { REDIS_URL: TEST_REDIS_URL } : {}) };
 }
 
 /** A project directory under git with a private, ignored .env. */

@@ -3,24 +3,12 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateKeyringEntry, randomToken } from "../core/crypto/index.js";
+import { randomToken } from "../core/crypto/index.js";
 import { ConfigError, loadConfig, type Env } from "./load.js";
 import { createApp } from "../app.js";
+import { productionEnv } from "../../test/harness.js";
 
-/** A production configuration that passes every rule; each test breaks exactly one thing. */
-function goodProduction(): Env {
-  return {
-    NODE_ENV: "production",
-    DATA_DIR: mkdtempSync(join(tmpdir(), "bulwark-prod-")),
-    PUBLIC_URL: "https://api.example.com",
-    CORS_ORIGINS: "https://app.example.com",
-    SECRET_KEY: randomToken(32),
-    ENCRYPTION_KEYS: `${generateKeyringEntry("k2")},${generateKeyringEntry("k1")}`,
-    METRICS_TOKEN: randomToken(32),
-    SMTP_URL: "smtps://bulwark@smtp.example.com:465",
-    LOG_LEVEL: "silent",
-  };
-}
+const goodProduction = productionEnv;
 
 function refusal(env: Env): ConfigError {
   try {

@@ -1,5 +1,6 @@
 // Notifications between instances (revocations, key rotations): Redis pub/sub when REDIS_URL is set,
 // an in-process emitter otherwise (one instance needs nobody else told).
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { Redis } from "ioredis";
 
@@ -55,6 +56,51 @@ export function createPubSub(options: PubSubOptions): PubSub {
     async close() {
       local.removeAllListeners();
       await Promise.all([pub.quit().catch(() => pub.disconnect()), sub.quit().catch(() => sub.disconnect())]);
+    },
+  };
+}
+
+/** The bounded wait for one's own echo: a lost message must never hang a request. */
+const ECHO_TIMEOUT_MS = 1_000;
+
+export type Broadcast = {
+  /** Starts applying the lists other instances (and this one) send. */
+  subscribe(): Promise<void>;
+  /**
+   * Applies `ids` here at once, tells every instance, and resolves once our own message came back
+   * through the channel (so every subscriber has had it), or after a second at most.
+   */
+  announce(ids: string[]): Promise<void>;
+};
+
+/** A channel of id lists (revoked sessions, changed keys) that every instance applies with `apply`. */
+export function broadcast(pubsub: PubSub, channel: string, apply: (ids: string[]) => void, onError?: (error: Error) => void): Broadcast {
+  const echoes = new Map<string, () => void>();
+  return {
+    async subscribe() {
+      await pubsub.subscribe(channel, (message) => {
+        const { ids, nonce } = JSON.parse(message) as { ids: string[]; nonce: string };
+        apply(ids);
+        echoes.get(nonce)?.();
+      });
+    },
+    async announce(ids) {
+      if (ids.length === 0) return;
+      apply(ids);
+      const nonce = randomBytes(8).toString("base64url");
+      const echoed = new Promise<void>((resolve) => {
+        echoes.set(nonce, resolve);
+        setTimeout(resolve, ECHO_TIMEOUT_MS).unref();
+      });
+      try {
+        await pubsub.publish(channel, JSON.stringify({ ids, nonce }));
+        await echoed;
+      } catch (error) {
+        // Committed and applied here; other instances pick it up at their next reload.
+        onError?.(error as Error);
+      } finally {
+        echoes.delete(nonce);
+      }
     },
   };
 }

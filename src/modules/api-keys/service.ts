@@ -6,11 +6,11 @@
 import { Counter } from "prom-client";
 import type { Clock } from "../../core/clock.js";
 import { errors } from "../../core/errors.js";
-import { hmacSha256Hex, randomToken, timingSafeEqualString } from "../../core/crypto/index.js";
+import { hmacSha256Hex, timingSafeEqualString } from "../../core/crypto/index.js";
 import type { Metrics } from "../../core/metrics.js";
 import type { Principal } from "../../http/auth.js";
 import type { Database, Executor } from "../../store/db.js";
-import type { PubSub } from "../../store/pubsub.js";
+import { broadcast, type PubSub } from "../../store/pubsub.js";
 import type { AuditService } from "../audit/index.js";
 import type { UserLookup } from "../sessions/index.js";
 import { generateKey, keyPrefix, parseKey } from "./format.js";
@@ -76,7 +76,6 @@ export function createApiKeyService(deps: ApiKeyDeps) {
   const { db, clock, audit, pubsub } = deps;
   const cache = new Map<string, Cached>();
   const touched = new Map<string, number>();
-  const echoes = new Map<string, () => void>();
   const timers: NodeJS.Timeout[] = [];
   // Bumped by every invalidation: a load that started before one must not cache what it read.
   let epoch = 0;
@@ -95,25 +94,8 @@ export function createApiKeyService(deps: ApiKeyDeps) {
   };
 
   /** Tells every instance (this one included) that keys changed, and waits for our own echo. */
-  const announce = async (ids: string[]) => {
-    if (ids.length === 0) return;
-    invalidate(ids);
-    const nonce = randomToken(8);
-    const echoed = new Promise<void>((resolve) => {
-      echoes.set(nonce, resolve);
-      // Never hang a request on a lost message: this instance already dropped the keys.
-      setTimeout(resolve, 1_000).unref();
-    });
-    try {
-      await pubsub.publish(CHANNEL, JSON.stringify({ ids, nonce }));
-      await echoed;
-    } catch (error) {
-      // Committed and known here; other instances pick it up at their next reload.
-      deps.onError?.(error as Error);
-    } finally {
-      echoes.delete(nonce);
-    }
-  };
+  const changes = broadcast(pubsub, CHANNEL, invalidate, deps.onError);
+  const announce = changes.announce;
 
   const load = async (id: string): Promise<Cached | null> => {
     const started = epoch;
@@ -171,11 +153,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
   return {
     /** Listens for key changes from other instances and starts the periodic reload and expiry sweep. */
     async init(): Promise<void> {
-      await pubsub.subscribe(CHANNEL, (message) => {
-        const { ids, nonce } = JSON.parse(message) as { ids: string[]; nonce: string };
-        invalidate(ids);
-        echoes.get(nonce)?.();
-      });
+      await changes.subscribe();
       const reload = async () => {
         const since = lastReload - 60_000;
         lastReload = clock.now();

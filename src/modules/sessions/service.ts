@@ -7,7 +7,7 @@ import { hmacSha256Hex, randomToken } from "../../core/crypto/index.js";
 import { newId } from "../../core/ids.js";
 import type { Principal } from "../../http/auth.js";
 import type { Database, Executor } from "../../store/db.js";
-import type { PubSub } from "../../store/pubsub.js";
+import { broadcast, type PubSub } from "../../store/pubsub.js";
 import type { AuditService } from "../audit/index.js";
 import * as store from "./store.js";
 
@@ -53,8 +53,6 @@ export function createSessionService(deps: SessionDeps) {
   // Revoked session ids whose access tokens may still be unexpired, with when they can be forgotten.
   const revoked = new Map<string, number>();
   const touched = new Map<string, number>();
-  // Our own notifications come back through pub/sub too; this resolves revoke() once they have.
-  const echoes = new Map<string, () => void>();
   const timers: NodeJS.Timeout[] = [];
 
   const hashRefresh = (token: string) => hmacSha256Hex(deps.secretKey, `refresh:${token}`);
@@ -65,25 +63,8 @@ export function createSessionService(deps: SessionDeps) {
   };
 
   /** Tells every instance (this one included) that sessions are revoked, and waits for the echo. */
-  const announce = async (ids: string[]) => {
-    if (ids.length === 0) return;
-    remember(ids);
-    const nonce = randomToken(8);
-    const echoed = new Promise<void>((resolve) => {
-      echoes.set(nonce, resolve);
-      // Never hang a request on a lost message: the local set already has the ids.
-      setTimeout(resolve, 1_000).unref();
-    });
-    try {
-      await pubsub.publish(REVOKED_CHANNEL, JSON.stringify({ ids, nonce }));
-      await echoed;
-    } catch (error) {
-      // The revocation is committed and known here; other instances pick it up at their next reload.
-      deps.onError?.(error as Error);
-    } finally {
-      echoes.delete(nonce);
-    }
-  };
+  const revocations = broadcast(pubsub, REVOKED_CHANNEL, remember, deps.onError);
+  const announce = revocations.announce;
 
   const prune = () => {
     const now = clock.now();
@@ -99,11 +80,7 @@ export function createSessionService(deps: SessionDeps) {
   return {
     /** Subscribes to revocations from other instances, then loads the recent ones. */
     async init(): Promise<void> {
-      await pubsub.subscribe(REVOKED_CHANNEL, (message) => {
-        const { ids, nonce } = JSON.parse(message) as { ids: string[]; nonce: string };
-        remember(ids);
-        echoes.get(nonce)?.();
-      });
+      await revocations.subscribe();
       // Subscribed first, so nothing revoked between the load and the subscription is missed.
       const reload = async () => remember(await store.revokedSince(db, new Date(clock.now() - deps.accessTokenTtl * 1000 - 60_000)));
       await reload();
