@@ -222,3 +222,47 @@ export async function startApp(options: TestAppOptions = {}): Promise<TestApp> {
     },
   };
 }
+
+export type Deployment = {
+  /** The instances, each listening on its own port of 127.0.0.1. */
+  instances: TestApp[];
+  /** The URL of `path` on an instance. */
+  url(instance: TestApp, path: string): string;
+  close(): Promise<void>;
+};
+
+/**
+ * Instances of one deployment behind a load balancer: one PostgreSQL database, one Redis for
+ * counters and pub/sub, the same secrets, and real sockets. Needs TEST_DATABASE_URL and TEST_REDIS_URL.
+ */
+export async function startDeployment(count: number, options: { clock: ReturnType<typeof createFakeClock>; env?: Env }): Promise<Deployment> {
+  const store = await testStore({ kind: "postgres" });
+  const prefix = `bwtest:${randomToken(6)}`;
+  // Shared SECRET_KEY and keyring, as a deployment has: what one instance signs, the others verify.
+  const env = { ...testSecrets(), ...options.env };
+  const resources: { close(): Promise<void> }[] = [];
+  const instances: TestApp[] = [];
+  const close = async () => {
+    for (const instance of instances) await instance.close();
+    for (const resource of resources) await resource.close();
+    await store.close();
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      const pubsub = testPubSub(prefix);
+      const counters = testCounters(options.clock, { kind: "redis", prefix });
+      resources.push(pubsub, counters);
+      const instance = await startApp({ store, clock: options.clock, env, pubsub, counters });
+      instances.push(instance);
+      await instance.app.listen({ host: "127.0.0.1", port: 0 });
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    instances,
+    url: (instance, path) => `http://127.0.0.1:${(instance.app.server.address() as { port: number }).port}${path}`,
+    close,
+  };
+}

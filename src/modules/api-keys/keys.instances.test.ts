@@ -2,32 +2,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createFakeClock } from "../../core/clock.js";
-import { randomToken } from "../../core/crypto/index.js";
-import { startApp, testCounters, testSecrets, testPubSub, testStore, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/harness.js";
+import { startDeployment, TEST_DATABASE_URL, TEST_REDIS_URL, type TestApp } from "../../../test/harness.js";
 import { bearer, signedIn } from "../../../test/identity.js";
 
 const skip = (!TEST_DATABASE_URL || !TEST_REDIS_URL) && "needs TEST_DATABASE_URL and TEST_REDIS_URL";
 
 test("revocation, rotation, expiry and a disabled owner on one instance stop the key on the next request on another", { skip }, async () => {
-  const store = await testStore({ kind: "postgres" });
-  const prefix = `bwtest:${randomToken(6)}`;
   const clock = createFakeClock(Date.UTC(2026, 0, 1, 12));
-  const env = { RATE_LIMIT_PER_MINUTE: "10000", SENSITIVE_PER_MINUTE: "1000", AUTH_LOGIN_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000" };
-  const resources: { close(): Promise<void> }[] = [];
-  // Both instances share SECRET_KEY, as a deployment does: the key's HMAC must verify on either.
-  const secrets = testSecrets();
-  const instance = () => {
-    const pubsub = testPubSub(prefix);
-    const counters = testCounters(clock, { kind: "redis", prefix });
-    resources.push(pubsub, counters);
-    return startApp({ store, clock, env: { ...env, ...secrets }, pubsub, counters });
-  };
-  const a = await instance();
-  const b = await instance();
+  const deployment = await startDeployment(2, { clock, env: { RATE_LIMIT_PER_MINUTE: "10000", SENSITIVE_PER_MINUTE: "1000", AUTH_LOGIN_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000" } });
+  const [a, b] = deployment.instances as [TestApp, TestApp];
+  const url = deployment.url;
   try {
-    await a.app.listen({ host: "127.0.0.1", port: 0 });
-    await b.app.listen({ host: "127.0.0.1", port: 0 });
-    const url = (t: typeof a, path: string) => `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}${path}`;
     const who = async (t: typeof a, key: string) => (await fetch(url(t, "/api/whoami"), { headers: { "x-api-key": key } })).status;
     const create = async (access: string, body: Record<string, unknown> = {}) => {
       const res = await fetch(url(a, "/api/keys"), { method: "POST", headers: { ...bearer(access), "content-type": "application/json" }, body: JSON.stringify({ name: "k", scopes: [], ...body }) });
@@ -61,9 +46,6 @@ test("revocation, rotation, expiry and a disabled owner on one instance stop the
     assert.equal((await fetch(url(b, `/api/admin/users/${owner.userId}/disable`), { method: "POST", headers: bearer(admin.access) })).status, 204);
     assert.equal(await who(a, owned.key), 401, "owner disabled on B: A refuses at once");
   } finally {
-    await a.close();
-    await b.close();
-    for (const resource of resources) await resource.close();
-    await store.close();
+    await deployment.close();
   }
 });

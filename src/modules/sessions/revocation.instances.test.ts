@@ -2,31 +2,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createFakeClock } from "../../core/clock.js";
-import { randomToken } from "../../core/crypto/index.js";
-import { startApp, testCounters, testPubSub, testSecrets, testStore, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../../test/harness.js";
+import { startDeployment, TEST_DATABASE_URL, TEST_REDIS_URL, type TestApp } from "../../../test/harness.js";
 import { bearer, login, signedIn } from "../../../test/identity.js";
 
 const skip = (!TEST_DATABASE_URL || !TEST_REDIS_URL) && "needs TEST_DATABASE_URL and TEST_REDIS_URL";
 
 test("logout, revocation and disabling on one instance take effect on the next request on another", { skip }, async () => {
-  const store = await testStore({ kind: "postgres" });
-  const prefix = `bwtest:${randomToken(6)}`;
   const clock = createFakeClock(Date.UTC(2026, 0, 1, 12));
-  const env = { ...testSecrets(), RATE_LIMIT_PER_MINUTE: "10000", AUTH_LOGIN_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000" };
-  const resources: { close(): Promise<void> }[] = [];
-  const instance = () => {
-    const pubsub = testPubSub(prefix);
-    const counters = testCounters(clock, { kind: "redis", prefix });
-    resources.push(pubsub, counters);
-    return startApp({ store, clock, env, pubsub, counters });
-  };
-  const a = await instance();
-  const b = await instance();
+  // Real sockets, as behind a load balancer.
+  const deployment = await startDeployment(2, { clock, env: { RATE_LIMIT_PER_MINUTE: "10000", AUTH_LOGIN_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000" } });
+  const [a, b] = deployment.instances as [TestApp, TestApp];
+  const url = deployment.url;
   try {
-    // Real sockets, as behind a load balancer.
-    await a.app.listen({ host: "127.0.0.1", port: 0 });
-    await b.app.listen({ host: "127.0.0.1", port: 0 });
-    const url = (t: typeof a, path: string) => `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}${path}`;
     const me = async (t: typeof a, token: string) => (await fetch(url(t, "/api/users/me"), { headers: bearer(token) })).status;
 
     const user = await signedIn(a.app);
@@ -47,9 +34,6 @@ test("logout, revocation and disabling on one instance take effect on the next r
     assert.equal(await me(a, second.access_token), 401, "disabled on B: refused on A");
     assert.equal((await a.app.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: second.refresh_token } })).statusCode, 401);
   } finally {
-    await a.close();
-    await b.close();
-    for (const resource of resources) await resource.close();
-    await store.close();
+    await deployment.close();
   }
 });
