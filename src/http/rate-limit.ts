@@ -6,10 +6,11 @@ import type { Config } from "../config/load.js";
 import { errors } from "../core/errors.js";
 import type { Counters, Hit } from "../store/counters.js";
 import { clientKey } from "./client-ip.js";
+import type { Principal } from "./auth.js";
 import type { RateLimitClass } from "./types.js";
 
 type Policy = { name: string; limit: number; window: number; by: "client" | "ip" };
-type ClassPlan = { policies: Policy[]; header: string };
+type ClassPlan = { policies: Policy[]; header: string; byIp: boolean };
 
 /** Called once per refused request, with the policy that refused it and the key it counted. */
 export type ExceededHandler = (req: FastifyRequest, policy: string, key: string, windowSeconds: number) => void;
@@ -20,21 +21,18 @@ export function ratePlans(limits: Config["rateLimit"]): Record<RateLimitClass, C
     { name: "minute", limit: limits.perMinute, window: 60, by: "client" },
     { name: "hour", limit: limits.perHour, window: 3600, by: "client" },
   ];
-  const plan = (extra: Policy[]): ClassPlan => {
-    const policies = [...global, ...extra];
-    return { policies, header: policies.map((p) => `"${p.name}";q=${p.limit};w=${p.window}`).join(", ") };
-  };
+  const plan = (policies: Policy[]): ClassPlan => ({
+    policies, byIp: policies.some((p) => p.by === "ip"), header: policies.map((p) => `"${p.name}";q=${p.limit};w=${p.window}`).join(", "),
+  });
   return {
-    default: plan([]),
+    default: plan(global),
     // Login and registration are counted per IP whoever claims to be calling: that is the attacker's cost.
-    "auth-login": plan([{ name: "login", limit: limits.loginPerMinute, window: 60, by: "ip" }]),
-    "auth-register": plan([{ name: "register", limit: limits.registerPerMinute, window: 60, by: "ip" }]),
-    sensitive: plan([{ name: "sensitive", limit: limits.sensitivePerMinute, window: 60, by: "client" }]),
+    "auth-login": plan([...global, { name: "login", limit: limits.loginPerMinute, window: 60, by: "ip" }]),
+    "auth-register": plan([...global, { name: "register", limit: limits.registerPerMinute, window: 60, by: "ip" }]),
+    sensitive: plan([...global, { name: "sensitive", limit: limits.sensitivePerMinute, window: 60, by: "client" }]),
     // Inbound webhooks come in bursts from a provider's few addresses, and a 429 only delays them
     // (providers retry with back-off): a per-IP budget ten times the per-minute one, no hourly cap.
-    webhook: ((policies: Policy[]) => ({ policies, header: policies.map((p) => `"${p.name}";q=${p.limit};w=${p.window}`).join(", ") }))(
-      [{ name: "webhook", limit: limits.perMinute * 10, window: 60, by: "ip" }],
-    ),
+    webhook: plan([{ name: "webhook", limit: limits.perMinute * 10, window: 60, by: "ip" }]),
   };
 }
 
@@ -46,6 +44,10 @@ export function ratePlans(limits: Config["rateLimit"]): Record<RateLimitClass, C
 export function rateKey(req: FastifyRequest): string {
   const p = req.principal;
   if (!p) return `ip:${clientKey(req.ip)}`;
+  return principalKey(p);
+}
+
+function principalKey(p: Principal): string {
   if (p.type === "api_key") return p.rateLimitPerMinute !== undefined ? `api_key:${p.keyId}` : `user:${p.userId}`;
   return `${p.type}:${p.userId}`;
 }
@@ -57,8 +59,9 @@ export function rateLimitHook(counters: Counters, limits: Config["rateLimit"], o
     const cls = req.routeOptions.config.rateLimit;
     if (cls === false || !limits.enabled) return;
     const plan = plans[cls ?? "default"];
-    const client = rateKey(req);
-    const ip = `ip:${clientKey(req.ip)}`;
+    // The IP is worked out only when something counts by it (IPv6 parsing is not free).
+    const ip = plan.byIp || !req.principal ? `ip:${clientKey(req.ip)}` : "";
+    const client = req.principal ? principalKey(req.principal) : ip;
     // A key's own per-minute limit replaces the global one for its bucket.
     const own = req.principal?.rateLimitPerMinute;
     const limitOf = (p: Policy) => (own !== undefined && p.name === "minute" ? own : p.limit);

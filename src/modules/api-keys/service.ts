@@ -6,7 +6,7 @@
 import { Counter } from "prom-client";
 import type { Clock } from "../../core/clock.js";
 import { errors } from "../../core/errors.js";
-import { hmacSha256Hex, timingSafeEqualString } from "../../core/crypto/index.js";
+import { createHmac, createSecretKey, hash, timingSafeEqual } from "node:crypto";
 import type { Metrics } from "../../core/metrics.js";
 import type { Principal } from "../../http/auth.js";
 import type { Database, Executor } from "../../store/db.js";
@@ -47,13 +47,18 @@ const TOUCH_INTERVAL_MS = 60_000;
 /** How often changed keys are re-read and expiries swept, in case a notification was lost. */
 const RELOAD_INTERVAL_MS = 30_000;
 const CACHE_MAX = 50_000;
+/** Longer than any key the format allows: refused before anything is hashed. */
+const MAX_KEY_LENGTH = 200;
 const CHANNEL = "api_keys.changed";
 const REFUSED = "invalid, expired or revoked API key";
 
 type Cached = {
   id: string;
   userId: string;
-  keyHash: string;
+  /** The stored HMAC's 32 bytes, compared as they are: both sides are always that long. */
+  keyHash: Buffer;
+  /** This key's use counter (labelled once, not per request). */
+  uses: { inc(): void };
   scopes: readonly string[];
   expiresAt: number | null;
   revoked: boolean;
@@ -75,6 +80,8 @@ function view(row: ApiKeyRow): KeyView {
 export function createApiKeyService(deps: ApiKeyDeps) {
   const { db, clock, audit, pubsub } = deps;
   const cache = new Map<string, Cached>();
+  /** SHA-256 of keys that verified once, to their id: what a cached key costs per request. */
+  const verified = new Map<string, string>();
   const touched = new Map<string, number>();
   const timers: NodeJS.Timeout[] = [];
   // Bumped by every invalidation: a load that started before one must not cache what it read.
@@ -86,7 +93,10 @@ export function createApiKeyService(deps: ApiKeyDeps) {
   const uses = (deps.metrics.registry.getSingleMetric("api_key_requests_total") as Counter<"key_id"> | undefined)
     ?? new Counter({ name: "api_key_requests_total", help: "Requests authenticated by an API key, by key id.", labelNames: ["key_id"] as const, registers: [deps.metrics.registry] });
 
-  const hashKey = (key: string) => hmacSha256Hex(deps.secretKey, key);
+  // The key object is made once: an HMAC per request is then the only crypto a cached key costs.
+  const secretKey = createSecretKey(Buffer.from(deps.secretKey, "utf8"));
+  const keyDigest = (key: string) => createHmac("sha256", secretKey).update(key).digest();
+  const hashKey = (key: string) => keyDigest(key).toString("hex");
 
   const invalidate = (ids: readonly string[]) => {
     epoch++;
@@ -102,7 +112,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
     const row = await store.findKey(db, id);
     if (!row) return null;
     const entry: Cached = {
-      id: row.id, userId: row.userId, keyHash: row.keyHash, scopes: Object.freeze([...row.scopes]),
+      id: row.id, userId: row.userId, keyHash: Buffer.from(row.keyHash, "hex"), uses: uses.labels({ key_id: row.id }), scopes: Object.freeze([...row.scopes]),
       expiresAt: row.expiresAt?.getTime() ?? null, revoked: row.revokedAt !== null, rateLimitPerMinute: row.rateLimitPerMinute,
     };
     if (started === epoch) {
@@ -257,16 +267,30 @@ export function createApiKeyService(deps: ApiKeyDeps) {
 
     /**
      * Turns a presented key into a principal. A malformed key or a bad checksum is refused before
-     * anything is looked up; a known key is checked from memory (HMAC, constant-time compare,
-     * revocation, expiry, owner's state), so a request costs no query once the key is cached.
+     * anything is looked up; a new key is checked against its stored HMAC in constant time, and from
+     * then on found by its SHA-256; revocation, expiry and the owner's state are checked from memory
+     * on every request, so a request costs no query once the key is cached.
      */
     async resolve(key: string): Promise<Principal> {
-      const id = parseKey(key);
-      // A typo or a made-up key never reaches the database.
-      if (!id) return fail("malformed");
-      const entry = cache.get(id) ?? (await load(id));
-      // Compared as HMACs under SECRET_KEY in constant time: the stored value reveals nothing usable.
-      if (!entry || !timingSafeEqualString(hashKey(key), entry.keyHash)) return fail("unknown");
+      if (key.length > MAX_KEY_LENGTH) return fail("malformed");
+      // A key verified before is found by its SHA-256 (a fifth of an HMAC's cost): finding another
+      // string with the same digest is a second preimage of SHA-256. Its entry's state is still
+      // checked below on every request.
+      const fingerprint = hash("sha256", key);
+      const knownId = verified.get(fingerprint);
+      let entry = knownId === undefined ? undefined : cache.get(knownId);
+      if (!entry) {
+        const id = parseKey(key);
+        // A typo or a made-up key never reaches the database.
+        if (!id) return fail("malformed");
+        entry = cache.get(id) ?? (await load(id)) ?? undefined;
+        // Compared as HMACs under SECRET_KEY in constant time: the stored value reveals nothing usable.
+        // Both are 32-byte HMAC-SHA256 outputs, so timingSafeEqual never sees different lengths.
+        if (!entry || !timingSafeEqual(keyDigest(key), entry.keyHash)) return fail("unknown");
+        if (verified.size >= CACHE_MAX) verified.delete(verified.keys().next().value as string);
+        verified.set(fingerprint, id);
+      }
+      const id = entry.id;
       if (entry.revoked) return fail("revoked");
       const now = clock.now();
       if (entry.expiresAt !== null && entry.expiresAt <= now) {
@@ -281,7 +305,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         touched.set(id, now);
         void store.touchKey(db, id, new Date(now), TOUCH_INTERVAL_MS).catch(() => touched.delete(id));
       }
-      uses.inc({ key_id: id });
+      entry.uses.inc();
       return {
         type: "api_key", userId: entry.userId, role: owner.role, keyId: id, scopes: entry.scopes,
         ...(entry.rateLimitPerMinute !== null ? { rateLimitPerMinute: entry.rateLimitPerMinute } : {}),
