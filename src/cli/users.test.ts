@@ -7,6 +7,7 @@ import bcryptjs from "bcryptjs";
 import { createApp } from "../app.js";
 import { testConfig } from "../../test/harness.js";
 import { goodPassword, login } from "../../test/identity.js";
+import { codeAt } from "../../test/mfa.js";
 import { captureOutput } from "./output.js";
 import { sessionsCommand } from "./sessions.js";
 import { parseUsersCsv, usersCommand } from "./users.js";
@@ -84,4 +85,40 @@ test("the users CSV parser takes an optional header and refuses malformed lines"
   assert.throws(() => parseUsersCsv("only-one-field"), /line 1/);
   const argon = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
   assert.deepEqual(parseUsersCsv(`b_user,b@example.com,${argon}`), [{ username: "b_user", email: "b@example.com", passwordHash: argon }], "Argon2 PHC strings keep their commas");
+});
+
+test("users reset-mfa turns two-factor off for a user who lost the device, ends the sessions, audits it", async () => {
+  const config = testConfig({ RATE_LIMIT_PER_MINUTE: "1000", AUTH_LOGIN_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000" });
+  const password = goodPassword();
+  const app = await createApp(config);
+  let refreshToken: string;
+  try {
+    await app.inject({ method: "POST", url: "/api/auth/register", payload: { username: "ivan", email: "ivan@example.com", password } });
+    const signed = (await login(app, { username: "ivan", password })).json();
+    refreshToken = signed.refresh_token as string;
+    const auth = { authorization: `Bearer ${signed.access_token as string}` };
+    const setup = await app.inject({ method: "POST", url: "/api/auth/mfa/totp/setup", headers: auth, payload: { password } });
+    const code = codeAt(setup.json().secret as string, Date.now());
+    assert.equal((await app.inject({ method: "POST", url: "/api/auth/mfa/totp/enable", headers: auth, payload: { code } })).statusCode, 200);
+    assert.equal((await login(app, { username: "ivan", password })).json().mfa_required, true);
+  } finally {
+    await app.close();
+  }
+
+  const out = captureOutput();
+  assert.equal(await usersCommand(["reset-mfa", "ivan"], out, () => config), 0, out.errors.join("\n"));
+  assert.match(out.lines[0]!, /two-factor is off for ivan; 1 session\(s\) ended/);
+  assert.equal(await usersCommand(["reset-mfa", "ivan"], captureOutput(), () => config), 1, "not on any more");
+
+  const after = await createApp(config);
+  try {
+    const res = await login(after, { username: "ivan", password });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().mfa_required, undefined, "the password alone signs in again");
+    assert.equal((await after.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: refreshToken } })).statusCode, 401, "the lost device's session is over");
+    const [event] = (await after.bulwark.audit.query({ eventType: "mfa.disable" })).events;
+    assert.deepEqual(event?.metadata, { method: "operator_reset", via: "cli" });
+  } finally {
+    await after.close();
+  }
 });

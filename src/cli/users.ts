@@ -9,6 +9,8 @@ const HELP = `Usage:
   bulwark users promote NAME     give the user NAME the admin role (audited)
   bulwark users disable NAME     lock the user out: every session ends at once, login is refused
   bulwark users enable NAME      let a disabled user sign in again
+  bulwark users reset-mfa NAME   turn two-factor off for a user who lost the device and the
+                                 recovery codes (check who they are first); ends their sessions
   bulwark users import FILE      import users from a CSV of username,email,password_hash
 
 The CSV may start with a header line. Hashes may be bcrypt ($2a$, $2b$, $2y$, as Python's bcrypt
@@ -33,24 +35,33 @@ export async function usersCommand(argv: string[], out: Output, loadConfig: () =
   const { values, positionals } = parseArgs({ args: argv, options: { help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
   const [sub, target] = positionals;
   if (values.help || sub === undefined) return out.help(HELP);
-  if (!["promote", "import", "disable", "enable"].includes(sub) || !target || positionals.length !== 2) {
-    out.error(`usage: bulwark users promote|disable|enable NAME | bulwark users import FILE`);
+  if (!["promote", "import", "disable", "enable", "reset-mfa"].includes(sub) || !target || positionals.length !== 2) {
+    out.error(`usage: bulwark users promote|disable|enable|reset-mfa NAME | bulwark users import FILE`);
     return 2;
   }
   const rows = sub === "import" ? parseUsersCsv(readFileSync(target, "utf8")) : [];
   const config = loadConfig();
   if (!config) return 1;
-  return withServices(config, async ({ accounts }) => {
+  return withServices(config, async ({ accounts, mfa, sessions }) => {
     if (sub === "promote") {
       const user = await accounts.promote(target, { userId: null });
       out.line(`${user.username} is now an admin`);
       return 0;
     }
-    if (sub === "disable" || sub === "enable") {
+    if (sub === "disable" || sub === "enable" || sub === "reset-mfa") {
       const user = await accounts.byUsername(target);
       if (!user) {
         out.error(`no user named ${target}`);
         return 1;
+      }
+      if (sub === "reset-mfa") {
+        if (!(await mfa.reset(user.id, { via: "cli" }))) {
+          out.error(`${user.username} does not have two-factor on`);
+          return 1;
+        }
+        const ended = await sessions.revokeUser(user.id, { reason: "mfa_reset" });
+        out.line(`two-factor is off for ${user.username}; ${ended} session(s) ended; they were told by mail`);
+        return 0;
       }
       await accounts.setDisabled(user.id, sub === "disable", { userId: null });
       out.line(sub === "disable" ? `${user.username} is disabled: sessions ended, login refused` : `${user.username} is enabled`);

@@ -163,6 +163,25 @@ export function createMfaService(deps: MfaDeps) {
       await accounts.notify(userId, { type: "mfa_disabled", time: new Date(now).toISOString(), resetLink: `${config.publicUrl}/reset-password` });
     },
 
+    /**
+     * Operator: turns two-factor off for a user who lost both the device and the recovery codes
+     * (once their identity was checked out of band). Every session ends too, since the lost device
+     * may still hold one; the owner is told by mail. False when two-factor was not on.
+     */
+    async reset(userId: string, actor: { via: string }): Promise<boolean> {
+      const row = await store.findTotp(db, userId);
+      if (!row?.enabledAt) return false;
+      const now = clock.now();
+      await db.transaction(async (tx) => {
+        await store.deleteTotp(tx, userId);
+        await accounts.setMfaEnabled(tx, userId, false);
+        await audit.record({ eventType: "mfa.disable", result: "success", actor: { userId: null }, target: userId, metadata: { method: "operator_reset", via: actor.via } }, tx);
+      });
+      await accounts.forget(userId);
+      await accounts.notify(userId, { type: "mfa_disabled", time: new Date(now).toISOString(), resetLink: `${config.publicUrl}/reset-password` });
+      return true;
+    },
+
     /** The second factor of a login: a 5-minute, single-use challenge token (stored as an HMAC). */
     async challenge(userId: string, options: { useCookies: boolean; knownDevice: boolean }, meta: ClientMeta) {
       const token = randomToken(32);
