@@ -10,7 +10,7 @@ type Series = { count: { inc(): void }; duration: { observe(value: number): void
 export function observeHook(metrics: Metrics) {
   // prom-client hashes label values on every call; the labelled children are looked up once per series.
   const series = new Map<string, Series>();
-  return async function observe(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  return function observe(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
     // The route template, not the URL: bounded label cardinality, and no ids or secrets from paths.
     const route = req.routeOptions.url ?? "unmatched";
     const status = reply.statusCode;
@@ -24,5 +24,6 @@ export function observeHook(metrics: Metrics) {
     s.count.inc();
     s.duration.observe(ms / 1000);
     req.log.info({ method: req.method, route, status, ms: Math.round(ms * 100) / 100 }, "request");
+    done();
   };
 }

@@ -55,27 +55,40 @@ function principalKey(p: Principal): string {
 /** An onRequest hook (after authentication) enforcing the route's class, or nothing when disabled. */
 export function rateLimitHook(counters: Counters, limits: Config["rateLimit"], onExceeded: ExceededHandler) {
   const plans = ratePlans(limits);
-  return async function rateLimit(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const cls = req.routeOptions.config.rateLimit;
-    if (cls === false || !limits.enabled) return;
-    const plan = plans[cls ?? "default"];
-    // The IP is worked out only when something counts by it (IPv6 parsing is not free).
-    const ip = plan.byIp || !req.principal ? `ip:${clientKey(req.ip)}` : "";
-    const client = req.principal ? principalKey(req.principal) : ip;
-    // A key's own per-minute limit replaces the global one for its bucket.
-    const own = req.principal?.rateLimitPerMinute;
-    const limitOf = (p: Policy) => (own !== undefined && p.name === "minute" ? own : p.limit);
-    const hits = await Promise.all(plan.policies.map((p) => counters.hit(`${p.name}:${p.by === "ip" ? ip : client}`, limitOf(p), p.window)));
+  const hitNow = counters.hitNow;
+  /** Sets the headers from the counts; the error to refuse with, when a policy is exhausted. */
+  const decide = (req: FastifyRequest, reply: FastifyReply, plan: ClassPlan, hits: Hit[], keys: Keys): Error | undefined => {
     // Report the policy that refused, or else the one closest to running out.
     let index = hits.findIndex((h) => !h.allowed);
     if (index < 0) index = hits.reduce((best, h, i) => (h.remaining < hits[best]!.remaining ? i : best), 0);
     const hit = hits[index] as Hit;
     const policy = plan.policies[index] as Policy;
-    reply.header("ratelimit-policy", own === undefined ? plan.header : plan.policies.map((p) => `"${p.name}";q=${limitOf(p)};w=${p.window}`).join(", "));
+    reply.header("ratelimit-policy", keys.own === undefined ? plan.header : plan.policies.map((p) => `"${p.name}";q=${limitOf(p, keys.own)};w=${p.window}`).join(", "));
     reply.header("ratelimit", `"${policy.name}";r=${hit.remaining};t=${hit.resetSeconds}`);
-    if (!hit.allowed) {
-      onExceeded(req, policy.name, policy.by === "ip" ? ip : client, policy.window);
-      throw errors.rateLimited(hit.resetSeconds);
-    }
+    if (hit.allowed) return undefined;
+    onExceeded(req, policy.name, policy.by === "ip" ? keys.ip : keys.client, policy.window);
+    return errors.rateLimited(hit.resetSeconds);
   };
+  // Callback style, and counted synchronously when the counters live in this process: the common
+  // request pays for no promise.
+  return function rateLimit(req: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
+    const cls = req.routeOptions.config.rateLimit;
+    if (cls === false || !limits.enabled) return done();
+    const plan = plans[cls ?? "default"];
+    // The IP is worked out only when something counts by it (IPv6 parsing is not free).
+    const ip = plan.byIp || !req.principal ? `ip:${clientKey(req.ip)}` : "";
+    // A key's own per-minute limit replaces the global one for its bucket.
+    const keys: Keys = { ip, client: req.principal ? principalKey(req.principal) : ip, own: req.principal?.rateLimitPerMinute };
+    const keyOf = (p: Policy) => `${p.name}:${p.by === "ip" ? keys.ip : keys.client}`;
+    if (hitNow) return done(decide(req, reply, plan, plan.policies.map((p) => hitNow(keyOf(p), limitOf(p, keys.own), p.window)), keys));
+    Promise.all(plan.policies.map((p) => counters.hit(keyOf(p), limitOf(p, keys.own), p.window)))
+      .then((hits) => done(decide(req, reply, plan, hits, keys)), (error: unknown) => done(error as Error));
+  };
+}
+
+type Keys = { ip: string; client: string; own: number | undefined };
+
+/** A policy's limit for this request: a key's own per-minute limit replaces the global one. */
+function limitOf(p: Policy, own: number | undefined): number {
+  return own !== undefined && p.name === "minute" ? own : p.limit;
 }

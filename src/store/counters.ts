@@ -16,6 +16,8 @@ export type Counters = {
   readonly kind: "memory" | "redis";
   /** Counts one hit against `key` in the current fixed window of `windowSeconds`. */
   hit(key: string, limit: number, windowSeconds: number): Promise<Hit>;
+  /** The same count answered at once, for counters kept in this process (memory); absent with Redis. */
+  readonly hitNow: ((key: string, limit: number, windowSeconds: number) => Hit) | undefined;
   /** True for the first call per key per window, on every instance together: for deduplicated events. */
   once(key: string, windowSeconds: number): Promise<boolean>;
   /** `ok`, or `degraded` when Redis is configured but not answering (limits then hold per instance). */
@@ -122,6 +124,7 @@ export function createCounters(options: CountersOptions): Counters {
     kind: redis ? "redis" : "memory",
     redis,
     hit,
+    hitNow: redis ? undefined : hitMemory,
     async once(key, windowSeconds) {
       return (await hit(`once:${key}`, 1, windowSeconds)).allowed;
     },
