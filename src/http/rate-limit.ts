@@ -81,7 +81,7 @@ export function rateLimitHook(counters: Counters, limits: Config["rateLimit"], o
     const keys: Keys = { ip, client: req.principal ? principalKey(req.principal) : ip, own: req.principal?.rateLimitPerMinute };
     const keyOf = (p: Policy) => `${p.name}:${p.by === "ip" ? keys.ip : keys.client}`;
     if (hitNow) return done(decide(req, reply, plan, plan.policies.map((p) => hitNow(keyOf(p), limitOf(p, keys.own), p.window)), keys));
-    Promise.all(plan.policies.map((p) => counters.hit(keyOf(p), limitOf(p, keys.own), p.window)))
+    counters.hitMany(plan.policies.map((p) => ({ key: keyOf(p), limit: limitOf(p, keys.own), windowSeconds: p.window })))
       .then((hits) => done(decide(req, reply, plan, hits, keys)), (error: unknown) => done(error as Error));
   };
 }

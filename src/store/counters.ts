@@ -1,7 +1,7 @@
-// Counters for rate limits and one-shot events: rate-limiter-flexible in memory, or on Redis with an
-// in-memory insurance limiter so limits keep holding per instance while Redis is away.
+// Counters for rate limits and one-shot events: fixed windows in memory, or on Redis (one Lua script
+// per request, for all its windows) with the memory counters as insurance, so limits keep holding
+// per instance while Redis is away.
 import { Redis } from "ioredis";
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Clock } from "../core/clock.js";
 
 export type Hit = {
@@ -12,10 +12,24 @@ export type Hit = {
   resetSeconds: number;
 };
 
+export type HitRequest = { key: string; limit: number; windowSeconds: number };
+
+/** The Lua command defined on the Redis connection: INCR each key, and give a new one its TTL. */
+type HitCommand = { bulwarkHit(numberOfKeys: number, ...args: (string | number)[]): Promise<unknown[]> };
+const HIT_SCRIPT = `local counts = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+  counts[i] = n
+end
+return counts`;
+
 export type Counters = {
   readonly kind: "memory" | "redis";
   /** Counts one hit against `key` in the current fixed window of `windowSeconds`. */
   hit(key: string, limit: number, windowSeconds: number): Promise<Hit>;
+  /** Several counts at once (a request's windows): one Redis round trip for all of them. */
+  hitMany(requests: readonly HitRequest[]): Promise<Hit[]>;
   /** The same count answered at once, for counters kept in this process (memory); absent with Redis. */
   readonly hitNow: ((key: string, limit: number, windowSeconds: number) => Hit) | undefined;
   /** True for the first call per key per window, on every instance together: for deduplicated events. */
@@ -53,34 +67,13 @@ export function createCounters(options: CountersOptions): Counters {
       })
     : undefined;
   let lastError = 0;
+  redis?.defineCommand("bulwarkHit", { lua: HIT_SCRIPT });
   redis?.on("error", (error: Error) => {
     // One report per 10 s: a Redis outage must not flood the log.
     if (Date.now() - lastError < 10_000) return;
     lastError = Date.now();
     options.onError?.(error);
   });
-
-  const limiters = new Map<string, RateLimiterAbstract>();
-  const limiterFor = (limit: number, windowSeconds: number): RateLimiterAbstract => {
-    const id = `${limit}/${windowSeconds}`;
-    let limiter = limiters.get(id);
-    if (!limiter) {
-      // Keys carry the window number, so the stored TTL only has to outlive the window.
-      const base = { points: limit, duration: windowSeconds + 1, keyPrefix: `${prefix}:rl:${id}` };
-      limiter = redis
-        ? new RateLimiterRedis({
-            ...base,
-            storeClient: redis,
-            rejectIfRedisNotReady: true,
-            // Once a key is over its limit, refuse it here without asking Redis again.
-            inMemoryBlockOnConsumed: limit + 1,
-            insuranceLimiter: new RateLimiterMemory(base),
-          })
-        : new RateLimiterMemory(base);
-      limiters.set(id, limiter);
-    }
-    return limiter;
-  };
 
   const windowOf = (windowSeconds: number) => {
     const nowMs = options.clock.now();
@@ -108,22 +101,45 @@ export function createCounters(options: CountersOptions): Counters {
     return { allowed: count <= limit, limit, remaining: Math.max(0, limit - count), resetSeconds };
   };
 
-  const hit = async (key: string, limit: number, windowSeconds: number): Promise<Hit> => {
-    if (!redis) return hitMemory(key, limit, windowSeconds);
-    const { index, resetSeconds } = windowOf(windowSeconds);
+  // Keys over their limit in the current window are refused here without asking Redis again,
+  // so a flood costs Redis nothing once it is refused.
+  const blocked = new Map<string, number>();
+  const hitRedis = async (client: Redis, requests: readonly HitRequest[]): Promise<Hit[]> => {
+    const windows = requests.map((r) => windowOf(r.windowSeconds));
+    const keys = requests.map((r, i) => `${prefix}:rl:${r.limit}/${r.windowSeconds}:${windows[i]!.index}:${r.key}`);
+    const nowMs = options.clock.now();
+    if (keys.every((key) => (blocked.get(key) ?? 0) > nowMs)) {
+      return requests.map((r, i) => ({ allowed: false, limit: r.limit, remaining: 0, resetSeconds: windows[i]!.resetSeconds }));
+    }
+    // One script for all of a request's windows: one round trip, atomic per key. Keys carry the
+    // window number, so their TTL only has to outlive the window.
+    const counts = await (client as unknown as HitCommand).bulwarkHit(keys.length, ...keys, ...requests.map((r) => r.windowSeconds + 1));
+    return requests.map((r, i) => {
+      const count = Number(counts[i]);
+      if (count > r.limit) {
+        if (blocked.size >= MAX_MEMORY_KEYS) blocked.clear();
+        blocked.set(keys[i]!, nowMs + windows[i]!.resetSeconds * 1000);
+      }
+      return { allowed: count <= r.limit, limit: r.limit, remaining: Math.max(0, r.limit - count), resetSeconds: windows[i]!.resetSeconds };
+    });
+  };
+  const local = (requests: readonly HitRequest[]) => requests.map((r) => hitMemory(r.key, r.limit, r.windowSeconds));
+  const hitMany = async (requests: readonly HitRequest[]): Promise<Hit[]> => {
+    // Redis away: the same limits hold per instance (the insurance), and /ready says "degraded".
+    if (!redis || redis.status !== "ready") return local(requests);
     try {
-      const res = await limiterFor(limit, windowSeconds).consume(`${index}:${key}`);
-      return { allowed: true, limit, remaining: Math.max(0, limit - res.consumedPoints), resetSeconds };
-    } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) return { allowed: false, limit, remaining: 0, resetSeconds };
-      throw rejection;
+      return await hitRedis(redis, requests);
+    } catch {
+      return local(requests);
     }
   };
+  const hit = async (key: string, limit: number, windowSeconds: number): Promise<Hit> => (await hitMany([{ key, limit, windowSeconds }]))[0]!;
 
   return {
     kind: redis ? "redis" : "memory",
     redis,
     hit,
+    hitMany,
     hitNow: redis ? undefined : hitMemory,
     async once(key, windowSeconds) {
       return (await hit(`once:${key}`, 1, windowSeconds)).allowed;
