@@ -135,11 +135,12 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     if (name.startsWith("PUBLIC_") && name !== "PUBLIC_URL" && value !== undefined) publicEnv[name] = value;
   }
 
+  const publicUrl = (env.PUBLIC_URL || `http://${host.includes(":") ? `[${host}]` : host}:${port}`).replace(/\/+$/, "");
   const config: Config = {
     production,
     host,
     port,
-    publicUrl: (env.PUBLIC_URL || `http://${host.includes(":") ? `[${host}]` : host}:${port}`).replace(/\/+$/, ""),
+    publicUrl,
     dataDir,
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
@@ -163,7 +164,7 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     maxBodyBytes: int("MAX_BODY_BYTES", 1_048_576, 1024, 1_073_741_824),
     logLevel,
     adminEmails: [...list(env.ADMIN_EMAILS), ...list(env.SUPER_ADMIN_EMAIL)].map((email) => email.toLowerCase()),
-    mail: { smtpUrl: env.SMTP_URL || undefined, from: env.MAIL_FROM || `Bulwark <no-reply@${mailHost(env.PUBLIC_URL, host)}>` },
+    mail: { smtpUrl: env.SMTP_URL || undefined, from: env.MAIL_FROM || `Bulwark <no-reply@${mailHost(publicUrl)}>` },
     external: parseExternal(env, problems),
     webhooks: {
       stripeSecrets: list(env.STRIPE_WEBHOOK_SECRET),
@@ -183,13 +184,15 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
   return Object.freeze({ ...config, warnings: rules });
 }
 
-/** The host part of PUBLIC_URL, for the default sender address. */
-function mailHost(publicUrl: string | undefined, host: string): string {
+/** The host part of PUBLIC_URL, for the default sender address (`localhost` for an IP). */
+function mailHost(publicUrl: string): string {
+  let hostname = "localhost";
   try {
-    return new URL(publicUrl ?? "").hostname || host;
+    hostname = new URL(publicUrl).hostname;
   } catch {
-    return host === "127.0.0.1" || host.includes(":") ? "localhost" : host;
+    // A malformed PUBLIC_URL is reported by its own check.
   }
+  return isIP(hostname.replace(/^\[|\]$/g, "")) === 0 && hostname !== "" ? hostname : "localhost";
 }
 
 function parseExternal(env: Env, problems: Problem[]): Config["external"] {

@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomToken } from "../core/crypto/index.js";
-import { ConfigError, loadConfig, type Env } from "./load.js";
+import { ConfigError, loadConfig, secretValues, type Env } from "./load.js";
 import { createApp } from "../app.js";
 import { productionEnv } from "../../test/harness.js";
 
@@ -144,4 +144,19 @@ test("webhook sources are named from their setting and keep every secret of a ro
   const config = loadConfig({ ...goodProduction(), WEBHOOK_SECRET_GITHUB_APP: `${a}, ${b}`, ADMIN_EMAILS: "Ops@Example.com, sec@example.com", SUPER_ADMIN_EMAIL: "root@example.com" });
   assert.deepEqual(config.webhooks.sources, { "github-app": [a, b] });
   assert.deepEqual(config.adminEmails, ["ops@example.com", "sec@example.com", "root@example.com"]);
+});
+
+test("every secret of the new settings reaches the log scrubber: outside-provider, webhook and SMTP secrets", () => {
+  const external = randomToken(32);
+  const stripe = `whsec_${randomToken(24)}`;
+  const standard = `whsec_${Buffer.from(randomToken(24)).toString("base64")}`;
+  const smtpPassword = randomToken(16);
+  const config = loadConfig({
+    ...goodProduction(), EXTERNAL_JWT_SECRET: external, EXTERNAL_JWT_ISSUER: "https://idp.example.com/", EXTERNAL_JWT_AUDIENCE: "api",
+    STRIPE_WEBHOOK_SECRET: stripe, WEBHOOK_SECRET_GITHUB: standard, SMTP_URL: `smtps://bulwark:${smtpPassword}@smtp.example.com:465`,
+  });
+  const values = secretValues(config);
+  for (const secret of [external, stripe, standard, smtpPassword]) assert.ok(values.includes(secret));
+  assert.equal(config.mail.from, "Bulwark <no-reply@api.example.com>", "the sender defaults to PUBLIC_URL's host");
+  assert.equal(loadConfig({ LOG_LEVEL: "silent", ...productionEnv(), NODE_ENV: "development", PUBLIC_URL: "http://127.0.0.1:8080" }).mail.from, "Bulwark <no-reply@localhost>");
 });

@@ -40,7 +40,7 @@ export const SETTINGS: readonly Setting[] = [
   { name: "ADMIN_EMAILS", kind: "public", default: "empty", description: "Comma list of emails whose accounts get role `admin` once the email is verified (by the verification mail, or by an outside provider's `email_verified` claim). Never on an unverified email." },
   { name: "SUPER_ADMIN_EMAIL", kind: "public", default: "empty", description: "One more email treated like `ADMIN_EMAILS`: the first operator's account." },
   { name: "SMTP_URL", kind: "secret", default: "none: `.eml` files in `DATA_DIR/outbox`", description: "`smtps://user:password@host:465` (TLS from the start) or `smtp://user:password@host:587` (STARTTLS required unless the host is local).", production: "required, since the outbox is a development fallback" },
-  { name: "MAIL_FROM", kind: "public", default: "`Bulwark <no-reply@host of PUBLIC_URL>`", description: "Sender of every mail." },
+  { name: "MAIL_FROM", kind: "public", default: "`Bulwark <no-reply@host of PUBLIC_URL>` (`localhost` when that host is an IP address)", description: "Sender of every mail." },
   { name: "EXTERNAL_JWT_SECRET", kind: "secret", default: "none", description: "HS256 secret of an outside identity provider (Supabase's JWT secret); its tokens are accepted as bearer tokens. At least 32 bytes.", production: "≥ 32 bytes, high entropy" },
   { name: "EXTERNAL_JWKS_URL", kind: "public", default: "none", description: "JWKS URL of an outside identity provider (Auth0, Clerk, Keycloak, Supabase asymmetric keys); RS256, ES256 and EdDSA tokens are accepted.", production: "must be https" },
   { name: "EXTERNAL_JWT_ISSUER", kind: "public", default: "none", description: "Required `iss` of outside tokens; needed when either of the two settings above is set." },
