@@ -28,9 +28,9 @@ async function appWithRoutes() {
       });
       const Body = Type.Object({ text: Type.String({ maxLength: 100 }) }, { additionalProperties: false });
       app.post("/api/notes", { schema: { body: Body }, config: { auth: "user", rateLimit: "sensitive", audit: "note.create" } }, async (req) => ({ by: req.principal?.userId }));
-      app.get("/api/notes", { config: { auth: { apiKey: "notes:read", user: true } } }, async (req) => ({ type: req.principal?.type }));
-      app.get("/api/admin/thing", { config: { auth: "admin" } }, async () => ({ ok: true }));
-      app.get("/api/open", async (req) => ({ principal: req.principal?.userId ?? null }));
+      app.get("/api/notes", { config: { auth: { apiKey: "notes:read", user: true }, rateLimit: "default" } }, async (req) => ({ type: req.principal?.type }));
+      app.get("/api/admin/thing", { config: { auth: "admin", rateLimit: "default" } }, async () => ({ ok: true }));
+      app.get("/api/open", { config: { auth: "public", rateLimit: "default" } }, async (req) => ({ principal: req.principal?.userId ?? null }));
     },
   });
 }
@@ -90,7 +90,7 @@ test("graceful shutdown: close() lets an in-flight request finish, refuses new c
   const t = await startApp({
     store,
     extend: (app) => {
-      app.get("/slow", async () => {
+      app.get("/slow", { config: { auth: "public", rateLimit: "default" } }, async () => {
         await new Promise<void>((resolve) => { release = resolve; });
         return { done: true };
       });

@@ -3,6 +3,8 @@
 // example are the ones that work, the commands the docs name exist, the identity page's token
 // verification example and import file work against a live Bulwark, and links between the docs
 // (anchors included) resolve.
+import { currentRoutesDocs } from "../scripts/gen-routes-docs.js";
+import { MODULES } from "../src/modules/index.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -73,13 +75,14 @@ test("the README states the two commands: install and start, install and test", 
 async function readmeExample(loadConfig: () => Config) {
   // README example: begin (identical to the ts block in README.md, minus its import line)
   const app = await createApp(loadConfig());
+  app.bulwark.audit.define({ "greeting.create": { description: "Someone was greeted." } });
 
   const Greeting = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
   const GreetingReply = Type.Object({ greeting: Type.String() }, { additionalProperties: false });
 
   app.post<{ Body: Type.Static<typeof Greeting> }>("/api/greetings", {
     schema: { body: Greeting, response: { 201: GreetingReply } },
-    config: { rateLimit: "sensitive", audit: "greeting.create" },
+    config: { auth: "public", rateLimit: "sensitive", audit: "greeting.create" },
   }, async (req, reply) => reply.code(201).send({ greeting: `Hello, ${req.body.name}` }));
 
   await app.listen({ host: app.bulwark.config.host, port: app.bulwark.config.port });
@@ -250,5 +253,18 @@ test("docs/identity.md: the jose example verifies a live Bulwark's token through
   } finally {
     await app.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("docs/routes.md is what scripts/gen-routes-docs.ts renders from the registered routes", async () => {
+  const committed = read("docs/routes.md");
+  assert.ok(committed === (await currentRoutesDocs()), "docs/routes.md is stale: run npm run docs:routes");
+});
+
+test("docs/architecture.md names every module of the list and what it needs", () => {
+  const doc = read("docs/architecture.md");
+  for (const module of MODULES) {
+    assert.ok(doc.includes(`\`${module.name}\``), `module ${module.name} is missing from docs/architecture.md`);
+    for (const need of module.needs) assert.ok(doc.includes(`${module.name} --> ${need}`), `the diagram lacks ${module.name} --> ${need}`);
   }
 });

@@ -17,6 +17,31 @@ import { sha256Hex, type PasswordHasher } from "../src/core/crypto/index.js";
 import { createPubSub, type PubSub } from "../src/store/pubsub.js";
 import type { FastifyInstance } from "fastify";
 import type { Mailer } from "../src/modules/mail/index.js";
+import { createAuditService, type AuditService } from "../src/modules/audit/index.js";
+import { MODULES } from "../src/modules/index.js";
+import type { Clock } from "../src/core/clock.js";
+import type { Database } from "../src/store/db.js";
+
+/** Event types the tests record directly (the vocabulary refuses undeclared ones). */
+export const TEST_EVENTS = {
+  "load.test": { description: "test" },
+  "test.shapes": { description: "test" },
+  "test.big": { description: "test" },
+  "thing.create": { description: "test" },
+  "note.create": { description: "test" },
+} as const;
+
+declare module "../src/modules/audit/vocabulary.js" {
+  interface AuditEventTypes extends Record<keyof typeof TEST_EVENTS, true> {}
+}
+
+/** An audit service over a test database that knows every module's event types and the tests' own. */
+export function testAudit(db: Database, clock: Clock): AuditService {
+  const audit = createAuditService({ db, clock });
+  for (const module of MODULES) if (module.auditEvents) audit.define(module.auditEvents);
+  audit.define(TEST_EVENTS);
+  return audit;
+}
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL || undefined;
@@ -204,6 +229,7 @@ export async function startApp(options: TestAppOptions = {}): Promise<TestApp> {
   let app: FastifyInstance;
   try {
     app = await createApp(config, deps);
+    app.bulwark.audit.define(TEST_EVENTS);
     await options.extend?.(app);
     await app.ready();
   } catch (error) {

@@ -3,10 +3,9 @@ import { test } from "node:test";
 import { sql } from "drizzle-orm";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliDatabase } from "../../test/harness.js";
+import { cliDatabase, testAudit } from "../../test/harness.js";
 import { auditCommand } from "./audit.js";
 import { createFakeClock } from "../core/clock.js";
-import { createAuditService } from "../modules/audit/index.js";
 
 
 /** Runs the command with `env` applied to process.env, restoring it afterwards. */
@@ -32,7 +31,7 @@ test("audit verify exits 0 on an intact log and 1 once it was tampered with", as
   const db = await cliDatabase();
   try {
     let store = await db.open();
-    const audit = createAuditService({ db: store.db, clock: createFakeClock() });
+    const audit = testAudit(store.db, createFakeClock());
     for (let i = 0; i < 3; i++) await audit.record({ eventType: "auth.login", result: "success", actor: { userId: "alice" }, ip: "203.0.113.7", metadata: { i } });
     const victim = (await audit.query({ limit: 3 })).events[1]!;
     await store.close();
@@ -58,7 +57,7 @@ test("audit query prints a table or JSON lines, with filters", async () => {
   try {
     const store = await db.open();
     const clock = createFakeClock(Date.UTC(2026, 0, 1));
-    const audit = createAuditService({ db: store.db, clock });
+    const audit = testAudit(store.db, clock);
     for (let i = 0; i < 4; i++) {
       await audit.record({ eventType: i % 2 ? "auth.logout" : "auth.login", result: i === 3 ? "denied" : "success", actor: { userId: i < 2 ? "alice" : "bob" }, ip: "203.0.113.7", target: "line\nbreak", metadata: { i } });
       clock.advance(60_000);

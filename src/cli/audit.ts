@@ -1,12 +1,9 @@
 // `bulwark audit verify | query`: checks the audit log's hash chain and searches it, straight
 // through the audit service (never over HTTP), so it works while the server is down.
 import { help, parseStrict as parse, UsageError, usageExit, type Write } from "./common.js";
-import { ConfigError, loadConfig } from "../config/load.js";
-import { CHAIN_HEAD_MARKER, createAuditService, type AuditEventView, type AuditFilters, type AuditResult, type AuditService } from "../modules/audit/index.js";
-import { systemClock } from "../core/clock.js";
+import { CHAIN_HEAD_MARKER, type AuditEventView, type AuditFilters, type AuditResult, type AuditService } from "../modules/audit/index.js";
 import { AppError } from "../core/errors.js";
-import { openStore } from "../store/db.js";
-import { migrate } from "../store/migrate.js";
+import { withConfiguredServices } from "./services.js";
 
 const HELP = `Usage: bulwark audit <verify | query> [options]
 
@@ -133,24 +130,9 @@ function integer(name: string, value: string | boolean | undefined): number {
   return n;
 }
 
-/** Opens the configured store, brings its schema up to date, runs `body`, and always closes it. */
-async function withAudit(err: Write, body: (audit: AuditService) => Promise<number>): Promise<number> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    err("the configuration is not usable");
-    for (const problem of error.problems) err(`  ${problem.setting}: ${problem.message}`);
-    return 1;
-  }
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  try {
-    await migrate(store);
-    return await body(createAuditService({ db: store.db, clock: systemClock }));
-  } finally {
-    await store.close();
-  }
+/** Runs `body` with the audit service of the configured runtime. */
+function withAudit(err: Write, body: (audit: AuditService) => Promise<number>): Promise<number> {
+  return withConfiguredServices(err, ({ audit }) => body(audit));
 }
 
 /** Pages through the service until `limit` events are gathered or the log ends. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../test/harness.js";
+import { cliDatabase, testAudit, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../test/harness.js";
 import { systemClock } from "../core/clock.js";
 import { generateKeyringEntry, parseKeyring } from "../core/crypto/index.js";
 import { sql } from "drizzle-orm";
@@ -108,7 +108,7 @@ test("keys rotate-signing --revoke reaches a running instance over Redis", { ski
   const store = await db.open();
   // The CLI publishes under the default prefix, as a deployment does.
   const pubsub = createPubSub({ redisUrl: TEST_REDIS_URL });
-  const tokens = createTokenService({ db: store.db, keyring: parseKeyring(db.env.ENCRYPTION_KEYS!), clock: systemClock, pubsub, publicUrl: "http://127.0.0.1:8080", accessTokenTtl: 900, reloadIntervalMs: 0 });
+  const tokens = createTokenService({ db: store.db, audit: testAudit(store.db, systemClock), keyring: parseKeyring(db.env.ENCRYPTION_KEYS!), clock: systemClock, pubsub, publicUrl: "http://127.0.0.1:8080", accessTokenTtl: 900, reloadIntervalMs: 0 });
   try {
     await tokens.init();
     const { token } = await tokens.issue({ sub: "u1", sid: "s1" });

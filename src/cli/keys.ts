@@ -2,21 +2,11 @@
 // keys straight through the token service (never over HTTP), and tells running instances over
 // pub/sub (REDIS_URL) so they switch at once; without Redis they pick it up at their next reload.
 import { help, parseStrict as parse, UsageError, usageExit, type Write } from "./common.js";
-import { ConfigError, loadConfig, type Config } from "../config/load.js";
 import { systemClock } from "../core/clock.js";
-import { parseKeyring } from "../core/crypto/index.js";
 import { AppError } from "../core/errors.js";
-import { createAuditService, type AuditService } from "../modules/audit/index.js";
-import { createTokenService, ENCRYPTED_COLUMNS as TOKEN_COLUMNS, type SigningKeyInfo, type TokenService } from "../modules/tokens/index.js";
-import { ENCRYPTED_COLUMNS as MFA_COLUMNS } from "../modules/mfa/index.js";
-import { ENCRYPTED_COLUMNS as WEBHOOK_COLUMNS } from "../modules/webhooks/index.js";
-import { reencryptColumn, type EncryptedColumn } from "../store/reencrypt.js";
-import { openStore, type Store } from "../store/db.js";
-import { migrate } from "../store/migrate.js";
-import { createPubSub } from "../store/pubsub.js";
-
-/** Every column encrypted with the keyring, across modules. */
-const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [...TOKEN_COLUMNS, ...MFA_COLUMNS, ...WEBHOOK_COLUMNS];
+import type { SigningKeyInfo } from "../modules/tokens/index.js";
+import { reencryptColumn } from "../store/reencrypt.js";
+import { withConfiguredServices as withTokens } from "./services.js";
 
 const HELP = `Usage: bulwark keys <rotate-signing | rotate-encryption | list> [options]
 
@@ -68,26 +58,19 @@ export async function keysCommand(argv: string[], out: Write = console.log, err:
         if (values.help) return help(out, ROTATE_HELP);
         const revoke = values.revoke;
         if (revoke !== undefined && (typeof revoke !== "string" || !/^[A-Za-z0-9_-]{1,128}$/.test(revoke))) throw new UsageError("--revoke needs a key id (see \"bulwark keys list\")");
-        return await withTokens(err, async ({ tokens, audit, config }) => {
+        return await withTokens(err, async ({ tokens, config }) => {
           if (typeof revoke === "string") {
             const result = await tokens.revoke(revoke);
             if (result.alreadyRevoked) {
               out(`signing key ${revoke} was already revoked`);
               return 0;
             }
-            await audit.record({ eventType: "signing_key.revoke", result: "success", target: revoke, metadata: { via: "cli", replaced_by: result.replacedBy } });
             out(`revoked signing key ${revoke}`);
             if (result.replacedBy) out(`new active signing key: ${result.replacedBy}`);
             err(`warning: every access token signed by ${revoke} is refused from now on; its users get 401 and must refresh`);
             return 0;
           }
           const rotation = await tokens.rotate();
-          await audit.record({
-            eventType: "signing_key.rotate",
-            result: "success",
-            target: rotation.kid,
-            metadata: { via: "cli", retired_kid: rotation.retired?.kid ?? null, publish_until: rotation.retired?.publishUntil.toISOString() ?? null },
-          });
           out(`new active signing key: ${rotation.kid}`);
           if (rotation.retired) {
             out(`previous key ${rotation.retired.kid} stops signing now and stays published for ${config.accessTokenTtl} s (ACCESS_TOKEN_TTL), until ${rotation.retired.publishUntil.toISOString()}, so the tokens it signed keep working until they expire`);
@@ -102,11 +85,11 @@ export async function keysCommand(argv: string[], out: Write = console.log, err:
         if (values.help) return help(out, REENCRYPT_HELP);
         const batch = values.batch === undefined ? 500 : Number(values.batch);
         if (!Number.isInteger(batch) || batch < 1 || batch > 10_000) throw new UsageError("--batch must be a whole number from 1 to 10000");
-        return await withTokens(err, async ({ store, audit, config }) => {
-          const keyring = parseKeyring(config.encryptionKeys);
+        return await withTokens(err, async ({ db, keyring, audit, modules }) => {
           let total = 0;
-          for (const column of ENCRYPTED_COLUMNS) {
-            const result = await reencryptColumn(store.db, keyring, column, { batch });
+          // Every column a module declares sealed with the keyring: a new module cannot be forgotten here.
+          for (const column of modules.flatMap(({ module }) => module.encryptedColumns ?? [])) {
+            const result = await reencryptColumn(db, keyring, column, { batch });
             out(`${column.table}.${column.column}: ${result.reencrypted} re-encrypted`);
             total += result.reencrypted;
           }
@@ -146,48 +129,6 @@ export async function keysCommand(argv: string[], out: Write = console.log, err:
 
 
 
-
-type Context = { tokens: TokenService; audit: AuditService; config: Config; store: Store };
-
-/** Opens the configured store and pub/sub, brings the schema up to date, runs `body`, and always closes them. */
-async function withTokens(err: Write, body: (context: Context) => Promise<number>): Promise<number> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    err("the configuration is not usable");
-    for (const problem of error.problems) err(`  ${problem.setting}: ${problem.message}`);
-    return 1;
-  }
-  const keyring = parseKeyring(config.encryptionKeys);
-  let warned = false;
-  const pubsub = createPubSub({
-    redisUrl: config.redisUrl,
-    onError: (error) => {
-      if (warned) return;
-      warned = true;
-      err(`warning: could not notify running instances over Redis (${error.message}); they pick the change up within a minute`);
-    },
-  });
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const tokens = createTokenService({
-    db: store.db, keyring, clock: systemClock, pubsub, publicUrl: config.publicUrl, accessTokenTtl: config.accessTokenTtl, reloadIntervalMs: 0,
-    onError: (error) => {
-      if (warned) return;
-      warned = true;
-      err(`warning: could not notify running instances (${error.message}); they pick the change up within a minute`);
-    },
-  });
-  try {
-    await migrate(store);
-    return await body({ tokens, audit: createAuditService({ db: store.db, clock: systemClock }), config, store });
-  } finally {
-    tokens.close();
-    await pubsub.close();
-    await store.close();
-  }
-}
 
 /** A plain-text table of keys, oldest first. */
 function table(keys: SigningKeyInfo[], now: number): string[] {

@@ -1,16 +1,34 @@
-// Commands that act on accounts and sessions build the same services the server runs (never HTTP),
-// against the configured database, and close them afterwards.
-import { createApp, type Bulwark } from "../app.js";
-import { secretValues, type Config } from "../config/load.js";
+// Commands build the same runtime the server runs (never HTTP, no Fastify, no timers) against the
+// configured database, and close it afterwards.
+import { ConfigError, loadConfig, secretValues, type Config } from "../config/load.js";
 import { createLogger } from "../core/logger.js";
+import { createRuntime, type Created } from "../kernel.js";
+import type { Kernel, Services } from "../modules/module.js";
+import type { Write } from "./common.js";
 
-/** Runs `work` with the services of a fully wired (not listening) app. */
-export async function withServices<T>(config: Config, work: (services: Bulwark) => Promise<T>): Promise<T> {
-  // A command is short-lived: outbound webhooks are left to the server's worker.
-  const app = await createApp(config, { logger: createLogger({ level: "warn", secrets: secretValues(config) }), webhookWorker: false });
+/** The kernel, every module's service, and the modules themselves (for cross-cutting commands). */
+export type CliServices = Kernel & Readonly<Services> & { readonly modules: readonly Created[] };
+
+/** Runs `work` with the services of the runtime the server runs. */
+export async function withServices<T>(config: Config, work: (services: CliServices) => Promise<T>): Promise<T> {
+  const runtime = await createRuntime(config, { logger: createLogger({ level: "warn", secrets: secretValues(config) }), background: false, serving: false });
   try {
-    return await work(app.bulwark);
+    return await work({ ...runtime.kernel, ...runtime.services, modules: runtime.created });
   } finally {
-    await app.close();
+    await runtime.close();
   }
+}
+
+/** Loads the configuration (reporting what is wrong with it, exit code 1) and runs `work` with the services. */
+export async function withConfiguredServices(err: Write, work: (services: CliServices) => Promise<number>): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    err("the configuration is not usable");
+    for (const problem of error.problems) err(`  ${problem.setting}: ${problem.message}`);
+    return 1;
+  }
+  return withServices(config, work);
 }

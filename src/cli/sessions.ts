@@ -22,21 +22,18 @@ export async function sessionsCommand(argv: string[], out: Output, loadConfig: (
   }
   const config = loadConfig();
   if (!config) return 1;
-  return withServices(config, async ({ accounts, sessions, audit }) => {
+  return withServices(config, async ({ accounts, sessions }) => {
     let count: number;
-    let target: string | null = null;
     if (values.all) {
-      count = await sessions.revokeAll("operator");
+      count = await sessions.revokeAll();
     } else {
       const user = await accounts.byUsername(values.user!);
       if (!user) {
         out.error(`no user named ${values.user}`);
         return 1;
       }
-      target = user.id;
-      count = await sessions.revokeUser(user.id, { reason: "operator" });
+      count = await sessions.revokeUser(user.id, "operator", { userId: null });
     }
-    await audit.record({ eventType: "session.revoke_operator", result: "success", actor: { userId: null }, target, metadata: { count, all: values.all === true } });
     out.line(`revoked ${count} session${count === 1 ? "" : "s"}`);
     return 0;
   });

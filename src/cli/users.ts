@@ -42,7 +42,7 @@ export async function usersCommand(argv: string[], out: Output, loadConfig: () =
   const rows = sub === "import" ? parseUsersCsv(readFileSync(target, "utf8")) : [];
   const config = loadConfig();
   if (!config) return 1;
-  return withServices(config, async ({ accounts, mfa, sessions }) => {
+  return withServices(config, async ({ accounts, mfa }) => {
     if (sub === "promote") {
       const user = await accounts.promote(target, { userId: null });
       out.line(`${user.username} is now an admin`);
@@ -55,11 +55,11 @@ export async function usersCommand(argv: string[], out: Output, loadConfig: () =
         return 1;
       }
       if (sub === "reset-mfa") {
-        if (!(await mfa.reset(user.id, { via: "cli" }))) {
+        const ended = await mfa.reset(user.id, { via: "cli" });
+        if (ended === undefined) {
           out.error(`${user.username} does not have two-factor on`);
           return 1;
         }
-        const ended = await sessions.revokeUser(user.id, { reason: "mfa_reset" });
         out.line(`two-factor is off for ${user.username}; ${ended} session(s) ended; they were told by mail`);
         return 0;
       }

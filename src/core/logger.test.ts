@@ -16,7 +16,7 @@ test("request logs carry no credential, cookie, query string, body or secret set
     env: { DATABASE_URL: `postgres://app:${dbPassword}@db.internal:5432/app`, REDIS_URL: `redis://:${dbPassword}r@cache.internal:6379` },
     log: log.stream,
     extend: (app) => {
-      app.post("/login-like", { schema: { body: Type.Object({ password: Type.String() }, { additionalProperties: false }) } }, async (req) => {
+      app.post("/login-like", { schema: { body: Type.Object({ password: Type.String() }, { additionalProperties: false }) }, config: { auth: "public", rateLimit: "default" } }, async (req) => {
         // Even a careless handler that logs an object with secret fields gets them redacted.
         req.log.info({ body: req.body, headers: req.headers }, "careless handler log");
         return { ok: true };

@@ -3,21 +3,10 @@
 // `config.auth` and this hook refuses callers that do not meet it.
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { errors } from "../core/errors.js";
-import type { AuthRequirement } from "./types.js";
+import { timingSafeEqualString } from "../core/crypto/index.js";
+import type { AuthRequirement, AuthResolver, OperatorToken, Principal } from "./types.js";
 
-export type Principal = {
-  type: "user" | "api_key" | "external";
-  userId: string;
-  role: "user" | "admin";
-  sessionId?: string;
-  keyId?: string;
-  scopes?: readonly string[];
-  /** An API key with its own budget: requests per minute, counted in the key's own bucket. */
-  rateLimitPerMinute?: number;
-};
-
-/** Returns a Principal for the request's credentials, null when they are not its kind, or throws AppError when they are bad. */
-export type AuthResolver = (req: FastifyRequest) => Promise<Principal | null>;
+export type { AuthResolver, Principal } from "./types.js";
 
 /** Whether the request carries credentials at all: the cheap test that keeps anonymous requests fast. */
 export function hasCredentials(req: FastifyRequest): boolean {
@@ -26,8 +15,8 @@ export function hasCredentials(req: FastifyRequest): boolean {
 }
 
 /** Whether a principal meets a route's requirement; throws the right AppError when not. */
-export function authorize(principal: Principal | null, requirement: AuthRequirement): void {
-  if (requirement === "optional") return;
+export function authorize(principal: Principal | null, requirement: Exclude<AuthRequirement, { token: OperatorToken }>): void {
+  if (requirement === "optional" || requirement === "public") return;
   if (!principal) throw errors.unauthorized();
   const isKey = principal.type === "api_key";
   if (requirement === "user") {
@@ -66,20 +55,32 @@ export function authenticateHook(resolvers: readonly AuthResolver[]) {
   return function authenticate(req: FastifyRequest, _reply: FastifyReply, done: () => void): void {
     req.principal = null;
     req.authError = null;
-    if (!hasCredentials(req)) return done();
+    // Unlimited routes (health, metrics) never pay for resolving credentials, and cannot be used to
+    // test stolen ones without being counted.
+    if (!hasCredentials(req) || req.routeOptions.config.rateLimit === false) return done();
     resolveAll(req).then(() => done(), () => done());
   };
 }
 
-/** An onRequest hook enforcing `config.auth`; bad credentials matter only where a route looks at them. */
-export function authorizeHook(req: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
-  const requirement = req.routeOptions.config.auth;
-  if (!requirement) return done();
-  if (req.authError) return done(req.authError as Error);
-  try {
-    authorize(req.principal, requirement);
-  } catch (error) {
-    return done(error as Error);
-  }
-  done();
+/**
+ * An onRequest hook enforcing `config.auth`; bad credentials matter only where a route looks at
+ * them. Operator tokens (`{ token: "metrics" }`) are compared in constant time with the configured value.
+ */
+export function authorizeHook(tokens: Readonly<Record<OperatorToken, string>>) {
+  const expected = Object.fromEntries(Object.entries(tokens).map(([name, value]) => [name, `Bearer ${value}`])) as Record<OperatorToken, string>;
+  return function authorizeRequest(req: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+    const requirement = req.routeOptions.config.auth;
+    if (!requirement || requirement === "public") return done();
+    if (typeof requirement === "object" && "token" in requirement) {
+      const given = req.headers.authorization ?? "";
+      return done(timingSafeEqualString(given, expected[requirement.token]) ? undefined : errors.unauthorized(`this route needs the ${requirement.token.toUpperCase()}_TOKEN bearer token`));
+    }
+    if (req.authError) return done(req.authError as Error);
+    try {
+      authorize(req.principal, requirement);
+    } catch (error) {
+      return done(error as Error);
+    }
+    done();
+  };
 }

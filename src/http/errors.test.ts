@@ -17,7 +17,7 @@ before(async () => {
     env: { MAX_BODY_BYTES: "2048", RATE_LIMIT_PER_MINUTE: "1000" },
     extend: async (app) => {
       await app.bulwark.store.db.execute(sql`create table if not exists test_notes (id serial primary key, title text not null)`);
-      app.post("/notes", { schema: { body: Note } }, async (req, reply) => {
+      app.post("/notes", { schema: { body: Note }, config: { auth: "public", rateLimit: "default" } }, async (req, reply) => {
         const body = req.body as { title: string };
         await app.bulwark.store.db.execute(sql`insert into test_notes (title) values (${body.title})`);
         return reply.code(201).send({ ok: true });

@@ -19,11 +19,11 @@ before(async () => {
   t = await startApp({
     env: { RATE_LIMIT_PER_MINUTE: "30" },
     extend: (app) => {
-      app.get("/boom", async () => {
+      app.get("/boom", { config: { auth: "public", rateLimit: "default" } }, async () => {
         throw new Error("connect ECONNREFUSED postgres://admin:hunter2@db/prod");
       });
-      app.post("/echo", { schema: { body: Type.Object({ name: Type.String() }, { additionalProperties: false }) } }, async (req) => req.body);
-      app.get("/secret-area", { config: { auth: "user" } }, async () => ({ ok: true }));
+      app.post("/echo", { schema: { body: Type.Object({ name: Type.String() }, { additionalProperties: false }) }, config: { auth: "public", rateLimit: "default" } }, async (req) => req.body);
+      app.get("/secret-area", { config: { auth: "user", rateLimit: "default" } }, async () => ({ ok: true }));
     },
   });
 });

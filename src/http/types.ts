@@ -1,21 +1,46 @@
-// What a route declares about its protections, and what the pipeline attaches to a request.
-import type { Principal } from "./auth.js";
+// What a route declares about its protections, who a caller is, and what the pipeline attaches to
+// a request. Modules and http/ both read this file; it imports nothing of the project's.
+import type { FastifyRequest } from "fastify";
+
+/** Who is calling, once a resolver accepted their credentials. */
+export type Principal = {
+  type: "user" | "api_key" | "external";
+  userId: string;
+  role: "user" | "admin";
+  sessionId?: string;
+  keyId?: string;
+  scopes?: readonly string[];
+  /** An API key with its own budget: requests per minute, counted in the key's own bucket. */
+  rateLimitPerMinute?: number;
+};
+
+/** Returns a Principal for the request's credentials, null when they are not its kind, or throws AppError when they are bad. */
+export type AuthResolver = (req: FastifyRequest) => Promise<Principal | null>;
 
 /**
- * Who may call a route: a signed-in user, an admin, an API key with a scope (users pass too when
- * `user` is true), or `optional`: anyone, but credentials that are sent must be good.
+ * Who may call a route: anyone (`public`), a signed-in user, an admin, an API key with a scope
+ * (users pass too when `user` is true), `optional` (anyone, but credentials that are sent must be
+ * good), or the holder of a named operator token (`{ token: "metrics" }`: METRICS_TOKEN).
  */
-export type AuthRequirement = "user" | "admin" | "optional" | { apiKey: string; user?: boolean };
+export type AuthRequirement = "public" | "user" | "admin" | "optional" | { apiKey: string; user?: boolean } | { token: OperatorToken };
 
-/** The rate-limit classes a route can pick; `false` opts out (health checks only). */
-export type RateLimitClass = "default" | "auth-login" | "auth-register" | "sensitive" | "webhook";
+/** Operator tokens a route can demand as a bearer token. */
+export type OperatorToken = "metrics";
+
+/** The rate-limit classes a route can pick; `false` opts out (health checks and metrics only). */
+export const RATE_LIMIT_CLASSES = ["default", "auth-login", "auth-register", "sensitive", "webhook"] as const;
+export type RateLimitClass = (typeof RATE_LIMIT_CLASSES)[number];
 
 declare module "fastify" {
   interface FastifyContextConfig {
+    /** Mandatory: checked when the route is registered. */
     auth?: AuthRequirement;
+    /** Mandatory: a class, or `false` spelled out; a route without limits resolves no credentials. */
     rateLimit?: RateLimitClass | false;
-    /** The audit event type of this route; failures (4xx) are recorded under it automatically. */
+    /** The audit event type of this route (declared in the vocabulary); failures (4xx) are recorded under it. */
     audit?: string;
+    /** The body is raw bytes the handler authenticates itself (signed webhooks): no body schema. */
+    rawBody?: true;
   }
   interface FastifyRequest {
     /** Who is calling, once authentication resolved credentials; null for anonymous calls. */

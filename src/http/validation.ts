@@ -29,7 +29,12 @@ const paramsAjv = makeAjv("array");
 /** Fastify's validator compiler: strict for bodies, coercing for query strings, params and headers. */
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
   const validate = (httpPart === "body" ? bodyAjv : paramsAjv).compile(schema as object);
-  return (data: unknown) => (validate(data) ? { value: data } : { error: Object.assign(new Error("validation failed"), { validation: validate.errors ?? [] }) });
+  return (data: unknown) => {
+    // No body at all (Fastify gives undefined or null) counts as an empty object: a body-less POST
+    // or DELETE passes a schema that allows `{}`.
+    if (validate(httpPart === "body" && (data === undefined || data === null) ? {} : data)) return { value: data };
+    return { error: Object.assign(new Error("validation failed"), { validation: validate.errors ?? [] }) };
+  };
 };
 
 /** Turns Ajv errors into the `details` of an invalid_request error: a field path and a message. */

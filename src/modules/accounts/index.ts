@@ -1,13 +1,43 @@
-// The accounts module's public surface.
-import type { FastifyInstance } from "fastify";
-import type { CookieJar, SessionService } from "../sessions/index.js";
+// The accounts module's public surface: the owner of the `users` table.
+import { defineModule } from "../module.js";
 import { accountRoutes } from "./routes.js";
-import type { AccountService } from "./service.js";
+import { createAccountService, type AccountService } from "./service.js";
 
-export { createAccountService, userView, HOURLY_FAILURE_CAP, type AccountService, type UserView, type AccountConfig, type CredentialRevoker } from "./service.js";
+export { createAccountService, userView, type AccountService, type UserView, type LoginCandidate, type Prove } from "./service.js";
+export { isAdminEmail } from "./admin-email.js";
 export { checkPassword, normalizePassword } from "./password-policy.js";
+export { Password, UserEnvelope, PatchMeBody, PasswordBody } from "./schema.js";
 
-/** Registers the accounts routes with the given services. */
-export async function accountsPlugin(app: FastifyInstance, options: { accounts: AccountService; sessions: SessionService; jar: CookieJar }): Promise<void> {
-  await accountRoutes(app, options);
+declare module "../module.js" {
+  interface Services {
+    accounts: AccountService;
+  }
 }
+
+const EVENTS = {
+  "user.register": { description: "An account was registered.", webhook: { event: "user.created", results: ["success"] }, targetIsUser: true },
+  "user.import": { description: "An operator imported an account with its password hash." },
+  "user.update": { description: "A user changed their profile (the field names are recorded, never the values)." },
+  "user.disabled": { description: "An admin or operator disabled an account; its sessions and keys ended.", webhook: { event: "user.disabled", results: ["success"] }, targetIsUser: true },
+  "user.enabled": { description: "An admin or operator enabled an account again." },
+  "user.promote": { description: "An account was given the admin role." },
+  "password.changed": { description: "A user changed their password; their other sessions ended.", webhook: { event: "password.changed", results: ["success"] }, targetIsUser: true },
+  "password.reset_request": { description: "Someone asked for a reset link (the outcome says whether one was sent)." },
+  "password.reset": { description: "A password was set with a reset link; every session ended.", webhook: { event: "password.reset", results: ["success"] }, targetIsUser: true },
+  "email.verify_request": { description: "A user asked for a new verification link." },
+  "email.verified": { description: "An address was proven by its link (and the admin role granted when it is an admin address)." },
+} as const;
+
+declare module "../audit/vocabulary.js" {
+  interface AuditEventTypes extends Record<keyof typeof EVENTS, true> {}
+}
+
+/** Users: registration, profile, verification and reset, and the admin views. */
+export const accountsModule = defineModule({
+  name: "accounts",
+  needs: [],
+  create: (kernel) => createAccountService(kernel),
+  routes: (app, accounts) => accountRoutes(app, accounts),
+  auditEvents: EVENTS,
+  start: (accounts) => accounts.start(),
+});

@@ -9,7 +9,8 @@ import type { Counters } from "../../store/counters.js";
 import type { Database, Executor } from "../../store/db.js";
 import type { AuditService } from "../audit/index.js";
 import type { Mailer } from "../mail/index.js";
-import type { ClientMeta, SessionService } from "../sessions/index.js";
+import type { ClientMeta } from "../sessions/index.js";
+import { isAdminEmail } from "./admin-email.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
 
@@ -27,8 +28,7 @@ export type RecoveryDeps = {
   clock: Clock;
   audit: AuditService;
   mailer: Mailer;
-  counters: Counters | undefined;
-  sessions: SessionService;
+  counters: Counters;
   hasher: PasswordHasher;
   secretKey: string;
   publicUrl: string;
@@ -36,15 +36,15 @@ export type RecoveryDeps = {
   policyCheck(password: string, user: { username: string; email: string }, field: string): string;
   /** Drops the user from every instance's cache after a change. */
   changed(id: string): Promise<void>;
-  /** Clears the login back-off of a user (a completed reset proves the owner is back). */
-  clearLockout(tx: Executor, userId: string): Promise<void>;
+  /** Revokes everything the user holds across modules inside `tx` (sessions, the login back-off, …). */
+  revokeAll(tx: Executor, userId: string, reason: string): Promise<{ counts: Record<string, number>; announce(): Promise<void> }>;
 };
 
 const invalidToken = () => errors.invalid("token is invalid, used or expired", [{ path: "token", message: "is invalid, used or expired" }]);
 
 /** Builds the verification and reset operations the accounts service exposes. */
 export function createRecovery(deps: RecoveryDeps) {
-  const { db, clock, audit, mailer, counters, sessions } = deps;
+  const { db, clock, audit, mailer, counters } = deps;
   const hashToken = (token: string) => hmacSha256Hex(deps.secretKey, `account-token:${token}`);
   const link = (path: string, token: string) => `${deps.publicUrl}${path}?token=${token}`;
 
@@ -71,11 +71,9 @@ export function createRecovery(deps: RecoveryDeps) {
       const user = await store.findById(db, userId);
       if (!user) throw errors.unauthorized("account unavailable");
       if (user.emailVerified) return;
-      if (counters) {
-        // Each request sends a mail: cap them, so a session cannot be used to flood an inbox.
-        const hit = await counters.hit(`verify-mail:${userId}`, VERIFY_MAILS_PER_HOUR, 3600);
-        if (!hit.allowed) throw errors.rateLimited(hit.resetSeconds);
-      }
+      // Each request sends a mail: cap them, so a session cannot be used to flood an inbox.
+      const hit = await counters.hit(`verify-mail:${userId}`, VERIFY_MAILS_PER_HOUR, 3600);
+      if (!hit.allowed) throw errors.rateLimited(hit.resetSeconds);
       const token = await db.transaction(async (tx) => {
         const t = await issueVerification(tx, user);
         await audit.record({ eventType: "email.verify_request", result: "success", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, target: userId }, tx);
@@ -94,7 +92,7 @@ export function createRecovery(deps: RecoveryDeps) {
       // The token proves the address it was mailed to, not whatever the account holds now.
       if (!user || user.disabledAt !== null || user.emailKey !== row.emailKey) throw invalidToken();
       // Admin by email only once the address is proven: anyone can type the boss's address at sign-up.
-      const grantAdmin = deps.adminEmails.includes(user.emailKey) && user.role !== "admin";
+      const grantAdmin = isAdminEmail(deps.adminEmails, user.emailKey) && user.role !== "admin";
       await db.transaction(async (tx) => {
         if (!(await store.consumeToken(tx, hash, now))) throw invalidToken();
         await store.updateUser(tx, user.id, { emailVerified: true, ...(grantAdmin ? { role: "admin" as const } : {}), updatedAt: now });
@@ -110,13 +108,11 @@ export function createRecovery(deps: RecoveryDeps) {
      */
     async forgotPassword(email: string, meta: ClientMeta): Promise<void> {
       const emailKey = email.trim().toLowerCase();
-      if (counters) {
-        const ip = await counters.hit(`forgot-ip:${clientKey(meta.ip ?? "unknown")}`, RESET_REQUESTS_PER_IP_HOUR, 3600);
-        if (!ip.allowed) throw errors.rateLimited(ip.resetSeconds);
-      }
+      const ip = await counters.hit(`forgot-ip:${clientKey(meta.ip ?? "unknown")}`, RESET_REQUESTS_PER_IP_HOUR, 3600);
+      if (!ip.allowed) throw errors.rateLimited(ip.resetSeconds);
       // Counted for every address, known or not (so the limit says nothing); past it, silence, not 429:
       // the owner is not flooded and the caller learns nothing.
-      const perEmail = counters ? (await counters.hit(`forgot-email:${hmacSha256Hex(deps.secretKey, `forgot:${emailKey}`)}`, RESET_MAILS_PER_EMAIL_HOUR, 3600)).allowed : true;
+      const perEmail = (await counters.hit(`forgot-email:${hmacSha256Hex(deps.secretKey, `forgot:${emailKey}`)}`, RESET_MAILS_PER_EMAIL_HOUR, 3600)).allowed;
       const user = await store.findByEmail(db, emailKey);
       const actor = { ip: meta.ip, userAgent: meta.userAgent };
       if (!user || user.disabledAt !== null || !perEmail) {
@@ -146,16 +142,16 @@ export function createRecovery(deps: RecoveryDeps) {
       // A link mailed to an address the account no longer has is dead.
       if (!user || user.disabledAt !== null || user.emailKey !== row.emailKey) throw invalidToken();
       const passwordHash = await deps.hasher.hash(deps.policyCheck(newPassword, user, "new_password"));
-      const revoked = await db.transaction(async (tx) => {
+      const { announce } = await db.transaction(async (tx) => {
         if (!(await store.consumeToken(tx, hash, now))) throw invalidToken();
         await store.retireTokens(tx, user.id, "reset_password", now);
         await store.updateUser(tx, user.id, { passwordHash, updatedAt: now });
-        await deps.clearLockout(tx, user.id);
-        const ids = await sessions.revokeUserIn(tx, user.id, { reason: "password_reset" });
-        await audit.record({ eventType: "password.reset", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent, target: user.id, metadata: { sessions_revoked: ids.length } }, tx);
-        return ids;
+        // Sessions end, and the login back-off is cleared: the owner has proven the address.
+        const revoked = await deps.revokeAll(tx, user.id, "password_reset");
+        await audit.record({ eventType: "password.reset", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent, target: user.id, metadata: revoked.counts }, tx);
+        return revoked;
       });
-      await sessions.announce(revoked);
+      await announce();
       await deps.changed(user.id);
       mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_changed", time: now.toISOString(), resetLink: `${deps.publicUrl}/reset-password` } });
     },

@@ -9,7 +9,7 @@ export const Email = Type.String({ format: "email", maxLength: 254 });
 /** 1–100 characters with no control or format characters (no bidi overrides, no zero-width tricks). */
 export const DisplayName = Type.String({ minLength: 1, maxLength: 100, pattern: "^[^\\p{C}]+$" });
 /** Long enough for any passphrase the policy accepts, bounded so a megabyte never reaches the hasher. */
-const Password = Type.String({ minLength: 1, maxLength: 1024 });
+export const Password = Type.String({ minLength: 1, maxLength: 1024 });
 
 export const UserView = Type.Object({
   id: Type.String(),
@@ -31,13 +31,6 @@ export const RegisterBody = Type.Object({
   email: Email,
   password: Password,
   display_name: Type.Optional(DisplayName),
-}, closed);
-
-export const LoginBody = Type.Object({
-  login: Type.String({ minLength: 1, maxLength: 254 }),
-  password: Password,
-  use_cookies: Type.Optional(Type.Boolean()),
-  device_token: Type.Optional(Type.String({ maxLength: 200 })),
 }, closed);
 
 export const PatchMeBody = Type.Object({
@@ -63,13 +56,6 @@ export const UserListQuery = Type.Object({
 export const UserList = Type.Object({ users: Type.Array(UserView), next_cursor: Type.Union([Type.String(), Type.Null()]) }, closed);
 
 export const UserParams = Type.Object({ id: Type.String({ pattern: "^[0-9a-f]{32}$" }) }, closed);
-
-/** Login's answer when the account has two-factor on: no tokens until POST /api/auth/mfa/verify. */
-export const MfaRequired = Type.Object({
-  mfa_required: Type.Literal(true),
-  mfa_token: Type.String(),
-  expires_in: Type.Integer(),
-}, closed);
 
 /** A one-time token from a mail: 256 bits in base64url are 43 characters. */
 const MailToken = Type.String({ pattern: "^[A-Za-z0-9_-]{43}$" });

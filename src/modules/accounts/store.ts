@@ -1,10 +1,9 @@
 // SQL of the accounts module, and nothing else.
 import { and, desc, eq, gt, ilike, isNull, lt, or } from "drizzle-orm";
 import type { Executor } from "../../store/db.js";
-import { accountTokens, loginFailures, users } from "./tables.js";
+import { accountTokens, users } from "./tables.js";
 
 export type UserRow = typeof users.$inferSelect;
-export type LoginFailureRow = typeof loginFailures.$inferSelect;
 export type AccountTokenRow = typeof accountTokens.$inferSelect;
 export type TokenPurpose = AccountTokenRow["purpose"];
 
@@ -37,6 +36,12 @@ export async function insertUser(db: Executor, row: typeof users.$inferInsert): 
   await db.insert(users).values(row);
 }
 
+/** Inserts a user unless the username or email is taken (ON CONFLICT DO NOTHING); false when taken. */
+export async function insertUserIfFree(db: Executor, row: typeof users.$inferInsert): Promise<boolean> {
+  const rows = await db.insert(users).values(row).onConflictDoNothing().returning({ id: users.id });
+  return rows.length === 1;
+}
+
 export async function updateUser(db: Executor, id: string, patch: Partial<typeof users.$inferInsert>): Promise<UserRow | undefined> {
   const [row] = await db.update(users).set(patch).where(eq(users.id, id)).returning();
   return row;
@@ -54,31 +59,6 @@ export async function listUsers(db: Executor, options: { q?: string; beforeId?: 
   return db.select().from(users).where(conditions.length ? and(...conditions) : undefined).orderBy(desc(users.id)).limit(options.limit);
 }
 
-/** The failure record of a login name, locked for update so concurrent failures count once each. */
-export async function lockFailures(db: Executor, loginKey: string): Promise<LoginFailureRow | undefined> {
-  const [row] = await db.select().from(loginFailures).where(eq(loginFailures.loginKey, loginKey)).for("update");
-  return row;
-}
-
-export async function readFailures(db: Executor, loginKey: string): Promise<LoginFailureRow | undefined> {
-  const [row] = await db.select().from(loginFailures).where(eq(loginFailures.loginKey, loginKey));
-  return row;
-}
-
-export async function saveFailures(db: Executor, row: LoginFailureRow): Promise<void> {
-  await db.insert(loginFailures).values(row).onConflictDoUpdate({ target: loginFailures.loginKey, set: row });
-}
-
-/** After a success the back-off starts over; the hourly count stays, it caps failures not successes. */
-export async function clearBackoff(db: Executor, loginKey: string): Promise<void> {
-  await db.update(loginFailures).set({ failures: 0, lockedUntil: null }).where(eq(loginFailures.loginKey, loginKey));
-}
-
-/** Deletes failed-login counters whose last failure is older than `before`. */
-export async function pruneLoginFailures(db: Executor, before: Date): Promise<number> {
-  const rows = await db.delete(loginFailures).where(lt(loginFailures.lastFailureAt, before)).returning({ key: loginFailures.loginKey });
-  return rows.length;
-}
 
 /** The user whose email (lower-cased) is `emailKey`. */
 export async function findByEmail(db: Executor, emailKey: string): Promise<UserRow | undefined> {

@@ -1,6 +1,6 @@
-// Accounts: users, and failed-login counters per login name (lockout).
+// Accounts: users, and the one-time tokens mailed to them.
 import { sql } from "drizzle-orm";
-import { boolean, check, date, index, integer, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { boolean, check, date, index, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 export const users = pgTable("users", {
   id: text("id").primaryKey(),
@@ -25,18 +25,6 @@ export const users = pgTable("users", {
   uniqueIndex("users_email_key").on(t.emailKey),
   check("users_role_check", sql`${t.role} in ('user', 'admin')`),
 ]);
-
-// Failed logins per normalised login name, whether or not an account has that name: counting only
-// real accounts would tell an attacker which names exist.
-export const loginFailures = pgTable("login_failures", {
-  loginKey: text("login_key").primaryKey(),
-  failures: integer("failures").notNull(),
-  lastFailureAt: timestamp("last_failure_at", { withTimezone: true, mode: "date" }).notNull(),
-  lockedUntil: timestamp("locked_until", { withTimezone: true, mode: "date" }),
-  // The hard cap (100 failures an hour) holds even for devices exempt from the back-off.
-  windowStart: timestamp("window_start", { withTimezone: true, mode: "date" }).notNull(),
-  windowFailures: integer("window_failures").notNull(),
-}, (t) => [index("login_failures_last_idx").on(t.lastFailureAt)]);
 
 // One-time tokens sent by mail (email verification, password reset). Only an HMAC of the token is
 // stored: a database leak yields no usable link. `email_key` binds a verification to the address it

@@ -1,13 +1,20 @@
 // The API keys module's public surface: the service, the auth resolver and the routes.
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyRequest } from "fastify";
 import { errors } from "../../core/errors.js";
-import type { AuthResolver, Principal } from "../../http/auth.js";
+import type { AuthResolver, Principal } from "../../http/types.js";
+import { defineModule } from "../module.js";
 import { looksLikeKey } from "./format.js";
 import { apiKeyRoutes } from "./routes.js";
-import type { ApiKeyService } from "./service.js";
+import { createApiKeyService, type ApiKeyService } from "./service.js";
 
 export { createApiKeyService, DEFAULT_GRACE_SECONDS, type ApiKeyService, type KeyCreated, type KeyView, type KeyActor } from "./service.js";
 export { parseKey, checksum, KEY_PREFIX } from "./format.js";
+
+declare module "../module.js" {
+  interface Services {
+    apiKeys: ApiKeyService;
+  }
+}
 
 const BEARER = "Bearer ";
 
@@ -24,7 +31,33 @@ export function apiKeyResolver(keys: ApiKeyService): AuthResolver {
   };
 }
 
-/** Registers the API keys routes with the given service. */
-export async function apiKeysPlugin(app: FastifyInstance, options: { keys: ApiKeyService }): Promise<void> {
-  await apiKeyRoutes(app, options);
+const EVENTS = {
+  "api_key.create": { description: "A key was created (its name and scopes; never the key).", webhook: { event: "api_key.created", results: ["success"] } },
+  "api_key.rotate": { description: "A key was rotated: a successor was made, the old one expires after the grace period." },
+  "api_key.revoke": { description: "A key was revoked by its owner or an admin.", webhook: { event: "api_key.revoked", results: ["success"] } },
+  "api_key.expire": { description: "A key reached its expiry (recorded once, across instances)." },
+} as const;
+
+declare module "../audit/vocabulary.js" {
+  interface AuditEventTypes extends Record<keyof typeof EVENTS, true> {}
 }
+
+/** API keys: scoped, hashed at rest, revocable on every instance at once. */
+export const apiKeysModule = defineModule({
+  name: "apiKeys",
+  needs: ["accounts"],
+  create: ({ db, clock, audit, pubsub, metrics, config, logger }, use) => createApiKeyService({
+    db, clock, audit, pubsub, metrics, secretKey: config.secretKey, accounts: use("accounts"),
+    onError: (e) => logger.warn({ err: e.message }, "api keys: notification or reload failed"),
+  }),
+  routes: (app, keys, _use, { config }) => apiKeyRoutes(app, keys, config.rateLimit.perMinute),
+  // API keys (bwk_…) are nobody else's credential.
+  resolver: { order: 30, create: (keys) => apiKeyResolver(keys) },
+  auditEvents: EVENTS,
+  async onUserDisabled(keys, tx, userId) {
+    const ids = await keys.revokeUserIn(tx, userId, "disabled");
+    return { count: ids.length, announce: () => keys.announce(ids) };
+  },
+  start: (keys) => keys.init(),
+  stop: (keys) => keys.close(),
+});

@@ -1,3 +1,4 @@
+import { Type } from "typebox";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
@@ -16,8 +17,8 @@ before(async () => {
     log: log.stream, logLevel: "debug",
     // Library routes guarded by scopes, as an application adds them.
     extend: (app) => {
-      app.get("/api/files", { config: { auth: { apiKey: "files:read" } } }, async (req) => ({ by: req.principal!.type }));
-      app.post("/api/files", { config: { auth: { apiKey: "files:write", user: true } } }, async (req) => ({ by: req.principal!.type }));
+      app.get("/api/files", { config: { auth: { apiKey: "files:read" }, rateLimit: "default" } }, async (req) => ({ by: req.principal!.type }));
+      app.post("/api/files", { schema: { body: Type.Object({}, { additionalProperties: false }) }, config: { auth: { apiKey: "files:write", user: true }, rateLimit: "default" } }, async (req) => ({ by: req.principal!.type }));
     },
   });
 });

@@ -8,11 +8,12 @@ import type { Clock } from "../../core/clock.js";
 import { errors } from "../../core/errors.js";
 import { createHmac, createSecretKey, hash, timingSafeEqual } from "node:crypto";
 import type { Metrics } from "../../core/metrics.js";
-import type { Principal } from "../../http/auth.js";
+import type { Principal } from "../../http/types.js";
 import type { Database, Executor } from "../../store/db.js";
-import { broadcast, type PubSub } from "../../store/pubsub.js";
+import type { PubSub } from "../../store/pubsub.js";
+import { createSharedCache } from "../../store/shared-cache.js";
 import type { AuditService } from "../audit/index.js";
-import type { UserLookup } from "../sessions/index.js";
+import type { AccountService } from "../accounts/index.js";
 import { generateKey, keyPrefix, parseKey } from "./format.js";
 import * as store from "./store.js";
 import type { ApiKeyRow } from "./store.js";
@@ -24,7 +25,7 @@ export type ApiKeyDeps = {
   pubsub: PubSub;
   metrics: Metrics;
   /** The owner's role and disabled flag (the accounts module's cached lookup). */
-  users: UserLookup;
+  accounts: Pick<AccountService, "sessionUser">;
   secretKey: string;
   onError?: (error: Error) => void;
 };
@@ -79,13 +80,10 @@ function view(row: ApiKeyRow): KeyView {
 /** Builds the API key service; call `init()` before serving. */
 export function createApiKeyService(deps: ApiKeyDeps) {
   const { db, clock, audit, pubsub } = deps;
-  const cache = new Map<string, Cached>();
   /** SHA-256 of keys that verified once, to their id: what a cached key costs per request. */
   const verified = new Map<string, string>();
   const touched = new Map<string, number>();
   const timers: NodeJS.Timeout[] = [];
-  // Bumped by every invalidation: a load that started before one must not cache what it read.
-  let epoch = 0;
   let lastReload = clock.now();
 
   // One counter per key id, as operators asked: which key is busy. Uses are counted, not audited.
@@ -98,29 +96,21 @@ export function createApiKeyService(deps: ApiKeyDeps) {
   const keyDigest = (key: string) => createHmac("sha256", secretKey).update(key).digest();
   const hashKey = (key: string) => keyDigest(key).toString("hex");
 
-  const invalidate = (ids: readonly string[]) => {
-    epoch++;
-    for (const id of ids) cache.delete(id);
-  };
-
+  // Keys by id, the same on every instance: a change anywhere drops the key everywhere.
+  const keys = createSharedCache<Cached>({
+    pubsub, channel: CHANNEL, clock, max: CACHE_MAX, ...(deps.onError ? { onError: deps.onError } : {}),
+    load: async (id) => {
+      const row = await store.findKey(db, id);
+      if (!row) return undefined;
+      return {
+        id: row.id, userId: row.userId, keyHash: Buffer.from(row.keyHash, "hex"), uses: uses.labels({ key_id: row.id }), scopes: Object.freeze([...row.scopes]),
+        expiresAt: row.expiresAt?.getTime() ?? null, revoked: row.revokedAt !== null, rateLimitPerMinute: row.rateLimitPerMinute,
+      };
+    },
+  });
+  const invalidate = keys.drop;
   /** Tells every instance (this one included) that keys changed, and waits for our own echo. */
-  const changes = broadcast(pubsub, CHANNEL, invalidate, deps.onError);
-  const announce = changes.announce;
-
-  const load = async (id: string): Promise<Cached | null> => {
-    const started = epoch;
-    const row = await store.findKey(db, id);
-    if (!row) return null;
-    const entry: Cached = {
-      id: row.id, userId: row.userId, keyHash: Buffer.from(row.keyHash, "hex"), uses: uses.labels({ key_id: row.id }), scopes: Object.freeze([...row.scopes]),
-      expiresAt: row.expiresAt?.getTime() ?? null, revoked: row.revokedAt !== null, rateLimitPerMinute: row.rateLimitPerMinute,
-    };
-    if (started === epoch) {
-      if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
-      cache.set(id, entry);
-    }
-    return entry;
-  };
+  const announce = (ids: string[]) => keys.invalidate(...ids);
 
   /** Audits the expiry of keys (one, or all that are due) exactly once across instances. */
   const recordExpiries = async (id?: string): Promise<number> => {
@@ -163,7 +153,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
   return {
     /** Listens for key changes from other instances and starts the periodic reload and expiry sweep. */
     async init(): Promise<void> {
-      await changes.subscribe();
+      await keys.start();
       const reload = async () => {
         const since = lastReload - 60_000;
         lastReload = clock.now();
@@ -189,7 +179,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
      * `maxRateLimit` caps a key's own limit (the API passes RATE_LIMIT_PER_MINUTE; operators may go higher).
      */
     async create(ownerId: string, input: CreateKeyInput, actor: KeyActor, options: { maxRateLimit?: number } = {}): Promise<KeyCreated> {
-      const owner = await deps.users(ownerId);
+      const owner = await deps.accounts.sessionUser(ownerId);
       if (!owner || owner.disabled) throw errors.notFound("no such user");
       // A key is never more powerful than its owner: only an admin may mint an admin-scoped key.
       if (input.scopes.includes("admin") && owner.role !== "admin") throw errors.forbidden("only an admin can create a key with the admin scope");
@@ -278,12 +268,12 @@ export function createApiKeyService(deps: ApiKeyDeps) {
       // checked below on every request.
       const fingerprint = hash("sha256", key);
       const knownId = verified.get(fingerprint);
-      let entry = knownId === undefined ? undefined : cache.get(knownId);
+      let entry = knownId === undefined ? undefined : keys.peek(knownId);
       if (!entry) {
         const id = parseKey(key);
         // A typo or a made-up key never reaches the database.
         if (!id) return fail("malformed");
-        entry = cache.get(id) ?? (await load(id)) ?? undefined;
+        entry = keys.peek(id) ?? (await keys.get(id));
         // Compared as HMACs under SECRET_KEY in constant time: the stored value reveals nothing usable.
         // Both are 32-byte HMAC-SHA256 outputs, so timingSafeEqual never sees different lengths.
         if (!entry || !timingSafeEqual(keyDigest(key), entry.keyHash)) return fail("unknown");
@@ -298,7 +288,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         return fail("expired");
       }
       // The owner's state comes from the accounts cache, which every instance drops on a change.
-      const owner = await deps.users(entry.userId);
+      const owner = await deps.accounts.sessionUser(entry.userId);
       if (!owner || owner.disabled) return fail("owner_disabled");
       const last = touched.get(id) ?? 0;
       if (now - last > TOUCH_INTERVAL_MS) {

@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { sql } from "drizzle-orm";
-import { storeUrl, testStore, TEST_DATABASE_URL } from "../../../test/harness.js";
+import { storeUrl, testAudit, testStore, TEST_DATABASE_URL } from "../../../test/harness.js";
 import { systemClock } from "../../core/clock.js";
 import { openStore, rowsOf } from "../../store/db.js";
-import { createAuditService } from "./index.js";
 
 test("50 concurrent records keep the chain linear", async () => {
   const store = await testStore();
   try {
-    const audit = createAuditService({ db: store.db, clock: systemClock });
+    const audit = testAudit(store.db, systemClock);
     await Promise.all(Array.from({ length: 50 }, (_, i) => audit.record({ eventType: "load.test", result: "success", metadata: { i } })));
     assert.deepEqual(await audit.verify(), { ok: true, checked: 50 });
     const [count] = rowsOf<{ n: string | number }>(await store.db.execute(sql`select count(distinct prev_hash) as n from audit_logs`));
@@ -23,8 +22,8 @@ test("two instances (separate pools on one PostgreSQL) writing at once keep one 
   const store = await testStore({ kind: "postgres" });
   const other = await openStore({ databaseUrl: storeUrl(store) });
   try {
-    const a = createAuditService({ db: store.db, clock: systemClock });
-    const b = createAuditService({ db: other.db, clock: systemClock });
+    const a = testAudit(store.db, systemClock);
+    const b = testAudit(other.db, systemClock);
     await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).record({ eventType: "load.test", result: "success", metadata: { i } })));
     assert.deepEqual(await a.verify(), { ok: true, checked: 50 });
     assert.deepEqual(await b.verify(), { ok: true, checked: 50 });
@@ -38,8 +37,8 @@ test("verify reports ok while other writers keep appending", async () => {
   const store = await testStore();
   const other = TEST_DATABASE_URL ? await openStore({ databaseUrl: storeUrl(store) }) : undefined;
   try {
-    const writer = createAuditService({ db: (other ?? store).db, clock: systemClock });
-    const reader = createAuditService({ db: store.db, clock: systemClock });
+    const writer = testAudit((other ?? store).db, systemClock);
+    const reader = testAudit(store.db, systemClock);
     for (let i = 0; i < 20; i++) await writer.record({ eventType: "load.test", result: "success", metadata: { i } });
     let writing = true;
     const writes = (async () => {
@@ -63,7 +62,7 @@ test("verify reports ok while other writers keep appending", async () => {
 test("verify walks a log longer than one batch", async () => {
   const store = await testStore();
   try {
-    const audit = createAuditService({ db: store.db, clock: systemClock });
+    const audit = testAudit(store.db, systemClock);
     for (let i = 0; i < 1010; i++) await audit.record({ eventType: "load.test", result: "success", metadata: { i } });
     assert.deepEqual(await audit.verify(), { ok: true, checked: 1010 });
   } finally {

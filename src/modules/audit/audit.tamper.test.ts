@@ -2,12 +2,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eq, sql } from "drizzle-orm";
-import { testStore } from "../../../test/harness.js";
+import { testAudit, testStore } from "../../../test/harness.js";
 import { createFakeClock } from "../../core/clock.js";
 import { newId } from "../../core/ids.js";
 import { rowsOf, type Store } from "../../store/db.js";
 import { rowHash } from "./chain.js";
-import { CHAIN_HEAD_MARKER, createAuditService, type AuditService } from "./index.js";
+import { CHAIN_HEAD_MARKER, type AuditService } from "./index.js";
 import { auditLogs } from "./tables.js";
 
 type Row = { id: string; seq: number; hash: string; prev_hash: string };
@@ -16,7 +16,7 @@ type Row = { id: string; seq: number; hash: string; prev_hash: string };
 async function withLog(fn: (ctx: { store: Store; audit: AuditService; rows: Row[] }) => Promise<void>): Promise<void> {
   const store = await testStore();
   const clock = createFakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
-  const audit = createAuditService({ db: store.db, clock });
+  const audit = testAudit(store.db, clock);
   try {
     for (let i = 0; i < 5; i++) {
       await audit.record({ eventType: "auth.login", result: i === 2 ? "failure" : "success", actor: { userId: `user${i}` }, ip: "203.0.113.7", metadata: { attempt: i } });

@@ -2,20 +2,20 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { sql } from "drizzle-orm";
-import { startApp, testStore } from "../../../test/harness.js";
+import { startApp, testAudit, testStore } from "../../../test/harness.js";
 import { createFakeClock } from "../../core/clock.js";
 import { AppError } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
 import { rowsOf, type Store } from "../../store/db.js";
 import { canonicalJson, GENESIS_HASH } from "./chain.js";
-import { createAuditService, type AuditService } from "./index.js";
+import type { AuditEventType, AuditService } from "./index.js";
 import { scrubMetadata } from "./scrub.js";
 
 async function withAudit(fn: (ctx: { store: Store; audit: AuditService; clock: ReturnType<typeof createFakeClock> }) => Promise<void>): Promise<void> {
   const store = await testStore();
   const clock = createFakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
   try {
-    await fn({ store, audit: createAuditService({ db: store.db, clock }), clock });
+    await fn({ store, audit: testAudit(store.db, clock), clock });
   } finally {
     await store.close();
   }
@@ -128,7 +128,7 @@ test("secrets in metadata never reach the audit table", async () => {
     const hexSecret = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     const sessionId = newId();
     await audit.record({
-      eventType: "auth.password.reset",
+      eventType: "password.reset",
       result: "success",
       userAgent: `Mozilla/5.0 ${"x".repeat(600)}`,
       target: `Bearer ${jwt}`,
@@ -236,8 +236,10 @@ test("an event recorded inside a transaction that rolls back leaves no row", asy
 
 test("record refuses malformed event types and results", async () => {
   await withAudit(async ({ audit }) => {
-    await assert.rejects(audit.record({ eventType: "", result: "success" }));
-    await assert.rejects(audit.record({ eventType: "Auth Login", result: "success" }));
+    await assert.rejects(audit.record({ eventType: "" as AuditEventType, result: "success" }));
+    await assert.rejects(audit.record({ eventType: "Auth Login" as AuditEventType, result: "success" }));
+    // Well-formed but declared by no module: a typo in a service must fail loudly, not log junk.
+    await assert.rejects(audit.record({ eventType: "user.registered" as AuditEventType, result: "success" }), /undeclared event type/);
     await assert.rejects(audit.record({ eventType: "auth.login", result: "maybe" as "success" }));
   });
 });

@@ -11,7 +11,7 @@ export async function auditRoutes(app: FastifyInstance, audit: AuditService): Pr
 
   r.get("/api/admin/audit-logs", {
     schema: { querystring: AuditQuery, response: { 200: AuditPage } },
-    config: { auth: "admin", audit: "audit_log.read" },
+    config: { auth: "admin", rateLimit: "default", audit: "audit_log.read" },
   }, async (req) => {
     const q = req.query;
     const page = await audit.query({
@@ -31,7 +31,7 @@ export async function auditRoutes(app: FastifyInstance, audit: AuditService): Pr
 
   r.get("/api/admin/audit-logs/verify", {
     schema: { response: { 200: VerifyResult } },
-    config: { auth: "admin", audit: "audit_log.verify" },
+    config: { auth: "admin", rateLimit: "default", audit: "audit_log.verify" },
   }, async (req) => {
     const outcome = await audit.verify();
     // The answer matters more than its trail here: a chain too damaged to extend (no head) must still be reported.

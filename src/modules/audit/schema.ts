@@ -1,4 +1,5 @@
 // TypeBox schemas of the audit routes, and the event shapes the service takes and returns.
+import type { AuditEventType } from "./vocabulary.js";
 import { Type, type Static } from "typebox";
 
 export const AuditResult = Type.Union([Type.Literal("success"), Type.Literal("failure"), Type.Literal("denied")]);
@@ -48,7 +49,7 @@ export type VerifyResult = Static<typeof VerifyResult>;
 
 /** What a caller records: who did what to which target, and how it ended. */
 export type AuditEvent = {
-  eventType: string;
+  eventType: AuditEventType;
   result: AuditResult;
   actor?: { userId?: string | null; keyId?: string | null };
   ip?: string | null;

@@ -18,6 +18,7 @@ import { GENESIS_HASH, rowHash } from "./chain.js";
 import type { AuditEvent, AuditEventView, AuditResult, AuditFilters, AuditPageView, VerifyResult } from "./schema.js";
 import { scrubMetadata, scrubText, storable } from "./scrub.js";
 import * as store from "./store.js";
+import { CORE_EVENTS, type AuditEventSpec, type AuditVocabulary } from "./vocabulary.js";
 
 export type AuditService = {
   /** Appends an event; inside `tx` when given, so it commits or rolls back with the change it records. */
@@ -33,6 +34,10 @@ export type AuditService = {
    * and token reuse are recorded as `denied`).
    */
   onRecord(listener: AuditListener, options?: { results?: readonly AuditResult[] }): void;
+  /** Adds event types to the vocabulary; a type declared twice is a start-up error. */
+  define(events: AuditVocabulary): void;
+  /** The declared event types and what each means. */
+  vocabulary(): ReadonlyMap<string, AuditEventSpec>;
 };
 
 /** Sees a recorded event (as stored: scrubbed, with its id and time) inside its transaction. */
@@ -55,14 +60,25 @@ const MAX_LIMIT = 200;
 /** Builds the audit service over a database and a clock. */
 export function createAuditService({ db, clock }: AuditDeps): AuditService {
   const listeners: { listener: AuditListener; results: readonly AuditResult[] }[] = [];
+  const known = new Map<string, AuditEventSpec>(Object.entries(CORE_EVENTS));
   return {
+    define(events) {
+      for (const [type, spec] of Object.entries(events)) {
+        if (!EVENT_TYPE.test(type)) throw new Error(`audit: invalid event type ${JSON.stringify(type)}`);
+        if (known.has(type)) throw new Error(`audit: event type ${type} is declared twice`);
+        known.set(type, spec);
+      }
+    },
+
+    vocabulary: () => known,
+
     onRecord(listener, options) {
       listeners.push({ listener, results: options?.results ?? ["success"] });
     },
 
     async record(event, tx) {
       // Bad event types and results are programming errors: refuse them loudly rather than store junk.
-      if (!EVENT_TYPE.test(event.eventType)) throw new Error(`audit: invalid event type ${JSON.stringify(event.eventType)}`);
+      if (!known.has(event.eventType)) throw new Error(`audit: undeclared event type ${JSON.stringify(event.eventType)}`);
       if (!RESULTS.has(event.result)) throw new Error(`audit: invalid result ${JSON.stringify(event.result)}`);
       const fields = {
         eventType: event.eventType,

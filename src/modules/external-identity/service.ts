@@ -12,12 +12,11 @@ import { decodeJwt, decodeProtectedHeader, jwtVerify, type CryptoKey, type JWTHe
 import type { Clock } from "../../core/clock.js";
 import { AppError, errors } from "../../core/errors.js";
 import { randomBase62, sha256Hex } from "../../core/crypto/index.js";
-import { newId } from "../../core/ids.js";
 import type { Metrics } from "../../core/metrics.js";
-import type { Principal } from "../../http/auth.js";
+import type { Principal } from "../../http/types.js";
 import type { Database } from "../../store/db.js";
 import type { AuditService } from "../audit/index.js";
-import type { UserLookup } from "../sessions/index.js";
+import type { AccountService } from "../accounts/index.js";
 import { createJwksCache, type JwksCache } from "./jwks.js";
 import * as store from "./store.js";
 
@@ -28,10 +27,9 @@ export type ExternalDeps = {
   clock: Clock;
   audit: AuditService;
   metrics: Metrics;
-  users: UserLookup;
+  /** Owns the users this module provisions, and their cached role and state. */
+  accounts: Pick<AccountService, "provision" | "emailTaken" | "sessionUser">;
   config: ExternalConfig;
-  /** Lower-cased ADMIN_EMAILS and SUPER_ADMIN_EMAIL. */
-  adminEmails: readonly string[];
   /** Bulwark's own issuer (PUBLIC_URL): its access tokens are left to the sessions resolver. */
   ownIssuer: string;
   jwksTimeoutMs?: number;
@@ -117,35 +115,31 @@ export function createExternalIdentityService(deps: ExternalDeps) {
     // No email in the token (Auth0 access tokens, for one): a unique placeholder in the reserved .invalid domain.
     const email = claims.email ?? `${sha256Hex(`${provider}\n${claims.sub}`).slice(0, 24)}@external.invalid`;
     const emailKey = email.toLowerCase();
-    // ADMIN_EMAILS counts only for an email the provider says it verified.
-    const role = claims.emailVerified && deps.adminEmails.includes(emailKey) ? "admin" : "user";
     for (let attempt = 0; attempt < 4; attempt++) {
       const username = deriveUsername(claims, attempt);
       const now = new Date(clock.now());
-      const id = newId(now.getTime());
       const outcome = await db.transaction(async (tx) => {
-        const inserted = await store.insertUser(tx, {
-          id, username, usernameKey: username.toLowerCase(), email, emailKey, emailVerified: claims.emailVerified,
-          passwordHash: null, role, createdAt: now, updatedAt: now,
-        });
-        if (!inserted) return "taken" as const;
+        // The accounts module writes the user (and decides admin by email); we write the link.
+        const inserted = await deps.accounts.provision(tx, { username, email, emailVerified: claims.emailVerified });
+        if (!inserted) return undefined;
+        const { id, role } = inserted;
         // The (provider, subject) key decides between concurrent first requests: the loser rolls back its user.
         if (!(await store.insertLink(tx, { provider, subject: claims.sub, userId: id, createdAt: now }))) throw new LostRace();
         await audit.record({
           eventType: "user.provision", result: "success", actor: { userId: id }, target: id,
           metadata: { provider, subject: claims.sub, email_verified: claims.emailVerified, role },
         }, tx);
-        return "created" as const;
+        return id;
       }).catch((error: unknown) => {
-        if (error instanceof LostRace) return "taken" as const;
+        if (error instanceof LostRace) return undefined;
         throw error;
       });
-      if (outcome === "created") return remember(claims.sub, id);
+      if (outcome) return remember(claims.sub, outcome);
       // Another request may have provisioned this subject meanwhile (its row made ours conflict).
       const linked = await store.findLink(db, provider, claims.sub);
       if (linked) return remember(claims.sub, linked);
       // The email belongs to an account that is not this subject's: never link by email (takeover).
-      if (await store.emailTaken(db, emailKey)) throw errors.conflict("an account with this email already exists; an operator must link it");
+      if (await deps.accounts.emailTaken(emailKey)) throw errors.conflict("an account with this email already exists; an operator must link it");
       // Otherwise the username was taken: the next attempt adds a random suffix.
     }
     throw new AppError("conflict", "could not find a free username for this account");
@@ -179,7 +173,7 @@ export function createExternalIdentityService(deps: ExternalDeps) {
     async resolve(token: string): Promise<Principal> {
       const claims = await verify(token);
       const userId = await userFor(claims);
-      const user = await deps.users(userId);
+      const user = await deps.accounts.sessionUser(userId);
       if (!user) {
         links.delete(claims.sub);
         return fail("user_gone");

@@ -1,16 +1,37 @@
 // The mfa module's public surface: the service, the TOTP helpers and the routes.
-import type { FastifyInstance } from "fastify";
-import type { CookieJar } from "../sessions/index.js";
+import { defineModule } from "../module.js";
 import { mfaRoutes } from "./routes.js";
-import type { MfaService } from "./service.js";
+import { createMfaService, type MfaService } from "./service.js";
 
-export { createMfaService, CHALLENGE_TTL_S, MAX_ATTEMPTS, BACKOFF_AFTER, RECOVERY_CODE_COUNT, type MfaService, type MfaDeps, type AccountsPort } from "./service.js";
+export { createMfaService, CHALLENGE_TTL_S, MAX_ATTEMPTS, BACKOFF_AFTER, RECOVERY_CODE_COUNT, type MfaService, type MfaDeps } from "./service.js";
 export { generateTotpSecret, matchTotp, otpauthUrl, totpCode, totpStep, TOTP_DIGITS, TOTP_PERIOD, TOTP_WINDOW } from "./totp.js";
+export { VerifyBody } from "./schema.js";
 
-/** The columns this module encrypts with the keyring, for `bulwark keys rotate-encryption`. */
-export const ENCRYPTED_COLUMNS = [{ table: "mfa_totp", id: "user_id", column: "secret" }] as const;
-
-/** Registers the mfa routes with the given service. */
-export async function mfaPlugin(app: FastifyInstance, options: { mfa: MfaService; jar: CookieJar }): Promise<void> {
-  await mfaRoutes(app, options);
+declare module "../module.js" {
+  interface Services {
+    mfa: MfaService;
+  }
 }
+
+const EVENTS = {
+  "mfa.totp_setup": { description: "A user started TOTP setup (a secret was generated, not yet on)." },
+  "mfa.enable": { description: "Two-factor was turned on.", webhook: { event: "mfa.enabled", results: ["success"] }, targetIsUser: true },
+  "mfa.disable": { description: "Two-factor was turned off (by the user, or reset by an operator).", webhook: { event: "mfa.disabled", results: ["success"] }, targetIsUser: true },
+  "mfa.challenge": { description: "A right password started a login's second step." },
+  "mfa.verify": { description: "A second-factor code was checked (the context and the reason of a failure are recorded)." },
+  "mfa.recovery_code_used": { description: "A recovery code was used up (how many remain is recorded)." },
+} as const;
+
+declare module "../audit/vocabulary.js" {
+  interface AuditEventTypes extends Record<keyof typeof EVENTS, true> {}
+}
+
+/** Two-factor with TOTP and recovery codes. */
+export const mfaModule = defineModule({
+  name: "mfa",
+  needs: ["accounts"],
+  create: (kernel, use) => createMfaService({ ...kernel, accounts: use("accounts") }),
+  routes: (app, mfa) => mfaRoutes(app, mfa),
+  encryptedColumns: [{ table: "mfa_totp", id: "user_id", column: "secret" }],
+  auditEvents: EVENTS,
+});

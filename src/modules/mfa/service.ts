@@ -1,34 +1,18 @@
 // Two-factor authentication with TOTP: setup, enable (with recovery codes), disable, the login
 // challenge and the code check other modules ask for before a sensitive change.
 import QRCode from "qrcode";
-import type { Clock } from "../../core/clock.js";
 import { AppError, errors } from "../../core/errors.js";
-import { hmacSha256Hex, randomToken, type Keyring } from "../../core/crypto/index.js";
+import { hmacSha256Hex, randomToken } from "../../core/crypto/index.js";
 import { randomBase32 } from "./codes.js";
-import type { Database, Executor } from "../../store/db.js";
-import type { AuditService } from "../audit/index.js";
-import type { MailTemplate } from "../mail/index.js";
-import type { ClientMeta, TokenPair } from "../sessions/index.js";
+import type { AccountService } from "../accounts/index.js";
+import type { Kernel } from "../module.js";
+import type { ClientMeta } from "../sessions/index.js";
 import * as store from "./store.js";
 import { generateTotpSecret, matchTotp, otpauthUrl } from "./totp.js";
 
-/** What the mfa module needs of accounts (given by app.ts, so neither module imports the other's internals). */
-export type AccountsPort = {
-  verifyPassword(userId: string, password: string, field?: string): Promise<void>;
-  completeMfaLogin(userId: string, options: { knownDevice: boolean }, meta: ClientMeta): Promise<TokenPair & { device_token: string }>;
-  setMfaEnabled(tx: Executor, userId: string, enabled: boolean): Promise<void>;
-  forget(userId: string): Promise<void>;
-  notify(userId: string, template: MailTemplate): Promise<void>;
-  me(userId: string): Promise<{ username: string; email: string }>;
-};
-
-export type MfaDeps = {
-  db: Database;
-  clock: Clock;
-  audit: AuditService;
-  keyring: Keyring;
-  accounts: AccountsPort;
-  config: { secretKey: string; publicUrl: string };
+export type MfaDeps = Pick<Kernel, "db" | "clock" | "audit" | "keyring" | "config" | "credentials"> & {
+  /** Owns `users`: the password check, the `mfa_enabled` flag, notices. */
+  accounts: Pick<AccountService, "verifyPassword" | "setMfaEnabled" | "forget" | "notify" | "me">;
 };
 
 export const CHALLENGE_TTL_S = 300;
@@ -166,20 +150,25 @@ export function createMfaService(deps: MfaDeps) {
     /**
      * Operator: turns two-factor off for a user who lost both the device and the recovery codes
      * (once their identity was checked out of band). Every session ends too, since the lost device
-     * may still hold one; the owner is told by mail. False when two-factor was not on.
+     * may still hold one; the owner is told by mail. Returns the sessions ended; undefined when
+     * two-factor was not on.
      */
-    async reset(userId: string, actor: { via: string }): Promise<boolean> {
+    async reset(userId: string, actor: { via: string }): Promise<number | undefined> {
       const row = await store.findTotp(db, userId);
-      if (!row?.enabledAt) return false;
+      if (!row?.enabledAt) return undefined;
       const now = clock.now();
-      await db.transaction(async (tx) => {
+      const { ended, announce } = await db.transaction(async (tx) => {
         await store.deleteTotp(tx, userId);
         await accounts.setMfaEnabled(tx, userId, false);
-        await audit.record({ eventType: "mfa.disable", result: "success", actor: { userId: null }, target: userId, metadata: { method: "operator_reset", via: actor.via } }, tx);
+        const revoked = await deps.credentials.revoked(tx, userId, { reason: "mfa_reset" });
+        const count = revoked.sessions?.count ?? 0;
+        await audit.record({ eventType: "mfa.disable", result: "success", actor: { userId: null }, target: userId, metadata: { method: "operator_reset", via: actor.via, sessions_revoked: count } }, tx);
+        return { ended: count, announce: () => Promise.all(Object.values(revoked).map((r) => r.announce())) };
       });
+      await announce();
       await accounts.forget(userId);
       await accounts.notify(userId, { type: "mfa_disabled", time: new Date(now).toISOString(), resetLink: `${config.publicUrl}/reset-password` });
-      return true;
+      return ended;
     },
 
     /** The second factor of a login: a 5-minute, single-use challenge token (stored as an HMAC). */
@@ -196,8 +185,8 @@ export function createMfaService(deps: MfaDeps) {
       return { mfa_required: true as const, mfa_token: token, expires_in: CHALLENGE_TTL_S };
     },
 
-    /** Completes a login with the challenge token and a code; the token pair is as login's. */
-    async verify(mfaToken: string, code: string, meta: ClientMeta): Promise<{ pair: TokenPair & { device_token: string }; useCookies: boolean }> {
+    /** Checks a login's second step (the challenge token and a code); the signin module then makes the session. */
+    async passChallenge(mfaToken: string, code: string, meta: ClientMeta): Promise<{ userId: string; knownDevice: boolean; useCookies: boolean }> {
       const now = new Date(clock.now());
       const hash = hashChallenge(mfaToken);
       // An attempt is taken before the code is checked, so parallel guesses cannot exceed the cap.
@@ -212,8 +201,7 @@ export function createMfaService(deps: MfaDeps) {
       }
       if (!(await store.consumeChallenge(db, hash, now))) throw new AppError("invalid_credentials", "invalid or expired mfa_token; sign in again");
       await audit.record({ eventType: "mfa.verify", result: "success", ...actorOf(challenge.userId, meta), metadata: { context: "login" } });
-      const pair = await accounts.completeMfaLogin(challenge.userId, { knownDevice: challenge.knownDevice }, meta);
-      return { pair, useCookies: challenge.useCookies };
+      return { userId: challenge.userId, knownDevice: challenge.knownDevice, useCookies: challenge.useCookies };
     },
 
     /** For sensitive changes (email, password): throws unless the code is valid. */

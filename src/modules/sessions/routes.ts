@@ -1,34 +1,47 @@
-// The sessions routes: refresh, logout, listing and ending sessions, and whoami.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+// The sessions routes: refresh, logout, listing and ending sessions, whoami, and the admin's
+// "end every session of this user".
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { Type } from "typebox";
 import { errors } from "../../core/errors.js";
+import { clientMeta } from "../../http/client-meta.js";
 import { requestActor } from "../audit/index.js";
 import type { CookieJar } from "./cookies.js";
-import { RefreshBody, SessionList, SessionParams, TokenPair, Whoami } from "./schema.js";
-import type { ClientMeta, SessionService, TokenPair as Pair } from "./service.js";
+import { RefreshBody, SessionList, SessionParams, TokenPair, UserSessionsParams, Whoami } from "./schema.js";
+import type { SessionService, TokenPair as Pair } from "./service.js";
 
-/** The client's IP and user agent, as sessions record them. */
-export function clientMeta(req: FastifyRequest): ClientMeta {
-  return { ip: req.ip ?? null, userAgent: req.headers["user-agent"]?.slice(0, 512) ?? null };
-}
+export { clientMeta } from "../../http/client-meta.js";
+
+const NoBody = Type.Object({}, { additionalProperties: false });
+
+/** What a sign-in or refresh answers: the pair, or in cookie mode the pair without its tokens. */
+export type PairAnswer = Pick<Pair, "token_type" | "expires_in" | "session_id"> & Partial<Pick<Pair, "access_token" | "refresh_token">>;
 
 /** Answers with a token pair, or in cookie mode sets the cookies and leaves the tokens out of the body. */
-export function sendPair(reply: FastifyReply, jar: CookieJar, pair: Pair & { device_token?: string }, useCookies: boolean): Pair | Record<string, unknown> {
+export function sendPair(reply: FastifyReply, jar: CookieJar, pair: Pair & { device_token?: string }, useCookies: boolean): PairAnswer {
   if (!useCookies) return pair;
   jar.setSession(reply, { access: pair.access_token, refresh: pair.refresh_token });
   if (pair.device_token) jar.setDevice(reply, pair.device_token);
   return { token_type: pair.token_type, expires_in: pair.expires_in, session_id: pair.session_id };
 }
 
-/** Registers the sessions routes. */
-export async function sessionRoutes(app: FastifyInstance, { sessions, jar }: { sessions: SessionService; jar: CookieJar }): Promise<void> {
-  const { audit } = app.bulwark;
+/** The audit actor of a request, as the service takes it. */
+const actorOf = (req: Parameters<typeof requestActor>[0]) => {
+  const { actor, ip, userAgent } = requestActor(req);
+  return { ...actor, ip, userAgent };
+};
 
-  app.post("/api/auth/refresh", {
+/** Registers the sessions routes. */
+export async function sessionRoutes(app: FastifyInstance, sessions: SessionService): Promise<void> {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const { jar } = sessions;
+
+  r.post("/api/auth/refresh", {
     schema: { body: RefreshBody, response: { 200: TokenPair } },
     // A 256-bit token cannot be guessed: refresh does not share the tight login budget (shared NATs).
-    config: { audit: "auth.refresh" },
+    config: { auth: "public", rateLimit: "default", audit: "auth.refresh" },
   }, async (req, reply) => {
-    const body = (req.body ?? {}) as { refresh_token?: string; use_cookies?: boolean };
+    const body = req.body ?? {};
     let token = body.refresh_token;
     let fromCookie = false;
     if (!token) {
@@ -43,33 +56,49 @@ export async function sessionRoutes(app: FastifyInstance, { sessions, jar }: { s
     return sendPair(reply, jar, pair, fromCookie || body.use_cookies === true);
   });
 
-  app.post("/api/auth/logout", { config: { auth: "user", audit: "auth.logout" } }, async (req, reply) => {
-    const principal = req.principal!;
-    if (principal.sessionId) await sessions.revoke(principal.sessionId, { userId: principal.userId, reason: "logout" });
-    await audit.record({ eventType: "auth.logout", result: "success", ...requestActor(req), target: principal.sessionId ?? null });
+  r.post("/api/auth/logout", {
+    schema: { body: NoBody },
+    config: { auth: "user", rateLimit: "default", audit: "auth.logout" },
+  }, async (req, reply) => {
+    await sessions.logout(req.principal!.userId, req.principal!.sessionId, actorOf(req));
     jar.clearSession(reply);
     return reply.code(204).send();
   });
 
-  app.get("/api/sessions", { schema: { response: { 200: SessionList } }, config: { auth: "user" } }, async (req) => ({
-    sessions: await sessions.list(req.principal!.userId, req.principal!.sessionId),
-  }));
+  r.get("/api/sessions", {
+    schema: { response: { 200: SessionList } },
+    config: { auth: "user", rateLimit: "default" },
+  }, async (req) => ({ sessions: await sessions.list(req.principal!.userId, req.principal!.sessionId) }));
 
-  app.delete("/api/sessions/:id", { schema: { params: SessionParams }, config: { auth: "user", audit: "session.revoke" } }, async (req, reply) => {
-    const { id } = req.params as { id: string };
+  r.delete("/api/sessions/:id", {
+    schema: { params: SessionParams, body: NoBody },
+    config: { auth: "user", rateLimit: "default", audit: "session.revoke" },
+  }, async (req, reply) => {
     // Someone else's session is "not found", exactly like a session that does not exist.
-    if (!(await sessions.revoke(id, { userId: req.principal!.userId, reason: "user" }))) throw errors.notFound("no such session");
-    await audit.record({ eventType: "session.revoke", result: "success", ...requestActor(req), target: id });
+    if (!(await sessions.revoke(req.params.id, req.principal!.userId, actorOf(req)))) throw errors.notFound("no such session");
     return reply.code(204).send();
   });
 
-  app.delete("/api/sessions", { config: { auth: "user", audit: "session.revoke_others" } }, async (req, reply) => {
-    const count = await sessions.revokeUser(req.principal!.userId, { reason: "user", ...(req.principal!.sessionId ? { except: req.principal!.sessionId } : {}) });
-    await audit.record({ eventType: "session.revoke_others", result: "success", ...requestActor(req), metadata: { count } });
+  r.delete("/api/sessions", {
+    schema: { body: NoBody },
+    config: { auth: "user", rateLimit: "default", audit: "session.revoke_others" },
+  }, async (req, reply) => {
+    await sessions.revokeUser(req.principal!.userId, "user", actorOf(req), req.principal!.sessionId);
     return reply.code(204).send();
   });
 
-  app.get("/api/whoami", { schema: { response: { 200: Whoami } }, config: { auth: "optional" } }, async (req) => {
+  r.delete("/api/admin/users/:id/sessions", {
+    schema: { params: UserSessionsParams, body: NoBody },
+    config: { auth: "admin", rateLimit: "default", audit: "admin.sessions_revoked" },
+  }, async (req, reply) => {
+    await sessions.revokeUser(req.params.id, "admin", actorOf(req));
+    return reply.code(204).send();
+  });
+
+  r.get("/api/whoami", {
+    schema: { response: { 200: Whoami } },
+    config: { auth: "optional", rateLimit: "default" },
+  }, async (req) => {
     // Any kind of principal may ask who it is: users, API keys, outside identities.
     const p = req.principal;
     if (!p) throw errors.unauthorized();

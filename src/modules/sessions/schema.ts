@@ -31,6 +31,9 @@ export const SessionList = Type.Object({ sessions: Type.Array(SessionView) }, cl
 
 export const SessionParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, closed);
 
+/** A user id in a path (the admin's "end every session of this user"). */
+export const UserSessionsParams = Type.Object({ id: Type.String({ pattern: "^[0-9a-f]{32}$" }) }, closed);
+
 export const Whoami = Type.Object({
   principal: Type.Object({
     type: Type.Union([Type.Literal("user"), Type.Literal("api_key"), Type.Literal("external")]),

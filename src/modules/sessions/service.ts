@@ -5,7 +5,7 @@ import type { Clock } from "../../core/clock.js";
 import { AppError, errors } from "../../core/errors.js";
 import { hmacSha256Hex, randomToken } from "../../core/crypto/index.js";
 import { newId } from "../../core/ids.js";
-import type { Principal } from "../../http/auth.js";
+import type { Principal } from "../../http/types.js";
 import type { Database, Executor } from "../../store/db.js";
 import { broadcast, type PubSub } from "../../store/pubsub.js";
 import type { AuditService } from "../audit/index.js";
@@ -22,7 +22,12 @@ export type AccessTokens = {
 };
 
 export type TokenPair = { access_token: string; token_type: "Bearer"; expires_in: number; refresh_token: string; session_id: string };
-export type ClientMeta = { ip: string | null; userAgent: string | null };
+export type { ClientMeta } from "../../http/client-meta.js";
+import type { ClientMeta } from "../../http/client-meta.js";
+import type { CookieJar } from "./cookies.js";
+
+/** Who ends a session, for the audit row: the user themself, an admin, or an operator (no user). */
+export type RevokeActor = { userId: string | null; keyId?: string | null; ip?: string | null; userAgent?: string | null };
 
 export type SessionDeps = {
   db: Database;
@@ -34,6 +39,8 @@ export type SessionDeps = {
   secretKey: string;
   refreshTokenTtl: number;
   accessTokenTtl: number;
+  /** The browser-mode cookies, shared with the routes and the resolver. */
+  jar: CookieJar;
   onError?: (error: Error) => void;
 };
 
@@ -145,16 +152,43 @@ export function createSessionService(deps: SessionDeps) {
       return { ...(await pair(outcome.userId, outcome.sessionId, outcome.next)), userId: outcome.userId };
     },
 
-    /** Revokes one session (of `userId`, when given); false when there was no such live session. */
-    async revoke(sessionId: string, options: { userId?: string; reason: string }): Promise<boolean> {
-      const ids = await store.revokeSession(db, sessionId, options.userId, new Date(clock.now()), options.reason);
+    /** The browser-mode cookies. */
+    jar: deps.jar,
+
+    /** Logout: ends the caller's own session, audited in the same transaction. */
+    async logout(userId: string, sessionId: string | undefined, actor: RevokeActor): Promise<void> {
+      const ids = await db.transaction(async (tx) => {
+        const ended = sessionId ? await store.revokeSession(tx, sessionId, userId, new Date(clock.now()), "logout") : [];
+        await audit.record({ eventType: "auth.logout", result: "success", actor, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: sessionId ?? null }, tx);
+        return ended;
+      });
+      await announce(ids);
+    },
+
+    /** Ends one session of `userId`; false when they have no such live session (someone else's is "not found"). */
+    async revoke(sessionId: string, userId: string, actor: RevokeActor): Promise<boolean> {
+      const ids = await db.transaction(async (tx) => {
+        const ended = await store.revokeSession(tx, sessionId, userId, new Date(clock.now()), "user");
+        if (ended.length > 0) await audit.record({ eventType: "session.revoke", result: "success", actor, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: sessionId }, tx);
+        return ended;
+      });
       await announce(ids);
       return ids.length > 0;
     },
 
-    /** Revokes every session of a user, except one when given; returns how many. */
-    async revokeUser(userId: string, options: { except?: string; reason: string }): Promise<number> {
-      const ids = await store.revokeUserSessions(db, userId, options.except, new Date(clock.now()), options.reason);
+    /**
+     * Ends every session of a user (except one, the caller's own, when given): by the user
+     * (`session.revoke_others`), an admin (`admin.sessions_revoked`) or an operator
+     * (`session.revoke_operator`). Audited in the transaction; returns how many.
+     */
+    async revokeUser(userId: string, by: "user" | "admin" | "operator", actor: RevokeActor, except?: string): Promise<number> {
+      const eventType = by === "user" ? "session.revoke_others" : by === "admin" ? "admin.sessions_revoked" : "session.revoke_operator";
+      const ids = await db.transaction(async (tx) => {
+        const ended = await store.revokeUserSessions(tx, userId, except, new Date(clock.now()), by);
+        const metadata = by === "operator" ? { count: ended.length, all: false } : { count: ended.length };
+        await audit.record({ eventType, result: "success", actor, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: by === "user" ? null : userId, metadata }, tx);
+        return ended;
+      });
       await announce(ids);
       return ids.length;
     },
@@ -164,7 +198,6 @@ export function createSessionService(deps: SessionDeps) {
       return store.revokeUserSessions(tx, userId, options.except, new Date(clock.now()), options.reason);
     },
 
-    /** Revokes every session of every user (incident response); returns how many. */
     /**
      * Deletes sessions that ended more than `retentionMs` ago, with their refresh tokens. Rotated
      * tokens of live sessions stay: they are what detects the reuse of a stolen token.
@@ -173,8 +206,13 @@ export function createSessionService(deps: SessionDeps) {
       return store.pruneSessions(db, new Date(clock.now() - retentionMs));
     },
 
-    async revokeAll(reason: string): Promise<number> {
-      const ids = await store.revokeAllSessions(db, new Date(clock.now()), reason);
+    /** Revokes every session of every user (incident response), audited; returns how many. */
+    async revokeAll(): Promise<number> {
+      const ids = await db.transaction(async (tx) => {
+        const ended = await store.revokeAllSessions(tx, new Date(clock.now()), "operator");
+        await audit.record({ eventType: "session.revoke_operator", result: "success", actor: { userId: null }, target: null, metadata: { count: ended.length, all: true } }, tx);
+        return ended;
+      });
       await announce(ids);
       return ids.length;
     },

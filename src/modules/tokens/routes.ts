@@ -11,7 +11,7 @@ export async function tokensRoutes(app: FastifyInstance, tokens: TokenService): 
   // Public keys only: the closed response schema serialises exactly kty, crv, x, kid, alg, use.
   r.get("/.well-known/jwks.json", {
     schema: { response: { 200: JwksView } },
-    config: { rateLimit: "default" },
+    config: { auth: "public", rateLimit: "default" },
   }, async (_req, reply) => {
     // Public data that verifiers poll: let them and shared caches keep it five minutes instead of
     // the global no-store. A rotated-in key is thus seen within 5 min; verifiers that refetch on an

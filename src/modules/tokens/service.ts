@@ -14,6 +14,7 @@ import { randomBase62, randomToken, type Keyring } from "../../core/crypto/index
 import { errors } from "../../core/errors.js";
 import type { Database, Executor } from "../../store/db.js";
 import type { PubSub } from "../../store/pubsub.js";
+import type { AuditService } from "../audit/index.js";
 import type { AccessClaims, IssuedToken, JwksView, SigningKeyInfo, VerifyFailure } from "./schema.js";
 import * as store from "./store.js";
 import type { PublicJwk } from "./tables.js";
@@ -28,9 +29,9 @@ export type TokenService = {
   /** The public keys that may have signed a token still valid: the active key and retired ones still published. */
   jwks(): JwksView;
   /** Makes a new key active; the previous one keeps verifying (and stays published) until its tokens expire. */
-  rotate(): Promise<Rotation>;
+  rotate(via?: string): Promise<Rotation>;
   /** Drops a key at once on every instance; revoking the active key rotates first so signing never stops. */
-  revoke(kid: string): Promise<Revocation>;
+  revoke(kid: string, via?: string): Promise<Revocation>;
   /** Every key, oldest first, with its dates (no key material). */
   list(): Promise<SigningKeyInfo[]>;
   /** Stops the periodic reload and ignores further notifications. */
@@ -45,6 +46,8 @@ export type Revocation = { kid: string; alreadyRevoked: boolean; replacedBy: str
 
 export type TokenServiceDeps = {
   db: Database;
+  /** Records rotations and revocations in the transaction that makes them. */
+  audit: AuditService;
   keyring: Keyring;
   clock: Clock;
   pubsub: PubSub;
@@ -352,18 +355,23 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       return { keys: published.map((key) => ({ ...key.jwk })) };
     },
 
-    async rotate() {
+    async rotate(via = "cli") {
       const now = new Date(clock.now());
       const rotation = await db.transaction(async (tx) => {
         await store.lockKeys(tx);
-        return rotateIn(tx, now);
+        const result = await rotateIn(tx, now);
+        await deps.audit.record({
+          eventType: "signing_key.rotate", result: "success", target: result.kid,
+          metadata: { via, retired_kid: result.retired?.kid ?? null, publish_until: result.retired?.publishUntil.toISOString() ?? null },
+        }, tx);
+        return result;
       });
       await load();
       await announce({ event: "rotate", kid: rotation.kid });
       return rotation;
     },
 
-    async revoke(kid) {
+    async revoke(kid, via = "cli") {
       const now = new Date(clock.now());
       const revocation = await db.transaction(async (tx): Promise<Revocation> => {
         await store.lockKeys(tx);
@@ -372,6 +380,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         if (row.revokedAt !== null) return { kid, alreadyRevoked: true, replacedBy: null };
         const replacedBy = row.activatedAt !== null && row.retiredAt === null ? (await rotateIn(tx, now)).kid : null;
         await store.revokeKey(tx, kid, now);
+        await deps.audit.record({ eventType: "signing_key.revoke", result: "success", target: kid, metadata: { via, replaced_by: replacedBy } }, tx);
         return { kid, alreadyRevoked: false, replacedBy };
       });
       dropKey(kid);

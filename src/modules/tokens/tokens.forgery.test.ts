@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { after, before, test } from "node:test";
 import { sql } from "drizzle-orm";
-import { testStore } from "../../../test/harness.js";
+import { testAudit, testStore } from "../../../test/harness.js";
 import { createFakeClock } from "../../core/clock.js";
 import { generateKeyringEntry, parseKeyring, type Keyring } from "../../core/crypto/index.js";
 import { AppError } from "../../core/errors.js";
@@ -26,7 +26,7 @@ let ourKey: KeyObject;
 
 function makeService(): TokenService {
   return createTokenService({
-    db: store.db, keyring, clock, pubsub: createPubSub({}), publicUrl: PUBLIC_URL, accessTokenTtl: TTL, reloadIntervalMs: 0,
+    db: store.db, audit: testAudit(store.db, clock), keyring, clock, pubsub: createPubSub({}), publicUrl: PUBLIC_URL, accessTokenTtl: TTL, reloadIntervalMs: 0,
     onFailure: (reason) => reasons.push(reason),
   });
 }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { decodeProtectedHeader } from "jose";
-import { testStore, TEST_REDIS_URL } from "../../../test/harness.js";
+import { testAudit, testStore, TEST_REDIS_URL } from "../../../test/harness.js";
 import { createFakeClock } from "../../core/clock.js";
 import { generateKeyringEntry, parseKeyring, randomToken, type Keyring } from "../../core/crypto/index.js";
 import { AppError } from "../../core/errors.js";
@@ -30,7 +30,7 @@ after(async () => {
 
 /** A started service over the shared test database; its own in-memory pub/sub unless one is given. */
 async function instance(pubsub: PubSub = createPubSub({})): Promise<TokenService> {
-  const tokens = createTokenService({ db: store.db, keyring, clock, pubsub, publicUrl: PUBLIC_URL, accessTokenTtl: TTL, reloadIntervalMs: 0 });
+  const tokens = createTokenService({ db: store.db, audit: testAudit(store.db, clock), keyring, clock, pubsub, publicUrl: PUBLIC_URL, accessTokenTtl: TTL, reloadIntervalMs: 0 });
   await tokens.init();
   cleanups.push(() => tokens.close());
   return tokens;

@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import { sql } from "drizzle-orm";
 import { createVerifier } from "fast-jwt";
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import { startApp, storeUrl, testStore, TEST_DATABASE_URL, type TestApp } from "../../../test/harness.js";
+import { startApp, storeUrl, testAudit, testStore, TEST_DATABASE_URL, type TestApp } from "../../../test/harness.js";
 import { createFakeClock } from "../../core/clock.js";
 import { generateKeyringEntry, parseKeyring, type Keyring } from "../../core/crypto/index.js";
 import { AppError } from "../../core/errors.js";
@@ -16,7 +16,7 @@ const PUBLIC_URL = "https://id.example.test";
 const TTL = 900;
 
 function service(store: Store, keyring: Keyring, clock = createFakeClock(Date.UTC(2026, 0, 1, 12))): TokenService {
-  return createTokenService({ db: store.db, keyring, clock, pubsub: createPubSub({}), publicUrl: PUBLIC_URL, accessTokenTtl: TTL, reloadIntervalMs: 0 });
+  return createTokenService({ db: store.db, audit: testAudit(store.db, clock), keyring, clock, pubsub: createPubSub({}), publicUrl: PUBLIC_URL, accessTokenTtl: TTL, reloadIntervalMs: 0 });
 }
 
 let store: Store;

@@ -1,18 +1,46 @@
 // The webhooks module's public surface: verified inbound events with handlers registered by apps
 // (`app.bulwark.webhooks.onWebhook`), and signed outbound security events.
-import type { FastifyInstance } from "fastify";
+import { defineModule } from "../module.js";
 import { webhookRoutes } from "./routes.js";
-import type { WebhookService } from "./service.js";
+import { createWebhookService, type WebhookService } from "./service.js";
 
 export { createWebhookService, matchesType, outboundEventFor, stripePlan, MAX_ATTEMPTS, RETRY_SCHEDULE_SECONDS, type WebhookDeps, type WebhookService } from "./service.js";
 export { OUTBOUND_EVENTS, type OutboundEvent, type WebhookContext, type WebhookEvent, type WebhookHandler } from "./schema.js";
 export { signStandard, verifyStandard, verifyStripe } from "./signatures.js";
 export { isPrivateAddress } from "./ssrf.js";
 
-/** The columns this module encrypts with the keyring, for `bulwark keys rotate-encryption`. */
-export const ENCRYPTED_COLUMNS = [{ table: "webhook_endpoints", id: "id", column: "secret_enc", contextColumn: "secret" }] as const;
-
-/** Registers the webhooks routes over the service. */
-export async function webhooksPlugin(app: FastifyInstance, options: { webhooks: WebhookService }): Promise<void> {
-  await webhookRoutes(app, { webhooks: options.webhooks, maxBodyBytes: app.bulwark.config.webhooks.maxBodyBytes });
+declare module "../module.js" {
+  interface Services {
+    webhooks: WebhookService;
+  }
 }
+
+const EVENTS = {
+  "webhook.received": { description: "A verified inbound event was stored and handled (once, whatever the retries)." },
+  "webhook.rejected": { description: "An inbound request failed its signature, timestamp or format check (the reason, never the body)." },
+  "webhook.failed": { description: "A handler failed on a verified inbound event; the provider retries." },
+  "webhook_endpoint.create": { description: "An admin added an outbound endpoint (the URL and events; never the secret)." },
+  "webhook_endpoint.delete": { description: "An admin removed an outbound endpoint." },
+} as const;
+
+declare module "../audit/vocabulary.js" {
+  interface AuditEventTypes extends Record<keyof typeof EVENTS, true> {}
+}
+
+/** Inbound verified webhooks, and outbound security events derived from audit events in their transaction. */
+export const webhooksModule = defineModule({
+  name: "webhooks",
+  needs: ["accounts"],
+  create: ({ db, clock, audit, keyring, config, metrics, logger }, use) => createWebhookService({
+    db, clock, audit, keyring, accounts: use("accounts"), config: { ...config.webhooks, production: config.production }, registry: metrics.registry,
+    onError: (e, what) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, what),
+  }),
+  routes: (app, webhooks, _use, { config }) => webhookRoutes(app, { webhooks, maxBodyBytes: config.webhooks.maxBodyBytes }),
+  encryptedColumns: [{ table: "webhook_endpoints", id: "id", column: "secret_enc", contextColumn: "secret" }],
+  auditEvents: EVENTS,
+  // The delivery worker's queue lives in the database: it runs on the server, not in a CLI command.
+  start: (webhooks, { background }) => {
+    if (background) webhooks.start();
+  },
+  stop: (webhooks) => webhooks.stop(),
+});

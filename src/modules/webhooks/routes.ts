@@ -2,9 +2,12 @@
 // credential), the admin view of received events, and the admin API of outbound endpoints.
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { Type } from "typebox";
 import { requestActor } from "../audit/index.js";
 import { CreateEndpointBody, DeliveryList, EndpointCreated, EndpointList, EndpointParams, EventsPage, EventsQuery, Received, SourceParams } from "./schema.js";
 import type { ClientMeta, WebhookService } from "./service.js";
+
+const NoBody = Type.Object({}, { additionalProperties: false });
 
 const meta = (req: FastifyRequest): ClientMeta => {
   const { ip, userAgent } = requestActor(req);
@@ -19,19 +22,20 @@ async function inboundRoutes(app: FastifyInstance, { webhooks, maxBodyBytes }: {
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: maxBodyBytes }, (_req, body, done) => done(null, body));
   const raw = (body: unknown): Buffer => (Buffer.isBuffer(body) ? body : Buffer.alloc(0));
 
-  // No `auth` (providers have no Bulwark credentials; the signature authenticates them) and no
-  // route-level `audit`: the service records every rejection with its reason. Rate class `webhook`:
-  // a generous per-IP budget, since providers burst and retry what gets a 429.
+  // `auth: "public"` (providers have no Bulwark credentials; the signature over the raw body
+  // authenticates them, so `rawBody` stands for the body schema) and no route-level `audit`: the
+  // service records every rejection with its reason. Rate class `webhook`: a generous per-IP
+  // budget, since providers burst and retry what gets a 429.
   app.post("/api/webhooks/stripe", {
     bodyLimit: maxBodyBytes,
     schema: { response: { 200: Received } },
-    config: { rateLimit: "webhook" },
+    config: { auth: "public", rateLimit: "webhook", rawBody: true },
   }, async (req) => webhooks.receive({ source: "stripe", headers: req.headers, body: raw(req.body), meta: meta(req) }));
 
   app.post("/api/webhooks/:source", {
     bodyLimit: maxBodyBytes,
     schema: { params: SourceParams, response: { 200: Received } },
-    config: { rateLimit: "webhook" },
+    config: { auth: "public", rateLimit: "webhook", rawBody: true },
   }, async (req) => webhooks.receive({ source: (req.params as { source: string }).source, headers: req.headers, body: raw(req.body), meta: meta(req) }));
 }
 
@@ -43,7 +47,7 @@ export async function webhookRoutes(app: FastifyInstance, options: { webhooks: W
 
   r.get("/api/admin/webhooks/events", {
     schema: { querystring: EventsQuery, response: { 200: EventsPage } },
-    config: { auth: "admin" },
+    config: { auth: "admin", rateLimit: "default" },
   }, async (req) => webhooks.listEvents(req.query));
 
   r.post("/api/admin/webhook-endpoints", {
@@ -57,11 +61,11 @@ export async function webhookRoutes(app: FastifyInstance, options: { webhooks: W
 
   r.get("/api/admin/webhook-endpoints", {
     schema: { response: { 200: EndpointList } },
-    config: { auth: "admin" },
+    config: { auth: "admin", rateLimit: "default" },
   }, async () => ({ endpoints: await webhooks.listEndpoints() }));
 
   r.delete("/api/admin/webhook-endpoints/:id", {
-    schema: { params: EndpointParams },
+    schema: { params: EndpointParams, body: NoBody },
     config: { auth: "admin", rateLimit: "sensitive", audit: "webhook_endpoint.delete" },
   }, async (req, reply) => {
     await webhooks.deleteEndpoint(req.params.id, { ...meta(req), userId: req.principal!.userId });
@@ -70,6 +74,6 @@ export async function webhookRoutes(app: FastifyInstance, options: { webhooks: W
 
   r.get("/api/admin/webhook-endpoints/:id/deliveries", {
     schema: { params: EndpointParams, response: { 200: DeliveryList } },
-    config: { auth: "admin" },
+    config: { auth: "admin", rateLimit: "default" },
   }, async (req) => ({ deliveries: await webhooks.listDeliveries(req.params.id) }));
 }

@@ -9,8 +9,8 @@ import { AppError, errors } from "../../core/errors.js";
 import type { Keyring } from "../../core/crypto/index.js";
 import { newId } from "../../core/ids.js";
 import type { Database } from "../../store/db.js";
-import type { PubSub } from "../../store/pubsub.js";
-import type { AuditEventView, AuditService } from "../audit/index.js";
+import type { AccountService } from "../accounts/index.js";
+import type { AuditEventSpec, AuditEventView, AuditService } from "../audit/index.js";
 import { send, DELIVERY_TIMEOUT_MS, type SendResult } from "./delivery.js";
 import type { DeliveryView, EndpointView, EventView, OutboundEvent, WebhookContext, WebhookEvent, WebhookHandler } from "./schema.js";
 import { newEndpointSecret, signStandard, verifyStandard, verifyStripe, type RejectReason } from "./signatures.js";
@@ -21,8 +21,9 @@ export type WebhookDeps = {
   db: Database;
   clock: Clock;
   audit: AuditService;
-  pubsub: PubSub;
   keyring: Keyring;
+  /** Owns `users`: billing plans from Stripe events are set through it. */
+  accounts: Pick<AccountService, "setPlan" | "forget">;
   config: Config["webhooks"] & { production: boolean };
   onError?: (error: unknown, what: string) => void;
   /** Where the webhook counters are registered (the app's metrics registry). */
@@ -43,39 +44,16 @@ export const MAX_ATTEMPTS = RETRY_SCHEDULE_SECONDS.length + 1;
 const LEASE_MS = DELIVERY_TIMEOUT_MS + 50_000;
 const CLAIM_BATCH = 20;
 const WORKER_INTERVAL_MS = 2_000;
-/** The accounts module's cache channel: a message with a user id drops that user on every instance. */
-const USERS_CHANNEL = "users.changed";
 const PLAN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /**
- * Which audit events become which outbound events. Lockouts and refresh-token reuse are recorded
- * as `denied` (the attempt was refused); everything else reports a change that succeeded.
+ * The outbound event an audit event becomes, as its module declared it (`auditEvents`): lockouts
+ * and refresh-token reuse are recorded as `denied` (the attempt was refused); everything else
+ * reports a change that succeeded.
  */
-const OUTBOUND_FROM_AUDIT: Record<string, { event: OutboundEvent; results: readonly string[] }> = {
-  "user.register": { event: "user.created", results: ["success"] },
-  "user.provision": { event: "user.created", results: ["success"] },
-  "auth.lockout": { event: "auth.lockout", results: ["success", "denied"] },
-  "auth.token_reuse": { event: "auth.token_reuse", results: ["success", "denied"] },
-  "session.revoke": { event: "session.revoked", results: ["success"] },
-  "session.revoke_others": { event: "session.revoked", results: ["success"] },
-  "admin.sessions_revoked": { event: "session.revoked", results: ["success"] },
-  "session.revoke_operator": { event: "session.revoked", results: ["success"] },
-  "password.changed": { event: "password.changed", results: ["success"] },
-  "password.reset": { event: "password.reset", results: ["success"] },
-  "mfa.enable": { event: "mfa.enabled", results: ["success"] },
-  "mfa.disable": { event: "mfa.disabled", results: ["success"] },
-  "api_key.create": { event: "api_key.created", results: ["success"] },
-  "api_key.revoke": { event: "api_key.revoked", results: ["success"] },
-  "user.disabled": { event: "user.disabled", results: ["success"] },
-};
-
-/** Audit events whose `target` is the affected user (for the others it is a session or key id, and the user is the actor). */
-const TARGET_IS_USER = new Set(["user.register", "user.provision", "password.changed", "password.reset", "mfa.enable", "mfa.disable", "user.disabled", "admin.sessions_revoked", "session.revoke_operator"]);
-
-/** The outbound event an audit event maps to, if any. */
-export function outboundEventFor(event: Pick<AuditEventView, "event_type" | "result">): OutboundEvent | undefined {
-  const entry = OUTBOUND_FROM_AUDIT[event.event_type];
-  return entry && entry.results.includes(event.result) ? entry.event : undefined;
+export function outboundEventFor(vocabulary: ReadonlyMap<string, AuditEventSpec>, event: Pick<AuditEventView, "event_type" | "result">): OutboundEvent | undefined {
+  const webhook = vocabulary.get(event.event_type)?.webhook;
+  return webhook && webhook.results.includes(event.result) ? (webhook.event as OutboundEvent) : undefined;
 }
 
 /** Whether a handler's pattern (`type`, `prefix.*` or `*`) covers an event type. */
@@ -122,7 +100,7 @@ export type WebhookService = ReturnType<typeof createWebhookService>;
 
 /** Builds the webhooks service; `start()` runs the delivery worker, `stop()` ends it. */
 export function createWebhookService(deps: WebhookDeps) {
-  const { db, clock, audit, pubsub, keyring, config } = deps;
+  const { db, clock, audit, keyring, config } = deps;
   const sender = deps.sender ?? send;
   const handlers: { source: string; pattern: string; handler: WebhookHandler }[] = [];
   const registers = deps.registry ? [deps.registry] : [];
@@ -150,9 +128,9 @@ export function createWebhookService(deps: WebhookDeps) {
   const planHandler: WebhookHandler = async (event, tx, context) => {
     const change = stripePlan(event);
     if (!change) return;
-    const updated = await store.setUserPlan(tx, change.userId, change.plan, new Date(clock.now()));
+    const updated = await deps.accounts.setPlan(tx, change.userId, change.plan);
     // The accounts module caches users on every instance: tell them all once the plan is committed.
-    if (updated) context.afterCommit(() => pubsub.publish(USERS_CHANNEL, change.userId));
+    if (updated) context.afterCommit(() => deps.accounts.forget(change.userId));
   };
   onWebhook("stripe", "checkout.session.completed", planHandler);
   onWebhook("stripe", "customer.subscription.*", planHandler);
@@ -231,7 +209,7 @@ export function createWebhookService(deps: WebhookDeps) {
   // Outbound: every mapped audit event queues one delivery per subscribed endpoint, in the audit
   // event's transaction, so a change that rolls back sends nothing and a committed one is never lost.
   audit.onRecord(async (event, tx) => {
-    const type = outboundEventFor(event);
+    const type = outboundEventFor(audit.vocabulary(), event);
     if (!type) return;
     const endpoints = await store.endpointsFor(tx, type);
     if (endpoints.length === 0) return;
@@ -241,7 +219,7 @@ export function createWebhookService(deps: WebhookDeps) {
       data: {
         audit_event_id: event.id,
         audit_event_type: event.event_type,
-        user_id: (TARGET_IS_USER.has(event.event_type) ? event.target : event.actor.user_id) ?? null,
+        user_id: (audit.vocabulary().get(event.event_type)?.targetIsUser ? event.target : event.actor.user_id) ?? null,
         actor: event.actor,
         target: event.target ?? null,
         ip: event.ip,

@@ -1,6 +1,6 @@
 // SQL of the webhooks module, and nothing else.
 import { and, asc, desc, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
-import { rowsOf, type Executor } from "../../store/db.js";
+import type { Executor } from "../../store/db.js";
 import { webhookDeliveries, webhookDeliveryAttempts, webhookEndpoints, webhookEvents } from "./tables.js";
 
 export type EventRow = typeof webhookEvents.$inferSelect;
@@ -105,14 +105,4 @@ export async function listDeliveries(db: Executor, endpointId: string, limit: nu
   if (deliveries.length === 0) return [];
   const attempts = await db.select().from(webhookDeliveryAttempts).where(inArray(webhookDeliveryAttempts.deliveryId, deliveries.map((d) => d.id))).orderBy(asc(webhookDeliveryAttempts.attempt));
   return deliveries.map((delivery) => ({ delivery, attempts: attempts.filter((a) => a.deliveryId === delivery.id) }));
-}
-
-/**
- * Sets a user's plan; false when there is no such user. The accounts module owns the table and
- * exposes no write for billing, so this one column is written here; the caller then announces the
- * change on the accounts cache channel.
- */
-export async function setUserPlan(db: Executor, userId: string, plan: string | null, at: Date): Promise<boolean> {
-  const rows = await db.execute(sql`update users set plan = ${plan}, updated_at = ${at.toISOString()}::timestamptz where id = ${userId} returning id`);
-  return rowsOf(rows).length > 0;
 }

@@ -51,7 +51,7 @@ test("production accepts only https endpoints", async () => {
   const t = await startApp();
   try {
     const service = createWebhookService({
-      db: t.store.db, clock: t.clock, audit: t.app.bulwark.audit, pubsub: t.app.bulwark.pubsub, keyring: parseKeyring(t.config.encryptionKeys),
+      db: t.store.db, clock: t.clock, audit: t.app.bulwark.audit, accounts: t.app.bulwark.accounts, keyring: parseKeyring(t.config.encryptionKeys),
       config: { ...t.config.webhooks, production: true },
     });
     await assert.rejects(service.createEndpoint({ url: "http://example.com/hook", events: ["user.created"] }, { userId: null, ip: null, userAgent: null }), /https/);

@@ -1,0 +1,28 @@
+// The module list: every capability Bulwark serves, one line each. The order here is only the
+// order of their routes in docs/routes.md; start-up orders them by `needs`.
+import { accountsModule } from "./accounts/index.js";
+import { apiKeysModule } from "./api-keys/index.js";
+import { auditModule } from "./audit/index.js";
+import { externalModule } from "./external-identity/index.js";
+import { mfaModule } from "./mfa/index.js";
+import type { AnyModule } from "./module.js";
+import { observabilityModule } from "./observability/index.js";
+import { publicConfigModule } from "./public-config/index.js";
+import { sessionsModule } from "./sessions/index.js";
+import { signInModule } from "./signin/index.js";
+import { tokensModule } from "./tokens/index.js";
+import { webhooksModule } from "./webhooks/index.js";
+
+export const MODULES: readonly AnyModule[] = [
+  observabilityModule,
+  publicConfigModule,
+  auditModule,
+  tokensModule,
+  accountsModule,
+  sessionsModule,
+  signInModule,
+  mfaModule,
+  apiKeysModule,
+  externalModule,
+  webhooksModule,
+];
