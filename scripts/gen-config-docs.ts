@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { SETTINGS, type Setting } from "../src/config/settings.js";
+import { documentedDefault, SETTINGS, type Setting } from "../src/config/settings.js";
 
 /** Where the rendered markdown is written, relative to this script. */
 export const CONFIG_DOCS_PATH = fileURLToPath(new URL("../docs/configuration.md", import.meta.url));
@@ -15,7 +15,7 @@ function cell(text: string): string {
 
 /** Defaults that are literal values go in code spans; prose defaults ("none: …", "dev: …", "empty") stay prose. */
 function defaultCell(setting: Setting): string {
-  const value = setting.default;
+  const value = documentedDefault(setting);
   if (value.includes("`") || /^(none|dev:|empty$)/.test(value)) return cell(value);
   return `\`${cell(value)}\``;
 }
