@@ -47,6 +47,7 @@ export function readEnv(cwd = process.cwd(), env: Env = process.env): Env {
 export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?: boolean } = {}): Config {
   const problems: Problem[] = [];
   const production = env.NODE_ENV === "production";
+  // Every setting of the table, parsed, by name.
   const v = readSettings(env, production, problems);
 
   const dataDir = resolve(v.DATA_DIR);

@@ -6,6 +6,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomToken } from "../core/crypto/index.js";
+import { generateSecrets } from "./dev-secrets.js";
 import { loadConfig, secretValues, type Env } from "./load.js";
 import { documentedDefault, SECRET_SETTINGS, SETTINGS, type Setting } from "./settings.js";
 
@@ -68,4 +69,9 @@ test("an environment setting every setting to its documented default loads the s
   const documented: Env = Object.fromEntries(plain.map((s) => [s.name, documentedDefault(s)]));
   const options = { generateDevSecrets: false };
   assert.deepEqual(loadConfig(documented, options), loadConfig({}, options));
+});
+
+test("the settings the table marks as generated in development are the ones dev-secrets.ts generates", () => {
+  const marked = SETTINGS.filter((s) => s.parse.type === "string" && s.parse.devGenerated).map((s) => s.name);
+  assert.deepEqual(marked.sort(), Object.keys(generateSecrets()).sort());
 });
