@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { SETTINGS, type Setting } from "../src/config/settings.js";
+import { documentedDefault, SETTINGS, type Setting } from "../src/config/settings.js";
 
 /** Where the rendered markdown is written, relative to this script. */
 export const CONFIG_DOCS_PATH = fileURLToPath(new URL("../docs/configuration.md", import.meta.url));
@@ -15,7 +15,7 @@ function cell(text: string): string {
 
 /** Defaults that are literal values go in code spans; prose defaults ("none: …", "dev: …", "empty") stay prose. */
 function defaultCell(setting: Setting): string {
-  const value = setting.default;
+  const value = documentedDefault(setting);
   if (value.includes("`") || /^(none|dev:|empty$)/.test(value)) return cell(value);
   return `\`${cell(value)}\``;
 }
@@ -55,9 +55,9 @@ development; \`NODE_ENV=production\` turns every configuration warning into a re
 - \`PUBLIC_URL\` loses any trailing \`/\`. Its default is \`http://HOST:PORT\`: set it whenever
   clients reach Bulwark at another address (a proxy, TLS in front).
 - Settings marked **secret** are never sent to browsers and never written to the log by
-  Bulwark; as a second line of defence the logger also removes from every log line the values of
-  \`SECRET_KEY\`, \`METRICS_TOKEN\`, \`ENCRYPTION_KEYS\` (the whole spec and each key),
-  \`DATABASE_URL\` and \`REDIS_URL\`, and the passwords inside those URLs. Only \`PUBLIC_*\`
+  Bulwark; as a second line of defence the logger also removes from every log line the value of
+  every secret setting (of \`ENCRYPTION_KEYS\` the whole spec and each key, of a list each entry)
+  and the passwords inside the URL-valued ones. Only \`PUBLIC_*\`
   settings (other than \`PUBLIC_URL\`) reach browsers, through \`GET /env.js\` and
   \`GET /api/config/public\`.
 

@@ -5,86 +5,35 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { parseEnv } from "node:util";
 import { loadDevSecrets } from "./dev-secrets.js";
-import { checkConfig, type Problem } from "./production.js";
+import { readSettings } from "./parse.js";
+import { checkConfig } from "./production.js";
+import { SECRET_SETTINGS, type SettingValues } from "./settings.js";
+import { ConfigError, type Config, type Env, type Problem } from "./types.js";
 
-export type TrustProxy = boolean | number | string[];
-
-export type Config = {
-  readonly production: boolean;
-  readonly host: string;
-  readonly port: number;
-  readonly publicUrl: string;
-  readonly dataDir: string;
-  readonly databaseUrl: string | undefined;
-  readonly redisUrl: string | undefined;
-  readonly secretKey: string;
-  readonly encryptionKeys: string;
-  readonly metricsToken: string;
-  readonly corsOrigins: readonly string[];
-  readonly trustProxy: TrustProxy;
-  readonly rateLimit: {
-    readonly enabled: boolean;
-    readonly perMinute: number;
-    readonly perHour: number;
-    readonly registerPerMinute: number;
-    readonly loginPerMinute: number;
-    readonly sensitivePerMinute: number;
-  };
-  readonly accessTokenTtl: number;
-  readonly refreshTokenTtl: number;
-  readonly lockoutThreshold: number;
-  readonly password: { readonly minLength: number; readonly policy: "nist" | "classes" };
-  readonly maxBodyBytes: number;
-  readonly logLevel: string;
-  /** Lower-cased emails that get role `admin` once verified (`ADMIN_EMAILS` plus `SUPER_ADMIN_EMAIL`). */
-  readonly adminEmails: readonly string[];
-  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
-  /** An outside identity provider whose bearer tokens are accepted; undefined when none is configured. */
-  readonly external: { readonly secret: string | undefined; readonly jwksUrl: string | undefined; readonly issuer: string; readonly audience: string } | undefined;
-  readonly webhooks: {
-    /** `STRIPE_WEBHOOK_SECRET`, split: any of them may sign. */
-    readonly stripeSecrets: readonly string[];
-    /** Standard Webhooks sources (`WEBHOOK_SECRET_<SOURCE>`, lower case, `_` as `-`) and their secrets. */
-    readonly sources: Readonly<Record<string, readonly string[]>>;
-    readonly timestampTolerance: number;
-    readonly maxBodyBytes: number;
-    readonly allowPrivateTargets: boolean;
-  };
-  /** The `PUBLIC_*` settings, exposed to browsers. */
-  readonly publicEnv: Readonly<Record<string, string>>;
-  /** Which secrets were generated for development rather than configured. */
-  readonly devSecrets: readonly string[];
-  /** Problems that production would refuse; in development they are logged as warnings. */
-  readonly warnings: readonly Problem[];
-};
-
-/** Raised when the configuration cannot be used; `problems` names each setting and its fix. */
-export class ConfigError extends Error {
-  readonly problems: Problem[];
-  constructor(problems: Problem[]) {
-    super(`configuration refused:\n${problems.map((p) => `  - ${p.setting}: ${p.message}`).join("\n")}`);
-    this.name = "ConfigError";
-    this.problems = problems;
-  }
-}
-
-export type Env = Record<string, string | undefined>;
+export { ConfigError, type Config, type Env, type TrustProxy } from "./types.js";
 
 /** Every secret value of a configuration (and the passwords inside URLs), for the log scrubber. */
 export function secretValues(config: Config): string[] {
-  const values = [config.secretKey, config.metricsToken, config.encryptionKeys, ...config.encryptionKeys.split(",").map((e) => e.slice(e.indexOf(":") + 1))];
-  values.push(config.external?.secret ?? "", ...config.webhooks.stripeSecrets, ...Object.values(config.webhooks.sources).flat());
-  for (const url of [config.databaseUrl, config.redisUrl, config.mail.smtpUrl]) {
-    if (!url) continue;
-    values.push(url);
-    try {
-      const password = decodeURIComponent(new URL(url).password);
-      if (password) values.push(password);
-    } catch {
-      // Not a URL: the whole value is already listed.
+  const values: string[] = [];
+  for (const setting of SECRET_SETTINGS) {
+    for (const value of setting.secrets(config)) {
+      if (!value) continue;
+      values.push(value);
+      if (setting.parse.type === "url") values.push(...urlPassword(value));
     }
   }
-  return values.filter((v) => v.length > 0);
+  return values;
+}
+
+/** The password inside a URL, decoded; none when there is none or the value is not a URL. */
+function urlPassword(url: string): string[] {
+  try {
+    const password = decodeURIComponent(new URL(url).password);
+    return password ? [password] : [];
+  } catch {
+    // Not a URL: the whole value is already listed.
+    return [];
+  }
 }
 
 /** Reads `.env` from a directory (no error when absent); the process environment wins over it. */
@@ -94,86 +43,54 @@ export function readEnv(cwd = process.cwd(), env: Env = process.env): Env {
   return { ...fromFile, ...env };
 }
 
-const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
-const DEV_CORS = ["http://localhost:5173", "http://localhost:3000"];
-
 /** Validates settings and returns the frozen Config, or throws ConfigError listing every problem. */
 export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?: boolean } = {}): Config {
   const problems: Problem[] = [];
   const production = env.NODE_ENV === "production";
+  // Every setting of the table, parsed, by name.
+  const v = readSettings(env, production, problems);
 
-  const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      problems.push({ setting: name, message: `must be a whole number from ${min} to ${max}, got "${raw}"` });
-      return fallback;
-    }
-    return value;
-  };
-  const bool = (name: string, fallback: boolean): boolean => {
-    const raw = env[name]?.toLowerCase();
-    if (raw === undefined || raw === "") return fallback;
-    if (raw === "true" || raw === "1") return true;
-    if (raw === "false" || raw === "0") return false;
-    problems.push({ setting: name, message: `must be true or false, got "${env[name]}"` });
-    return fallback;
-  };
-  const list = (raw: string | undefined): string[] => (raw ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-
-  const logLevel = env.LOG_LEVEL || "info";
-  if (!LOG_LEVELS.has(logLevel)) problems.push({ setting: "LOG_LEVEL", message: `must be one of ${[...LOG_LEVELS].join(", ")}` });
-
-  const dataDir = resolve(env.DATA_DIR || "./data");
-  const host = env.HOST || "127.0.0.1";
-  const port = int("PORT", 8080, 0, 65535);
+  const dataDir = resolve(v.DATA_DIR);
   const generated = production || options.generateDevSecrets === false ? {} : loadDevSecrets(dataDir, env);
-
-  const publicEnv: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (name.startsWith("PUBLIC_") && name !== "PUBLIC_URL" && value !== undefined) publicEnv[name] = value;
-  }
-
-  const publicUrl = (env.PUBLIC_URL || `http://${host.includes(":") ? `[${host}]` : host}:${port}`).replace(/\/+$/, "");
+  const publicUrl = (v.PUBLIC_URL ?? `http://${v.HOST.includes(":") ? `[${v.HOST}]` : v.HOST}:${v.PORT}`).replace(/\/+$/, "");
   const config: Config = {
     production,
-    host,
-    port,
+    host: v.HOST,
+    port: v.PORT,
     publicUrl,
     dataDir,
-    databaseUrl: env.DATABASE_URL || undefined,
-    redisUrl: env.REDIS_URL || undefined,
-    secretKey: env.SECRET_KEY || generated.SECRET_KEY || "",
-    encryptionKeys: env.ENCRYPTION_KEYS || generated.ENCRYPTION_KEYS || "",
-    metricsToken: env.METRICS_TOKEN || generated.METRICS_TOKEN || "",
-    corsOrigins: env.CORS_ORIGINS !== undefined ? list(env.CORS_ORIGINS) : production ? [] : DEV_CORS,
-    trustProxy: parseTrustProxy(env.TRUST_PROXY, problems),
+    databaseUrl: v.DATABASE_URL,
+    redisUrl: v.REDIS_URL,
+    secretKey: v.SECRET_KEY || generated.SECRET_KEY || "",
+    encryptionKeys: v.ENCRYPTION_KEYS || generated.ENCRYPTION_KEYS || "",
+    metricsToken: v.METRICS_TOKEN || generated.METRICS_TOKEN || "",
+    corsOrigins: v.CORS_ORIGINS,
+    trustProxy: v.TRUST_PROXY,
     rateLimit: {
-      enabled: bool("RATE_LIMIT_ENABLED", true),
-      perMinute: int("RATE_LIMIT_PER_MINUTE", 60, 1),
-      perHour: int("RATE_LIMIT_PER_HOUR", 1000, 1),
-      registerPerMinute: int("AUTH_REGISTER_PER_MINUTE", 5, 1),
-      loginPerMinute: int("AUTH_LOGIN_PER_MINUTE", 10, 1),
-      sensitivePerMinute: int("SENSITIVE_PER_MINUTE", 10, 1),
+      enabled: v.RATE_LIMIT_ENABLED,
+      perMinute: v.RATE_LIMIT_PER_MINUTE,
+      perHour: v.RATE_LIMIT_PER_HOUR,
+      registerPerMinute: v.AUTH_REGISTER_PER_MINUTE,
+      loginPerMinute: v.AUTH_LOGIN_PER_MINUTE,
+      sensitivePerMinute: v.SENSITIVE_PER_MINUTE,
     },
-    accessTokenTtl: int("ACCESS_TOKEN_TTL", 900, 60, 86_400),
-    refreshTokenTtl: int("REFRESH_TOKEN_TTL", 2_592_000, 300, 31_536_000),
-    lockoutThreshold: int("LOCKOUT_THRESHOLD", 5, 1, 100),
-    password: { minLength: int("PASSWORD_MIN_LENGTH", 12, 8, 128), policy: passwordPolicy(env.PASSWORD_POLICY, problems) },
-    maxBodyBytes: int("MAX_BODY_BYTES", 1_048_576, 1024, 1_073_741_824),
-    logLevel,
-    adminEmails: [...list(env.ADMIN_EMAILS), ...list(env.SUPER_ADMIN_EMAIL)].map((email) => email.toLowerCase()),
-    mail: { smtpUrl: env.SMTP_URL || undefined, from: env.MAIL_FROM || `Bulwark <no-reply@${mailHost(publicUrl)}>` },
-    external: parseExternal(env, problems),
+    accessTokenTtl: v.ACCESS_TOKEN_TTL,
+    refreshTokenTtl: v.REFRESH_TOKEN_TTL,
+    lockoutThreshold: v.LOCKOUT_THRESHOLD,
+    password: { minLength: v.PASSWORD_MIN_LENGTH, policy: v.PASSWORD_POLICY },
+    maxBodyBytes: v.MAX_BODY_BYTES,
+    logLevel: v.LOG_LEVEL,
+    adminEmails: [...v.ADMIN_EMAILS, ...v.SUPER_ADMIN_EMAIL].map((email) => email.toLowerCase()),
+    mail: { smtpUrl: v.SMTP_URL, from: v.MAIL_FROM ?? `Bulwark <no-reply@${mailHost(publicUrl)}>` },
+    external: external(v, problems),
     webhooks: {
-      stripeSecrets: list(env.STRIPE_WEBHOOK_SECRET),
-      sources: parseWebhookSources(env, problems),
-      timestampTolerance: int("WEBHOOK_TIMESTAMP_TOLERANCE", 300, 1, 86_400),
-      maxBodyBytes: int("WEBHOOK_MAX_BODY_BYTES", 1_048_576, 1024, 67_108_864),
-      allowPrivateTargets: bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", false),
+      stripeSecrets: v.STRIPE_WEBHOOK_SECRET,
+      sources: webhookSources(v["WEBHOOK_SECRET_*"], problems),
+      timestampTolerance: v.WEBHOOK_TIMESTAMP_TOLERANCE,
+      maxBodyBytes: v.WEBHOOK_MAX_BODY_BYTES,
+      allowPrivateTargets: v.WEBHOOK_ALLOW_PRIVATE_TARGETS,
     },
-    publicEnv,
+    publicEnv: v["PUBLIC_*"],
     devSecrets: Object.keys(generated).filter((name) => !env[name]),
     warnings: [],
   };
@@ -195,26 +112,27 @@ function mailHost(publicUrl: string): string {
   return isIP(hostname.replace(/^\[|\]$/g, "")) === 0 && hostname !== "" ? hostname : "localhost";
 }
 
-function parseExternal(env: Env, problems: Problem[]): Config["external"] {
-  const secret = env.EXTERNAL_JWT_SECRET || undefined;
-  const jwksUrl = env.EXTERNAL_JWKS_URL || undefined;
+/** The outside identity provider, when one is configured, and the claims it must pin. */
+function external(v: SettingValues, problems: Problem[]): Config["external"] {
+  const secret = v.EXTERNAL_JWT_SECRET;
+  const jwksUrl = v.EXTERNAL_JWKS_URL;
   if (!secret && !jwksUrl) return undefined;
-  const issuer = env.EXTERNAL_JWT_ISSUER ?? "";
-  const audience = env.EXTERNAL_JWT_AUDIENCE ?? "";
+  const issuer = v.EXTERNAL_JWT_ISSUER ?? "";
+  const audience = v.EXTERNAL_JWT_AUDIENCE ?? "";
   // Without both claims pinned, a token the provider issued for another app would be accepted here.
   if (!issuer) problems.push({ setting: "EXTERNAL_JWT_ISSUER", message: "is required with EXTERNAL_JWT_SECRET or EXTERNAL_JWKS_URL (Supabase: https://<project>.supabase.co/auth/v1)" });
   if (!audience) problems.push({ setting: "EXTERNAL_JWT_AUDIENCE", message: "is required with EXTERNAL_JWT_SECRET or EXTERNAL_JWKS_URL (Supabase: authenticated)" });
   if (secret && Buffer.byteLength(secret) < 32) problems.push({ setting: "EXTERNAL_JWT_SECRET", message: "is shorter than 32 bytes: HS256 needs at least 256 bits of key" });
-  if (jwksUrl && !/^https?:\/\/[^\s]+$/.test(jwksUrl)) problems.push({ setting: "EXTERNAL_JWKS_URL", message: `"${jwksUrl}" is not an http(s) URL` });
   return { secret, jwksUrl, issuer, audience };
 }
 
 const WEBHOOK_PREFIX = "WEBHOOK_SECRET_";
 
-function parseWebhookSources(env: Env, problems: Problem[]): Record<string, string[]> {
+/** Standard Webhooks sources by name, from the `WEBHOOK_SECRET_*` variables. */
+function webhookSources(variables: Record<string, string>, problems: Problem[]): Record<string, string[]> {
   const sources: Record<string, string[]> = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(WEBHOOK_PREFIX) || !value) continue;
+  for (const [name, value] of Object.entries(variables)) {
+    if (!value) continue;
     const source = name.slice(WEBHOOK_PREFIX.length).toLowerCase().replaceAll("_", "-");
     if (!/^[a-z0-9][a-z0-9-]{0,49}$/.test(source) || source === "stripe") {
       problems.push({ setting: name, message: source === "stripe" ? "Stripe has its own scheme: use STRIPE_WEBHOOK_SECRET" : "the source name must be letters, digits and _ (at most 50)" });
@@ -227,35 +145,4 @@ function parseWebhookSources(env: Env, problems: Problem[]): Record<string, stri
     else sources[source] = secrets;
   }
   return sources;
-}
-
-function passwordPolicy(raw: string | undefined, problems: Problem[]): "nist" | "classes" {
-  if (raw === undefined || raw === "" || raw === "nist") return "nist";
-  if (raw === "classes") return "classes";
-  problems.push({ setting: "PASSWORD_POLICY", message: `must be nist or classes, got "${raw}"` });
-  return "nist";
-}
-
-function parseTrustProxy(raw: string | undefined, problems: Problem[]): TrustProxy {
-  const value = (raw ?? "").trim();
-  if (value === "" || value === "false" || value === "0") return false;
-  // `true` trusts every hop, which lets any client forge its IP; refuse it rather than guess.
-  if (value === "true") {
-    problems.push({ setting: "TRUST_PROXY", message: "`true` would let any client choose its IP: list your proxies' addresses or CIDRs (e.g. 10.0.0.0/8), or give their number" });
-    return false;
-  }
-  if (/^\d+$/.test(value)) return Number(value);
-  const entries = value.split(",").map((s) => s.trim()).filter(Boolean);
-  const bad = entries.filter((entry) => !isProxyAddress(entry));
-  if (bad.length > 0) problems.push({ setting: "TRUST_PROXY", message: `not an IP address or CIDR: ${bad.join(", ")}` });
-  return entries;
-}
-
-/** An IP, a CIDR, or one of proxy-addr's named ranges. */
-function isProxyAddress(entry: string): boolean {
-  if (["loopback", "linklocal", "uniquelocal"].includes(entry)) return true;
-  const [ip = "", prefix] = entry.split("/");
-  const version = isIP(ip);
-  if (version === 0) return false;
-  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128));
 }

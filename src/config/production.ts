@@ -1,8 +1,8 @@
 // The deployment rules: in production any of these stops the start; in development they are warnings.
 import { parseKeyring } from "../core/crypto/keyring.js";
-import type { Config } from "./load.js";
+import type { Config, Problem } from "./types.js";
 
-export type Problem = { setting: string; message: string };
+export type { Problem } from "./types.js";
 
 const GENERATE = "generate one with `bulwark secrets generate`";
 

@@ -1,0 +1,68 @@
+// The configuration's types, apart from the code that builds or checks one, so that load.ts,
+// production.ts and settings.ts can all import them without importing each other.
+
+/** A setting that cannot be used, and how to fix it. */
+export type Problem = { setting: string; message: string };
+
+export type Env = Record<string, string | undefined>;
+
+export type TrustProxy = boolean | number | string[];
+
+export type Config = {
+  readonly production: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly publicUrl: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly redisUrl: string | undefined;
+  readonly secretKey: string;
+  readonly encryptionKeys: string;
+  readonly metricsToken: string;
+  readonly corsOrigins: readonly string[];
+  readonly trustProxy: TrustProxy;
+  readonly rateLimit: {
+    readonly enabled: boolean;
+    readonly perMinute: number;
+    readonly perHour: number;
+    readonly registerPerMinute: number;
+    readonly loginPerMinute: number;
+    readonly sensitivePerMinute: number;
+  };
+  readonly accessTokenTtl: number;
+  readonly refreshTokenTtl: number;
+  readonly lockoutThreshold: number;
+  readonly password: { readonly minLength: number; readonly policy: "nist" | "classes" };
+  readonly maxBodyBytes: number;
+  readonly logLevel: string;
+  /** Lower-cased emails that get role `admin` once verified (`ADMIN_EMAILS` plus `SUPER_ADMIN_EMAIL`). */
+  readonly adminEmails: readonly string[];
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  /** An outside identity provider whose bearer tokens are accepted; undefined when none is configured. */
+  readonly external: { readonly secret: string | undefined; readonly jwksUrl: string | undefined; readonly issuer: string; readonly audience: string } | undefined;
+  readonly webhooks: {
+    /** `STRIPE_WEBHOOK_SECRET`, split: any of them may sign. */
+    readonly stripeSecrets: readonly string[];
+    /** Standard Webhooks sources (`WEBHOOK_SECRET_<SOURCE>`, lower case, `_` as `-`) and their secrets. */
+    readonly sources: Readonly<Record<string, readonly string[]>>;
+    readonly timestampTolerance: number;
+    readonly maxBodyBytes: number;
+    readonly allowPrivateTargets: boolean;
+  };
+  /** The `PUBLIC_*` settings, exposed to browsers. */
+  readonly publicEnv: Readonly<Record<string, string>>;
+  /** Which secrets were generated for development rather than configured. */
+  readonly devSecrets: readonly string[];
+  /** Problems that production would refuse; in development they are logged as warnings. */
+  readonly warnings: readonly Problem[];
+};
+
+/** Raised when the configuration cannot be used; `problems` names each setting and its fix. */
+export class ConfigError extends Error {
+  readonly problems: Problem[];
+  constructor(problems: Problem[]) {
+    super(`configuration refused:\n${problems.map((p) => `  - ${p.setting}: ${p.message}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
