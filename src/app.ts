@@ -3,7 +3,7 @@
 // schemas, route declarations, authentication, rate limits, error envelope, logging and metrics.
 // Then each module of the runtime adds its resolver and its routes. It never listens.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import type { Config } from "./config/load.js";
+import type { Config } from "./config/types.js";
 import { AppError } from "./core/errors.js";
 import { authenticateHook, authorizeHook } from "./http/auth.js";
 import { trustProxyOption } from "./http/client-ip.js";

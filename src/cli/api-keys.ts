@@ -1,7 +1,7 @@
 // `bulwark api-keys create | revoke | list`: API keys for services and scripts, made by an operator.
 // The key is printed once, on its own line, and never again (it is stored only as an HMAC).
 import { parseArgs } from "node:util";
-import type { Config } from "../config/load.js";
+import type { Config } from "../config/types.js";
 import type { Output } from "./output.js";
 import { withServices } from "./services.js";
 

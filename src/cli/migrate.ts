@@ -1,6 +1,6 @@
 // `bulwark migrate`: applies pending SQL migrations under the migration lock, then exits.
 import { parseArgs } from "node:util";
-import type { Config } from "../config/load.js";
+import type { Config } from "../config/types.js";
 import { openStore } from "../store/db.js";
 import { migrate } from "../store/migrate.js";
 import type { Output } from "./output.js";

@@ -1,7 +1,7 @@
 // `bulwark sessions revoke --all | --user NAME`: the incident command; running instances stop
 // accepting the revoked sessions' tokens on their next request (through Redis when configured).
 import { parseArgs } from "node:util";
-import type { Config } from "../config/load.js";
+import type { Config } from "../config/types.js";
 import type { Output } from "./output.js";
 import { withServices } from "./services.js";
 

@@ -1,7 +1,7 @@
 // `bulwark users promote NAME`, `users disable|enable NAME` and `bulwark users import FILE`.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import type { Config } from "../config/load.js";
+import type { Config } from "../config/types.js";
 import type { Output } from "./output.js";
 import { withServices } from "./services.js";
 

@@ -2,7 +2,7 @@
 // its user or key once authenticated), plus the budget of the route's class. Headers follow the
 // IETF httpapi RateLimit draft; a refused request gets 429 with Retry-After.
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { Config } from "../config/load.js";
+import type { Config } from "../config/types.js";
 import { errors } from "../core/errors.js";
 import type { Counters, Hit } from "../store/counters.js";
 import { clientKey } from "./client-ip.js";

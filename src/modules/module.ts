@@ -4,7 +4,7 @@
 // credentials are revoked, and its background work. `app.ts` walks a list of these values; the
 // CLI, the key rotation, the route table and the docs read the same list, so nothing is forgotten.
 import type { FastifyInstance } from "fastify";
-import type { Config } from "../config/load.js";
+import type { Config } from "../config/types.js";
 import type { Clock } from "../core/clock.js";
 import type { Keyring } from "../core/crypto/keyring.js";
 import type { PasswordHasher } from "../core/crypto/password.js";

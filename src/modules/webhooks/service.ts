@@ -3,7 +3,7 @@
 // Standard Webhooks and delivered by a worker with back-off. It never sees a request.
 import type { IncomingHttpHeaders } from "node:http";
 import { Counter, type Registry } from "prom-client";
-import type { Config } from "../../config/load.js";
+import type { Config } from "../../config/types.js";
 import type { Clock } from "../../core/clock.js";
 import { AppError, errors } from "../../core/errors.js";
 import type { Keyring } from "../../core/crypto/index.js";
