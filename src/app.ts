@@ -16,7 +16,7 @@ import { routeProblem } from "./http/route-rules.js";
 import type { AuthResolver } from "./http/types.js";
 import { assertClosedSchemas, validatorCompiler } from "./http/validation.js";
 import { createRuntime, type RuntimeDeps } from "./kernel.js";
-import { requestActor } from "./modules/audit/index.js";
+import { requestActor, type AuditEventType } from "./modules/audit/index.js";
 import type { Kernel, Services } from "./modules/module.js";
 
 export type AppDeps = RuntimeDeps & {
@@ -135,7 +135,7 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
     if (code === "unauthorized" || code === "token_reused") metrics.authFailures.inc({ reason: code });
     if (eventType && status < 500 && status !== 429) {
       // Declared at registration (routeProblem), so the vocabulary knows it.
-      await audit.record({ eventType: eventType as never, result: "failure", ...requestActor(req), metadata: { status } })
+      await audit.record({ eventType: eventType as AuditEventType, result: "failure", ...requestActor(req), metadata: { status } })
         .catch((failure: unknown) => req.log.error({ err: failure }, "audit write failed"));
     }
     return sendError(req, reply, error);
@@ -144,7 +144,7 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
   app.addHook("onClose", () => runtime.close());
 
   for (const { module, service } of created) {
-    if (module.routes) await module.routes(app, service, (name) => runtime.services[name] as never, kernel);
+    if (module.routes) await module.routes(app, service, runtime.use, kernel);
   }
   return app;
 }

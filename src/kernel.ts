@@ -48,6 +48,8 @@ export type Runtime = {
   /** Every module, in start order, with its service. */
   created: readonly Created[];
   services: Readonly<Services>;
+  /** A module's service by name. */
+  use<M extends ModuleName>(name: M): Services[M];
   /** Deletes what has outlived its use, module by module; runs hourly by itself on a server. */
   prune(): Promise<Record<string, number>>;
   /** Stops the modules (reverse order), then closes what the runtime opened. */
@@ -100,11 +102,13 @@ export async function createRuntime(config: Config, deps: RuntimeDeps = {}): Pro
       },
     };
 
-    const services = {} as Record<ModuleName, Services[ModuleName]>;
+    // Filled in dependency order: a module only ever `use`s one created before it.
+    const services = {} as Services;
+    const use = <M extends ModuleName>(name: M): Services[M] => services[name];
     for (const module of orderModules([...MODULES, ...(deps.modules ?? [])])) {
       if (module.auditEvents) audit.define(module.auditEvents);
-      const service = await module.create(kernel, (name) => services[name] as never);
-      services[module.name] = service;
+      const service = await module.create(kernel, use);
+      Object.assign(services, { [module.name]: service });
       created.push({ module, service });
     }
     for (const { module, service } of created) await module.start?.(service, kernel);
@@ -121,7 +125,7 @@ export async function createRuntime(config: Config, deps: RuntimeDeps = {}): Pro
       }, PRUNE_INTERVAL_MS).unref();
       opened.push({ close: async () => clearInterval(timer) });
     }
-    return { kernel, created, services: services as Services, prune, close: stop };
+    return { kernel, created, services, use, prune, close: stop };
   } catch (error) {
     // A start that fails half-way must not leave connections (and reconnect timers) behind.
     await stop().catch(() => undefined);

@@ -162,7 +162,7 @@ export function createMfaService(deps: MfaDeps) {
         await accounts.setMfaEnabled(tx, userId, false);
         const revoked = await deps.credentials.revoked(tx, userId, { reason: "mfa_reset" });
         const count = revoked.sessions?.count ?? 0;
-        await audit.record({ eventType: "mfa.disable", result: "success", actor: { userId: null }, target: userId, metadata: { method: "operator_reset", via: actor.via, sessions_revoked: count } }, tx);
+        await audit.record({ eventType: "mfa.disable", result: "success", actor: { userId: null }, target: userId, metadata: { method: "operator_reset", via: actor.via } }, tx);
         return { ended: count, announce: () => Promise.all(Object.values(revoked).map((r) => r.announce())) };
       });
       await announce();
