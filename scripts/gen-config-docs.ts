@@ -177,9 +177,11 @@ trusted TCP peer.
 
 ## Rate limits
 
-Every route has a rate-limit class. A route picks it with \`config: { rateLimit: "<class>" }\`;
-a route without one is in \`default\`. Only \`GET /health\`, \`GET /ready\` and \`GET /metrics\` opt
-out (\`rateLimit: false\`), so that load balancers and Prometheus can poll them.
+Every route names its rate-limit class: \`config: { rateLimit: "<class>" }\` (\`default\` for the
+global budget alone); a route that names none is refused when it is registered. Only
+\`GET /health\`, \`GET /ready\` and \`GET /metrics\` opt out (\`rateLimit: false\`, spelled out), so
+that load balancers and Prometheus can poll them; those routes resolve no credentials at all.
+[routes.md](routes.md) lists every route's class.
 
 | class | policies checked on each request | counted per |
 | --- | --- | --- |
