@@ -10,7 +10,7 @@ import { createMetrics, type Metrics } from "./core/metrics.js";
 import { authenticateHook, authorizeHook, type AuthResolver } from "./http/auth.js";
 import { trustProxyOption } from "./http/client-ip.js";
 import { corsHook } from "./http/cors.js";
-import { describeError, sendError } from "./http/errors.js";
+import { describeError, outageReporter, sendError } from "./http/errors.js";
 import { requestId, securityHeaders } from "./http/headers.js";
 import { observeHook } from "./http/observe.js";
 import { rateLimitHook } from "./http/rate-limit.js";
@@ -106,7 +106,7 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   const logger = deps.logger ?? createLogger({ level: config.logLevel, secrets: secretValues(config) });
   const clock = deps.clock ?? systemClock;
   const metrics = deps.metrics ?? createMetrics();
-  const store = deps.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onError: (e) => logger.error({ err: e }, "database pool error") }));
+  const store = deps.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onError: (e) => logger.warn({ err: e.message }, "database connection lost; the pool reconnects") }));
   if (!deps.store) opened.push(store);
   if (deps.migrate !== false) await migrate(store);
   const counters = deps.counters ?? createCounters({ clock, redisUrl: config.redisUrl, onError: (e) => logger.warn({ err: e.message }, "redis unavailable: rate limits hold per instance") });
@@ -237,6 +237,7 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
   }));
   app.addHook("onRequest", authorizeHook);
   app.addHook("onResponse", observeHook(metrics));
+  const outage = outageReporter(metrics.databaseUnavailable, logger);
   app.setErrorHandler(async (error, req, reply) => {
     // A refused call to an audited route is recorded before the answer goes out (successes are
     // recorded by the service, in the transaction of the change). 429s are audited by the limiter.
@@ -248,7 +249,7 @@ async function buildApp(config: Config, deps: AppDeps, opened: { close(): Promis
       await audit.record({ eventType, result: "failure", ...requestActor(req), metadata: { status } })
         .catch((failure: unknown) => req.log.error({ err: failure }, "audit write failed"));
     }
-    return sendError(req, reply, error);
+    return sendError(req, reply, error, outage);
   });
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error("not found"), { statusCode: 404 })));
 
