@@ -60,6 +60,7 @@ async function startBulwark(databaseUrl: string): Promise<Bulwark> {
     exited: () => ended,
     output: () => output,
     async stop() {
+      if (process.env.DEBUG_OUTAGE_LOG) (await import("node:fs")).appendFileSync(process.env.DEBUG_OUTAGE_LOG, `--- ${base}\n${output}`);
       if (ended === null) {
         const gone = new Promise((resolve) => child.once("exit", resolve));
         child.kill("SIGTERM");
@@ -186,7 +187,8 @@ async function assertRecovers(load: ReturnType<typeof startLoad>, bulwark: Bulwa
 
 /** Log lines must not carry SQL parameters: registrations hold password hashes and email addresses. */
 function assertNoParamsLogged(bulwark: Bulwark): void {
-  assert.doesNotMatch(bulwark.output(), /params:|\$argon2/, "a log line carries SQL parameters");
+  const leaks = bulwark.output().split("\n").filter((line) => /params: (?!\[redacted\])|\$argon2|@example\.com/.test(line));
+  assert.deepEqual(leaks, [], "a log line carries SQL parameters");
 }
 
 /** A private PostgreSQL and Bulwark on it for one test, both gone afterwards whatever happens. */
