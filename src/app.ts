@@ -8,7 +8,7 @@ import { AppError } from "./core/errors.js";
 import { authenticateHook, authorizeHook } from "./http/auth.js";
 import { trustProxyOption } from "./http/client-ip.js";
 import { corsHook } from "./http/cors.js";
-import { describeError, sendError } from "./http/errors.js";
+import { describeError, outageReporter, sendError } from "./http/errors.js";
 import { requestId, securityHeaders } from "./http/headers.js";
 import { observeHook } from "./http/observe.js";
 import { rateLimitHook } from "./http/rate-limit.js";
@@ -126,6 +126,7 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
   }));
   app.addHook("onRequest", authorizeHook({ metrics: config.metricsToken }));
   app.addHook("onResponse", observeHook(metrics));
+  const outage = outageReporter(metrics.databaseUnavailable, kernel.logger);
   app.setErrorHandler(async (error, req, reply) => {
     // A refused call to an audited route is recorded before the answer goes out (successes are
     // recorded by the service, in the transaction of the change). 429s are audited by the limiter.
@@ -138,7 +139,7 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
       await audit.record({ eventType: eventType as AuditEventType, result: "failure", ...requestActor(req), metadata: { status } })
         .catch((failure: unknown) => req.log.error({ err: failure }, "audit write failed"));
     }
-    return sendError(req, reply, error);
+    return sendError(req, reply, error, outage);
   });
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error("not found"), { statusCode: 404 })));
   app.addHook("onClose", () => runtime.close());

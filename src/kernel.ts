@@ -69,7 +69,7 @@ export async function createRuntime(config: Config, deps: RuntimeDeps = {}): Pro
   try {
     const logger = deps.logger ?? createLogger({ level: config.logLevel, secrets: secretValues(config) });
     const clock = deps.clock ?? systemClock;
-    const store = deps.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onError: (e) => logger.error({ err: e }, "database pool error") }));
+    const store = deps.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onError: (e) => logger.warn({ err: e.message }, "database connection lost; the pool reconnects") }));
     if (!deps.store) opened.push(store);
     if (deps.migrate !== false) await migrate(store);
     const counters = deps.counters ?? createCounters({ clock, redisUrl: config.redisUrl, onError: (e) => logger.warn({ err: e.message }, "redis unavailable: rate limits hold per instance") });

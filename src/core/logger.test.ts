@@ -2,7 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Type } from "typebox";
+import { DrizzleQueryError } from "drizzle-orm/errors";
 import { randomToken } from "./crypto/index.js";
+import { createLogger } from "./logger.js";
 import { captureLog, startApp } from "../../test/harness.js";
 
 test("request logs carry no credential, cookie, query string, body or secret setting", async () => {
@@ -41,4 +43,17 @@ test("request logs carry no credential, cookie, query string, body or secret set
   } finally {
     await t.close();
   }
+});
+
+test("a failed query's values stay out of the log, whatever field holds the error or its message", async () => {
+  const log = captureLog();
+  const logger = createLogger({ level: "info", destination: log.stream });
+  const failed = new DrizzleQueryError("insert into users (email) values ($1)", ["erin@example.com"], new Error("duplicate key"));
+  logger.error({ err: failed }, "under err");
+  logger.warn({ failure: failed }, "under another key");
+  logger.warn({ err: failed.message }, "as a message string");
+  await new Promise((resolve) => logger.flush(resolve));
+  assert.equal(log.lines.length, 3);
+  assert.doesNotMatch(log.text(), /erin@example\.com/);
+  assert.match(log.text(), /insert into users/);
 });

@@ -1,6 +1,7 @@
 // JSON logs (pino) that never carry a credential: sensitive field names are blanked at any depth,
 // and the values of secret settings are scrubbed from every line as a second line of defence.
 import { pino, type DestinationStream, type Logger } from "pino";
+import { carriesSqlValues, scrubSqlParams, withoutSqlValues } from "./db-errors.js";
 
 export type { Logger } from "pino";
 
@@ -20,7 +21,10 @@ const MAX_DEPTH = 8;
  * pino's path-based redaction with wildcards cost more than the rest of the request pipeline.
  */
 export function redact(value: unknown, depth = 0): unknown {
-  if (value === null || typeof value !== "object" || depth > MAX_DEPTH || value instanceof Error) return value;
+  // A failed query's values (an email, a password hash) stay out of the log, as an error or as its message.
+  if (typeof value === "string") return scrubSqlParams(value);
+  if (value instanceof Error) return carriesSqlValues(value) ? withoutSqlValues(value) : value;
+  if (value === null || typeof value !== "object" || depth > MAX_DEPTH) return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {

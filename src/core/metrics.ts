@@ -19,6 +19,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       registers: [registry],
     }),
     rateLimitExceeded: new Counter({ name: "rate_limit_exceeded_total", help: "Requests refused by a rate limit, by policy.", labelNames: ["policy"] as const, registers: [registry] }),
+    databaseUnavailable: new Counter({ name: "database_unavailable_total", help: "Requests answered 503 because the database could not be reached.", registers: [registry] }),
     authFailures: new Counter({ name: "auth_failures_total", help: "Failed authentications, by reason.", labelNames: ["reason"] as const, registers: [registry] }),
   };
 }

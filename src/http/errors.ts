@@ -1,8 +1,11 @@
 // One error handler: an AppError becomes the envelope of shared/API.md; Fastify's own errors are
-// mapped to the same codes; anything else is logged and answered with a generic 500.
+// mapped to the same codes; a database that cannot be reached is a 503 to retry; anything else is
+// logged and answered with a generic 500.
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { ErrorObject } from "ajv";
+import { isDatabaseUnavailable } from "../core/db-errors.js";
 import { AppError, ERROR_CODES, type ErrorCode } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
 import { validationDetails } from "./validation.js";
 
 /** Fastify error codes whose status is right but whose message we replace with our own. */
@@ -21,8 +24,19 @@ const BY_STATUS: Record<number, ErrorCode> = {
 
 export type ErrorResponse = { status: number; code: ErrorCode; message: string; details?: unknown; headers?: Record<string, string> };
 
+/** Seconds a client is asked to wait when the database is away: a restart or failover takes a few. */
+export const DATABASE_RETRY_AFTER = 5;
+
 /** Maps any thrown value to a safe response; `internal` is true when the error must be logged in full. */
-export function describeError(error: unknown): ErrorResponse & { internal: boolean } {
+export function describeError(error: unknown): ErrorResponse & { internal: boolean; outage?: true } {
+  // An outage is not a bug: the request may succeed on retry (here once the pool reconnects, or on
+  // another instance), so it is a 503 with Retry-After, and the balancer sees the same on /ready.
+  if (isDatabaseUnavailable(error)) {
+    return {
+      status: 503, code: "service_unavailable", message: "database unavailable; retry later",
+      headers: { "retry-after": String(DATABASE_RETRY_AFTER) }, internal: false, outage: true,
+    };
+  }
   if (error instanceof AppError) {
     return { status: error.status, code: error.code, message: error.message, details: error.details, headers: error.headers, internal: false };
   }
@@ -46,10 +60,45 @@ export function describeError(error: unknown): ErrorResponse & { internal: boole
   return { status: 500, code: "internal_error", message: "internal error", internal: true };
 }
 
+/** Counts the requests an outage refused, and logs it once per burst instead of once per request. */
+export type OutageReporter = (error: unknown) => void;
+
+/** How long one warning stands for the refusals that follow it. */
+const OUTAGE_LOG_INTERVAL_MS = 10_000;
+
+/** An OutageReporter logging at most one warning every 10 s, with the count of refusals since the last one. */
+export function outageReporter(counter: { inc(): void }, log: Logger): OutageReporter {
+  let lastLogged = 0;
+  let refused = 0;
+  return (error) => {
+    counter.inc();
+    refused++;
+    const now = Date.now();
+    if (now - lastLogged < OUTAGE_LOG_INTERVAL_MS) return;
+    lastLogged = now;
+    const cause = error instanceof Error ? error : new Error(String(error));
+    // The message only: the SQL of whichever request came first says nothing about the outage.
+    log.warn({ err: innermostMessage(cause), refused }, "database unavailable: answering 503 until it is back");
+    refused = 0;
+  };
+}
+
+/** The message of the deepest cause (pg's own error under drizzle's wrapper). */
+function innermostMessage(error: Error): string {
+  let e: unknown = error;
+  for (let depth = 0; depth < 8 && (e as { cause?: unknown }).cause instanceof Error; depth++) e = (e as { cause: Error }).cause;
+  const { code, message } = e as { code?: unknown; message: string };
+  return typeof code === "string" ? `${code}: ${message}` : message;
+}
+
 /** Writes the error envelope; never a stack trace, SQL or secret. */
-export function sendError(req: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+export function sendError(req: FastifyRequest, reply: FastifyReply, error: unknown, onOutage?: OutageReporter): FastifyReply {
   const described = describeError(error);
   if (described.internal) req.log.error({ err: error, reqId: req.id }, "unhandled error");
+  if (described.outage) {
+    if (onOutage) onOutage(error);
+    else req.log.warn({ reqId: req.id }, "database unavailable: answered 503");
+  }
   const body: Record<string, unknown> = { code: described.code, message: described.message };
   if (described.details) body.details = described.details;
   body.request_id = req.id;

@@ -2,6 +2,7 @@
 // per request, for all its windows) with the memory counters as insurance, so limits keep holding
 // per instance while Redis is away.
 import { Redis } from "ioredis";
+import { oncePer } from "../core/throttle.js";
 import type { Clock } from "../core/clock.js";
 
 export type Hit = {
@@ -66,14 +67,9 @@ export function createCounters(options: CountersOptions): Counters {
         enableAutoPipelining: true,
       })
     : undefined;
-  let lastError = 0;
   redis?.defineCommand("bulwarkHit", { lua: HIT_SCRIPT });
-  redis?.on("error", (error: Error) => {
-    // One report per 10 s: a Redis outage must not flood the log.
-    if (Date.now() - lastError < 10_000) return;
-    lastError = Date.now();
-    options.onError?.(error);
-  });
+  // One report per 10 s: a Redis outage must not flood the log.
+  redis?.on("error", oncePer(10_000, options.onError));
 
   const windowOf = (windowSeconds: number) => {
     const nowMs = options.clock.now();

@@ -9,6 +9,7 @@ import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import pg from "pg";
+import { oncePer } from "../core/throttle.js";
 
 export type Database = PgDatabase<PgQueryResultHKT>;
 export type Transaction = PgTransaction<PgQueryResultHKT>;
@@ -30,6 +31,7 @@ export type StoreOptions = {
   databaseUrl?: string | undefined;
   /** Where PGlite keeps its files; absent (with no URL) means an in-memory database, for tests. */
   dataDir?: string | undefined;
+  /** A lost connection (PostgreSQL): called at most once every 10 s however many connections die. */
   onError?: (error: Error) => void;
   /** A dumped PGlite data directory to start from instead of running initdb (seconds faster). */
   template?: Blob | undefined;
@@ -84,18 +86,67 @@ function builtTemplate(): Blob | undefined {
   return existsSync(BUILT_TEMPLATE) ? new Blob([readFileSync(BUILT_TEMPLATE)]) : undefined;
 }
 
+/** One report of lost connections per this interval: a restart kills every connection at once. */
+const ERROR_REPORT_INTERVAL_MS = 10_000;
+
+/**
+ * A pg pool whose connections may die at any moment without taking the process down.
+ *
+ * pg emits 'error' on a Client whose connection breaks (a restart, `pg_terminate_backend`: SQLSTATE
+ * 57P01), and an 'error' event without a listener is thrown by Node. The pool listens on idle
+ * clients only; a checked-out client (a transaction, the migrator's locked connection) has nobody
+ * listening. So every client gets a listener for its whole life, and a checked-out client whose
+ * connection died is given back to the pool at once, marked broken: drizzle does not release a
+ * client whose `begin` failed, and each such leak would cost the pool a connection for good.
+ */
+class GuardedPool extends pg.Pool {
+  /** The idempotent release of each client checked out through `connect()`, until it is released. */
+  readonly #held = new WeakMap<pg.PoolClient, (error?: Error) => void>();
+
+  constructor(config: pg.PoolConfig, report: (error: Error) => void) {
+    super(config);
+    // An idle connection that dies: the pool drops it and emits here.
+    this.on("error", report);
+    this.on("connect", (client) => {
+      client.on("error", (error: Error) => {
+        report(error);
+        this.#held.get(client as pg.PoolClient)?.(error);
+      });
+    });
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): void;
+  override connect(callback?: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): Promise<pg.PoolClient> | void {
+    // The callback form is pool.query's own, which releases a client that fails by itself.
+    if (callback) return super.connect(callback);
+    return super.connect().then((client) => {
+      const release = client.release.bind(client);
+      let released = false;
+      // A client given back on error may be released again by its user: that second call is a no-op.
+      const once = (error?: Error | boolean) => {
+        if (released) return;
+        released = true;
+        this.#held.delete(client);
+        release(error);
+      };
+      client.release = once;
+      this.#held.set(client, once);
+      return client;
+    });
+  }
+}
+
 /** Opens the database named by the options. */
 export async function openStore(options: StoreOptions): Promise<Store> {
   if (options.databaseUrl) {
-    const pool = new pg.Pool({
+    const pool = new GuardedPool({
       connectionString: options.databaseUrl,
       max: 10,
       connectionTimeoutMillis: 5_000,
       // A runaway query must not hold a connection (and a lock) forever.
       statement_timeout: 15_000,
-    });
-    // An idle connection that dies (server restart) must not crash the process.
-    pool.on("error", (error) => options.onError?.(error));
+    }, oncePer(ERROR_REPORT_INTERVAL_MS, options.onError));
     const db = drizzlePg({ client: pool }) as unknown as Database;
     return makeStore("postgres", db, { kind: "postgres", pool }, () => pool.end());
   }

@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { Redis } from "ioredis";
+import { oncePer } from "../core/throttle.js";
 
 export type PubSub = {
   readonly kind: "memory" | "redis";
@@ -42,8 +43,17 @@ export function createPubSub(options: PubSubOptions): PubSub {
   // A subscribed connection can do nothing else, so publishing needs a second one.
   const pub = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 1_000 });
   const sub = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
-  for (const client of [pub, sub]) client.on("error", (error: Error) => options.onError?.(error));
-  sub.on("message", (channel: string, message: string) => local.emit(channel.slice(prefix.length + 1), message));
+  // Both connections retry on their own; a Redis outage makes one report every 10 s, not one per attempt.
+  const report = oncePer(10_000, options.onError);
+  for (const client of [pub, sub]) client.on("error", report);
+  sub.on("message", (channel: string, message: string) => {
+    // Inside ioredis' socket handler: a subscriber that throws must not become an uncaught exception.
+    try {
+      local.emit(channel.slice(prefix.length + 1), message);
+    } catch (error) {
+      options.onError?.(error as Error);
+    }
+  });
   return {
     kind: "redis",
     async publish(channel, message) {
@@ -79,9 +89,14 @@ export function broadcast(pubsub: PubSub, channel: string, apply: (ids: string[]
   return {
     async subscribe() {
       await pubsub.subscribe(channel, (message) => {
-        const { ids, nonce } = JSON.parse(message) as { ids: string[]; nonce: string };
-        apply(ids);
-        echoes.get(nonce)?.();
+        // Runs inside Redis' event handler: a throw here (a malformed message) would be uncaught.
+        try {
+          const { ids, nonce } = JSON.parse(message) as { ids: string[]; nonce: string };
+          apply(ids);
+          echoes.get(nonce)?.();
+        } catch (error) {
+          onError?.(error as Error);
+        }
       });
     },
     async announce(ids) {

@@ -156,8 +156,10 @@ export function createApiKeyService(deps: ApiKeyDeps) {
       await keys.start();
       const reload = async () => {
         const since = lastReload - 60_000;
-        lastReload = clock.now();
+        const startedAt = clock.now();
         invalidate(await store.changedSince(db, new Date(since)));
+        // Advanced only once read: after a database outage the next reload covers all of it.
+        lastReload = startedAt;
         await recordExpiries();
       };
       timers.push(setInterval(() => {

@@ -65,6 +65,8 @@ export function createMailer(options: MailerOptions): Mailer {
       connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000,
     })
     : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "\r\n" });
+  // A pooled or OAuth2 SMTP transport reports connection failures as 'error' events; sends still fail (and retry) on their own.
+  transport.on("error", (error: Error) => options.log.warn({ err: error.message }, "mail transport error"));
   const inFlight = new Set<Promise<void>>();
   const timers = new Set<NodeJS.Timeout>();
   let waiters: (() => void)[] = [];

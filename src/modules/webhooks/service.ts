@@ -375,8 +375,13 @@ export function createWebhookService(deps: WebhookDeps) {
     /** Starts the delivery worker (a timer; the queue itself lives in the database). */
     start(): void {
       if (timer) return;
+      // A failed run (the database away) is reported once, not every 2 s; the next runs retry.
+      let failing = false;
       timer = setInterval(() => {
-        runDue().catch((error: unknown) => deps.onError?.(error, "webhook worker run failed"));
+        runDue().then(() => { failing = false; }, (error: unknown) => {
+          if (!failing) deps.onError?.(error, "webhook worker run failed; retrying every 2 s");
+          failing = true;
+        });
       }, WORKER_INTERVAL_MS);
       timer.unref();
     },
