@@ -6,7 +6,8 @@
 // time and idle memory of the compiled server (bench/startup.ts). Results go to bench/results/.
 // Options (defaults shown): --duration 10 --warmup 2 --connections 50 --rounds 1 --quiet-wait 120
 // --scenarios bare,bulwark-memory,bulwark-redis,bulwark-me-memory,bulwark-me-pg-redis,bulwark-key-memory,me-under-login-flood
-// --me-rate 500 --me-connections 10 --flood-connections 64,200 --no-startup --no-build --no-write.
+// --me-rate 500 --me-connections 10 --flood-connections 64,200 --no-startup --no-build --no-write
+// --pin (server on core 0, load generator on core 1, with taskset).
 // See bench/README.md.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -99,8 +100,17 @@ const isSkipped = (o: Outcome): o is Skipped => "skipped" in o;
 /** A started bench/server.ts child with a line reader on its stdout; `token` for the identity scenarios. */
 type ServerProcess = { child: ChildProcess; port: number; token: string | undefined; next(): Promise<string> };
 
+/**
+ * With --pin, the server runs on core 0 and this process (the load generator) on core 1: on a
+ * 2-core machine unpinned runs are noise, since the two fight for the same core.
+ */
+function pinned(command: string, args: string[]): [string, string[]] {
+  return values.pin ? ["taskset", ["-c", "0", command, ...args]] : [command, args];
+}
+
 async function startServer(scenario: Scenario, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...cpuProfileArgs(scenario), "--import", "tsx", join(ROOT, "bench/server.ts"), scenario], {
+  const [command, args] = pinned(process.execPath, [...cpuProfileArgs(scenario), "--import", "tsx", join(ROOT, "bench/server.ts"), scenario]);
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "inherit"],
@@ -610,8 +620,10 @@ const { values } = parseArgs({
     "no-startup": { type: "boolean" },
     "no-build": { type: "boolean" },
     "no-write": { type: "boolean" },
+    pin: { type: "boolean" },
   },
 });
+if (values.pin) execFileSync("taskset", ["-cp", "1", String(process.pid)], { stdio: "ignore" });
 const options = {
   duration: Number(values.duration),
   warmup: Number(values.warmup),

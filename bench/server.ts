@@ -113,9 +113,9 @@ async function bulwark(options: BulwarkOptions, tally: ReturnType<typeof countin
   // The hasher createApp would build itself (same defaults), passed in only so its stats can be read.
   const app = await createApp(config, { logger, ...(options.hasher ? { hasher: options.hasher } : {}) });
   // A library route, as a user of Bulwark adds one: default auth (none) and rate-limit class.
-  app.get("/hello", { schema: { response: { 200: HelloResponse } } }, async () => ({ hello: "world" }));
+  app.get("/hello", { schema: { response: { 200: HelloResponse } }, config: { auth: "public", rateLimit: "default" } }, async () => ({ hello: "world" }));
   // The same answer behind an API key scope (bulwark-key-memory).
-  if (options.keyRoute) app.get("/api/bench/key", { schema: { response: { 200: HelloResponse } }, config: { auth: { apiKey: BENCH_KEY_SCOPE } } }, async () => ({ hello: "world" }));
+  if (options.keyRoute) app.get("/api/bench/key", { schema: { response: { 200: HelloResponse } }, config: { auth: { apiKey: BENCH_KEY_SCOPE }, rateLimit: "default" } }, async () => ({ hello: "world" }));
   return { app, dataDir };
 }
 
