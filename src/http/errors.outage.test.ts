@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
 import { DrizzleQueryError } from "drizzle-orm/errors";
 import pg from "pg";
+import { Type } from "typebox";
 import { captureLog, startApp, type TestApp } from "../../test/harness.js";
 
 /** What drizzle throws when PostgreSQL terminates the connection of a query in flight. */
@@ -23,8 +24,8 @@ before(async () => {
     env: { RATE_LIMIT_PER_MINUTE: "1000" },
     extend: async (app) => {
       await app.bulwark.store.db.execute(sql`create table if not exists test_emails (email text primary key)`);
-      app.get("/outage", async () => { throw terminated(); });
-      app.post("/emails", async (_req, reply) => {
+      app.get("/outage", { config: { auth: "public", rateLimit: "default" } }, async () => { throw terminated(); });
+      app.post("/emails", { schema: { body: Type.Object({}, { additionalProperties: false }) }, config: { auth: "public", rateLimit: "default" } }, async (_req, reply) => {
         const email = "dave@example.com";
         await app.bulwark.store.db.execute(sql`insert into test_emails (email) values (${email})`);
         return reply.code(201).send({ ok: true });
