@@ -2,13 +2,11 @@
 // Login and the changes that need the password again are the signin module's.
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
-import { Type } from "typebox";
 import { requestActor } from "../audit/index.js";
 import { clientMeta } from "../sessions/index.js";
 import { Accepted, ForgotBody, RegisterBody, ResetBody, UserEnvelope, UserList, UserListQuery, UserParams, VerifyEmailBody } from "./schema.js";
 import type { AccountService } from "./service.js";
-
-const NoBody = Type.Object({}, { additionalProperties: false });
+import { NoBody } from "../../http/schemas.js";
 
 /** Registers the accounts routes. */
 export async function accountRoutes(app: FastifyInstance, accounts: AccountService): Promise<void> {

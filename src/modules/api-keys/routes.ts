@@ -1,13 +1,11 @@
 // The API keys routes: a user's own keys, and the admin views of anyone's.
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { Type } from "typebox";
 import { errors } from "../../core/errors.js";
 import { requestActor } from "../audit/index.js";
 import { CreateKeyBody, KeyCreated, KeyList, KeyParams, RotateKeyBody } from "./schema.js";
 import type { ApiKeyService, KeyActor } from "./service.js";
-
-const NoBody = Type.Object({}, { additionalProperties: false });
+import { NoBody } from "../../http/schemas.js";
 
 /** The actor of a request in the shape the service records. */
 function actorOf(req: FastifyRequest): KeyActor {

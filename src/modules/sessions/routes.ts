@@ -2,17 +2,15 @@
 // "end every session of this user".
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { Type } from "typebox";
 import { errors } from "../../core/errors.js";
 import { clientMeta } from "../../http/client-meta.js";
 import { requestActor } from "../audit/index.js";
 import type { CookieJar } from "./cookies.js";
 import { RefreshBody, SessionList, SessionParams, TokenPair, UserSessionsParams, Whoami } from "./schema.js";
 import type { SessionService, TokenPair as Pair } from "./service.js";
+import { NoBody } from "../../http/schemas.js";
 
 export { clientMeta } from "../../http/client-meta.js";
-
-const NoBody = Type.Object({}, { additionalProperties: false });
 
 /** What a sign-in or refresh answers: the pair, or in cookie mode the pair without its tokens. */
 export type PairAnswer = Pick<Pair, "token_type" | "expires_in" | "session_id"> & Partial<Pick<Pair, "access_token" | "refresh_token">>;

@@ -2,12 +2,10 @@
 // credential), the admin view of received events, and the admin API of outbound endpoints.
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { Type } from "typebox";
 import { requestActor } from "../audit/index.js";
 import { CreateEndpointBody, DeliveryList, EndpointCreated, EndpointList, EndpointParams, EventsPage, EventsQuery, Received, SourceParams } from "./schema.js";
 import type { ClientMeta, WebhookService } from "./service.js";
-
-const NoBody = Type.Object({}, { additionalProperties: false });
+import { NoBody } from "../../http/schemas.js";
 
 const meta = (req: FastifyRequest): ClientMeta => {
   const { ip, userAgent } = requestActor(req);
