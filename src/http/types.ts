@@ -16,6 +16,8 @@ declare module "fastify" {
     rateLimit?: RateLimitClass | false;
     /** The audit event type of this route; failures (4xx) are recorded under it automatically. */
     audit?: string;
+    /** The body schema may accept unknown fields (`additionalProperties` true or unset): a deliberate, greppable exception. */
+    openBody?: boolean;
   }
   interface FastifyRequest {
     /** Who is calling, once authentication resolved credentials; null for anonymous calls. */
