@@ -151,16 +151,32 @@ export function testPubSub(prefix: string): PubSub {
   return createPubSub({ redisUrl: TEST_REDIS_URL, prefix });
 }
 
-/** A log destination that keeps every line, to assert what was (not) logged. */
-export function captureLog(): { stream: Writable; lines: string[]; text(): string } {
+/**
+ * A log destination that keeps every line, to assert what was (not) logged. `waitFor` resolves when a
+ * line matching the pattern has been written (at once if one was): a test that checks what is *not*
+ * in the log first waits for the lines it inspects, instead of sleeping and hoping they arrived.
+ */
+export function captureLog(): { stream: Writable; lines: string[]; text(): string; waitFor(pattern: RegExp): Promise<string> } {
   const lines: string[] = [];
+  const waiting: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      const added = chunk.toString("utf8").split("\n").filter(Boolean);
+      lines.push(...added);
+      for (const line of added) {
+        for (const w of waiting.filter((x) => x.pattern.test(line))) {
+          waiting.splice(waiting.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
       done();
     },
   });
-  return { stream, lines, text: () => lines.join("\n") };
+  const waitFor = (pattern: RegExp): Promise<string> => {
+    const found = lines.find((line) => pattern.test(line));
+    return found !== undefined ? Promise.resolve(found) : new Promise((resolve) => waiting.push({ pattern, resolve }));
+  };
+  return { stream, lines, text: () => lines.join("\n"), waitFor };
 }
 
 export type TestApp = {
