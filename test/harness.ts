@@ -20,6 +20,21 @@ import type { Mailer } from "../src/modules/mail/index.js";
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL || undefined;
+/** Set by CI (`.ci/run`): PostgreSQL and Redis must be there, and no test may skip for want of them. */
+export const TEST_REQUIRE_SERVICES = process.env.TEST_REQUIRE_SERVICES === "1";
+
+/**
+ * The `skip` option of a test that needs real services: false when they are configured, else the
+ * reason. When TEST_REQUIRE_SERVICES=1 a missing one is an error, so a CI run cannot pass by
+ * quietly skipping the several-instance tests.
+ */
+export function needs(...services: ("postgres" | "redis")[]): false | string {
+  const missing = services.filter((s) => (s === "postgres" ? !TEST_DATABASE_URL : !TEST_REDIS_URL))
+    .map((s) => (s === "postgres" ? "TEST_DATABASE_URL" : "TEST_REDIS_URL"));
+  if (missing.length === 0) return false;
+  if (TEST_REQUIRE_SERVICES) throw new Error(`TEST_REQUIRE_SERVICES=1 but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not set`);
+  return `needs ${missing.join(" and ")}`;
+}
 
 /** Fresh strong secrets for one test: tests never share or commit secrets. */
 export function testSecrets(): Env {
