@@ -32,7 +32,7 @@ function authCell(auth: unknown): string {
 export function renderRoutesDocs(routes: readonly RouteRecord[], events: readonly { module: string; type: string; spec: AuditEventSpec }[]): string {
   const rows = [...routes]
     .sort((a, b) => a.url.localeCompare(b.url) || a.method.localeCompare(b.method))
-    .map((r) => `| ${r.method} | ${code(r.url)} | ${authCell(r.auth)} | ${r.rateLimit === false ? "none" : cell(String(r.rateLimit))} | ${r.audit ? code(r.audit) : "—"} | ${r.body ? "yes" : "—"} | ${r.response ? "yes" : "—"} |`);
+    .map((r) => `| ${r.method} | ${code(r.url)} | ${authCell(r.auth)} | ${r.rateLimit === false ? "none" : cell(String(r.rateLimit))} | ${r.audit ? code(r.audit) : "—"} | ${r.body === "none" ? "—" : r.body} | ${r.response ? "yes" : "—"} |`);
   const eventRows = events.map(({ module, type, spec }) =>
     `| ${code(type)} | ${module} | ${spec.webhook ? `${code(spec.webhook.event)} (${spec.webhook.results.join(", ")})` : "—"} | ${cell(spec.description)} |`);
   return `# Routes
@@ -45,7 +45,8 @@ Every route Bulwark registers, with what it declares about its protections. A ro
 audit event type (refused calls are recorded under it; successes are recorded by the service in
 the transaction of the change), and every state-changing route has a closed body schema (the
 empty object when it takes no body). Inbound webhooks take raw bytes authenticated by their
-signature instead. See [architecture.md](architecture.md) for the module contract.
+signature instead (\`raw\`). A body schema that accepts unknown fields must be declared
+\`openBody: true\` and shows as \`open\` here; there are none. See [architecture.md](architecture.md) for the module contract.
 
 - **auth**: \`public\` (anyone), \`optional\` (anyone, but credentials sent must be good),
   \`user\` (a signed-in user; API keys are refused), \`admin\`, an API key scope (\`or user\`:
@@ -54,7 +55,7 @@ signature instead. See [architecture.md](architecture.md) for the module contrac
   (\`default\` is the global budget alone); \`none\` for health checks and metrics, which also
   resolve no credentials.
 
-| method | path | auth | rate limit | audit event | body schema | response schema |
+| method | path | auth | rate limit | audit event | body | response schema |
 | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join("\n")}
 

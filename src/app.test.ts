@@ -87,11 +87,15 @@ test("roles and scopes: users, admins and API keys each reach only what the rout
 test("graceful shutdown: close() lets an in-flight request finish, refuses new connections, and answers a late request with the 503 envelope", async () => {
   const store = await testStore();
   let release: () => void = () => {};
+  let entered: () => void = () => {};
+  const slowStarted = new Promise<void>((resolve) => { entered = resolve; });
   const t = await startApp({
     store,
     extend: (app) => {
       app.get("/slow", { config: { auth: "public", rateLimit: "default" } }, async () => {
-        await new Promise<void>((resolve) => { release = resolve; });
+        const done = new Promise<void>((resolve) => { release = resolve; });
+        entered();
+        await done;
         return { done: true };
       });
     },
@@ -104,12 +108,26 @@ test("graceful shutdown: close() lets an in-flight request finish, refuses new c
     let received = "";
     socket.on("data", (chunk: Buffer) => { received += chunk.toString(); });
     socket.write("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Events, not sleeps: the handler is running...
+    await slowStarted;
+    // ...and the listening socket is closed (Fastify calls server.close() from its onClose hook).
+    const server = t.app.server;
+    const stoppedListening = new Promise<void>((resolve) => {
+      const close = server.close.bind(server);
+      server.close = ((callback?: (error?: Error) => void) => {
+        const result = close(callback);
+        resolve();
+        return result;
+      }) as typeof server.close;
+    });
     const closing = t.app.close();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await stoppedListening;
+    assert.equal(server.listening, false);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/health`), "new connections are refused while closing");
+    // The late request on the open connection has reached the server (while closing) before the slow one finishes.
+    const lateArrived = new Promise<void>((resolve) => server.on("request", (req) => { if (req.url === "/health") resolve(); }));
     socket.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await lateArrived;
     release();
     await closing;
     await new Promise((resolve) => socket.once("close", resolve));

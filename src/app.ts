@@ -25,7 +25,16 @@ export type AppDeps = RuntimeDeps & {
 };
 
 /** One registered route as docs/routes.md lists it. */
-export type RouteRecord = { method: string; url: string; auth: unknown; rateLimit: unknown; audit: string | undefined; body: boolean; response: boolean };
+export type RouteRecord = {
+  method: string;
+  url: string;
+  auth: unknown;
+  rateLimit: unknown;
+  audit: string | undefined;
+  /** `closed` (a schema refusing unknown fields), `open` (declared `openBody`), `raw` (bytes checked by the handler), or `none`. */
+  body: "closed" | "open" | "raw" | "none";
+  response: boolean;
+};
 
 /** What library code reaches through `app.bulwark`: the kernel, every module's service, and a few operations. */
 export type Bulwark = Kernel & Readonly<Services> & {
@@ -100,7 +109,8 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
     const config = route.config ?? {};
     for (const method of [route.method].flat()) {
       if (method === "HEAD") continue;
-      routes.push({ method, url: route.url, auth: config.auth, rateLimit: config.rateLimit, audit: config.audit, body: route.schema?.body !== undefined, response: route.schema?.response !== undefined });
+      const body = config.rawBody ? "raw" : config.openBody ? "open" : route.schema?.body !== undefined ? "closed" : "none";
+      routes.push({ method, url: route.url, auth: config.auth, rateLimit: config.rateLimit, audit: config.audit, body, response: route.schema?.response !== undefined });
     }
   });
 

@@ -45,6 +45,21 @@ export function testAudit(db: Database, clock: Clock): AuditService {
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL || undefined;
+/** Set by CI (`.ci/run`): PostgreSQL and Redis must be there, and no test may skip for want of them. */
+export const TEST_REQUIRE_SERVICES = process.env.TEST_REQUIRE_SERVICES === "1";
+
+/**
+ * The `skip` option of a test that needs real services: false when they are configured, else the
+ * reason. When TEST_REQUIRE_SERVICES=1 a missing one is an error, so a CI run cannot pass by
+ * quietly skipping the several-instance tests.
+ */
+export function needs(...services: ("postgres" | "redis")[]): false | string {
+  const missing = services.filter((s) => (s === "postgres" ? !TEST_DATABASE_URL : !TEST_REDIS_URL))
+    .map((s) => (s === "postgres" ? "TEST_DATABASE_URL" : "TEST_REDIS_URL"));
+  if (missing.length === 0) return false;
+  if (TEST_REQUIRE_SERVICES) throw new Error(`TEST_REQUIRE_SERVICES=1 but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not set`);
+  return `needs ${missing.join(" and ")}`;
+}
 
 /** Fresh strong secrets for one test: tests never share or commit secrets. */
 export function testSecrets(): Env {
@@ -176,16 +191,32 @@ export function testPubSub(prefix: string): PubSub {
   return createPubSub({ redisUrl: TEST_REDIS_URL, prefix });
 }
 
-/** A log destination that keeps every line, to assert what was (not) logged. */
-export function captureLog(): { stream: Writable; lines: string[]; text(): string } {
+/**
+ * A log destination that keeps every line, to assert what was (not) logged. `waitFor` resolves when a
+ * line matching the pattern has been written (at once if one was): a test that checks what is *not*
+ * in the log first waits for the lines it inspects, instead of sleeping and hoping they arrived.
+ */
+export function captureLog(): { stream: Writable; lines: string[]; text(): string; waitFor(pattern: RegExp): Promise<string> } {
   const lines: string[] = [];
+  const waiting: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      const added = chunk.toString("utf8").split("\n").filter(Boolean);
+      lines.push(...added);
+      for (const line of added) {
+        for (const w of waiting.filter((x) => x.pattern.test(line))) {
+          waiting.splice(waiting.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
       done();
     },
   });
-  return { stream, lines, text: () => lines.join("\n") };
+  const waitFor = (pattern: RegExp): Promise<string> => {
+    const found = lines.find((line) => pattern.test(line));
+    return found !== undefined ? Promise.resolve(found) : new Promise((resolve) => waiting.push({ pattern, resolve }));
+  };
+  return { stream, lines, text: () => lines.join("\n"), waitFor };
 }
 
 export type TestApp = {

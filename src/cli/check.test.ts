@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomToken } from "../core/crypto/index.js";
 import type { Env } from "../config/load.js";
-import { productionEnv, startApp, storeUrl, testStore, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../test/harness.js";
+import { productionEnv, startApp, storeUrl, testStore, TEST_DATABASE_URL, TEST_REDIS_URL, needs } from "../../test/harness.js";
 import { checkCommand, probe, runChecks, type CheckResult } from "./check.js";
 import { captureOutput } from "./output.js";
 
@@ -66,7 +66,7 @@ test("bulwark check judges a development configuration by the production rules a
   assert.ok(failures(results).includes("config SECRET_KEY"), JSON.stringify(results));
 });
 
-test("bulwark check reports pending migrations", { skip: !TEST_DATABASE_URL && "needs TEST_DATABASE_URL" }, async (t) => {
+test("bulwark check reports pending migrations", { skip: needs("postgres") }, async (t) => {
   const store = await testStore({ kind: "postgres", migrate: false });
   t.after(() => store.close());
   const results = await runChecks({ ...goodProduction(), DATABASE_URL: storeUrl(store)! }, project(), undefined);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliDatabase, testAudit, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../test/harness.js";
+import { cliDatabase, needs, testAudit, TEST_REDIS_URL } from "../../test/harness.js";
 import { systemClock } from "../core/clock.js";
 import { generateKeyringEntry, parseKeyring } from "../core/crypto/index.js";
 import { sql } from "drizzle-orm";
@@ -103,7 +103,7 @@ test("keys rotate-signing makes a new key, keeps the old one published, audits i
   }
 });
 
-test("keys rotate-signing --revoke reaches a running instance over Redis", { skip: (!TEST_DATABASE_URL || !TEST_REDIS_URL) && "TEST_DATABASE_URL and TEST_REDIS_URL are needed" }, async () => {
+test("keys rotate-signing --revoke reaches a running instance over Redis", { skip: needs("postgres", "redis") }, async () => {
   const db = await cliDatabase();
   const store = await db.open();
   // The CLI publishes under the default prefix, as a deployment does.

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createFakeClock } from "../core/clock.js";
 import { randomToken } from "../core/crypto/index.js";
 import { createCounters } from "../store/counters.js";
-import { startApp, testCounters, testSecrets, testStore, TEST_REDIS_URL, type TestApp } from "../../test/harness.js";
+import { startApp, testCounters, testSecrets, testStore, TEST_REDIS_URL, type TestApp, needs } from "../../test/harness.js";
 
 const opened: TestApp[] = [];
 const given: { close(): Promise<void> }[] = [];
@@ -124,7 +124,7 @@ test("RATE_LIMIT_ENABLED=false turns limits off", async () => {
   for (let i = 0; i < 3; i++) assert.equal((await t.app.inject({ method: "GET", url: "/api/config/public" })).statusCode, 200);
 });
 
-test("two instances sharing one Redis enforce one global limit", { skip: !TEST_REDIS_URL && "TEST_REDIS_URL not set" }, async () => {
+test("two instances sharing one Redis enforce one global limit", { skip: needs("redis") }, async () => {
   const clock = createFakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
   const prefix = `bwtest:${randomToken(6)}`;
   const store = await testStore();

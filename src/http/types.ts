@@ -41,6 +41,8 @@ declare module "fastify" {
     audit?: string;
     /** The body is raw bytes the handler authenticates itself (signed webhooks): no body schema. */
     rawBody?: true;
+    /** The body schema may accept unknown fields (`additionalProperties` true or unset): a deliberate, greppable exception. */
+    openBody?: boolean;
   }
   interface FastifyRequest {
     /** Who is calling, once authentication resolved credentials; null for anonymous calls. */

@@ -59,11 +59,16 @@ function join(base: string, field: string): string {
 
 type JsonSchema = { type?: unknown; properties?: Record<string, JsonSchema>; additionalProperties?: unknown; items?: JsonSchema; anyOf?: JsonSchema[]; oneOf?: JsonSchema[]; allOf?: JsonSchema[] };
 
+/** Whether an `additionalProperties` value lets any unknown field through: unset, `true`, or the empty schema `{}`. */
+function acceptsAnyField(value: unknown): boolean {
+  return value === undefined || value === true || (typeof value === "object" && value !== null && Object.keys(value).length === 0);
+}
+
 /** Names the first object in a schema that would accept unknown fields, or undefined when all are closed. */
 export function openObjectIn(schema: unknown, path = "$"): string | undefined {
   const s = schema as JsonSchema | undefined;
   if (!s || typeof s !== "object") return undefined;
-  if ((s.type === "object" || s.properties) && s.additionalProperties === undefined) return path;
+  if ((s.type === "object" || s.properties) && acceptsAnyField(s.additionalProperties)) return path;
   for (const [name, child] of Object.entries(s.properties ?? {})) {
     const found = openObjectIn(child, `${path}.${name}`);
     if (found) return found;
@@ -75,12 +80,18 @@ export function openObjectIn(schema: unknown, path = "$"): string | undefined {
   return undefined;
 }
 
-/** Refuses, at registration, a route whose body or query schema would let unknown fields through. */
-export function assertClosedSchemas(route: { method: string | string[]; url: string; schema?: FastifySchema }): void {
+/**
+ * Refuses, at registration, a route whose body, query or params schema would let unknown fields
+ * through — unset `additionalProperties`, `true` or `{}` alike — so mass assignment needs a visible
+ * decision: a route that must take arbitrary fields in its body declares `config: { openBody: true }`.
+ */
+export function assertClosedSchemas(route: { method: string | string[]; url: string; schema?: FastifySchema; config?: unknown }): void {
+  const openBody = (route.config as { openBody?: unknown } | undefined)?.openBody === true;
   for (const part of ["body", "querystring", "params"] as const) {
+    if (part === "body" && openBody) continue;
     const where = openObjectIn(route.schema?.[part]);
     if (where) {
-      throw new Error(`route ${String(route.method)} ${route.url}: ${part} schema at ${where} must set additionalProperties (use Type.Object(..., { additionalProperties: false }))`);
+      throw new Error(`route ${String(route.method)} ${route.url}: ${part} schema at ${where} must set additionalProperties: false (use Type.Object(..., { additionalProperties: false }); a body that must stay open declares config: { openBody: true })`);
     }
   }
 }

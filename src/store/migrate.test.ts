@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
 import { openStore, rowsOf } from "./db.js";
 import { migrate } from "./migrate.js";
-import { storeUrl, testStore, TEST_DATABASE_URL } from "../../test/harness.js";
+import { storeUrl, testStore, TEST_DATABASE_URL, needs } from "../../test/harness.js";
 
 async function tables(store: Awaited<ReturnType<typeof testStore>>): Promise<string[]> {
   const result = await store.db.execute(sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`);
@@ -26,7 +26,7 @@ for (const kind of TEST_DATABASE_URL ? (["pglite", "postgres"] as const) : (["pg
   });
 }
 
-test("postgres: several instances migrating at once apply each migration exactly once", { skip: !TEST_DATABASE_URL && "TEST_DATABASE_URL not set" }, async () => {
+test("postgres: several instances migrating at once apply each migration exactly once", { skip: needs("postgres") }, async () => {
   const first = await testStore({ kind: "postgres", migrate: false });
   const others = await Promise.all([1, 2, 3].map(() => openStore({ databaseUrl: storeUrl(first) })));
   try {

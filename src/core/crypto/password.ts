@@ -41,6 +41,13 @@ export type PasswordHasherOptions = {
 
 export type PasswordHasherStats = { hashes: number; verifications: number; inFlight: number; queued: number };
 
+/**
+ * The Argon2 work actually done: verifications that ran to completion in the native binding, and the
+ * sums of the parameters they ran with (KiB of memory, passes, lanes). Counted after the binding
+ * returns, so a code path that skips the work (or runs it at a lower cost) shows here.
+ */
+export type PasswordHasherWork = { argon2Verifications: number; memoryKiB: number; passes: number; lanes: number };
+
 export type PasswordHasher = {
   /** Argon2id PHC string of the password's UTF-8 bytes, with a fresh 16-byte salt. */
   hash(password: string): Promise<string>;
@@ -52,6 +59,8 @@ export type PasswordHasher = {
   verifyDummy(password: string): Promise<false>;
   /** Counters for tests and metrics. */
   stats(): PasswordHasherStats;
+  /** The Argon2 verification work done so far, with its cost: what a test of the dummy verification measures. */
+  work(): PasswordHasherWork;
 };
 
 /** Creates a password hasher whose hash and verify calls share one concurrency cap and one bounded queue. */
@@ -63,6 +72,18 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
 
   const slots = createSlots(maxConcurrent, maxQueue);
   const counters = { hashes: 0, verifications: 0 };
+  const work: PasswordHasherWork = { argon2Verifications: 0, memoryKiB: 0, passes: 0, lanes: 0 };
+
+  /** argon2Verify, accounted: the cost read from the hash is added once the native verification has returned. */
+  async function argon2VerifyAccounted(stored: string, password: string): Promise<boolean> {
+    const matched = await argon2Verify(stored, password);
+    const parsed = parseArgon2(stored);
+    work.argon2Verifications += 1;
+    work.memoryKiB += parsed?.memoryCost ?? 0;
+    work.passes += parsed?.timeCost ?? 0;
+    work.lanes += parsed?.parallelism ?? 0;
+    return matched;
+  }
 
   // A hash of 32 random bytes, made once at start-up with the current parameters: no password can match it, and
   // verifying against it costs exactly what verifying a real user's hash costs.
@@ -70,7 +91,7 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
   dummyHash.catch(() => undefined); // surfaced by verifyDummy, not as an unhandled rejection at start-up
 
   async function verifyAgainstDummy(password: string): Promise<false> {
-    await argon2Verify(await dummyHash, password);
+    await argon2VerifyAccounted(await dummyHash, password);
     return false;
   }
 
@@ -88,7 +109,7 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
         try {
           switch (schemeOf(stored)) {
             case "argon2":
-              return await argon2Verify(stored, password);
+              return await argon2VerifyAccounted(stored, password);
             case "bcrypt":
               // @node-rs/bcrypt reads $2a$, $2b$ and $2y$ itself; no relabelling is needed.
               return await bcryptVerify(password, stored);
@@ -130,6 +151,10 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
 
     stats() {
       return { ...counters, inFlight: slots.active(), queued: slots.waiting() };
+    },
+
+    work() {
+      return { ...work };
     },
   };
 }

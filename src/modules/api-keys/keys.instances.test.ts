@@ -2,10 +2,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createFakeClock } from "../../core/clock.js";
-import { startDeployment, TEST_DATABASE_URL, TEST_REDIS_URL, type TestApp } from "../../../test/harness.js";
+import { startDeployment, type TestApp, needs } from "../../../test/harness.js";
 import { bearer, signedIn } from "../../../test/identity.js";
 
-const skip = (!TEST_DATABASE_URL || !TEST_REDIS_URL) && "needs TEST_DATABASE_URL and TEST_REDIS_URL";
+const skip = needs("postgres", "redis");
 
 test("revocation, rotation, expiry and a disabled owner on one instance stop the key on the next request on another", { skip }, async () => {
   const clock = createFakeClock(Date.UTC(2026, 0, 1, 12));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { sql } from "drizzle-orm";
-import { storeUrl, testAudit, testStore, TEST_DATABASE_URL } from "../../../test/harness.js";
+import { needs, storeUrl, testAudit, testStore, TEST_DATABASE_URL } from "../../../test/harness.js";
 import { systemClock } from "../../core/clock.js";
 import { openStore, rowsOf } from "../../store/db.js";
 
@@ -18,7 +18,7 @@ test("50 concurrent records keep the chain linear", async () => {
   }
 });
 
-test("two instances (separate pools on one PostgreSQL) writing at once keep one chain", { skip: TEST_DATABASE_URL ? false : "needs TEST_DATABASE_URL" }, async () => {
+test("two instances (separate pools on one PostgreSQL) writing at once keep one chain", { skip: needs("postgres") }, async () => {
   const store = await testStore({ kind: "postgres" });
   const other = await openStore({ databaseUrl: storeUrl(store) });
   try {

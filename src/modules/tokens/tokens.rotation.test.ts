@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { decodeProtectedHeader } from "jose";
-import { testAudit, testStore, TEST_REDIS_URL } from "../../../test/harness.js";
+import { needs, testAudit, testStore, TEST_REDIS_URL } from "../../../test/harness.js";
 import { createFakeClock } from "../../core/clock.js";
 import { generateKeyringEntry, parseKeyring, randomToken, type Keyring } from "../../core/crypto/index.js";
 import { AppError } from "../../core/errors.js";
@@ -145,7 +145,7 @@ test("a key rotated in on another instance is found through an unknown-kid reloa
   assert.equal((await b.verify(second.token)).sub, "u2");
 });
 
-test("with Redis, a revoke on instance A reaches instance B on the same database", { skip: !TEST_REDIS_URL && "TEST_REDIS_URL is not set" }, async () => {
+test("with Redis, a revoke on instance A reaches instance B on the same database", { skip: needs("redis") }, async () => {
   const prefix = `bwtest:${randomToken(6)}`;
   const pubA = createPubSub({ redisUrl: TEST_REDIS_URL, prefix });
   const pubB = createPubSub({ redisUrl: TEST_REDIS_URL, prefix });

@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import { sql } from "drizzle-orm";
 import { createVerifier } from "fast-jwt";
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import { startApp, storeUrl, testAudit, testStore, TEST_DATABASE_URL, type TestApp } from "../../../test/harness.js";
+import { needs, startApp, storeUrl, testAudit, testStore, type TestApp } from "../../../test/harness.js";
 import { createFakeClock } from "../../core/clock.js";
 import { generateKeyringEntry, parseKeyring, type Keyring } from "../../core/crypto/index.js";
 import { AppError } from "../../core/errors.js";
@@ -113,7 +113,7 @@ test("init with a keyring that cannot decrypt the active key fails closed at sta
   other.close();
 });
 
-test("several instances starting at once on one PostgreSQL create exactly one key", { skip: !TEST_DATABASE_URL && "TEST_DATABASE_URL is not set" }, async () => {
+test("several instances starting at once on one PostgreSQL create exactly one key", { skip: needs("postgres") }, async () => {
   const pgStore = await testStore({ kind: "postgres" });
   const url = storeUrl(pgStore)!;
   const others = await Promise.all([1, 2, 3].map(() => openStore({ databaseUrl: url })));

@@ -2,7 +2,7 @@
 // timeout, no redirects followed, the response body read (bounded) and discarded.
 import http from "node:http";
 import https from "node:https";
-import { BlockedTargetError, guardedLookup, isPrivateAddress, literalAddress } from "./ssrf.js";
+import { BlockedTargetError, guardedLookup, isPrivateAddress, literalAddress, type ResolveAll } from "./ssrf.js";
 
 export type SendResult = { statusCode: number | null; error: string | null };
 
@@ -10,7 +10,7 @@ export const DELIVERY_TIMEOUT_MS = 10_000;
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /** POSTs `body` with `headers` to `url`; a 2xx answer is success, anything else (or no answer) a failure. */
-export async function send(url: string, headers: Record<string, string>, body: string, options: { allowPrivate: boolean; timeoutMs?: number }): Promise<SendResult> {
+export async function send(url: string, headers: Record<string, string>, body: string, options: { allowPrivate: boolean; timeoutMs?: number; resolveAll?: ResolveAll }): Promise<SendResult> {
   let target: URL;
   try {
     target = new URL(url);
@@ -34,7 +34,7 @@ export async function send(url: string, headers: Record<string, string>, body: s
       method: "POST",
       headers: { ...headers, "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), "user-agent": "Bulwark-Webhooks/1" },
       // The connection goes to the address this lookup checked: DNS rebinding cannot swap it.
-      lookup: guardedLookup(options.allowPrivate),
+      lookup: guardedLookup(options.allowPrivate, options.resolveAll),
       // A fresh connection every time: a pooled socket would skip the lookup (and the guard).
       agent: false,
     }, (res) => {

@@ -2,7 +2,7 @@
 // loopback services, the private network, or a cloud metadata endpoint. The check runs at delivery
 // time, after DNS resolution, and the connection goes to the very address that was checked (a
 // custom `lookup`), so a DNS answer that changes between check and connect (rebinding) cannot win.
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns";
 import { BlockList, isIP, type LookupFunction } from "node:net";
 
 const blocked = new BlockList();
@@ -51,13 +51,16 @@ export class BlockedTargetError extends Error {
   }
 }
 
+/** Resolves a name to every address it has (dns.lookup with `all: true`); tests pass their own. */
+export type ResolveAll = (hostname: string, options: LookupAllOptions, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
 /**
  * A `lookup` for http.request: resolves the name, refuses the connection when any answer is not a
  * public address (unless private targets are allowed), and hands back the address it checked.
  */
-export function guardedLookup(allowPrivate: boolean): LookupFunction {
+export function guardedLookup(allowPrivate: boolean, resolveAll: ResolveAll = dnsLookup): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+    resolveAll(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
       if (error) return callback(error, "", 0);
       // Every answer is checked, not only the first: a host that also resolves to 10.0.0.1 is refused.
       const bad = addresses.find((a) => isPrivateAddress(a.address));
