@@ -4,11 +4,11 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { sql } from "drizzle-orm";
-import { testStore } from "../../../test/harness.js";
+import { testAudit, testStore } from "../../../test/harness.js";
 import { createFakeClock } from "../../core/clock.js";
 import { rowsOf, type Store } from "../../store/db.js";
 import { canonicalRow, GENESIS_HASH, rowHash } from "./chain.js";
-import { createAuditService, type AuditService } from "./index.js";
+import type { AuditService } from "./index.js";
 
 type VectorRow = {
   id: string; at: string; event_type: string; result: string; actor_user_id: string | null; actor_key_id: string | null;
@@ -75,7 +75,7 @@ async function withVectorLog(fn: (ctx: { store: Store; audit: AuditService }) =>
     }
     const last = vector.chain.at(-1)!;
     await store.db.execute(sql`update audit_chain_head set seq = (select max(seq) from audit_logs), hash = ${last.hash}`);
-    await fn({ store, audit: createAuditService({ db: store.db, clock: createFakeClock(Date.UTC(2026, 0, 1, 13)) }) });
+    await fn({ store, audit: testAudit(store.db, createFakeClock(Date.UTC(2026, 0, 1, 13))) });
   } finally {
     await store.close();
   }
@@ -91,7 +91,7 @@ test("rows written by the service hash as documented: recomputed with node:crypt
   const store = await testStore();
   try {
     const clock = createFakeClock(Date.UTC(2026, 0, 1, 12, 0, 0, 123));
-    const audit = createAuditService({ db: store.db, clock });
+    const audit = testAudit(store.db, clock);
     await audit.record({ eventType: "user.register", result: "success", ip: "203.0.113.7", target: "u1", metadata: { b: 1, a: { d: [1, 2], c: "é" } } });
     clock.advance(1500);
     await audit.record({ eventType: "auth.login", result: "failure", actor: { userId: "u1" }, userAgent: "ua \"x\"", metadata: { reason: "bad_password" } });
@@ -133,7 +133,7 @@ test("a row hashes the same before and after the database's JSON round trip (und
   // And through the service: what record() hashed is what verify() recomputes from the stored row.
   const store = await testStore();
   try {
-    const audit = createAuditService({ db: store.db, clock: createFakeClock(Date.UTC(2026, 0, 1, 12)) });
+    const audit = testAudit(store.db, createFakeClock(Date.UTC(2026, 0, 1, 12)));
     await audit.record({ eventType: "user.update", result: "success", metadata });
     assert.deepEqual(await audit.verify(), { ok: true, checked: 1 });
   } finally {
