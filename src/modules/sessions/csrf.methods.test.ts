@@ -18,7 +18,7 @@ before(async () => {
     extend: (app) => {
       // GET brings HEAD with it.
       for (const method of [...UNSAFE, "GET", "OPTIONS"] as const) {
-        const body = method === "POST" || method === "PUT" || method === "PATCH" ? { body: Type.Object({ v: Type.Optional(Type.String()) }, { additionalProperties: false }) } : {};
+        const body = method === "GET" || method === "OPTIONS" ? {} : { body: Type.Object({ v: Type.Optional(Type.String()) }, { additionalProperties: false }) };
         app.route({ method, url: "/probe", schema: body, config: { auth: "user", rateLimit: "default" }, handler: async () => {
           ran[method] = (ran[method] ?? 0) + 1;
           return { ok: true };
