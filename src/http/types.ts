@@ -41,6 +41,11 @@ declare module "fastify" {
     audit?: string;
     /** The body is raw bytes the handler authenticates itself (signed webhooks): no body schema. */
     rawBody?: true;
+    /**
+     * The body is a multipart stream the handler reads part by part (file uploads): no body schema,
+     * the handler checks each part. Only a context that registered `@fastify/multipart` can parse it.
+     */
+    multipart?: true;
   }
   interface FastifyRequest {
     /** Who is calling, once authentication resolved credentials; null for anonymous calls. */
