@@ -90,6 +90,14 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
       maxBodyBytes: v.WEBHOOK_MAX_BODY_BYTES,
       allowPrivateTargets: v.WEBHOOK_ALLOW_PRIVATE_TARGETS,
     },
+    files: {
+      maxBytes: v.FILE_MAX_BYTES,
+      quotaBytes: v.FILE_QUOTA_BYTES,
+      allowedTypes: v.FILE_ALLOWED_TYPES.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean),
+      maxPixels: v.FILE_MAX_PIXELS,
+      s3: s3Storage(v, problems),
+      clamdSocket: v.CLAMD_SOCKET,
+    },
     publicEnv: v["PUBLIC_*"],
     devSecrets: Object.keys(generated).filter((name) => !env[name]),
     warnings: [],
@@ -124,6 +132,15 @@ function external(v: SettingValues, problems: Problem[]): Config["external"] {
   if (!audience) problems.push({ setting: "EXTERNAL_JWT_AUDIENCE", message: "is required with EXTERNAL_JWT_SECRET or EXTERNAL_JWKS_URL (Supabase: authenticated)" });
   if (secret && Buffer.byteLength(secret) < 32) problems.push({ setting: "EXTERNAL_JWT_SECRET", message: "is shorter than 32 bytes: HS256 needs at least 256 bits of key" });
   return { secret, jwksUrl, issuer, audience };
+}
+
+/** S3 storage when a bucket is named; a key id and its secret come together or not at all. */
+function s3Storage(v: SettingValues, problems: Problem[]): Config["files"]["s3"] {
+  if (!v.S3_BUCKET) return undefined;
+  if (Boolean(v.S3_ACCESS_KEY_ID) !== Boolean(v.S3_SECRET_ACCESS_KEY)) {
+    problems.push({ setting: v.S3_ACCESS_KEY_ID ? "S3_SECRET_ACCESS_KEY" : "S3_ACCESS_KEY_ID", message: "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are set together (or neither, for the SDK's default credentials)" });
+  }
+  return { bucket: v.S3_BUCKET, endpoint: v.S3_ENDPOINT, region: v.S3_REGION, accessKeyId: v.S3_ACCESS_KEY_ID, secretAccessKey: v.S3_SECRET_ACCESS_KEY };
 }
 
 const WEBHOOK_PREFIX = "WEBHOOK_SECRET_";

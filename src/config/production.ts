@@ -4,6 +4,9 @@ import type { Config, Problem } from "./types.js";
 
 export type { Problem } from "./types.js";
 
+/** The types the files pipeline can recognise from bytes (src/modules/files/types.ts keeps the same list). */
+export const KNOWN_FILE_TYPES: readonly string[] = ["image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain", "image/svg+xml", "text/html"];
+
 const GENERATE = "generate one with `bulwark secrets generate`";
 
 /** Placeholder phrases seen in docs and tutorials: refused wherever they appear in the value. */
@@ -97,6 +100,9 @@ export function checkConfig(config: Config): Problem[] {
   }
   if (config.webhooks.allowPrivateTargets) problems.push({ setting: "WEBHOOK_ALLOW_PRIVATE_TARGETS", message: "outbound webhooks could reach internal services (SSRF): remove the setting" });
   if (!config.mail.smtpUrl) problems.push({ setting: "SMTP_URL", message: "is missing, so mail would only be written to DATA_DIR/outbox: set smtps://user:password@smtp.example.com:465" });
+  const unknownTypes = config.files.allowedTypes.filter((type) => !KNOWN_FILE_TYPES.includes(type));
+  if (unknownTypes.length > 0) problems.push({ setting: "FILE_ALLOWED_TYPES", message: `unknown type ${unknownTypes.join(", ")}: the known ones are ${KNOWN_FILE_TYPES.join(", ")}` });
+  if (config.files.s3?.endpoint?.startsWith("http://")) problems.push({ setting: "S3_ENDPOINT", message: "must be https: file bytes and signed requests would cross the network in clear" });
   if (!config.rateLimit.enabled) problems.push({ setting: "RATE_LIMIT_ENABLED", message: "rate limiting is off: remove the setting or set it to true" });
   return problems;
 }

@@ -49,6 +49,16 @@ export type Config = {
     readonly maxBodyBytes: number;
     readonly allowPrivateTargets: boolean;
   };
+  readonly files: {
+    readonly maxBytes: number;
+    readonly quotaBytes: number;
+    /** MIME types a file's bytes may be (`FILE_ALLOWED_TYPES`), lower case. */
+    readonly allowedTypes: readonly string[];
+    readonly maxPixels: number;
+    /** S3 storage; undefined: files on disk under `DATA_DIR/files`. */
+    readonly s3: { readonly bucket: string; readonly endpoint: string | undefined; readonly region: string; readonly accessKeyId: string | undefined; readonly secretAccessKey: string | undefined } | undefined;
+    readonly clamdSocket: string | undefined;
+  };
   /** The `PUBLIC_*` settings, exposed to browsers. */
   readonly publicEnv: Readonly<Record<string, string>>;
   /** Which secrets were generated for development rather than configured. */

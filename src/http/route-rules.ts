@@ -11,7 +11,7 @@ const SCOPE = /^[a-z][a-z0-9_:.-]{0,63}$/;
 
 /** What a route's config must hold: `auth` and `rateLimit` spelled out, known values, a declared audit event. */
 export function routeProblem(route: Pick<RouteOptions, "method" | "url" | "schema" | "config">, knownAuditEvent: (type: string) => boolean): string | undefined {
-  const config = (route.config ?? {}) as { auth?: AuthRequirement; rateLimit?: unknown; audit?: unknown; rawBody?: unknown };
+  const config = (route.config ?? {}) as { auth?: AuthRequirement; rateLimit?: unknown; audit?: unknown; rawBody?: unknown; multipart?: unknown };
   if (config.auth === undefined) return 'config.auth is required ("public" where anyone may call)';
   if (!validAuth(config.auth)) return `config.auth ${JSON.stringify(config.auth)} is not one of public, user, admin, optional, { apiKey: scope }, { token: "metrics" }`;
   if (config.rateLimit === undefined) return 'config.rateLimit is required (a class, or false spelled out)';
@@ -21,7 +21,11 @@ export function routeProblem(route: Pick<RouteOptions, "method" | "url" | "schem
   }
   const methods = Array.isArray(route.method) ? route.method : [route.method];
   // A write without a body schema accepts any junk; body-less writes declare the empty object.
-  if (methods.some((m) => STATE_CHANGING.has(m)) && route.schema?.body === undefined && config.rawBody !== true) {
+  // The two exceptions read their bodies themselves: `rawBody` (signed bytes) and `multipart`
+  // (streamed parts, each checked by the handler). A multipart route may not also declare a
+  // body schema: the parts are not validated by it, so it would only pretend to.
+  if (config.multipart === true && route.schema?.body !== undefined) return "a multipart route reads its parts itself: drop the body schema";
+  if (methods.some((m) => STATE_CHANGING.has(m)) && route.schema?.body === undefined && config.rawBody !== true && config.multipart !== true) {
     return "a state-changing route needs a body schema (Type.Object({}, { additionalProperties: false }) when it takes none)";
   }
   return undefined;

@@ -43,6 +43,11 @@ declare module "fastify" {
     rawBody?: true;
     /** The body schema may accept unknown fields (`additionalProperties` true or unset): a deliberate, greppable exception. */
     openBody?: boolean;
+    /**
+     * The body is a multipart stream the handler reads part by part (file uploads): no body schema,
+     * the handler checks each part. Only a context that registered `@fastify/multipart` can parse it.
+     */
+    multipart?: true;
   }
   interface FastifyRequest {
     /** Who is calling, once authentication resolved credentials; null for anonymous calls. */

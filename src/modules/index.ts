@@ -4,6 +4,7 @@ import { accountsModule } from "./accounts/index.js";
 import { apiKeysModule } from "./api-keys/index.js";
 import { auditModule } from "./audit/index.js";
 import { externalModule } from "./external-identity/index.js";
+import { filesModule } from "./files/index.js";
 import { mfaModule } from "./mfa/index.js";
 import type { AnyModule } from "./module.js";
 import { observabilityModule } from "./observability/index.js";
@@ -25,4 +26,5 @@ export const MODULES: readonly AnyModule[] = [
   apiKeysModule,
   externalModule,
   webhooksModule,
+  filesModule,
 ];

@@ -17,8 +17,8 @@ before(async () => {
     log: log.stream, logLevel: "debug",
     // Library routes guarded by scopes, as an application adds them.
     extend: (app) => {
-      app.get("/api/files", { config: { auth: { apiKey: "files:read" }, rateLimit: "default" } }, async (req) => ({ by: req.principal!.type }));
-      app.post("/api/files", { schema: { body: Type.Object({}, { additionalProperties: false }) }, config: { auth: { apiKey: "files:write", user: true }, rateLimit: "default" } }, async (req) => ({ by: req.principal!.type }));
+      app.get("/api/reports", { config: { auth: { apiKey: "files:read" }, rateLimit: "default" } }, async (req) => ({ by: req.principal!.type }));
+      app.post("/api/reports", { schema: { body: Type.Object({}, { additionalProperties: false }) }, config: { auth: { apiKey: "files:write", user: true }, rateLimit: "default" } }, async (req) => ({ by: req.principal!.type }));
     },
   });
 });
@@ -49,11 +49,11 @@ test("a key is shown once, works with each header form, and whoami says api_key 
     const who = await withKey(created.key, "/api/whoami", "GET", form);
     assert.equal(who.statusCode, 200, who.body);
     assert.deepEqual(who.json().principal, { type: "api_key", user_id: user.userId, role: "user", key_id: created.id, scopes: ["files:read"] });
-    assert.equal((await withKey(created.key, "/api/files", "GET", form)).statusCode, 200);
+    assert.equal((await withKey(created.key, "/api/reports", "GET", form)).statusCode, 200);
   }
   // Two different keys in one request are refused rather than one picked.
   const other = await createKey(user, { name: "other", scopes: ["files:read"] });
-  const both = await t.app.inject({ method: "GET", url: "/api/files", headers: { ...bearer(created.key), "x-api-key": other.key } });
+  const both = await t.app.inject({ method: "GET", url: "/api/reports", headers: { ...bearer(created.key), "x-api-key": other.key } });
   assert.equal(both.statusCode, 401);
 
   const list = await t.app.inject({ method: "GET", url: "/api/keys", headers: bearer(user.access) });
@@ -76,9 +76,9 @@ test("the stored value is an HMAC under SECRET_KEY: neither the key nor its plai
 test("scopes are enforced; a key never reaches user-only or admin routes without the admin scope and an admin owner", async () => {
   const user = await signedIn(t.app);
   const reader = await createKey(user, { name: "reader", scopes: ["files:read"] });
-  assert.equal((await withKey(reader.key, "/api/files", "POST")).statusCode, 403, "files:write missing");
-  assert.equal((await withKey(reader.key, "/api/files", "POST")).json().error.code, "forbidden");
-  assert.equal((await t.app.inject({ method: "POST", url: "/api/files", headers: bearer(user.access) })).statusCode, 200, "the user form lets users in");
+  assert.equal((await withKey(reader.key, "/api/reports", "POST")).statusCode, 403, "files:write missing");
+  assert.equal((await withKey(reader.key, "/api/reports", "POST")).json().error.code, "forbidden");
+  assert.equal((await t.app.inject({ method: "POST", url: "/api/reports", headers: bearer(user.access) })).statusCode, 200, "the user form lets users in");
   assert.equal((await withKey(reader.key, "/api/users/me")).statusCode, 403, "user-only route");
   assert.equal((await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(reader.key), payload: { name: "x", scopes: [] } })).statusCode, 403, "a key cannot mint keys");
   assert.equal((await withKey(reader.key, "/api/admin/users")).statusCode, 403);
@@ -99,10 +99,10 @@ test("expiry follows the injected clock and is audited once as api_key.expire", 
   const created = await createKey(user, { name: "short", scopes: ["files:read"], expires_at: new Date(t.clock.now() + 3_600_000).toISOString() });
   const past = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "past", scopes: [], expires_at: "2020-01-01T00:00:00Z" } });
   assert.equal(past.statusCode, 400);
-  assert.equal((await withKey(created.key, "/api/files")).statusCode, 200);
+  assert.equal((await withKey(created.key, "/api/reports")).statusCode, 200);
   t.clock.advance(3_600_001);
-  assert.equal((await withKey(created.key, "/api/files")).statusCode, 401);
-  assert.equal((await withKey(created.key, "/api/files")).statusCode, 401);
+  assert.equal((await withKey(created.key, "/api/reports")).statusCode, 401);
+  assert.equal((await withKey(created.key, "/api/reports")).statusCode, 401);
   await t.app.bulwark.apiKeys.recordExpiries();
   const events = await t.app.bulwark.audit.query({ eventType: "api_key.expire" });
   assert.equal(events.events.filter((e) => e.target === created.id).length, 1);
@@ -118,16 +118,16 @@ test("rotation issues a new key and keeps the old one until the grace ends", asy
   assert.notEqual(next.id, old.id);
   assert.deepEqual(next.scopes, ["files:read"]);
   assert.equal(next.replaces.id, old.id);
-  assert.equal((await withKey(old.key, "/api/files")).statusCode, 200, "old key in its grace");
-  assert.equal((await withKey(next.key, "/api/files")).statusCode, 200);
+  assert.equal((await withKey(old.key, "/api/reports")).statusCode, 200, "old key in its grace");
+  assert.equal((await withKey(next.key, "/api/reports")).statusCode, 200);
   t.clock.advance(601_000);
-  assert.equal((await withKey(old.key, "/api/files")).statusCode, 401, "grace over");
-  assert.equal((await withKey(next.key, "/api/files")).statusCode, 200);
+  assert.equal((await withKey(old.key, "/api/reports")).statusCode, 401, "grace over");
+  assert.equal((await withKey(next.key, "/api/reports")).statusCode, 200);
   // Default grace is a day; grace 0 ends the old key at once.
   const now = await t.app.inject({ method: "POST", url: `/api/keys/${next.id}/rotate`, headers: bearer(user.access), payload: { grace_seconds: 0 } });
   assert.equal(now.statusCode, 201);
   issued.push(now.json().key);
-  assert.equal((await withKey(next.key, "/api/files")).statusCode, 401);
+  assert.equal((await withKey(next.key, "/api/reports")).statusCode, 401);
   const dflt = await t.app.inject({ method: "POST", url: `/api/keys/${now.json().id}/rotate`, headers: bearer(user.access) });
   assert.equal(dflt.statusCode, 201, dflt.body);
   issued.push(dflt.json().key);
@@ -141,11 +141,11 @@ test("rotation issues a new key and keeps the old one until the grace ends", asy
 test("revocation is effective on the next request; another user's key is not found", async () => {
   const user = await signedIn(t.app);
   const created = await createKey(user, { name: "gone", scopes: ["files:read"] });
-  assert.equal((await withKey(created.key, "/api/files")).statusCode, 200);
+  assert.equal((await withKey(created.key, "/api/reports")).statusCode, 200);
   const stranger = await signedIn(t.app);
   assert.equal((await t.app.inject({ method: "DELETE", url: `/api/keys/${created.id}`, headers: bearer(stranger.access) })).statusCode, 404);
   assert.equal((await t.app.inject({ method: "DELETE", url: `/api/keys/${created.id}`, headers: bearer(user.access) })).statusCode, 204);
-  assert.equal((await withKey(created.key, "/api/files")).statusCode, 401);
+  assert.equal((await withKey(created.key, "/api/reports")).statusCode, 401);
   assert.equal((await t.app.inject({ method: "DELETE", url: `/api/keys/${created.id}`, headers: bearer(user.access) })).statusCode, 404);
   const events = await t.app.bulwark.audit.query({ eventType: "api_key.revoke" });
   assert.ok(events.events.some((e) => e.target === created.id && e.actor.user_id === user.userId));
@@ -162,12 +162,12 @@ test("admins list and revoke any user's keys; disabling the owner stops and revo
   assert.ok(!listed.body.includes(a.key) && !listed.body.includes(b.key));
   assert.equal((await t.app.inject({ method: "GET", url: `/api/admin/users/${user.userId}/keys`, headers: bearer(user.access) })).statusCode, 403);
   assert.equal((await t.app.inject({ method: "DELETE", url: `/api/admin/keys/${a.id}`, headers: bearer(boss.access) })).statusCode, 204);
-  assert.equal((await withKey(a.key, "/api/files")).statusCode, 401);
-  assert.equal((await withKey(b.key, "/api/files")).statusCode, 200);
+  assert.equal((await withKey(a.key, "/api/reports")).statusCode, 401);
+  assert.equal((await withKey(b.key, "/api/reports")).statusCode, 200);
   assert.equal((await t.app.inject({ method: "POST", url: `/api/admin/users/${user.userId}/disable`, headers: bearer(boss.access) })).statusCode, 204);
-  assert.equal((await withKey(b.key, "/api/files")).statusCode, 401, "disabled owner: key refused at once");
+  assert.equal((await withKey(b.key, "/api/reports")).statusCode, 401, "disabled owner: key refused at once");
   assert.equal((await t.app.inject({ method: "POST", url: `/api/admin/users/${user.userId}/enable`, headers: bearer(boss.access) })).statusCode, 204);
-  assert.equal((await withKey(b.key, "/api/files")).statusCode, 401, "disabling revoked the key for good");
+  assert.equal((await withKey(b.key, "/api/reports")).statusCode, 401, "disabling revoked the key for good");
   const after = await t.app.inject({ method: "GET", url: `/api/admin/users/${user.userId}/keys`, headers: bearer(boss.access) });
   assert.equal(after.json().keys.length, 0);
 });
@@ -176,16 +176,16 @@ test("a key with its own rate limit is counted in its own bucket", async () => {
   const user = await signedIn(t.app);
   const limited = await createKey(user, { name: "slow", scopes: ["files:read"], rate_limit_per_minute: 3 });
   const shared = await createKey(user, { name: "shared", scopes: ["files:read"] });
-  for (let i = 0; i < 3; i++) assert.equal((await withKey(limited.key, "/api/files")).statusCode, 200);
-  const refused = await withKey(limited.key, "/api/files");
+  for (let i = 0; i < 3; i++) assert.equal((await withKey(limited.key, "/api/reports")).statusCode, 200);
+  const refused = await withKey(limited.key, "/api/reports");
   assert.equal(refused.statusCode, 429);
   assert.ok(refused.headers["retry-after"]);
   assert.match(String(refused.headers["ratelimit-policy"]), /"minute";q=3;w=60/);
-  assert.equal((await withKey(shared.key, "/api/files")).statusCode, 200, "the other key and the user are not affected");
+  assert.equal((await withKey(shared.key, "/api/reports")).statusCode, 200, "the other key and the user are not affected");
   const tooHigh = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "fast", scopes: [], rate_limit_per_minute: 5000 } });
   assert.equal(tooHigh.statusCode, 400, "a key's own limit may not exceed the user's");
   t.clock.advance(61_000);
-  assert.equal((await withKey(limited.key, "/api/files")).statusCode, 200);
+  assert.equal((await withKey(limited.key, "/api/reports")).statusCode, 200);
 });
 
 test("last_used_at is written at most once a minute; uses are counted in metrics by key id", async () => {
@@ -201,15 +201,15 @@ test("last_used_at is written at most once a minute; uses are counted in metrics
     return lastUsed();
   };
   assert.equal(await lastUsed(), null);
-  await withKey(created.key, "/api/files");
+  await withKey(created.key, "/api/reports");
   const first = await settled(t.clock.now());
   assert.equal(first, t.clock.now());
   t.clock.advance(30_000);
-  await withKey(created.key, "/api/files");
+  await withKey(created.key, "/api/reports");
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
   assert.equal(await lastUsed(), first, "not within the minute");
   t.clock.advance(31_000);
-  await withKey(created.key, "/api/files");
+  await withKey(created.key, "/api/reports");
   assert.equal(await settled(t.clock.now()), t.clock.now());
   const metrics = await t.app.inject({ method: "GET", url: "/metrics", headers: bearer(t.config.metricsToken) });
   assert.match(metrics.body, new RegExp(`api_key_requests_total\\{key_id="${created.id}"\\} 3`));
@@ -219,7 +219,7 @@ test("no key ever appears in logs, audit rows or error bodies", async () => {
   const user = await signedIn(t.app);
   const created = await createKey(user, { name: "secretive", scopes: [] });
   const flipped = created.key.slice(0, -1) + (created.key.endsWith("A") ? "B" : "A");
-  const res = await withKey(flipped, "/api/files");
+  const res = await withKey(flipped, "/api/reports");
   assert.equal(res.statusCode, 401);
   assert.ok(!res.body.includes(flipped));
   const rows = rowsOf<Record<string, unknown>>(await t.store.db.execute(sql`select * from audit_logs`));
