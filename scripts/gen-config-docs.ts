@@ -122,6 +122,12 @@ Messages never contain a secret's value.
   tutorials and sample files, such as \`changeme\`, \`secret\`, \`password\`, \`example\`,
   \`your-api-key\`, \`placeholder\`, \`replace\`, \`default\` or \`test\` (the full list is in
   \`src/config/production.ts\`), whatever the value's length;
+- **a placeholder**: the value contains \`<\`, \`>\`, \`…\` or white space, as the docs'
+  \`<output of bulwark secrets generate>\` does;
+- **published**: the value was printed in Bulwark's docs, README or tests (their SHA-256 hashes
+  are in \`src/config/published-secrets.ts\`; a test fails when the docs show a value that is not
+  refused). This holds for every secret setting, the keys of \`ENCRYPTION_KEYS\`, webhook
+  secrets and the passwords inside \`DATABASE_URL\`, \`REDIS_URL\` and \`SMTP_URL\` included;
 - **shorter than 32 bytes** once decoded: an even-length hex string counts half its length,
   a string of letters, digits, \`-\` and \`_\` (base64url) three quarters of its length, and
   anything else its UTF-8 length;
