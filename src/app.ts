@@ -10,6 +10,7 @@ import { trustProxyOption } from "./http/client-ip.js";
 import { corsHook } from "./http/cors.js";
 import { describeError, outageReporter, sendError } from "./http/errors.js";
 import { requestId, securityHeaders } from "./http/headers.js";
+import { registerJsonParser } from "./http/json-body.js";
 import { observeHook } from "./http/observe.js";
 import { rateLimitHook } from "./http/rate-limit.js";
 import { routeProblem } from "./http/route-rules.js";
@@ -91,6 +92,8 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
 
   // Only JSON is parsed; a text/plain body is refused with 415 instead of reaching a handler.
   app.removeContentTypeParser("text/plain");
+  // JSON nested past 32 levels is refused before anything walks it (stack exhaustion).
+  registerJsonParser(app);
   app.setValidatorCompiler(validatorCompiler);
   // A route that does not declare its protections is refused now, not left open at request time.
   app.addHook("onRoute", (route) => {
