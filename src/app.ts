@@ -2,7 +2,7 @@
 // before any module: request id, security headers, CORS, body limit, JSON-only parsing, strict
 // schemas, route declarations, authentication, rate limits, error envelope, logging and metrics.
 // Then each module of the runtime adds its resolver and its routes. It never listens.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from "fastify";
 import type { Config } from "./config/types.js";
 import { AppError } from "./core/errors.js";
 import { authenticateHook, authorizeHook } from "./http/auth.js";
@@ -26,7 +26,11 @@ export type AppDeps = RuntimeDeps & {
 };
 
 /** One registered route as docs/routes.md lists it. */
-export type RouteRecord = { method: string; url: string; auth: unknown; rateLimit: unknown; audit: string | undefined; body: boolean; response: boolean };
+export type RouteRecord = {
+  method: string; url: string; auth: unknown; rateLimit: unknown; audit: string | undefined; body: boolean; response: boolean;
+  /** The request schemas, for tests that drive every route with hostile input. */
+  schema: Pick<FastifySchema, "body" | "querystring" | "params">;
+};
 
 /** What library code reaches through `app.bulwark`: the kernel, every module's service, and a few operations. */
 export type Bulwark = Kernel & Readonly<Services> & {
@@ -103,7 +107,7 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
     const config = route.config ?? {};
     for (const method of [route.method].flat()) {
       if (method === "HEAD") continue;
-      routes.push({ method, url: route.url, auth: config.auth, rateLimit: config.rateLimit, audit: config.audit, body: route.schema?.body !== undefined, response: route.schema?.response !== undefined });
+      routes.push({ method, url: route.url, auth: config.auth, rateLimit: config.rateLimit, audit: config.audit, body: route.schema?.body !== undefined, response: route.schema?.response !== undefined, schema: { body: route.schema?.body, querystring: route.schema?.querystring, params: route.schema?.params } });
     }
   });
 
