@@ -7,6 +7,7 @@ import type { Config } from "./config/types.js";
 import { AppError } from "./core/errors.js";
 import { authenticateHook, authorizeHook } from "./http/auth.js";
 import { trustProxyOption } from "./http/client-ip.js";
+import { clientErrorHandler } from "./http/client-errors.js";
 import { corsHook } from "./http/cors.js";
 import { describeError, outageReporter, sendError } from "./http/errors.js";
 import { requestId, securityHeaders } from "./http/headers.js";
@@ -73,6 +74,8 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
     // Requests arriving while closing get our 503 envelope (below), not Fastify's bare body.
     return503OnClosing: false,
     routerOptions: { maxParamLength: 200 },
+    // Errors of Node's HTTP parser (bad request line or header, 431) get headers and the envelope too.
+    clientErrorHandler: clientErrorHandler(headers),
     // Errors raised before routing (a malformed URL) still get headers and the envelope.
     frameworkErrors: (error, req, reply) => {
       reply.headers(headers);
