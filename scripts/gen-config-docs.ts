@@ -67,8 +67,8 @@ under which refresh tokens and login-failure records are stored and device token
 [security-model.md](security-model.md#encryption-at-rest-the-keyring)) encrypts the token-signing
 keys at rest. Changing either invalidates what was made with it ([operations.md](operations.md)).
 The identity settings (token lifetimes, lockout, password rules) are described in
-[identity.md](identity.md); admins are made with \`bulwark users promote NAME\` (\`ADMIN_EMAILS\`
-and \`SUPER_ADMIN_EMAIL\` arrive with email verification, planned, and are not read yet).
+[identity.md](identity.md); admins are made with \`bulwark users promote NAME\`, or by
+\`ADMIN_EMAILS\` and \`SUPER_ADMIN_EMAIL\` once the address is verified.
 \`REDIS_URL\` holds the rate-limit counters and carries revocations, user changes and
 signing-key changes between instances: without it, several instances would each see only their own.
 
