@@ -5,6 +5,7 @@ import { sql } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { validatorCompiler } from "../src/http/validation.js";
 import type { RouteRecord } from "../src/app.js";
+import { randomToken } from "../src/core/crypto/index.js";
 import { startApp, type TestApp } from "./harness.js";
 import { signedInAdmin } from "./webhooks.js";
 
@@ -33,7 +34,7 @@ function accepts(schema: JsonSchema, value: string): boolean {
 
 async function withApp(run: (t: TestApp, routes: readonly RouteRecord[]) => Promise<void>): Promise<void> {
   const many = "100000";
-  const t = await startApp({ env: { RATE_LIMIT_PER_MINUTE: many, RATE_LIMIT_PER_HOUR: many, AUTH_LOGIN_PER_MINUTE: many, AUTH_REGISTER_PER_MINUTE: many, SENSITIVE_PER_MINUTE: many, STRIPE_WEBHOOK_SECRET: "whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdA" } });
+  const t = await startApp({ env: { RATE_LIMIT_PER_MINUTE: many, RATE_LIMIT_PER_HOUR: many, AUTH_LOGIN_PER_MINUTE: many, AUTH_REGISTER_PER_MINUTE: many, SENSITIVE_PER_MINUTE: many, STRIPE_WEBHOOK_SECRET: `whsec_${randomToken(24)}` } });
   try {
     await run(t, t.app.bulwark.routes());
   } finally {
