@@ -67,8 +67,8 @@ under which refresh tokens and login-failure records are stored and device token
 [security-model.md](security-model.md#encryption-at-rest-the-keyring)) encrypts the token-signing
 keys at rest. Changing either invalidates what was made with it ([operations.md](operations.md)).
 The identity settings (token lifetimes, lockout, password rules) are described in
-[identity.md](identity.md); admins are made with \`bulwark users promote NAME\` (\`ADMIN_EMAILS\`
-and \`SUPER_ADMIN_EMAIL\` arrive with email verification, planned, and are not read yet).
+[identity.md](identity.md); admins are made with \`bulwark users promote NAME\`, or by
+\`ADMIN_EMAILS\` and \`SUPER_ADMIN_EMAIL\` once the address is verified.
 \`REDIS_URL\` holds the rate-limit counters and carries revocations, user changes and
 signing-key changes between instances: without it, several instances would each see only their own.
 
@@ -122,6 +122,12 @@ Messages never contain a secret's value.
   tutorials and sample files, such as \`changeme\`, \`secret\`, \`password\`, \`example\`,
   \`your-api-key\`, \`placeholder\`, \`replace\`, \`default\` or \`test\` (the full list is in
   \`src/config/production.ts\`), whatever the value's length;
+- **a placeholder**: the value contains \`<\`, \`>\`, \`…\` or white space, as the docs'
+  \`<output of bulwark secrets generate>\` does;
+- **published**: the value was printed in Bulwark's docs, README or tests (their SHA-256 hashes
+  are in \`src/config/published-secrets.ts\`; a test fails when the docs show a value that is not
+  refused). This holds for every secret setting, the keys of \`ENCRYPTION_KEYS\`, webhook
+  secrets and the passwords inside \`DATABASE_URL\`, \`REDIS_URL\` and \`SMTP_URL\` included;
 - **shorter than 32 bytes** once decoded: an even-length hex string counts half its length,
   a string of letters, digits, \`-\` and \`_\` (base64url) three quarters of its length, and
   anything else its UTF-8 length;

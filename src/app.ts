@@ -2,14 +2,16 @@
 // before any module: request id, security headers, CORS, body limit, JSON-only parsing, strict
 // schemas, route declarations, authentication, rate limits, error envelope, logging and metrics.
 // Then each module of the runtime adds its resolver and its routes. It never listens.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from "fastify";
 import type { Config } from "./config/types.js";
 import { AppError } from "./core/errors.js";
 import { authenticateHook, authorizeHook } from "./http/auth.js";
 import { trustProxyOption } from "./http/client-ip.js";
+import { clientErrorHandler } from "./http/client-errors.js";
 import { corsHook } from "./http/cors.js";
 import { describeError, outageReporter, sendError } from "./http/errors.js";
 import { requestId, securityHeaders } from "./http/headers.js";
+import { registerJsonParser } from "./http/json-body.js";
 import { observeHook } from "./http/observe.js";
 import { rateLimitHook } from "./http/rate-limit.js";
 import { routeProblem } from "./http/route-rules.js";
@@ -31,9 +33,11 @@ export type RouteRecord = {
   auth: unknown;
   rateLimit: unknown;
   audit: string | undefined;
-  /** `closed` (a schema refusing unknown fields), `open` (declared `openBody`), `raw` (bytes checked by the handler), or `none`. */
-  body: "closed" | "open" | "raw" | "none";
+  /** `closed` (a schema refusing unknown fields), `open` (declared `openBody`), `raw` (bytes checked by the handler), `multipart` (parts checked by the handler), or `none`. */
+  body: "closed" | "open" | "raw" | "multipart" | "none";
   response: boolean;
+  /** The request schemas, for tests that drive every route with hostile input. */
+  schema: Pick<FastifySchema, "body" | "querystring" | "params">;
 };
 
 /** What library code reaches through `app.bulwark`: the kernel, every module's service, and a few operations. */
@@ -77,6 +81,8 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
     // Requests arriving while closing get our 503 envelope (below), not Fastify's bare body.
     return503OnClosing: false,
     routerOptions: { maxParamLength: 200 },
+    // Errors of Node's HTTP parser (bad request line or header, 431) get headers and the envelope too.
+    clientErrorHandler: clientErrorHandler(headers),
     // Errors raised before routing (a malformed URL) still get headers and the envelope.
     frameworkErrors: (error, req, reply) => {
       reply.headers(headers);
@@ -100,6 +106,8 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
 
   // Only JSON is parsed; a text/plain body is refused with 415 instead of reaching a handler.
   app.removeContentTypeParser("text/plain");
+  // JSON nested past 32 levels is refused before anything walks it (stack exhaustion).
+  registerJsonParser(app);
   app.setValidatorCompiler(validatorCompiler);
   // A route that does not declare its protections is refused now, not left open at request time.
   app.addHook("onRoute", (route) => {
@@ -109,8 +117,8 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
     const config = route.config ?? {};
     for (const method of [route.method].flat()) {
       if (method === "HEAD") continue;
-      const body = config.rawBody ? "raw" : config.openBody ? "open" : route.schema?.body !== undefined ? "closed" : "none";
-      routes.push({ method, url: route.url, auth: config.auth, rateLimit: config.rateLimit, audit: config.audit, body, response: route.schema?.response !== undefined });
+      const body = config.rawBody ? "raw" : config.multipart ? "multipart" : config.openBody ? "open" : route.schema?.body !== undefined ? "closed" : "none";
+      routes.push({ method, url: route.url, auth: config.auth, rateLimit: config.rateLimit, audit: config.audit, body, response: route.schema?.response !== undefined, schema: { body: route.schema?.body, querystring: route.schema?.querystring, params: route.schema?.params } });
     }
   });
 

@@ -6,34 +6,15 @@ import { resolve } from "node:path";
 import { parseEnv } from "node:util";
 import { loadDevSecrets } from "./dev-secrets.js";
 import { readSettings } from "./parse.js";
-import { checkConfig } from "./production.js";
-import { SECRET_SETTINGS, type SettingValues } from "./settings.js";
+import { checkConfig, secretsBySetting } from "./production.js";
+import type { SettingValues } from "./settings.js";
 import { ConfigError, type Config, type Env, type Problem } from "./types.js";
 
 export { ConfigError, type Config, type Env, type TrustProxy } from "./types.js";
 
 /** Every secret value of a configuration (and the passwords inside URLs), for the log scrubber. */
 export function secretValues(config: Config): string[] {
-  const values: string[] = [];
-  for (const setting of SECRET_SETTINGS) {
-    for (const value of setting.secrets(config)) {
-      if (!value) continue;
-      values.push(value);
-      if (setting.parse.type === "url") values.push(...urlPassword(value));
-    }
-  }
-  return values;
-}
-
-/** The password inside a URL, decoded; none when there is none or the value is not a URL. */
-function urlPassword(url: string): string[] {
-  try {
-    const password = decodeURIComponent(new URL(url).password);
-    return password ? [password] : [];
-  } catch {
-    // Not a URL: the whole value is already listed.
-    return [];
-  }
+  return secretsBySetting(config).flatMap(({ values }) => values);
 }
 
 /** Reads `.env` from a directory (no error when absent); the process environment wins over it. */

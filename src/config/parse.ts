@@ -90,6 +90,12 @@ function readTrustProxy(raw: string | undefined, problem: (message: string) => v
   const entries = list(value);
   const bad = entries.filter((entry) => !isProxyAddress(entry));
   if (bad.length > 0) problem(`not an IP address or CIDR: ${bad.join(", ")}`);
+  // A prefix of 0 (`0.0.0.0/0`, `::/0`) covers every address: the same as `true`, so refused the same way.
+  const everything = entries.filter((entry) => isProxyAddress(entry) && /\/0+$/.test(entry));
+  if (everything.length > 0) {
+    problem(`${everything.join(", ")} covers every address, which would let any client choose its IP: list your proxies' addresses or CIDRs`);
+    return false;
+  }
   return entries;
 }
 

@@ -1,5 +1,7 @@
 // The deployment rules: in production any of these stops the start; in development they are warnings.
 import { parseKeyring } from "../core/crypto/keyring.js";
+import { isPublishedSecret } from "./published-secrets.js";
+import { SECRET_SETTINGS } from "./settings.js";
 import type { Config, Problem } from "./types.js";
 
 export type { Problem } from "./types.js";
@@ -38,6 +40,8 @@ function isPeriodic(value: string): boolean {
 /** Why a secret value is weak, or undefined when it is acceptable. */
 export function secretWeakness(value: string): string | undefined {
   if (value === "") return `is missing: ${GENERATE}`;
+  // `<output of …>`, `…`, `your key here`: a placeholder copied from the docs instead of a value.
+  if (/[<>…\s]/.test(value)) return `is a placeholder, not a value: ${GENERATE}`;
   const lower = value.toLowerCase();
   if (EXAMPLE_PHRASES.some((phrase) => lower.includes(phrase)) || EXAMPLE_PREFIXES.some((word) => lower.startsWith(word))) {
     return `is an example or placeholder value: ${GENERATE}`;
@@ -104,6 +108,49 @@ export function checkConfig(config: Config): Problem[] {
   if (unknownTypes.length > 0) problems.push({ setting: "FILE_ALLOWED_TYPES", message: `unknown type ${unknownTypes.join(", ")}: the known ones are ${KNOWN_FILE_TYPES.join(", ")}` });
   if (config.files.s3?.endpoint?.startsWith("http://")) problems.push({ setting: "S3_ENDPOINT", message: "must be https: file bytes and signed requests would cross the network in clear" });
   if (!config.rateLimit.enabled) problems.push({ setting: "RATE_LIMIT_ENABLED", message: "rate limiting is off: remove the setting or set it to true" });
+  problems.push(...checkPublished(config), ...checkPublicEqualsSecret(config));
+  return problems;
+}
+
+/** The password inside a URL, decoded; none when there is none or the value is not a URL. */
+export function urlPassword(url: string): string[] {
+  try {
+    const password = decodeURIComponent(new URL(url).password);
+    return password ? [password] : [];
+  } catch {
+    // Not a URL: the whole value is already listed.
+    return [];
+  }
+}
+
+/** Each secret setting's values (and the passwords inside URL settings), by the variable that holds them. */
+export function secretsBySetting(config: Config): { setting: string; values: string[] }[] {
+  return SECRET_SETTINGS.flatMap((setting) => {
+    if (setting.parse.type === "prefix") {
+      // One variable per source: `github-app` came from WEBHOOK_SECRET_GITHUB_APP.
+      return Object.entries(config.webhooks.sources).map(([source, values]) => ({ setting: `WEBHOOK_SECRET_${source.toUpperCase().replaceAll("-", "_")}`, values: [...values] }));
+    }
+    const values = setting.secrets(config).filter((v): v is string => Boolean(v));
+    return [{ setting: setting.name, values: setting.parse.type === "url" ? [...values, ...values.flatMap(urlPassword)] : values }];
+  });
+}
+
+/** A secret printed in Bulwark's docs, README or tests is known to everyone, however random it looks. */
+function checkPublished(config: Config): Problem[] {
+  return secretsBySetting(config)
+    .filter(({ values }) => values.some(isPublishedSecret))
+    .map(({ setting }) => ({ setting, message: `holds a value published in Bulwark's documentation or tests (anyone can read it): ${GENERATE}` }));
+}
+
+/** A `PUBLIC_*` value that is (or contains) a secret's value sends that secret to every browser. */
+function checkPublicEqualsSecret(config: Config): Problem[] {
+  // Only values long enough to be secrets: a short one would match ordinary text by chance.
+  const secrets = secretsBySetting(config).flatMap(({ setting, values }) => values.filter((v) => v.length >= 8).map((value) => ({ setting, value })));
+  const problems: Problem[] = [];
+  for (const [name, value] of Object.entries(config.publicEnv)) {
+    const match = secrets.find((s) => value.includes(s.value));
+    if (match) problems.push({ setting: name, message: `holds the value of ${match.setting}, a secret: every browser would receive it` });
+  }
   return problems;
 }
 
@@ -115,7 +162,7 @@ function checkEncryptionKeys(spec: string): Problem[] {
     return [{ setting: "ENCRYPTION_KEYS", message: `${(error as Error).message}; ${GENERATE}` }];
   }
   const weak = spec.split(",").map((entry) => entry.slice(entry.indexOf(":") + 1)).filter((key) => secretWeakness(key));
-  return weak.length > 0 ? [{ setting: "ENCRYPTION_KEYS", message: `a key is low in entropy or an example value: ${GENERATE}` }] : [];
+  return weak.length > 0 ? [{ setting: "ENCRYPTION_KEYS", message: `a key is low in entropy, an example value or a placeholder: ${GENERATE}` }] : [];
 }
 
 function checkDatabaseUrl(url: string): Problem[] {
@@ -125,8 +172,18 @@ function checkDatabaseUrl(url: string): Problem[] {
   } catch {
     return [{ setting: "DATABASE_URL", message: "is not a valid URL (postgres://user:password@host:5432/db?sslmode=require)" }];
   }
-  const socketHost = parsed.searchParams.get("host") ?? "";
-  const local = LOCAL_HOSTS.has(parsed.hostname) || socketHost.startsWith("/");
+  // The driver takes the last of a repeated parameter (and `host=` over the URL's host), so a URL
+  // that reads `sslmode=require` or `db.internal` first could connect in the clear to elsewhere.
+  for (const name of ["sslmode", "host"]) {
+    if (parsed.searchParams.getAll(name).length > 1) {
+      return [{ setting: "DATABASE_URL", message: `gives ${name} more than once: give it once (the driver would use the last one)` }];
+    }
+  }
+  const socketHost = parsed.searchParams.get("host");
+  if (socketHost !== null && !socketHost.startsWith("/")) {
+    return [{ setting: "DATABASE_URL", message: "has a host= parameter that overrides the URL's host: put the host in the URL (host= is for a Unix socket directory)" }];
+  }
+  const local = LOCAL_HOSTS.has(parsed.hostname) || socketHost !== null;
   const sslmode = parsed.searchParams.get("sslmode") ?? "";
   if (!local && !STRONG_SSL.has(sslmode)) {
     return [{ setting: "DATABASE_URL", message: `host ${parsed.hostname} is not local, so the connection must be encrypted: add ?sslmode=verify-full (or require)` }];

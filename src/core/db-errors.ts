@@ -61,6 +61,19 @@ export function scrubSqlParams(text: string): string {
   return text.includes("\nparams: ") ? text.replace(PARAMS, "\nparams: [redacted]") : text;
 }
 
+/**
+ * PostgreSQL quotes the offending value after a colon: `invalid input syntax for type integer:
+ * "erin@example.com"`, `invalid input value for enum …: "…"`, `date/time field value out of range:
+ * "…"`. Identifiers are quoted without the colon (`relation "users"`, `constraint "users_email_key"`),
+ * so they stay readable.
+ */
+const QUOTED_VALUE = /: "(?:[^"\\]|\\.|"")*"/g;
+
+/** `text` with the values PostgreSQL quotes in its messages replaced by `[redacted]`. */
+function scrubQuotedValues(text: string): string {
+  return text.includes(': "') ? text.replace(QUOTED_VALUE, ': "[redacted]"') : text;
+}
+
 /** Fields of an error that may quote row values: drizzle's `params`, PostgreSQL's `detail` ("Key (email)=(…)"). */
 const VALUE_FIELDS = new Set(["params", "detail", "where"]);
 
@@ -74,13 +87,13 @@ export function carriesSqlValues(error: Error): boolean {
  * copied the same way. Why: a failed INSERT of a user carries its email and password hash.
  */
 export function withoutSqlValues(error: Error, depth = 0): Error {
-  const copy = new Error(scrubSqlParams(error.message));
+  const copy = new Error(scrubQuotedValues(scrubSqlParams(error.message)));
   copy.name = error.name;
-  copy.stack = error.stack === undefined ? undefined : scrubSqlParams(error.stack);
+  copy.stack = error.stack === undefined ? undefined : scrubQuotedValues(scrubSqlParams(error.stack));
   const fields = copy as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(error)) {
     if (VALUE_FIELDS.has(key) || key === "cause") continue;
-    fields[key] = typeof value === "string" ? scrubSqlParams(value) : value;
+    fields[key] = typeof value === "string" ? scrubQuotedValues(scrubSqlParams(value)) : value;
   }
   const cause = (error as { cause?: unknown }).cause;
   if (cause instanceof Error && depth < MAX_CAUSES) copy.cause = withoutSqlValues(cause, depth + 1);

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   not_found: { status: 404, when: "No such route or object, also for objects that exist but belong to someone else." },
   conflict: { status: 409, when: "Username or email taken." },
   payload_too_large: { status: 413, when: "Body or file over its limit (`MAX_BODY_BYTES`, `FILE_MAX_BYTES`, `FILE_MAX_PIXELS`) or the storage quota (`FILE_QUOTA_BYTES`)." },
+  headers_too_large: { status: 431, when: "Request headers past Node's limit (16 KiB in all), refused by the HTTP parser before routing." },
   unsupported_media_type: { status: 415, when: "Wrong content type (JSON routes take only `application/json`), or a file whose bytes are not an allowed type." },
   file_infected: { status: 422, when: "The malware scanner (clamd, `CLAMD_SOCKET`) found something in an uploaded file; nothing was stored." },
   rate_limited: { status: 429, when: "A rate limit was exceeded. Sent with `Retry-After` in seconds." },

@@ -1,15 +1,16 @@
 // Request and response schemas of the accounts module. Every object is closed: a field not listed
 // (role, email_verified, plan…) is refused with 400, so no request can mass-assign it.
 import { Type } from "typebox";
+import { CalendarDate, SecretText, Text } from "../../http/text.js";
 
 const closed = { additionalProperties: false } as const;
 
 export const Username = Type.String({ pattern: "^[A-Za-z0-9_-]{3,50}$" });
 export const Email = Type.String({ format: "email", maxLength: 254 });
 /** 1–100 characters with no control or format characters (no bidi overrides, no zero-width tricks). */
-export const DisplayName = Type.String({ minLength: 1, maxLength: 100, pattern: "^[^\\p{C}]+$" });
+export const DisplayName = Text({ minLength: 1, maxLength: 100 });
 /** Long enough for any passphrase the policy accepts, bounded so a megabyte never reaches the hasher. */
-export const Password = Type.String({ minLength: 1, maxLength: 1024 });
+export const Password = SecretText({ minLength: 1, maxLength: 1024 });
 
 export const UserView = Type.Object({
   id: Type.String(),
@@ -36,7 +37,7 @@ export const RegisterBody = Type.Object({
 export const PatchMeBody = Type.Object({
   email: Type.Optional(Email),
   display_name: Type.Optional(Type.Union([DisplayName, Type.Null()])),
-  birth_date: Type.Optional(Type.Union([Type.String({ format: "date" }), Type.Null()])),
+  birth_date: Type.Optional(Type.Union([CalendarDate(), Type.Null()])),
   current_password: Type.Optional(Password),
   code: Type.Optional(Type.String({ pattern: "^[0-9A-Za-z-]{6,20}$" })),
 }, closed);
@@ -48,7 +49,7 @@ export const PasswordBody = Type.Object({
 }, closed);
 
 export const UserListQuery = Type.Object({
-  q: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  q: Type.Optional(Text({ minLength: 1, maxLength: 100 })),
   cursor: Type.Optional(Type.String({ pattern: "^[0-9a-f]{32}$" })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
 }, closed);

@@ -1,18 +1,19 @@
 // Request and response schemas of the API keys module. No response schema has a field that could
 // carry the key except KeyCreated: the serialiser drops anything else, so a list cannot leak it.
 import { Type } from "typebox";
+import { DateTime, Text } from "../../http/text.js";
 
 const closed = { additionalProperties: false } as const;
 
 /** A scope: lower-case words joined by `:`, `.`, `_` or `-` (`files:read`, `admin`). */
 export const Scope = Type.String({ pattern: "^[a-z][a-z0-9_.:-]{0,63}$" });
-export const KeyName = Type.String({ minLength: 1, maxLength: 100, pattern: "^[^\\p{C}]+$" });
+export const KeyName = Text({ minLength: 1, maxLength: 100 });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 export const CreateKeyBody = Type.Object({
   name: KeyName,
   scopes: Type.Array(Scope, { maxItems: 32, uniqueItems: true }),
-  expires_at: Type.Optional(Type.String({ format: "date-time" })),
+  expires_at: Type.Optional(DateTime()),
   rate_limit_per_minute: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
 }, closed);
 

@@ -1,6 +1,7 @@
 // TypeBox schemas of the audit routes, and the event shapes the service takes and returns.
 import type { AuditEventType } from "./vocabulary.js";
 import { Type, type Static } from "typebox";
+import { DateTime, Text } from "../../http/text.js";
 
 export const AuditResult = Type.Union([Type.Literal("success"), Type.Literal("failure"), Type.Literal("denied")]);
 export type AuditResult = Static<typeof AuditResult>;
@@ -24,13 +25,13 @@ export const AuditEventView = Type.Object({
 export type AuditEventView = Omit<Static<typeof AuditEventView>, "metadata"> & { metadata: Record<string, unknown> };
 
 export const AuditQuery = Type.Object({
-  event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  user_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-  ip: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  event_type: Type.Optional(Text({ minLength: 1, maxLength: 100 })),
+  user_id: Type.Optional(Text({ minLength: 1, maxLength: 128 })),
+  ip: Type.Optional(Text({ minLength: 1, maxLength: 64 })),
   result: Type.Optional(AuditResult),
-  since: Type.Optional(Type.String({ format: "date-time" })),
-  until: Type.Optional(Type.String({ format: "date-time" })),
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  since: Type.Optional(DateTime()),
+  until: Type.Optional(DateTime()),
+  cursor: Type.Optional(Text({ minLength: 1, maxLength: 64 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
 }, { additionalProperties: false });
 export type AuditQuery = Static<typeof AuditQuery>;

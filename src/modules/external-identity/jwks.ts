@@ -1,6 +1,7 @@
-// The outside provider's public keys (JWKS), fetched with a timeout and a size cap, cached, and
-// refetched when a token names an unknown `kid` — at most once per 30 s, so tokens with made-up
-// kids cannot turn this server into a flood against the provider (or stall on it).
+// The outside provider's public keys (JWKS), fetched with a timeout and a 64 KiB cap enforced while
+// the body streams, cached, and refetched when a token names an unknown `kid` — at most once per
+// 30 s, so tokens with made-up kids cannot turn this server into a flood against the provider (or
+// stall on it).
 import { importJWK, type CryptoKey, type JWK, type JWTHeaderParameters } from "jose";
 import type { Clock } from "../../core/clock.js";
 
@@ -33,7 +34,35 @@ function algorithmOf(jwk: JWK): "RS256" | "ES256" | "EdDSA" | undefined {
 }
 
 /** Largest JWKS document read (providers publish a few keys: a few KiB). */
-const MAX_BYTES = 256 * 1024;
+const MAX_BYTES = 64 * 1024;
+
+/**
+ * The body as text, read chunk by chunk and abandoned (the connection cancelled) as soon as it
+ * passes `max` bytes: a hostile or broken endpoint streaming without end costs 64 KiB, not memory
+ * until the timeout. A `content-length` over the cap is refused before reading.
+ */
+async function readCapped(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get("content-length") ?? "0");
+  if (declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new Error("JWKS document too large");
+  }
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error("JWKS document too large");
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
 
 /** Creates the cache; nothing is fetched until the first token asks. */
 export function createJwksCache(options: JwksOptions): JwksCache {
@@ -49,9 +78,11 @@ export function createJwksCache(options: JwksOptions): JwksCache {
 
   const fetchKeys = async (): Promise<void> => {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "error", headers: { accept: "application/json" } });
-    if (!res.ok) throw new Error(`JWKS fetch answered ${res.status}`);
-    const text = await res.text();
-    if (text.length > MAX_BYTES) throw new Error("JWKS document too large");
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new Error(`JWKS fetch answered ${res.status}`);
+    }
+    const text = await readCapped(res, MAX_BYTES);
     const doc = JSON.parse(text) as { keys?: unknown };
     if (!Array.isArray(doc.keys)) throw new Error("JWKS document has no keys array");
     const next = new Map<string, { key: CryptoKey; alg: string }>();

@@ -15,8 +15,11 @@ import { randomToken } from "../../core/crypto/index.js";
 import type { AuditService } from "../audit/index.js";
 import { renderMail, type MailTemplate } from "./templates.js";
 
-/** One mail to send: who to, the template with its values, and whose account it concerns. */
-export type OutgoingMail = { to: string; name: string; userId: string | null; template: MailTemplate };
+/**
+ * One mail to send: who to, the template with its values, and whose account it concerns. `name`
+ * is never put in the mail (see templates.ts): it is chosen by whoever registered the address.
+ */
+export type OutgoingMail = { to: string; name?: string; userId: string | null; template: MailTemplate };
 
 export type Mailer = {
   /** Queues a mail; never throws and never waits for delivery. */
@@ -80,7 +83,7 @@ export function createMailer(options: MailerOptions): Mailer {
   };
 
   const deliver = async (mail: OutgoingMail): Promise<string | undefined> => {
-    const rendered = renderMail(mail.template, mail.name);
+    const rendered = renderMail(mail.template);
     const message = { from: options.from, to: mail.to, subject: rendered.subject, text: rendered.text, html: rendered.html };
     const info = await transport.sendMail(message);
     if (options.smtpUrl) return undefined;

@@ -1,5 +1,7 @@
 // The mails Bulwark sends, as plain text and simple HTML. Every value put into the HTML is escaped:
-// a display name or user agent is attacker-controlled text.
+// a user agent is attacker-controlled text. The recipient's display name and username are never
+// put in a mail at all: whoever registers chooses them, for an address that may not be theirs, so
+// a name like "URGENT: call +1 555…" would reach a stranger's inbox inside Bulwark's own mail.
 
 export type MailTemplate =
   | { type: "verify_email"; link: string }
@@ -34,9 +36,9 @@ const render = (subject: string, greeting: string, blocks: Block[]): RenderedMai
 
 const IGNORE = "If this was not you, reset your password now and review your sessions.";
 
-/** Renders a template for a recipient; `name` is how the mail addresses them. */
-export function renderMail(template: MailTemplate, name: string, appName = "Bulwark"): RenderedMail {
-  const hello = `Hello ${name},`;
+/** Renders a template. The greeting names nobody: display names and usernames are chosen by whoever registered. */
+export function renderMail(template: MailTemplate, appName = "Bulwark"): RenderedMail {
+  const hello = "Hello,";
   switch (template.type) {
     case "verify_email":
       return render(`${appName}: confirm your email address`, hello, [

@@ -1,9 +1,10 @@
 // Request and response schemas of the mfa module.
 import { Type } from "typebox";
+import { SecretText } from "../../http/text.js";
 
 const closed = { additionalProperties: false } as const;
 
-const Password = Type.String({ minLength: 1, maxLength: 1024 });
+const Password = SecretText({ minLength: 1, maxLength: 1024 });
 /** A 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`, dashes and case optional). */
 export const Code = Type.String({ pattern: "^[0-9A-Za-z-]{6,20}$" });
 

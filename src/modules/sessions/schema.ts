@@ -1,5 +1,6 @@
 // Request and response schemas of the sessions module.
 import { Type } from "typebox";
+import { Text } from "../../http/text.js";
 
 const closed = { additionalProperties: false } as const;
 
@@ -14,7 +15,7 @@ export const TokenPair = Type.Object({
 }, closed);
 
 export const RefreshBody = Type.Object({
-  refresh_token: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  refresh_token: Type.Optional(Text({ minLength: 1, maxLength: 200 })),
   use_cookies: Type.Optional(Type.Boolean()),
 }, closed);
 
@@ -29,7 +30,7 @@ export const SessionView = Type.Object({
 
 export const SessionList = Type.Object({ sessions: Type.Array(SessionView) }, closed);
 
-export const SessionParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, closed);
+export const SessionParams = Type.Object({ id: Text({ minLength: 1, maxLength: 64 }) }, closed);
 
 /** A user id in a path (the admin's "end every session of this user"). */
 export const UserSessionsParams = Type.Object({ id: Type.String({ pattern: "^[0-9a-f]{32}$" }) }, closed);

@@ -1,14 +1,15 @@
 // TypeBox schemas of the signin routes.
 import { Type } from "typebox";
+import { Text } from "../../http/text.js";
 import { Password } from "../accounts/index.js";
 
 const closed = { additionalProperties: false } as const;
 
 export const LoginBody = Type.Object({
-  login: Type.String({ minLength: 1, maxLength: 254 }),
+  login: Text({ minLength: 1, maxLength: 254 }),
   password: Password,
   use_cookies: Type.Optional(Type.Boolean()),
-  device_token: Type.Optional(Type.String({ maxLength: 200 })),
+  device_token: Type.Optional(Text({ maxLength: 200 })),
 }, closed);
 
 /** Login's answer when the account has two-factor on: no tokens until POST /api/auth/mfa/verify. */

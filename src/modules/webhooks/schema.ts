@@ -1,5 +1,6 @@
 // TypeBox schemas of the webhooks routes, and the shapes the service takes and returns.
 import { Type, type Static } from "typebox";
+import { Text } from "../../http/text.js";
 import type { Executor } from "../../store/db.js";
 
 const closed = { additionalProperties: false } as const;
@@ -14,7 +15,7 @@ export type OutboundEvent = (typeof OUTBOUND_EVENTS)[number];
 
 export const Received = Type.Object({ received: Type.Literal(true), duplicate: Type.Optional(Type.Literal(true)) }, closed);
 
-export const SourceParams = Type.Object({ source: Type.String({ minLength: 1, maxLength: 60 }) }, closed);
+export const SourceParams = Type.Object({ source: Text({ minLength: 1, maxLength: 60 }) }, closed);
 
 export const EventView = Type.Object({
   id: Type.String(),
@@ -30,9 +31,9 @@ export const EventView = Type.Object({
 export type EventView = Static<typeof EventView>;
 
 export const EventsQuery = Type.Object({
-  source: Type.Optional(Type.String({ minLength: 1, maxLength: 60 })),
+  source: Type.Optional(Text({ minLength: 1, maxLength: 60 })),
   status: Type.Optional(Type.Union([Type.Literal("processed"), Type.Literal("failed")])),
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  cursor: Type.Optional(Text({ minLength: 1, maxLength: 64 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
 }, closed);
 export type EventsQuery = Static<typeof EventsQuery>;
@@ -42,7 +43,7 @@ export const EventsPage = Type.Object({ events: Type.Array(EventView), next_curs
 export const OutboundEventName = Type.Union(OUTBOUND_EVENTS.map((e) => Type.Literal(e)));
 
 export const CreateEndpointBody = Type.Object({
-  url: Type.String({ minLength: 1, maxLength: 2048 }),
+  url: Text({ minLength: 1, maxLength: 2048 }),
   events: Type.Array(OutboundEventName, { minItems: 1, maxItems: OUTBOUND_EVENTS.length, uniqueItems: true }),
 }, closed);
 export type CreateEndpointBody = Static<typeof CreateEndpointBody>;
@@ -64,7 +65,7 @@ export type EndpointView = Static<typeof EndpointView>;
 
 export const EndpointList = Type.Object({ endpoints: Type.Array(EndpointView) }, closed);
 
-export const EndpointParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, closed);
+export const EndpointParams = Type.Object({ id: Text({ minLength: 1, maxLength: 64 }) }, closed);
 
 export const DeliveryView = Type.Object({
   id: Type.String(),
