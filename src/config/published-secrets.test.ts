@@ -48,10 +48,13 @@ function publishedValues(): { name: string; value: string; where: string }[] {
   return found;
 }
 
+/** Settings a secret is only read with (an S3 secret means nothing without a bucket). */
+const COMPANIONS: Record<string, Record<string, string>> = { S3_SECRET_ACCESS_KEY: { S3_BUCKET: "bulwark-files", S3_ACCESS_KEY_ID: "an-access-key-id" } };
+
 /** Whether production refuses the value for that setting. URL settings hold a secret only in their password. */
 function refused(name: string, value: string): boolean {
   try {
-    loadConfig({ ...productionEnv(), [name]: value });
+    loadConfig({ ...productionEnv(), ...COMPANIONS[name], [name]: value });
     return false;
   } catch (error) {
     assert.ok(error instanceof ConfigError, `${name}: a ConfigError, not ${String(error)}`);

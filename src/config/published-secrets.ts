@@ -12,6 +12,8 @@ const PUBLISHED = new Set([
   "de6deb2daa3a20d3157bcf336da2ad89cf41603bee847a54b141b5b0634efcd5",
   "886c22859045d117b73a7a727b89271f7e9c71932c7c362d3f2ab6474dc57e4f",
   "c47b1adc702697b92981655b1a22ee11baa5421f1337d650256f108bef6339b7",
+  // test/files.ts: the fixed development credentials of s3rver, the test's S3-protocol server.
+  "fc7322439f75eb4495fe7fa5a54b0bf6b87d0dea97e339735fee056c9b42f1c4",
 ]);
 
 /** Whether a value was printed in Bulwark's own docs, README or tests. */
