@@ -8,6 +8,8 @@ declare module "autocannon" {
       pipelining?: number;
       /** Seconds. */
       duration?: number;
+      /** Total requests to send, instead of a duration. */
+      amount?: number;
       /** Seconds a request may take before it counts as a timeout. */
       timeout?: number;
       headers?: Record<string, string>;

@@ -521,8 +521,12 @@ const pct = (share: number) => `${fmt(share * 100)}%`;
 
 const REQUEST: Partial<Record<Scenario, string>> = { "bulwark-me-memory": "GET /api/users/me", "bulwark-me-pg-redis": "GET /api/users/me", "bulwark-key-memory": "GET /api/bench/key (API key)" };
 
+/** Server CPU time per request in µs: unlike req/s, it barely moves when other work shares the machine. */
+const cpuPerRequest = (o: Measured) => (o.server.cpuMs * 1000) / o.requests;
+
 function throughputRows(outcomes: readonly Outcome[], bare: number | undefined): string[][] {
-  const rows = [["scenario", "request", "req/s", "p50 ms", "p99 ms", "ratio", "goal", "non-2xx", "server CPU", "server ELU", "loadgen CPU", "other CPU", "log lines/req", "resp bytes"]];
+  const bareMeasured = outcomes.find((o): o is Measured => !isFlood(o) && !isSkipped(o) && o.scenario === "bare");
+  const rows = [["scenario", "request", "req/s", "p50 ms", "p99 ms", "ratio", "goal", "non-2xx", "server CPU", "CPU µs/req", "CPU ratio", "server ELU", "loadgen CPU", "other CPU", "log lines/req", "resp bytes"]];
   for (const o of outcomes) {
     if (isFlood(o)) continue;
     if (isSkipped(o)) {
@@ -543,6 +547,8 @@ function throughputRows(outcomes: readonly Outcome[], bare: number | undefined):
       goal === undefined ? "" : `>= ${goal.toFixed(2)} ${ratio >= goal ? "ok" : "MISSED"}`,
       invalid ? `${o.non2xx} INVALID` : "0",
       pct(o.server.cpuMs / o.server.wallMs),
+      fmt(cpuPerRequest(o), 1),
+      bareMeasured ? fmt(cpuPerRequest(bareMeasured) / cpuPerRequest(o), 2) : "",
       fmt(o.server.elu, 2),
       pct(o.loadGenCpu),
       o.otherCpu === undefined ? "?" : pct(o.otherCpu),
