@@ -54,6 +54,7 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
       registerPerMinute: v.AUTH_REGISTER_PER_MINUTE,
       loginPerMinute: v.AUTH_LOGIN_PER_MINUTE,
       sensitivePerMinute: v.SENSITIVE_PER_MINUTE,
+      introspectPerMinute: v.INTROSPECT_PER_MINUTE,
     },
     accessTokenTtl: v.ACCESS_TOKEN_TTL,
     refreshTokenTtl: v.REFRESH_TOKEN_TTL,

@@ -28,6 +28,7 @@ export type Config = {
     readonly registerPerMinute: number;
     readonly loginPerMinute: number;
     readonly sensitivePerMinute: number;
+    readonly introspectPerMinute: number;
   };
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;

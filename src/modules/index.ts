@@ -6,6 +6,7 @@ import { apiKeysModule } from "./api-keys/index.js";
 import { auditModule } from "./audit/index.js";
 import { externalModule } from "./external-identity/index.js";
 import { filesModule } from "./files/index.js";
+import { introspectionModule } from "./introspection/index.js";
 import { mfaModule } from "./mfa/index.js";
 import type { AnyModule } from "./module.js";
 import { observabilityModule } from "./observability/index.js";
@@ -26,6 +27,7 @@ export const MODULES: readonly AnyModule[] = [
   signInModule,
   mfaModule,
   apiKeysModule,
+  introspectionModule,
   externalModule,
   webhooksModule,
   filesModule,

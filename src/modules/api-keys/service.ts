@@ -263,6 +263,11 @@ export function createApiKeyService(deps: ApiKeyDeps) {
      * then on found by its SHA-256; revocation, expiry and the owner's state are checked from memory
      * on every request, so a request costs no query once the key is cached.
      */
+    /** When a key verified by `resolve` expires (ms since the epoch), from the same cache; null: never. */
+    expiryOf(id: string): number | null {
+      return keys.peek(id)?.expiresAt ?? null;
+    },
+
     async resolve(key: string): Promise<Principal> {
       if (key.length > MAX_KEY_LENGTH) return fail("malformed");
       // A key verified before is found by its SHA-256 (a fifth of an HMAC's cost): finding another
