@@ -1,9 +1,10 @@
 // Request and response of POST /api/auth/introspect.
 import { Type } from "typebox";
+import { Text } from "../../http/text.js";
 
 export const IntrospectBody = Type.Object({
   /** An access token (JWT) or an API key. */
-  token: Type.String({ minLength: 1, maxLength: 4096 }),
+  token: Text({ minLength: 1, maxLength: 4096 }),
   /** RFC 7662's hint; the token's form decides anyway. */
   token_type_hint: Type.Optional(Type.Union([Type.Literal("access_token"), Type.Literal("api_key")])),
 }, { additionalProperties: false });
