@@ -219,7 +219,7 @@ class.
   \`q\` is the quota, \`w\` the window in seconds, \`r\` the requests remaining and \`t\` the seconds
   until the window resets.
 - **Refusal**: \`429\` with error code \`rate_limited\` and \`Retry-After\` (seconds until the window
-  that refused resets). Each refusal increments \`rate_limit_exceeded_total{policy}\` and is
+  that refused resets). Each refusal increments \`bulwark_rate_limit_exceeded_total{policy}\` and is
   recorded in the audit log as \`rate_limit.exceeded\`, at most once per counted key, policy and
   window, so a flood cannot flood the audit log.
 - **Storage.** Without \`REDIS_URL\` the counters live in the process, so each instance has its

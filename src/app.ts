@@ -2,6 +2,7 @@
 // before any module: request id, security headers, CORS, body limit, JSON-only parsing, strict
 // schemas, route declarations, authentication, rate limits, error envelope, logging and metrics.
 // Then each module of the runtime adds its resolver and its routes. It never listens.
+import { readFileSync } from "node:fs";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from "fastify";
 import type { Config } from "./config/types.js";
 import { AppError } from "./core/errors.js";
@@ -13,6 +14,7 @@ import { describeError, outageReporter, sendError } from "./http/errors.js";
 import { requestId, securityHeaders } from "./http/headers.js";
 import { registerJsonParser } from "./http/json-body.js";
 import { observeHook } from "./http/observe.js";
+import { registerOpenApi } from "./http/openapi.js";
 import { rateLimitHook } from "./http/rate-limit.js";
 import { routeProblem } from "./http/route-rules.js";
 import type { AuthResolver } from "./http/types.js";
@@ -20,6 +22,8 @@ import { assertClosedSchemas, validatorCompiler } from "./http/validation.js";
 import { createRuntime, type RuntimeDeps } from "./kernel.js";
 import { requestActor, type AuditEventType } from "./modules/audit/index.js";
 import type { Kernel, Services } from "./modules/module.js";
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export type AppDeps = RuntimeDeps & {
   /** @deprecated use `background`: whether the outbound webhook worker (and other timers) run. */
@@ -121,6 +125,9 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
       routes.push({ method, url: route.url, auth: config.auth, rateLimit: config.rateLimit, audit: config.audit, body, response: route.schema?.response !== undefined, schema: { body: route.schema?.body, querystring: route.schema?.querystring, params: route.schema?.params } });
     }
   });
+
+  // The OpenAPI document sees every route registered from here on, an application's own included.
+  await registerOpenApi(app, { publicUrl: config.publicUrl, version: PACKAGE_VERSION });
 
   let closing = false;
   app.addHook("preClose", async () => {

@@ -96,7 +96,7 @@ test("bulwark check --url catches a server without the protections (each check c
     res.setHeader("x-powered-by", "Express");
     if (req.headers.origin) res.setHeader("access-control-allow-origin", req.headers.origin);
     if (req.url === "/health" || req.url === "/ready") return res.end('{"status":"ok"}');
-    if (req.url === "/metrics") return res.end("http_requests_total 1\n");
+    if (req.url === "/metrics") return res.end("bulwark_http_requests_total 1\n");
     if (req.url === "/env.js") return res.end(`window.ENV = {"PUBLIC_STRIPE":"${leakedKey}"};`);
     if (req.url === "/.well-known/jwks.json") return res.end(JSON.stringify({ keys: [{ kty: "OKP", crv: "Ed25519", x: "AAAA", d: "BBBB" }] }));
     res.statusCode = 500;

@@ -54,6 +54,7 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
       registerPerMinute: v.AUTH_REGISTER_PER_MINUTE,
       loginPerMinute: v.AUTH_LOGIN_PER_MINUTE,
       sensitivePerMinute: v.SENSITIVE_PER_MINUTE,
+      introspectPerMinute: v.INTROSPECT_PER_MINUTE,
     },
     accessTokenTtl: v.ACCESS_TOKEN_TTL,
     refreshTokenTtl: v.REFRESH_TOKEN_TTL,
@@ -79,6 +80,7 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
       s3: s3Storage(v, problems),
       clamdSocket: v.CLAMD_SOCKET,
     },
+    apiDocs: apiDocs(v, production, problems),
     publicEnv: v["PUBLIC_*"],
     devSecrets: Object.keys(generated).filter((name) => !env[name]),
     warnings: [],
@@ -116,6 +118,16 @@ function external(v: SettingValues, problems: Problem[]): Config["external"] {
 }
 
 /** S3 storage when a bucket is named; a key id and its secret come together or not at all. */
+/** OPENAPI_ENABLED and DOCS_ENABLED: `auto` is on in development and off in production. */
+function apiDocs(v: SettingValues, production: boolean, problems: Problem[]): Config["apiDocs"] {
+  const on = (value: "auto" | "true" | "false") => (value === "auto" ? !production : value === "true");
+  const openapi = on(v.OPENAPI_ENABLED);
+  const docs = on(v.DOCS_ENABLED);
+  // The reference page reads /openapi.json: without it the page would be an empty shell.
+  if (docs && !openapi) problems.push({ setting: "DOCS_ENABLED", message: "the reference at /docs reads /openapi.json: set OPENAPI_ENABLED=true too, or DOCS_ENABLED=false" });
+  return { openapi, docs };
+}
+
 function s3Storage(v: SettingValues, problems: Problem[]): Config["files"]["s3"] {
   if (!v.S3_BUCKET) return undefined;
   if (Boolean(v.S3_ACCESS_KEY_ID) !== Boolean(v.S3_SECRET_ACCESS_KEY)) {

@@ -28,6 +28,7 @@ export type Config = {
     readonly registerPerMinute: number;
     readonly loginPerMinute: number;
     readonly sensitivePerMinute: number;
+    readonly introspectPerMinute: number;
   };
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
@@ -59,6 +60,8 @@ export type Config = {
     readonly s3: { readonly bucket: string; readonly endpoint: string | undefined; readonly region: string; readonly accessKeyId: string | undefined; readonly secretAccessKey: string | undefined } | undefined;
     readonly clamdSocket: string | undefined;
   };
+  /** Whether `GET /openapi.json` and `GET /docs` are served. */
+  readonly apiDocs: { readonly openapi: boolean; readonly docs: boolean };
   /** The `PUBLIC_*` settings, exposed to browsers. */
   readonly publicEnv: Readonly<Record<string, string>>;
   /** Which secrets were generated for development rather than configured. */

@@ -52,7 +52,7 @@ test("a database outage is a 503 envelope with Retry-After, counted, and logged 
   assert.equal(lines.filter((l) => l.level >= 50).length, 0, "no error-level line for an outage");
   assert.equal(lines.filter((l) => l.msg.startsWith("database unavailable")).length, 1, "one warning for the burst");
   const metrics = await t.app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${t.config.metricsToken}` } });
-  assert.match(metrics.body, /^database_unavailable_total 5$/m);
+  assert.match(metrics.body, /^bulwark_database_unavailable_total 5$/m);
   assert.doesNotMatch(log.text(), /carol@example\.com/);
 });
 

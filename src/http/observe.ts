@@ -6,7 +6,7 @@ import type { Metrics } from "../core/metrics.js";
 
 type Series = { count: { inc(): void }; duration: { observe(value: number): void } };
 
-/** An onResponse hook that logs the request and records http_requests_total and the duration histogram. */
+/** An onResponse hook that logs the request and records bulwark_http_requests_total and the duration histogram. */
 export function observeHook(metrics: Metrics) {
   // prom-client hashes label values on every call; the labelled children are looked up once per series.
   const series = new Map<string, Series>();

@@ -105,8 +105,8 @@ test("a rate-limit violation is audited once per key and window, however long th
   }
   assert.equal(events.length, 1);
   assert.equal(events[0]!.ip, "203.0.113.77");
-  const metrics = await t.app.bulwark.metrics.registry.getSingleMetricAsString("rate_limit_exceeded_total");
-  assert.match(metrics, /rate_limit_exceeded_total\{policy="minute"\} 19/);
+  const metrics = await t.app.bulwark.metrics.registry.getSingleMetricAsString("bulwark_rate_limit_exceeded_total");
+  assert.match(metrics, /bulwark_rate_limit_exceeded_total\{policy="minute"\} 19/);
 });
 
 test("failed authentications are rate limited too: credential guessing gets 429, not endless 401s", async () => {

@@ -33,6 +33,10 @@ export function ratePlans(limits: Config["rateLimit"]): Record<RateLimitClass, C
     // Inbound webhooks come in bursts from a provider's few addresses, and a 429 only delays them
     // (providers retry with back-off): a per-IP budget ten times the per-minute one, no hourly cap.
     webhook: plan([{ name: "webhook", limit: limits.perMinute * 10, window: 60, by: "ip" }]),
+    // Token introspection is called by other services for their users' requests: its own budget per
+    // calling key (or its owner), instead of the global one, so a busy resource server neither
+    // starves its owner's other calls nor is starved by them.
+    introspect: plan([{ name: "introspect", limit: limits.introspectPerMinute, window: 60, by: "client" }]),
   };
 }
 

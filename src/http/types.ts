@@ -28,7 +28,7 @@ export type AuthRequirement = "public" | "user" | "admin" | "optional" | { apiKe
 export type OperatorToken = "metrics";
 
 /** The rate-limit classes a route can pick; `false` opts out (health checks and metrics only). */
-export const RATE_LIMIT_CLASSES = ["default", "auth-login", "auth-register", "sensitive", "webhook"] as const;
+export const RATE_LIMIT_CLASSES = ["default", "auth-login", "auth-register", "sensitive", "webhook", "introspect"] as const;
 export type RateLimitClass = (typeof RATE_LIMIT_CLASSES)[number];
 
 declare module "fastify" {

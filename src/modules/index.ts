@@ -1,10 +1,12 @@
 // The module list: every capability Bulwark serves, one line each. The order here is only the
 // order of their routes in docs/routes.md; start-up orders them by `needs`.
 import { accountsModule } from "./accounts/index.js";
+import { apiDocsModule } from "./api-docs/index.js";
 import { apiKeysModule } from "./api-keys/index.js";
 import { auditModule } from "./audit/index.js";
 import { externalModule } from "./external-identity/index.js";
 import { filesModule } from "./files/index.js";
+import { introspectionModule } from "./introspection/index.js";
 import { mfaModule } from "./mfa/index.js";
 import type { AnyModule } from "./module.js";
 import { observabilityModule } from "./observability/index.js";
@@ -17,6 +19,7 @@ import { webhooksModule } from "./webhooks/index.js";
 export const MODULES: readonly AnyModule[] = [
   observabilityModule,
   publicConfigModule,
+  apiDocsModule,
   auditModule,
   tokensModule,
   accountsModule,
@@ -24,6 +27,7 @@ export const MODULES: readonly AnyModule[] = [
   signInModule,
   mfaModule,
   apiKeysModule,
+  introspectionModule,
   externalModule,
   webhooksModule,
   filesModule,

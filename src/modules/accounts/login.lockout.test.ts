@@ -121,7 +121,7 @@ test("the audit trail of fail, fail, fail (lockout), locked, success", async () 
     const all = JSON.stringify((await t.app.bulwark.audit.query({ limit: 50 })).events);
     assert.equal(all.includes(user.password), false, "no password in the audit log");
     assert.equal(all.includes("definitely not the password"), false);
-    const metrics = await t.app.bulwark.metrics.registry.getSingleMetricAsString("auth_failures_total");
+    const metrics = await t.app.bulwark.metrics.registry.getSingleMetricAsString("bulwark_auth_failures_total");
     assert.match(metrics, /reason="lockout"\} 1/);
     assert.equal((await t.app.bulwark.audit.verify()).ok, true);
   } finally {

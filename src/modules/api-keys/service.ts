@@ -58,7 +58,7 @@ type Cached = {
   userId: string;
   /** The stored HMAC's 32 bytes, compared as they are: both sides are always that long. */
   keyHash: Buffer;
-  /** This key's use counter (labelled once, not per request). */
+  /** The API key use counter. */
   uses: { inc(): void };
   scopes: readonly string[];
   expiresAt: number | null;
@@ -86,10 +86,11 @@ export function createApiKeyService(deps: ApiKeyDeps) {
   const timers: NodeJS.Timeout[] = [];
   let lastReload = clock.now();
 
-  // One counter per key id, as operators asked: which key is busy. Uses are counted, not audited.
+  // One series for every key together: a label per key id would grow without bound (one series
+  // per key ever used, kept until restart). Which key is in use is `last_used_at`, in the database.
   // (A registry shared by two apps in one process already has it.)
-  const uses = (deps.metrics.registry.getSingleMetric("api_key_requests_total") as Counter<"key_id"> | undefined)
-    ?? new Counter({ name: "api_key_requests_total", help: "Requests authenticated by an API key, by key id.", labelNames: ["key_id"] as const, registers: [deps.metrics.registry] });
+  const uses = (deps.metrics.registry.getSingleMetric("bulwark_api_key_requests_total") as Counter | undefined)
+    ?? new Counter({ name: "bulwark_api_key_requests_total", help: "Requests authenticated by an API key (all keys).", registers: [deps.metrics.registry] });
 
   // The key object is made once: an HMAC per request is then the only crypto a cached key costs.
   const secretKey = createSecretKey(Buffer.from(deps.secretKey, "utf8"));
@@ -103,7 +104,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
       const row = await store.findKey(db, id);
       if (!row) return undefined;
       return {
-        id: row.id, userId: row.userId, keyHash: Buffer.from(row.keyHash, "hex"), uses: uses.labels({ key_id: row.id }), scopes: Object.freeze([...row.scopes]),
+        id: row.id, userId: row.userId, keyHash: Buffer.from(row.keyHash, "hex"), uses, scopes: Object.freeze([...row.scopes]),
         expiresAt: row.expiresAt?.getTime() ?? null, revoked: row.revokedAt !== null, rateLimitPerMinute: row.rateLimitPerMinute,
       };
     },
@@ -263,6 +264,11 @@ export function createApiKeyService(deps: ApiKeyDeps) {
      * then on found by its SHA-256; revocation, expiry and the owner's state are checked from memory
      * on every request, so a request costs no query once the key is cached.
      */
+    /** When a key verified by `resolve` expires (ms since the epoch), from the same cache; null: never. */
+    expiryOf(id: string): number | null {
+      return keys.peek(id)?.expiresAt ?? null;
+    },
+
     async resolve(key: string): Promise<Principal> {
       if (key.length > MAX_KEY_LENGTH) return fail("malformed");
       // A key verified before is found by its SHA-256 (a fifth of an HMAC's cost): finding another

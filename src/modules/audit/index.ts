@@ -21,5 +21,5 @@ export const auditModule = defineModule({
   name: "audit",
   needs: [],
   create: (kernel) => kernel.audit,
-  routes: (app, audit) => auditRoutes(app, audit),
+  routes: (app, audit, _use, { metrics }) => auditRoutes(app, audit, metrics),
 });

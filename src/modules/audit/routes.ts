@@ -3,10 +3,11 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import { AuditPage, AuditQuery, VerifyResult } from "./schema.js";
 import type { AuditService } from "./service.js";
+import type { Metrics } from "../../core/metrics.js";
 import { requestActor } from "./actor.js";
 
 /** Registers GET /api/admin/audit-logs and GET /api/admin/audit-logs/verify. */
-export async function auditRoutes(app: FastifyInstance, audit: AuditService): Promise<void> {
+export async function auditRoutes(app: FastifyInstance, audit: AuditService, metrics: Pick<Metrics, "auditVerifications">): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get("/api/admin/audit-logs", {
@@ -34,6 +35,7 @@ export async function auditRoutes(app: FastifyInstance, audit: AuditService): Pr
     config: { auth: "admin", rateLimit: "default", audit: "audit_log.verify" },
   }, async (req) => {
     const outcome = await audit.verify();
+    metrics.auditVerifications.inc({ result: outcome.ok ? "ok" : "broken" });
     // The answer matters more than its trail here: a chain too damaged to extend (no head) must still be reported.
     await audit.record({ eventType: "audit_log.verify", result: outcome.ok ? "success" : "failure", ...requestActor(req), metadata: { ...outcome } })
       .catch((error: unknown) => req.log.error({ err: error }, "audit write failed"));

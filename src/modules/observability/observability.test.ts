@@ -50,12 +50,12 @@ test("GET /metrics exposes request, latency, rate-limit, auth-failure and proces
   const res = await t.app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${t.config.metricsToken}` } });
   assert.equal(res.statusCode, 200);
   assert.match(String(res.headers["content-type"]), /^text\/plain/);
-  assert.match(res.body, /http_requests_total\{method="GET",route="\/api\/config\/public",status="200"\} 1/);
-  assert.match(res.body, /http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/api\/config\/public"\}/);
+  assert.match(res.body, /bulwark_http_requests_total\{method="GET",route="\/api\/config\/public",status="200"\} 1/);
+  assert.match(res.body, /bulwark_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/api\/config\/public"\}/);
   assert.match(res.body, /route="unmatched",status="404"/, "unmatched paths share one label (bounded cardinality)");
   assert.doesNotMatch(res.body, /no\/such\/thing/);
-  for (const name of ["rate_limit_exceeded_total", "auth_failures_total", "process_resident_memory_bytes", "nodejs_eventloop_lag_seconds"]) {
+  for (const name of ["bulwark_rate_limit_exceeded_total", "bulwark_auth_failures_total", "process_resident_memory_bytes", "nodejs_eventloop_lag_seconds"]) {
     assert.match(res.body, new RegExp(`# TYPE ${name} `), name);
   }
-  assert.match(res.body, /auth_failures_total\{reason="unauthorized"\} \d+/);
+  assert.match(res.body, /bulwark_auth_failures_total\{reason="unauthorized"\} \d+/);
 });

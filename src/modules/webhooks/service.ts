@@ -2,7 +2,7 @@
 // security events queued durably (in the transaction of the audit event they report), signed per
 // Standard Webhooks and delivered by a worker with back-off. It never sees a request.
 import type { IncomingHttpHeaders } from "node:http";
-import { Counter, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { Config } from "../../config/types.js";
 import type { Clock } from "../../core/clock.js";
 import { AppError, errors } from "../../core/errors.js";
@@ -105,8 +105,16 @@ export function createWebhookService(deps: WebhookDeps) {
   const handlers: { source: string; pattern: string; handler: WebhookHandler }[] = [];
   const registers = deps.registry ? [deps.registry] : [];
   // Labels come from configured sources and fixed outcomes only: a caller cannot grow the series.
-  const inbound = new Counter({ name: "webhook_events_total", help: "Inbound webhook requests of configured sources, by outcome (accepted, duplicate, rejected, failed).", labelNames: ["source", "outcome"] as const, registers });
-  const outbound = new Counter({ name: "webhook_delivery_attempts_total", help: "Outbound webhook delivery attempts, by outcome (delivered, retry, gave_up).", labelNames: ["outcome"] as const, registers });
+  const inbound = new Counter({ name: "bulwark_webhook_events_total", help: "Inbound webhook requests of configured sources, by outcome (accepted, duplicate, rejected, failed).", labelNames: ["source", "outcome"] as const, registers });
+  const outbound = new Counter({ name: "bulwark_webhook_delivery_attempts_total", help: "Outbound webhook delivery attempts, by outcome (delivered, retry, gave_up).", labelNames: ["outcome"] as const, registers });
+  // Read from the database when scraped: the backlog is shared by every instance, so every
+  // instance reports the same number (alert on max, not sum).
+  new Gauge({
+    name: "bulwark_webhook_deliveries_pending", help: "Outbound webhook deliveries waiting to be sent (all instances).", registers,
+    async collect() {
+      this.set(await store.countPending(db).catch(() => Number.NaN));
+    },
+  });
   const secretContext = (id: string) => ({ table: "webhook_endpoints", column: "secret", row: id });
 
   const reject = async (source: string, reason: RejectReason | "malformed_event", meta: ClientMeta): Promise<never> => {

@@ -78,6 +78,12 @@ export async function insertDeliveries(db: Executor, rows: (typeof webhookDelive
   if (rows.length > 0) await db.insert(webhookDeliveries).values(rows);
 }
 
+/** How many outbound deliveries wait to be sent (pending, due or not): the backlog. */
+export async function countPending(db: Executor): Promise<number> {
+  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(webhookDeliveries).where(eq(webhookDeliveries.status, "pending"));
+  return Number(row?.n ?? 0);
+}
+
 /**
  * Claims up to `limit` due deliveries: locks them with SKIP LOCKED (another instance claiming at
  * the same moment gets different rows) and pushes their next attempt past `leaseUntil`, so the

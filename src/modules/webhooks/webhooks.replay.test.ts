@@ -39,8 +39,8 @@ test("a repeated event id is handled once, sequentially and under concurrent del
     assert.equal(results.filter((r) => r.json().duplicate !== true).length, 1);
     assert.deepEqual(calls, [e.id, c.id]);
     const metrics = await t.app.bulwark.metrics.registry.metrics();
-    assert.match(metrics, /webhook_events_total\{source="stripe",outcome="accepted"\} 2/);
-    assert.match(metrics, /webhook_events_total\{source="stripe",outcome="duplicate"\} 8/);
+    assert.match(metrics, /bulwark_webhook_events_total\{source="stripe",outcome="accepted"\} 2/);
+    assert.match(metrics, /bulwark_webhook_events_total\{source="stripe",outcome="duplicate"\} 8/);
     const rows = rowsOf<{ n: number }>(await t.store.db.execute(sql`select count(*)::int as n from webhook_events where event_id = ${c.id}`));
     assert.equal(rows[0]!.n, 1);
   } finally {
