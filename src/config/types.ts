@@ -59,6 +59,15 @@ export type Config = {
     readonly s3: { readonly bucket: string; readonly endpoint: string | undefined; readonly region: string; readonly accessKeyId: string | undefined; readonly secretAccessKey: string | undefined } | undefined;
     readonly clamdSocket: string | undefined;
   };
+  /** Gateway mode: the upstream behind Bulwark and how it learns the caller; undefined without `UPSTREAM_URL`. */
+  readonly gateway: {
+    readonly upstreamUrl: string;
+    readonly rulesFile: string;
+    readonly identity: "headers" | "jwt";
+    readonly secret: string | undefined;
+    readonly timeoutMs: number;
+    readonly connections: number;
+  } | undefined;
   /** The `PUBLIC_*` settings, exposed to browsers. */
   readonly publicEnv: Readonly<Record<string, string>>;
   /** Which secrets were generated for development rather than configured. */
