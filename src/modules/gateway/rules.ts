@@ -74,7 +74,8 @@ export function parseRules(text: string, defaults: { bodyLimit: number }, file =
   } catch (error) {
     throw new RulesError(file, `is not valid YAML or JSON: ${(error as Error).message.split("\n")[0]}`);
   }
-  if (!validate(data)) throw new RulesError(file, describe(data, validate.errors?.[0]));
+  // The last error is the outermost: for a union, "matches none of" rather than one branch's complaint.
+  if (!validate(data)) throw new RulesError(file, describe(data, validate.errors?.at(-1)));
   const rules = data.rules.map((rule): ResolvedRule => ({
     name: rule.name,
     prefix: rule.prefix,
