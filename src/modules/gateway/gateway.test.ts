@@ -193,3 +193,9 @@ test("a cookie session's writes through the gateway need the CSRF token", async 
   assert.equal(lastSeen().headers.cookie, "theme=dark");
   assert.equal(lastSeen().headers["x-csrf-token"], undefined);
 });
+
+test("bulwark check --url reports the upstream of a gateway deployment", async () => {
+  const { probe } = await import("../../cli/check.js");
+  const results = await probe(t.base);
+  assert.deepEqual(results.find((r) => r.name === "probe upstream")?.status, "pass");
+});

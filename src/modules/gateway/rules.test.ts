@@ -42,3 +42,13 @@ test("the app does not start on a bad rules file, nor with a rule inside Bulwark
     await upstream.close();
   }
 });
+
+test("bulwark check judges the rules file", async () => {
+  const { runChecks } = await import("../../cli/check.js");
+  const env = { UPSTREAM_URL: "http://127.0.0.1:9", GATEWAY_SECRET: randomToken(32), SECRET_KEY: randomToken(32), LOG_LEVEL: "silent" };
+  const bad = await runChecks({ ...env, GATEWAY_RULES: rulesFile("rules:\n  - { name: x, prefix: /x, methods: [GET], auth: nobody }") }, "/nonexistent", undefined);
+  assert.match(bad.find((r) => r.name === "gateway rules")?.message ?? "", /rule "x" \(rules\[0\]\): auth/);
+  const good = await runChecks({ ...env, GATEWAY_RULES: rulesFile("rules:\n  - { name: x, prefix: /x, methods: [POST], auth: public }") }, "/nonexistent", undefined);
+  assert.equal(good.find((r) => r.name === "gateway rules")?.status, "pass");
+  assert.equal(good.find((r) => r.name === "gateway public writes")?.status, "warn");
+});
