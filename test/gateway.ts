@@ -58,6 +58,17 @@ export async function startUpstream(): Promise<Upstream> {
       res.end(JSON.stringify(entry));
     });
   });
+  // WebSocket upgrades: answered 101, then every chunk is echoed with the caller's identity.
+  const upgraded = new Set<import("node:stream").Duplex>();
+  server.on("upgrade", (req, socket) => {
+    upgraded.add(socket);
+    socket.on("close", () => upgraded.delete(socket));
+    socket.on("end", () => socket.end());
+    seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: "" });
+    socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nServer: uvicorn\r\n\r\n");
+    socket.on("data", (d: Buffer) => socket.write(`echo:${String(req.headers["x-bulwark-user"])}:${d.toString()}`));
+    socket.on("error", () => socket.destroy());
+  });
   server.keepAliveTimeout = 1000;
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -68,6 +79,7 @@ export async function startUpstream(): Promise<Upstream> {
     async close() {
       release?.();
       server.closeAllConnections();
+      for (const socket of upgraded) socket.destroy();
       server.close();
       await once(server, "close");
     },
@@ -103,6 +115,11 @@ rules:
     prefix: /reports
     methods: [GET]
     auth: { apiKey: "reports:read" }
+  - name: live
+    prefix: /live
+    methods: [GET]
+    auth: user
+    websocket: true
   - name: internal
     prefix: /internal
     methods: [GET]

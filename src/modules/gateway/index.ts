@@ -19,12 +19,12 @@ declare module "../module.js" {
 /** The gateway: rules validated at start, proxied routes behind every protection, the upstream in `/ready`. */
 export const gatewayModule = defineModule({
   name: "gateway",
-  needs: ["tokens"],
+  needs: ["tokens", "sessions"],
   create: ({ config, clock, metrics }, use) => config.gateway
     ? createGatewayService({ config: config.gateway, maxBodyBytes: config.maxBodyBytes, clock, metrics, tokens: use("tokens"), publicUrl: config.publicUrl })
     : undefined,
-  routes: async (app, gateway, _use, { audit }) => {
-    if (gateway) await gatewayRoutes(app, gateway, audit);
+  routes: async (app, gateway, use, { audit, config }) => {
+    if (gateway) await gatewayRoutes(app, gateway, { audit, sessions: use("sessions"), config });
   },
   ready: async (gateway): Promise<Record<string, "ok" | "down">> => (gateway ? { upstream: await gateway.ping() } : {}),
 });

@@ -7,8 +7,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Transform, type Readable } from "node:stream";
 import { AppError, errors } from "../../core/errors.js";
 import { requestActor, type AuditEventType, type AuditService } from "../audit/index.js";
+import proxyAddr from "@fastify/proxy-addr";
+import type { Config } from "../../config/types.js";
+import { trustProxyOption } from "../../http/client-ip.js";
+import type { SessionService } from "../sessions/index.js";
 import { ALWAYS_RESERVED, within, type ResolvedRule } from "./rules.js";
 import type { GatewayService } from "./service.js";
+import { proxyUpgrades } from "./websocket.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -52,7 +57,8 @@ function reservedPrefixes(app: FastifyInstance): string[] {
 }
 
 /** Registers every rule's route in a context of its own: bodies there are streams, not parsed JSON. */
-export async function gatewayRoutes(app: FastifyInstance, gateway: GatewayService, audit: AuditService): Promise<void> {
+export async function gatewayRoutes(app: FastifyInstance, gateway: GatewayService, deps: { audit: AuditService; sessions: SessionService; config: Config }): Promise<void> {
+  const { audit, sessions, config } = deps;
   // Rules may not reach into Bulwark's own paths; routes registered later (a library user's) are
   // guarded at request time below.
   let reserved = reservedPrefixes(app);
@@ -60,9 +66,19 @@ export async function gatewayRoutes(app: FastifyInstance, gateway: GatewayServic
     const clash = reserved.find((r) => within(rule.prefix, r));
     if (clash) throw new Error(`GATEWAY_RULES ${gateway.config.rulesFile}: rule "${rule.name}": prefix: ${rule.prefix} is inside ${clash}, which Bulwark answers itself`);
   }
+  let stopUpgrades: (() => void) | undefined;
   app.addHook("onReady", async () => {
     reserved = reservedPrefixes(app);
+    if (gateway.rules.some((r) => r.websocket)) {
+      const trust = trustProxyOption(config.trustProxy);
+      stopUpgrades = proxyUpgrades(app.server, {
+        gateway, sessions, reserved: () => reserved, allowedOrigins: config.corsOrigins, publicUrl: config.publicUrl, production: config.production,
+        // The client IP as Fastify computes it for requests: X-Forwarded-For believed only within TRUST_PROXY.
+        ip: (req) => (trust === false ? (req.socket.remoteAddress ?? "") : proxyAddr(req, trust as never)),
+      });
+    }
   });
+  app.addHook("preClose", async () => stopUpgrades?.());
   for (const rule of gateway.rules) {
     if (rule.audit && !audit.vocabulary().has(rule.audit)) {
       audit.define({ [rule.audit]: { description: `Gateway rule "${rule.name}": writes the upstream answered, and Bulwark's refusals.` } });
