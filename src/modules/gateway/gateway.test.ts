@@ -199,3 +199,32 @@ test("bulwark check --url reports the upstream of a gateway deployment", async (
   const results = await probe(t.base);
   assert.deepEqual(results.find((r) => r.name === "probe upstream")?.status, "pass");
 });
+
+test("a rule's audit event records the writes the upstream answered and Bulwark's refusals", async () => {
+  // A fresh per-minute window: the tests above signed up many users from this IP.
+  t.clock.advance(61_000);
+  const user = await signedIn(t.app);
+  const ok = await get("/app/orders", { ...bearer(user.access), "content-type": "application/json" }, { method: "POST", body: "{}" });
+  assert.equal(ok.status, 200);
+  const refused = await get("/app/orders", { "content-type": "application/json" }, { method: "POST", body: "{}" });
+  assert.equal(refused.status, 401);
+  // The success is written after the response went out: wait for it rather than for a time.
+  let events: { result: string; metadata: Record<string, unknown> }[] = [];
+  while (!events.some((e) => e.result === "success")) {
+    events = (await t.app.bulwark.audit.query({ eventType: "app.write" })).events as unknown as typeof events;
+    if (!events.some((e) => e.result === "success")) await new Promise((resolve) => setImmediate(resolve));
+  }
+  const success = events.find((e) => e.result === "success")!;
+  assert.deepEqual(success.metadata, { rule: "app", method: "POST", status: 200 });
+  assert.ok(events.some((e) => e.result === "failure" && e.metadata.status === 401));
+});
+
+test("route rules accept a proxied write without a body schema, and refuse one that also declares a schema", async () => {
+  const { routeProblem } = await import("../../http/route-rules.js");
+  const known = () => true;
+  assert.equal(routeProblem({ method: "POST", url: "/x/*", config: { auth: "user", rateLimit: "default", proxied: true } }, known), undefined);
+  assert.match(routeProblem({ method: "POST", url: "/x/*", schema: { body: {} }, config: { auth: "user", rateLimit: "default", proxied: true } }, known) ?? "", /drop the body schema/);
+  assert.match(routeProblem({ method: "POST", url: "/x/*", config: { auth: "user", rateLimit: "default" } }, known) ?? "", /needs a body schema/);
+  const record = t.app.bulwark.routes().find((r) => r.url === "/app/*" && r.method === "POST");
+  assert.equal(record?.body, "proxied");
+});
