@@ -21,7 +21,11 @@ after(async () => {
 
 /** Opens a raw upgrade; resolves with the response head and a way to exchange one message. */
 async function upgrade(path: string, headers: Record<string, string>) {
-  const port = Number(new URL(t.base).port);
+  return upgradeAt(new URL(t.base).port, path, headers);
+}
+
+async function upgradeAt(portText: string, path: string, headers: Record<string, string>) {
+  const port = Number(portText);
   const socket = connect(port, "127.0.0.1");
   const lines = [`GET ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
@@ -96,4 +100,23 @@ test("an upgrade without a session, or with a revoked one, gets 401", async () =
   const revoked = await upgrade("/live/feed", { cookie: session.cookie, origin: "https://app.example.com" });
   assert.equal(revoked.status, 401);
   revoked.close();
+});
+
+test("upgrades count against the user's budget: past it 429, before the backend sees them", async () => {
+  const limited = await startGateway(upstream, { env: { RATE_LIMIT_PER_MINUTE: "3" } });
+  try {
+    const user = await register(limited.app);
+    const res = await limited.app.inject({ method: "POST", url: "/api/auth/login", payload: { login: user.username, password: user.password, use_cookies: true } });
+    const cookie = (res.headers["set-cookie"] as string[]).map((line) => line.split(";")[0]).join("; ");
+    const port = new URL(limited.base).port;
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const ws = await upgradeAt(port, "/live/feed", { cookie, origin: "https://app.example.com" });
+      statuses.push(ws.status);
+      ws.close();
+    }
+    assert.deepEqual(statuses, [101, 101, 101, 429]);
+  } finally {
+    await limited.close();
+  }
 });

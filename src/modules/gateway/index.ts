@@ -23,8 +23,8 @@ export const gatewayModule = defineModule({
   create: ({ config, clock, metrics }, use) => config.gateway
     ? createGatewayService({ config: config.gateway, maxBodyBytes: config.maxBodyBytes, clock, metrics, tokens: use("tokens"), publicUrl: config.publicUrl })
     : undefined,
-  routes: async (app, gateway, use, { audit, config }) => {
-    if (gateway) await gatewayRoutes(app, gateway, { audit, sessions: use("sessions"), config });
+  routes: async (app, gateway, use, { audit, config, counters }) => {
+    if (gateway) await gatewayRoutes(app, gateway, { audit, sessions: use("sessions"), config, counters });
   },
   ready: async (gateway): Promise<Record<string, "ok" | "down">> => (gateway ? { upstream: await gateway.ping() } : {}),
 });

@@ -11,6 +11,7 @@ import proxyAddr from "@fastify/proxy-addr";
 import type { Config } from "../../config/types.js";
 import { trustProxyOption } from "../../http/client-ip.js";
 import type { SessionService } from "../sessions/index.js";
+import type { Counters } from "../../store/counters.js";
 import { ALWAYS_RESERVED, within, type ResolvedRule } from "./rules.js";
 import type { GatewayService } from "./service.js";
 import { proxyUpgrades } from "./websocket.js";
@@ -57,7 +58,7 @@ function reservedPrefixes(app: FastifyInstance): string[] {
 }
 
 /** Registers every rule's route in a context of its own: bodies there are streams, not parsed JSON. */
-export async function gatewayRoutes(app: FastifyInstance, gateway: GatewayService, deps: { audit: AuditService; sessions: SessionService; config: Config }): Promise<void> {
+export async function gatewayRoutes(app: FastifyInstance, gateway: GatewayService, deps: { audit: AuditService; sessions: SessionService; config: Config; counters: Counters }): Promise<void> {
   const { audit, sessions, config } = deps;
   // Rules may not reach into Bulwark's own paths; routes registered later (a library user's) are
   // guarded at request time below.
@@ -72,7 +73,7 @@ export async function gatewayRoutes(app: FastifyInstance, gateway: GatewayServic
     if (gateway.rules.some((r) => r.websocket)) {
       const trust = trustProxyOption(config.trustProxy);
       stopUpgrades = proxyUpgrades(app.server, {
-        gateway, sessions, reserved: () => reserved, allowedOrigins: config.corsOrigins, publicUrl: config.publicUrl, production: config.production,
+        gateway, sessions, reserved: () => reserved, counters: deps.counters, limits: config.rateLimit, allowedOrigins: config.corsOrigins, publicUrl: config.publicUrl, production: config.production,
         // The client IP as Fastify computes it for requests: X-Forwarded-For believed only within TRUST_PROXY.
         ip: (req) => (trust === false ? (req.socket.remoteAddress ?? "") : proxyAddr(req, trust as never)),
       });

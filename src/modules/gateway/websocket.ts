@@ -13,6 +13,8 @@ import { authorize } from "../../http/auth.js";
 import { securityHeaders } from "../../http/headers.js";
 import { requestId } from "../../http/headers.js";
 import type { Principal } from "../../http/types.js";
+import { clientKey } from "../../http/client-ip.js";
+import type { Counters } from "../../store/counters.js";
 import type { SessionService } from "../sessions/index.js";
 import { within, type ResolvedRule } from "./rules.js";
 import { safeTarget } from "./routes.js";
@@ -29,6 +31,8 @@ export function proxyUpgrades(server: Server, options: {
   publicUrl: string;
   production: boolean;
   ip: (req: IncomingMessage) => string;
+  counters: Counters;
+  limits: { enabled: boolean; perMinute: number; perHour: number };
 }): () => void {
   const rules = options.gateway.rules.filter((r) => r.websocket).sort((a, b) => b.prefix.length - a.prefix.length);
   const origins = new Set([...options.allowedOrigins, new URL(options.publicUrl).origin]);
@@ -109,9 +113,25 @@ export function proxyUpgrades(server: Server, options: {
     const token = bearer ?? cookies[options.sessions.jar.names.access];
     // A cookie rides along on a cross-site upgrade: only an allowed page may open the socket.
     if (!bearer && token && (req.headers.origin === undefined || !origins.has(req.headers.origin))) throw errors.forbidden("request origin not allowed");
-    const principal = token ? await options.sessions.resolve(token) : null;
+    // Counted like any request, in the same per-minute and per-hour buckets (the user's, else the
+    // IP's), before the session is looked up: a flood of upgrades is no way around the limits.
+    const principal = token ? await options.sessions.resolve(token).catch(async (error: unknown) => {
+      await limit(`ip:${clientKey(options.ip(req))}`);
+      throw error;
+    }) : null;
+    await limit(principal ? `user:${principal.userId}` : `ip:${clientKey(options.ip(req))}`);
     authorize(principal, rule.auth);
     return principal;
+  };
+
+  const limit = async (client: string): Promise<void> => {
+    if (!options.limits.enabled) return;
+    const hits = await options.counters.hitMany([
+      { key: `minute:${client}`, limit: options.limits.perMinute, windowSeconds: 60 },
+      { key: `hour:${client}`, limit: options.limits.perHour, windowSeconds: 3600 },
+    ]);
+    const refused = hits.find((h) => !h.allowed);
+    if (refused) throw errors.rateLimited(refused.resetSeconds);
   };
 
   server.on("upgrade", onUpgrade);
