@@ -45,7 +45,8 @@ Every route Bulwark registers, with what it declares about its protections. A ro
 audit event type (refused calls are recorded under it; successes are recorded by the service in
 the transaction of the change), and every state-changing route has a closed body schema (the
 empty object when it takes no body). Inbound webhooks take raw bytes authenticated by their
-signature instead (\`raw\`). A body schema that accepts unknown fields must be declared
+signature instead (\`raw\`); gateway mode's routes, which come from its rules file and are not
+listed here, stream theirs to the upstream (\`proxied\`, see [gateway.md](gateway.md)). A body schema that accepts unknown fields must be declared
 \`openBody: true\` and shows as \`open\` here; there are none. See [architecture.md](architecture.md) for the module contract.
 
 - **auth**: \`public\` (anyone), \`optional\` (anyone, but credentials sent must be good),

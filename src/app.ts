@@ -37,8 +37,8 @@ export type RouteRecord = {
   auth: unknown;
   rateLimit: unknown;
   audit: string | undefined;
-  /** `closed` (a schema refusing unknown fields), `open` (declared `openBody`), `raw` (bytes checked by the handler), `multipart` (parts checked by the handler), or `none`. */
-  body: "closed" | "open" | "raw" | "multipart" | "none";
+  /** `closed` (a schema refusing unknown fields), `open` (declared `openBody`), `raw` (bytes checked by the handler), `multipart` (parts checked by the handler), `proxied` (streamed to the gateway's upstream under the rule's size and type limits), or `none`. */
+  body: "closed" | "open" | "raw" | "multipart" | "proxied" | "none";
   response: boolean;
   /** The request schemas, for tests that drive every route with hostile input. */
   schema: Pick<FastifySchema, "body" | "querystring" | "params">;
@@ -121,7 +121,7 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
     const config = route.config ?? {};
     for (const method of [route.method].flat()) {
       if (method === "HEAD") continue;
-      const body = config.rawBody ? "raw" : config.multipart ? "multipart" : config.openBody ? "open" : route.schema?.body !== undefined ? "closed" : "none";
+      const body = config.rawBody ? "raw" : config.multipart ? "multipart" : config.proxied ? "proxied" : config.openBody ? "open" : route.schema?.body !== undefined ? "closed" : "none";
       routes.push({ method, url: route.url, auth: config.auth, rateLimit: config.rateLimit, audit: config.audit, body, response: route.schema?.response !== undefined, schema: { body: route.schema?.body, querystring: route.schema?.querystring, params: route.schema?.params } });
     }
   });

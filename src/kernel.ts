@@ -96,6 +96,7 @@ export async function createRuntime(config: Config, deps: RuntimeDeps = {}): Pro
       background: deps.background ?? deps.clock === undefined,
       serving: deps.serving ?? true,
       // Hooks run at request time, once every module below has been created.
+      readiness: async () => Object.assign({}, ...(await Promise.all(created.map(({ module, service }) => module.ready?.(service) ?? {})))),
       credentials: {
         userDisabled: (tx, userId) => revokeAcross(({ module, service }) => module.onUserDisabled?.(service, tx, userId)),
         revoked: (tx, userId, why) => revokeAcross(({ module, service }) => module.onCredentialsRevoked?.(service, tx, userId, why)),

@@ -12,6 +12,7 @@ import { openStore } from "../store/db.js";
 import { MIGRATIONS_FOLDER } from "../store/migrate.js";
 import { parseStrict, usageExit } from "./common.js";
 import type { Output } from "./output.js";
+import { loadRules } from "../modules/gateway/index.js";
 
 const HELP = `Usage: bulwark check [--url URL] [--json]
 
@@ -76,7 +77,7 @@ export async function runChecks(env: Env, cwd: string, url: string | undefined):
   }
   if (env.NODE_ENV !== "production") add("NODE_ENV", "warn", `is "${env.NODE_ENV ?? "development"}": the rules above are what production enforces; set NODE_ENV=production when deploying`);
   results.push(...envFileChecks(cwd));
-  if (config) results.push(await databaseCheck(config), await redisCheck(config));
+  if (config) results.push(await databaseCheck(config), await redisCheck(config), ...gatewayChecks(config));
   if (url) results.push(...(await probe(url)));
   return results;
 }
@@ -98,6 +99,21 @@ function envFileChecks(cwd: string): CheckResult[] {
       : { name: ".env in .gitignore", status: "fail", message: "not listed, so a commit could publish every secret: add .env to .gitignore" });
   }
   return results;
+}
+
+/** Gateway mode: the rules file is valid (the start would refuse it otherwise). */
+function gatewayChecks(config: Config): CheckResult[] {
+  if (!config.gateway) return [];
+  try {
+    const rules = loadRules(config.gateway.rulesFile, { bodyLimit: config.maxBodyBytes });
+    const open = rules.filter((r) => r.auth === "public" && r.methods.some((m) => m !== "GET" && m !== "HEAD")).map((r) => r.name);
+    return [
+      { name: "gateway rules", status: "pass", message: `${rules.length} rule(s), identity by ${config.gateway.identity}` },
+      ...(open.length > 0 ? [{ name: "gateway public writes", status: "warn" as const, message: `rule(s) ${open.join(", ")} let anyone write to the upstream: make sure that is meant` }] : []),
+    ];
+  } catch (error) {
+    return [{ name: "gateway rules", status: "fail", message: (error as Error).message }];
+  }
 }
 
 /** The database answers and every committed migration is applied. */
@@ -163,6 +179,9 @@ export async function probe(base: string): Promise<CheckResult[]> {
   add("probe /health", health.status === 200, "200", `status ${health.status}`);
   const ready = await fetchProbe(`${root}/ready`);
   add("probe /ready", ready.status === 200, ready.body, `status ${ready.status}: ${ready.body.slice(0, 200)}`);
+  // Gateway mode: the instance reaches its upstream.
+  const upstream = /"upstream":"(ok|down)"/.exec(ready.body)?.[1];
+  if (upstream) add("probe upstream", upstream === "ok", "the gateway reaches its upstream", "the gateway cannot reach UPSTREAM_URL: proxied requests get 502");
   const https = root.startsWith("https://");
   add("probe https", https, "served over https", "served over http: put TLS in front and probe the https URL");
 

@@ -5636,6 +5636,7 @@ export interface paths {
                             checks: {
                                 cache: "ok" | "degraded";
                                 database: "ok" | "down";
+                                upstream?: "ok" | "down";
                             };
                             status: "ok" | "degraded" | "unavailable";
                         };
@@ -5678,6 +5679,7 @@ export interface paths {
                             checks: {
                                 cache: "ok" | "degraded";
                                 database: "ok" | "down";
+                                upstream?: "ok" | "down";
                             };
                             status: "ok" | "degraded" | "unavailable";
                         };
@@ -5700,7 +5702,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_signature" | "unauthorized" | "invalid_credentials" | "token_reused" | "forbidden" | "not_found" | "conflict" | "payload_too_large" | "headers_too_large" | "unsupported_media_type" | "file_infected" | "rate_limited" | "internal_error" | "service_unavailable";
+                code: "invalid_request" | "invalid_signature" | "unauthorized" | "invalid_credentials" | "token_reused" | "forbidden" | "not_found" | "conflict" | "payload_too_large" | "headers_too_large" | "unsupported_media_type" | "file_infected" | "rate_limited" | "internal_error" | "bad_gateway" | "gateway_timeout" | "service_unavailable";
                 details?: {
                     message: string;
                     path: string;

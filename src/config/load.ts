@@ -2,7 +2,7 @@
 // and returns one frozen Config. In production every problem is fatal and all are listed at once.
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parseEnv } from "node:util";
 import { loadDevSecrets } from "./dev-secrets.js";
 import { readSettings } from "./parse.js";
@@ -81,6 +81,7 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
       clamdSocket: v.CLAMD_SOCKET,
     },
     apiDocs: apiDocs(v, production, problems),
+    gateway: gateway(v, problems, dataDir),
     publicEnv: v["PUBLIC_*"],
     devSecrets: Object.keys(generated).filter((name) => !env[name]),
     warnings: [],
@@ -115,6 +116,34 @@ function external(v: SettingValues, problems: Problem[]): Config["external"] {
   if (!audience) problems.push({ setting: "EXTERNAL_JWT_AUDIENCE", message: "is required with EXTERNAL_JWT_SECRET or EXTERNAL_JWKS_URL (Supabase: authenticated)" });
   if (secret && Buffer.byteLength(secret) < 32) problems.push({ setting: "EXTERNAL_JWT_SECRET", message: "is shorter than 32 bytes: HS256 needs at least 256 bits of key" });
   return { secret, jwksUrl, issuer, audience };
+}
+
+/** Gateway mode when `UPSTREAM_URL` is set: the rules file is required, and the secret in `headers` mode. */
+function gateway(v: SettingValues, problems: Problem[], dataDir: string): Config["gateway"] {
+  if (!v.UPSTREAM_URL) {
+    if (v.GATEWAY_RULES) problems.push({ setting: "GATEWAY_RULES", message: "is set but UPSTREAM_URL is not: set the backend to proxy to, or unset GATEWAY_RULES" });
+    return undefined;
+  }
+  // Paths are forwarded as they are, so the upstream is named by its origin alone.
+  try {
+    const url = new URL(v.UPSTREAM_URL);
+    if (url.pathname !== "/" || url.search || url.username || url.password) problems.push({ setting: "UPSTREAM_URL", message: "must be an origin (scheme://host[:port]) without a path, query or credentials: paths are forwarded as they are" });
+  } catch {
+    // Reported by the URL parser of the settings table.
+  }
+  if (!v.GATEWAY_RULES) problems.push({ setting: "GATEWAY_RULES", message: "is required with UPSTREAM_URL: the path of a YAML or JSON rules file (docs/gateway.md)" });
+  const secret = v.GATEWAY_SECRET;
+  if (v.GATEWAY_IDENTITY === "headers" && !secret) problems.push({ setting: "GATEWAY_SECRET", message: "is required with UPSTREAM_URL and GATEWAY_IDENTITY=headers: `bulwark secrets generate` prints one" });
+  if (secret && Buffer.byteLength(secret) < 32) problems.push({ setting: "GATEWAY_SECRET", message: "is shorter than 32 bytes" });
+  return {
+    upstreamUrl: v.UPSTREAM_URL.replace(/\/+$/, ""),
+    // A relative path is read from the working directory, as the shell that started Bulwark sees it.
+    rulesFile: v.GATEWAY_RULES ? resolve(v.GATEWAY_RULES) : join(dataDir, "gateway-rules.yaml"),
+    identity: v.GATEWAY_IDENTITY,
+    secret,
+    timeoutMs: v.UPSTREAM_TIMEOUT_MS,
+    connections: v.UPSTREAM_CONNECTIONS,
+  };
 }
 
 /** S3 storage when a bucket is named; a key id and its secret come together or not at all. */

@@ -107,9 +107,34 @@ export function checkConfig(config: Config): Problem[] {
   const unknownTypes = config.files.allowedTypes.filter((type) => !KNOWN_FILE_TYPES.includes(type));
   if (unknownTypes.length > 0) problems.push({ setting: "FILE_ALLOWED_TYPES", message: `unknown type ${unknownTypes.join(", ")}: the known ones are ${KNOWN_FILE_TYPES.join(", ")}` });
   if (config.files.s3?.endpoint?.startsWith("http://")) problems.push({ setting: "S3_ENDPOINT", message: "must be https: file bytes and signed requests would cross the network in clear" });
+  if (config.gateway?.secret !== undefined) {
+    const weakness = secretWeakness(config.gateway.secret);
+    if (weakness) problems.push({ setting: "GATEWAY_SECRET", message: weakness });
+  }
+  // Plain http to the upstream is fine on the same host or a private network (the usual sidecar);
+  // across anything else the identity headers and the users' data would travel in clear.
+  if (config.gateway?.upstreamUrl.startsWith("http://") && !privateHost(config.gateway.upstreamUrl)) {
+    problems.push({ setting: "UPSTREAM_URL", message: "must be https unless the upstream is on loopback or a private address (10/8, 172.16/12, 192.168/16, fc00::/7)" });
+  }
   if (!config.rateLimit.enabled) problems.push({ setting: "RATE_LIMIT_ENABLED", message: "rate limiting is off: remove the setting or set it to true" });
   problems.push(...checkPublished(config), ...checkPublicEqualsSecret(config));
   return problems;
+}
+
+/** Whether a URL's host is a loopback or private IP address, or `localhost`. */
+function privateHost(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return false;
+  }
+  if (host === "localhost" || host === "::1") return true;
+  if (/^f[cd][0-9a-f]{2}:/i.test(host)) return true;
+  const octets = host.split(".").map(Number);
+  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o))) return false;
+  const [a, b] = octets as [number, number, number, number];
+  return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
 }
 
 /** The password inside a URL, decoded; none when there is none or the value is not a URL. */

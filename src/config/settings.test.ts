@@ -18,6 +18,8 @@ function publicValue(setting: Setting, dir: string): string | undefined {
   const token = randomToken(16).toLowerCase();
   if (setting.name === "DATA_DIR") return dir;
   if (setting.name === "NODE_ENV") return "development";
+  // The gateway's upstream is an origin: paths are forwarded as they are.
+  if (setting.name === "UPSTREAM_URL") return `https://public-${token}.example`;
   switch (setting.parse.type) {
     case "string":
     case "prefix":

@@ -62,6 +62,15 @@ export type Config = {
   };
   /** Whether `GET /openapi.json` and `GET /docs` are served. */
   readonly apiDocs: { readonly openapi: boolean; readonly docs: boolean };
+  /** Gateway mode: the upstream behind Bulwark and how it learns the caller; undefined without `UPSTREAM_URL`. */
+  readonly gateway: {
+    readonly upstreamUrl: string;
+    readonly rulesFile: string;
+    readonly identity: "headers" | "jwt";
+    readonly secret: string | undefined;
+    readonly timeoutMs: number;
+    readonly connections: number;
+  } | undefined;
   /** The `PUBLIC_*` settings, exposed to browsers. */
   readonly publicEnv: Readonly<Record<string, string>>;
   /** Which secrets were generated for development rather than configured. */

@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   file_infected: { status: 422, when: "The malware scanner (clamd, `CLAMD_SOCKET`) found something in an uploaded file; nothing was stored." },
   rate_limited: { status: 429, when: "A rate limit was exceeded. Sent with `Retry-After` in seconds." },
   internal_error: { status: 500, when: "Anything unexpected. The message is generic; details go to the log only." },
+  bad_gateway: { status: 502, when: "Gateway mode: the upstream could not be reached, reset the connection or sent an invalid answer. Nothing of the cause is shown." },
+  gateway_timeout: { status: 504, when: "Gateway mode: the upstream did not answer within `UPSTREAM_TIMEOUT_MS`." },
   service_unavailable: { status: 503, when: "The server is shutting down or a dependency it needs is unavailable; retry later." },
 } as const;
 

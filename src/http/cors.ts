@@ -16,7 +16,8 @@ export function corsHook(origins: readonly string[]) {
     const origin = req.headers.origin;
     if (origin === undefined) return done();
     reply.header("vary", "Origin");
-    const ok = allowed.has(origin);
+    // A route may refuse browsers altogether (a gateway rule with `cors: false`).
+    const ok = allowed.has(origin) && req.routeOptions.config?.cors !== false;
     if (ok) {
       reply.header("access-control-allow-origin", origin);
       reply.header("access-control-allow-credentials", "true");

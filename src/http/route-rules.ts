@@ -11,7 +11,7 @@ const SCOPE = /^[a-z][a-z0-9_:.-]{0,63}$/;
 
 /** What a route's config must hold: `auth` and `rateLimit` spelled out, known values, a declared audit event. */
 export function routeProblem(route: Pick<RouteOptions, "method" | "url" | "schema" | "config">, knownAuditEvent: (type: string) => boolean): string | undefined {
-  const config = (route.config ?? {}) as { auth?: AuthRequirement; rateLimit?: unknown; audit?: unknown; rawBody?: unknown; multipart?: unknown };
+  const config = (route.config ?? {}) as { auth?: AuthRequirement; rateLimit?: unknown; audit?: unknown; rawBody?: unknown; multipart?: unknown; proxied?: unknown };
   if (config.auth === undefined) return 'config.auth is required ("public" where anyone may call)';
   if (!validAuth(config.auth)) return `config.auth ${JSON.stringify(config.auth)} is not one of public, user, admin, optional, { apiKey: scope }, { token: "metrics" }`;
   if (config.rateLimit === undefined) return 'config.rateLimit is required (a class, or false spelled out)';
@@ -24,8 +24,12 @@ export function routeProblem(route: Pick<RouteOptions, "method" | "url" | "schem
   // The two exceptions read their bodies themselves: `rawBody` (signed bytes) and `multipart`
   // (streamed parts, each checked by the handler). A multipart route may not also declare a
   // body schema: the parts are not validated by it, so it would only pretend to.
+  // A proxied route (gateway mode) streams the body to the upstream, which validates it; the
+  // gateway holds it to the rule's size and content types. A schema here would pretend likewise.
   if (config.multipart === true && route.schema?.body !== undefined) return "a multipart route reads its parts itself: drop the body schema";
-  if (methods.some((m) => STATE_CHANGING.has(m)) && route.schema?.body === undefined && config.rawBody !== true && config.multipart !== true) {
+  if (config.proxied === true && route.schema?.body !== undefined) return "a proxied route streams its body to the upstream: drop the body schema";
+  const readsItself = config.rawBody === true || config.multipart === true || config.proxied === true;
+  if (methods.some((m) => STATE_CHANGING.has(m)) && route.schema?.body === undefined && !readsItself) {
     return "a state-changing route needs a body schema (Type.Object({}, { additionalProperties: false }) when it takes none)";
   }
   return undefined;

@@ -48,6 +48,13 @@ declare module "fastify" {
      * the handler checks each part. Only a context that registered `@fastify/multipart` can parse it.
      */
     multipart?: true;
+    /**
+     * The body is streamed to the gateway's upstream untouched (gateway mode): no body schema, the
+     * upstream validates it; the gateway enforces the rule's body limit and content types.
+     */
+    proxied?: true;
+    /** `false`: no CORS headers on this route, whatever `CORS_ORIGINS` allows (gateway rules with `cors: false`). */
+    cors?: false;
   }
   interface FastifyRequest {
     /** Who is calling, once authentication resolved credentials; null for anonymous calls. */

@@ -7,6 +7,7 @@ import { auditModule } from "./audit/index.js";
 import { externalModule } from "./external-identity/index.js";
 import { filesModule } from "./files/index.js";
 import { introspectionModule } from "./introspection/index.js";
+import { gatewayModule } from "./gateway/index.js";
 import { mfaModule } from "./mfa/index.js";
 import type { AnyModule } from "./module.js";
 import { observabilityModule } from "./observability/index.js";
@@ -31,4 +32,6 @@ export const MODULES: readonly AnyModule[] = [
   externalModule,
   webhooksModule,
   filesModule,
+  // Last: its rules are checked against every route registered before it.
+  gatewayModule,
 ];

@@ -51,6 +51,8 @@ export type Kernel = {
     /** The password changed or was reset: credentials derived from the old one end. */
     revoked(tx: Executor, userId: string, why: RevokeReason): Promise<Record<string, Revocation>>;
   };
+  /** The readiness of what modules depend on beyond the database and Redis (the gateway's upstream), by name. */
+  readonly readiness: () => Promise<Record<string, "ok" | "down">>;
   /** Whether timers and workers run (the server: yes; a CLI command or a test driving the clock: no). */
   readonly background: boolean;
   /** Whether this runtime answers requests (false in a CLI command: nothing is made just in case, such as a first signing key). */
@@ -84,6 +86,8 @@ export type Module<N extends ModuleName, Needs extends ModuleName = never> = {
   onUserDisabled?(service: Services[N], tx: Executor, userId: string): Promise<Revocation>;
   /** The same when the user's password changed or was reset. */
   onCredentialsRevoked?(service: Services[N], tx: Executor, userId: string, why: RevokeReason): Promise<Revocation | undefined>;
+  /** Whether what the module depends on outside Bulwark answers (`/ready` reports it), by check name. */
+  ready?(service: Services[N]): Promise<Record<string, "ok" | "down">>;
   /** Deletes what has outlived its use; returns counts by kind. Runs hourly; must be idempotent. */
   prune?(service: Services[N]): Promise<Record<string, number>>;
   /** Subscriptions, caches, timers: runs once every module is created, in module order. */

@@ -8,5 +8,7 @@ export const Ready = Type.Object({
   checks: Type.Object({
     database: Type.Union([Type.Literal("ok"), Type.Literal("down")]),
     cache: Type.Union([Type.Literal("ok"), Type.Literal("degraded")]),
+    /** Gateway mode only: whether the upstream answers. */
+    upstream: Type.Optional(Type.Union([Type.Literal("ok"), Type.Literal("down")])),
   }, { additionalProperties: false }),
 }, { additionalProperties: false });

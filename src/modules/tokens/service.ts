@@ -24,6 +24,11 @@ export type TokenService = {
   init(): Promise<void>;
   /** Signs an access token for a user (`sub`) in a session (`sid`), valid for ACCESS_TOKEN_TTL seconds. */
   issue(subject: { sub: string; sid: string }): Promise<IssuedToken>;
+  /**
+   * Signs a short-lived token for a service behind Bulwark (the gateway's identity token), with the
+   * active key: its own `typ` and audience, so it is never accepted as an access token, and at most 60 s.
+   */
+  signInternal(claims: Record<string, unknown>, options: { typ: string; audience: string; ttlSeconds: number }): Promise<string>;
   /** Verifies an access token; every failure is the same `unauthorized` AppError. */
   verify(token: string): Promise<AccessClaims>;
   /** The public keys that may have signed a token still valid: the active key and retired ones still published. */
@@ -329,6 +334,24 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         .setJti(jti)
         .sign(current.key);
       return { token, expiresIn: accessTokenTtl, jti, expiresAt: new Date(exp * 1000) };
+    },
+
+    async signInternal(claims, { typ, audience: internalAudience, ttlSeconds }) {
+      // An internal token that outlives a minute would outlive a revocation by as much.
+      if (typ === TYP || internalAudience === audience) throw new Error("signInternal: an internal token needs its own typ and audience");
+      if (!(ttlSeconds > 0 && ttlSeconds <= 60)) throw new Error("signInternal: ttlSeconds must be between 1 and 60");
+      if (!signer) await load();
+      const current = signer;
+      if (!current) throw new Error("no active signing key: call init() first");
+      const iat = Math.floor(clock.now() / 1000);
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg: ALG, typ, kid: current.kid })
+        .setIssuer(issuer)
+        .setAudience(internalAudience)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + ttlSeconds)
+        .setJti(randomToken(12))
+        .sign(current.key);
     },
 
     async verify(token) {
