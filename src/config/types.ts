@@ -59,6 +59,14 @@ export type Config = {
     readonly s3: { readonly bucket: string; readonly endpoint: string | undefined; readonly region: string; readonly accessKeyId: string | undefined; readonly secretAccessKey: string | undefined } | undefined;
     readonly clamdSocket: string | undefined;
   };
+  readonly messages: { readonly retentionDays: number };
+  readonly realtime: {
+    readonly maxConnectionsPerUser: number;
+    readonly maxConnectionsPerIp: number;
+    readonly messagesPerMinute: number;
+    readonly maxBufferedBytes: number;
+    readonly heartbeatSeconds: number;
+  };
   /** The `PUBLIC_*` settings, exposed to browsers. */
   readonly publicEnv: Readonly<Record<string, string>>;
   /** Which secrets were generated for development rather than configured. */

@@ -5,10 +5,12 @@ import { apiKeysModule } from "./api-keys/index.js";
 import { auditModule } from "./audit/index.js";
 import { externalModule } from "./external-identity/index.js";
 import { filesModule } from "./files/index.js";
+import { messagesModule } from "./messages/index.js";
 import { mfaModule } from "./mfa/index.js";
 import type { AnyModule } from "./module.js";
 import { observabilityModule } from "./observability/index.js";
 import { publicConfigModule } from "./public-config/index.js";
+import { realtimeModule } from "./realtime/index.js";
 import { sessionsModule } from "./sessions/index.js";
 import { signInModule } from "./signin/index.js";
 import { tokensModule } from "./tokens/index.js";
@@ -27,4 +29,6 @@ export const MODULES: readonly AnyModule[] = [
   externalModule,
   webhooksModule,
   filesModule,
+  messagesModule,
+  realtimeModule,
 ];
