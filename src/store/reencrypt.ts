@@ -48,3 +48,12 @@ export async function reencryptColumn(db: Database, keyring: Keyring, target: En
     after = rows.at(-1)!.id;
   }
 }
+
+/** How many values of the column each key id holds (from the envelopes' headers; nothing is decrypted). */
+export async function countByKey(db: Database, target: EncryptedColumn): Promise<Record<string, number>> {
+  const column = sql.identifier(target.column);
+  const rows = rowsOf<{ key_id: string; n: string | number }>(await db.execute(sql`
+    select split_part(${column}, '.', 2) as key_id, count(*) as n from ${sql.identifier(target.table)}
+    where ${column} is not null group by 1 order by 1`));
+  return Object.fromEntries(rows.map((r) => [r.key_id, Number(r.n)]));
+}
