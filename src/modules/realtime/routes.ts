@@ -74,6 +74,9 @@ export async function realtimeRoutes(app: FastifyInstance, deps: Deps): Promise<
       return;
     }
     const c = realtime.add(socket, claims);
+    // An upgraded request never reaches onResponse: this is its log line (the route, never the URL with its ticket).
+    req.log.info({ method: "GET", route: "/api/realtime", status: 101, user: claims.userId }, "websocket open");
+    socket.once("close", (code) => req.log.info({ route: "/api/realtime", code, user: claims.userId }, "websocket closed"));
     socket.on("message", (data, isBinary) => {
       void realtime.receive(c, data as Buffer, isBinary).catch(() => socket.terminate());
     });

@@ -242,6 +242,8 @@ export function createRealtimeService(deps: RealtimeDeps) {
 
     /** Sockets of this user on this instance. */
     count: (userId?: string): number => (userId ? byUser.get(userId)?.size ?? 0 : [...byUser.values()].reduce((n, s) => n + s.size, 0)),
+    /** Bytes waiting to be sent to this user's sockets on this instance. */
+    bufferedBytes: (userId: string): number => [...each(userId)].reduce((n, c) => n + c.ws.bufferedAmount, 0),
     /** Sockets dropped as slow consumers since start. */
     dropped: () => dropped,
     /** Delivers a raw frame to these users' sockets on this instance (the fan-out's last step; benches use it). */
