@@ -289,10 +289,16 @@ export function createMessagesService(deps: MessagesDeps) {
     /** Deletes messages past their retention; returns how many. */
     prune: () => store.pruneExpired(db, new Date(clock.now()), deps.retentionDays),
 
-    /** For the importer: a conversation and its members, created as given. */
-    async importConversation(tx: Executor, input: { title: string; members: string[]; createdBy: string; createdAt: Date }): Promise<string> {
-      const id = nextId();
-      await store.insertConversation(tx, { id, type: "group", title: input.title, createdBy: input.createdBy, directKey: null, retentionDays: null, createdAt: input.createdAt }, input.members, input.createdAt);
+    /** For the importer: a group with these members, or the direct conversation of two users (existing or new). */
+    async importConversation(tx: Executor, input: { type: "direct" | "group"; title: string | null; members: string[]; createdBy: string; createdAt: Date }): Promise<string> {
+      const members = [...new Set(input.members)].sort();
+      const directKey = input.type === "direct" ? members.join(":") : null;
+      if (directKey) {
+        const existing = await store.findDirect(tx, directKey);
+        if (existing) return existing.id;
+      }
+      const id = importIds(input.createdAt.getTime());
+      await store.insertConversation(tx, { id, type: input.type, title: input.title, createdBy: input.createdBy, directKey, retentionDays: null, createdAt: input.createdAt }, members, input.createdAt);
       return id;
     },
 
