@@ -32,7 +32,7 @@ Commands:
   users enable NAME    let a disabled user sign in again
   users reset-mfa NAME  turn two-factor off for a user who lost the device and the codes
   users import FILE    import users with bcrypt/Argon2 hashes from a CSV
-  messages import FILE import messages from a Fernet-encrypting backend (FERNET_KEYS, --dry-run)
+  messages import FILE  import messages from a Fernet-encrypting backend (FERNET_KEYS, --dry-run)
   sessions revoke      end sessions: --all, or --user NAME
   api-keys create      make an API key: --user NAME --name N --scopes a,b [--expires DAYS]
   api-keys revoke ID   revoke an API key at once, on every instance
