@@ -78,7 +78,7 @@ export async function realtimeRoutes(app: FastifyInstance, deps: Deps): Promise<
     req.log.info({ method: "GET", route: "/api/realtime", status: 101, user: claims.userId }, "websocket open");
     socket.once("close", (code) => req.log.info({ route: "/api/realtime", code, user: claims.userId }, "websocket closed"));
     socket.on("message", (data, isBinary) => {
-      void realtime.receive(c, data as Buffer, isBinary).catch(() => socket.terminate());
+      realtime.receive(c, data as Buffer, isBinary).catch(() => socket.terminate());
     });
     socket.on("error", () => socket.terminate());
   });

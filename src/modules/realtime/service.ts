@@ -33,6 +33,8 @@ export type Connection = {
   alive: boolean;
   windowStart: number;
   frames: number;
+  /** Frames of one socket are handled in order: a client's messages are stored in the order it sent them. */
+  queue: Promise<void>;
 };
 
 export type RealtimeDeps = {
@@ -104,6 +106,52 @@ export function createRealtimeService(deps: RealtimeDeps) {
       .catch((error: unknown) => logger.warn({ err: (error as Error).message }, "realtime: fan-out publish failed"));
   };
 
+  /** Sends an error frame for a refused frame. */
+  const reply = (c: Connection, error: unknown, ref: unknown) => {
+    const known = error instanceof AppError;
+    if (!known) logger.error({ err: (error as Error).message }, "realtime: frame failed");
+    const code = known ? error.code : "internal_error";
+    const message = known ? error.message : "internal error";
+    send(c, JSON.stringify({ type: "error", code, message, ...(ref ? { ref } : {}) }));
+  };
+
+  /** Handles one frame within the rate: shape, then the messages service (the same call as REST). */
+  const handle = async (c: Connection, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Promise<void> => {
+    let ref: unknown;
+    try {
+      if (isBinary) throw new AppError("invalid_request", "frames are JSON text");
+      let frame: unknown;
+      try {
+        frame = JSON.parse(Buffer.isBuffer(data) ? data.toString("utf8") : Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data).toString("utf8"));
+      } catch {
+        throw new AppError("invalid_request", "frames are JSON text");
+      }
+      if (typeof frame !== "object" || frame === null || Array.isArray(frame)) throw new AppError("invalid_request", "a frame is a JSON object with a `type`");
+      const f = frame as Record<string, unknown>;
+      ref = typeof f.ref === "string" && f.ref.length <= 64 ? f.ref : undefined;
+      switch (f.type) {
+        case "ping":
+          send(c, JSON.stringify({ type: "pong", ...(ref ? { ref } : {}) }));
+          return;
+        case "message.send": {
+          const unknown = Object.keys(f).filter((k) => !["type", "conversation_id", "body", "ref"].includes(k));
+          if (unknown.length > 0) throw new AppError("invalid_request", `unknown field: ${unknown[0]!.slice(0, 64)}`);
+          if (typeof f.conversation_id !== "string" || !ID.test(f.conversation_id)) throw new AppError("invalid_request", "conversation_id: must be a conversation id");
+          // The user's send budget, shared by all their sockets on every instance.
+          const hit = await deps.counters.hit(`rt-send:${c.userId}`, settings.messagesPerMinute, 60);
+          if (!hit.allowed) throw new AppError("rate_limited", "too many messages; slow down", { headers: { "retry-after": String(hit.resetSeconds) } });
+          const message = await deps.messages.send(c.userId, f.conversation_id, f.body);
+          send(c, JSON.stringify({ type: "message.sent", message_id: message.id, ...(ref ? { ref } : {}) }));
+          return;
+        }
+        default:
+          throw new AppError("invalid_request", "unknown frame type; send `message.send` or `ping`");
+      }
+    } catch (error) {
+      reply(c, error, ref);
+    }
+  };
+
   return {
     tickets,
     settings,
@@ -158,7 +206,7 @@ export function createRealtimeService(deps: RealtimeDeps) {
 
     /** Registers an open socket; it is forgotten when it closes. */
     add(ws: WebSocket, claims: { userId: string; sessionId: string; ip: string }): Connection {
-      const c: Connection = { ws, ...claims, alive: true, windowStart: clock.now(), frames: 0 };
+      const c: Connection = { ws, ...claims, alive: true, windowStart: clock.now(), frames: 0, queue: Promise.resolve() };
       let set = byUser.get(c.userId);
       if (!set) byUser.set(c.userId, (set = new Set()));
       set.add(c);
@@ -176,8 +224,13 @@ export function createRealtimeService(deps: RealtimeDeps) {
       return c;
     },
 
-    /** Handles one frame from a client: rate, shape, then the messages service. */
-    async receive(c: Connection, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Promise<void> {
+    /**
+     * Takes one frame from a client. The rate is counted at once (a flood is refused without
+     * queueing work); frames within it are handled in order, one at a time. The queue is bounded
+     * by the rate: past twice REALTIME_MESSAGES_PER_MINUTE the socket is closed, after the frames
+     * before it are done.
+     */
+    receive(c: Connection, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Promise<void> {
       c.alive = true;
       const now = clock.now();
       if (now - c.windowStart >= 60_000) {
@@ -186,47 +239,17 @@ export function createRealtimeService(deps: RealtimeDeps) {
       }
       c.frames++;
       if (c.frames > settings.messagesPerMinute * 2) {
-        c.ws.close(CLOSE.policy, "message rate exceeded");
-        return;
+        if (c.frames === settings.messagesPerMinute * 2 + 1) c.queue = c.queue.then(() => c.ws.close(CLOSE.policy, "message rate exceeded"));
+        return c.queue;
       }
-      let ref: unknown;
-      try {
-        if (c.frames > settings.messagesPerMinute) throw new AppError("rate_limited", "too many frames; slow down", { headers: { "retry-after": String(Math.ceil((c.windowStart + 60_000 - now) / 1000)) } });
-        if (isBinary) throw new AppError("invalid_request", "frames are JSON text");
-        let frame: unknown;
-        try {
-          frame = JSON.parse(Buffer.isBuffer(data) ? data.toString("utf8") : Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data).toString("utf8"));
-        } catch {
-          throw new AppError("invalid_request", "frames are JSON text");
-        }
-        if (typeof frame !== "object" || frame === null || Array.isArray(frame)) throw new AppError("invalid_request", "a frame is a JSON object with a `type`");
-        const f = frame as Record<string, unknown>;
-        ref = typeof f.ref === "string" && f.ref.length <= 64 ? f.ref : undefined;
-        switch (f.type) {
-          case "ping":
-            send(c, JSON.stringify({ type: "pong", ...(ref ? { ref } : {}) }));
-            return;
-          case "message.send": {
-            const unknown = Object.keys(f).filter((k) => !["type", "conversation_id", "body", "ref"].includes(k));
-            if (unknown.length > 0) throw new AppError("invalid_request", `unknown field: ${unknown[0]!.slice(0, 64)}`);
-            if (typeof f.conversation_id !== "string" || !ID.test(f.conversation_id)) throw new AppError("invalid_request", "conversation_id: must be a conversation id");
-            // The user's send budget, shared by all their sockets on every instance.
-            const hit = await deps.counters.hit(`rt-send:${c.userId}`, settings.messagesPerMinute, 60);
-            if (!hit.allowed) throw new AppError("rate_limited", "too many messages; slow down", { headers: { "retry-after": String(hit.resetSeconds) } });
-            const message = await deps.messages.send(c.userId, f.conversation_id, f.body);
-            send(c, JSON.stringify({ type: "message.sent", message_id: message.id, ...(ref ? { ref } : {}) }));
-            return;
-          }
-          default:
-            throw new AppError("invalid_request", "unknown frame type; send `message.send` or `ping`");
-        }
-      } catch (error) {
-        const known = error instanceof AppError;
-        if (!known) logger.error({ err: (error as Error).message }, "realtime: frame failed");
-        const code = known ? error.code : "internal_error";
-        const message = known ? error.message : "internal error";
-        send(c, JSON.stringify({ type: "error", code, message, ...(ref ? { ref } : {}) }));
+      if (c.frames > settings.messagesPerMinute) {
+        const retry = Math.ceil((c.windowStart + 60_000 - now) / 1000);
+        // Refused before the frame is even parsed: the error carries no ref.
+        reply(c, new AppError("rate_limited", "too many frames; slow down", { headers: { "retry-after": String(retry) } }), undefined);
+        return c.queue;
       }
+      c.queue = c.queue.then(() => handle(c, data, isBinary));
+      return c.queue;
     },
 
     /** Closes this instance's sockets of revoked sessions (any instance's revocation reaches here). */
