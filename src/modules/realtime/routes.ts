@@ -28,6 +28,12 @@ export async function realtimeRoutes(app: FastifyInstance, deps: Deps): Promise<
     // No permessage-deflate: compression bombs and compression side channels (CRIME-style) are out,
     // and it costs memory per socket. maxPayload: a bigger frame closes the socket with 1009.
     options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false },
+    // On close, our own sockets get 1001 (and are cut a second later if the client does not
+    // answer), so a graceful shutdown never waits on a silent client.
+    preClose(done) {
+      realtime.stop();
+      done();
+    },
   });
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 

@@ -191,7 +191,10 @@ export function createRealtimeService(deps: RealtimeDeps) {
 
     stop(): void {
       if (heartbeat) clearInterval(heartbeat);
-      for (const c of all()) c.ws.close(CLOSE.goingAway, "server shutting down");
+      for (const c of all()) {
+        c.ws.close(CLOSE.goingAway, "server shutting down");
+        setTimeout(() => c.ws.terminate(), 1_000).unref();
+      }
     },
 
     /** Refuses a new socket past the per-user or per-IP cap (429). */
