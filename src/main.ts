@@ -7,6 +7,7 @@ import { initCommand } from "./cli/init.js";
 import { keysCommand } from "./cli/keys.js";
 import { sessionsCommand } from "./cli/sessions.js";
 import { usersCommand } from "./cli/users.js";
+import { messagesCommand } from "./cli/messages.js";
 import { migrateCommand } from "./cli/migrate.js";
 import { consoleOutput, type Output } from "./cli/output.js";
 import { secretsCommand } from "./cli/secrets.js";
@@ -24,13 +25,14 @@ Commands:
   audit verify         check the audit log's hash chain (exit 1 if tampered)
   audit query          search the audit log (filters, --json)
   keys rotate-signing  make a new token-signing key active (--revoke KID drops one at once)
-  keys rotate-encryption  re-encrypt stored secrets under the first ENCRYPTION_KEYS key
+  keys rotate-encryption  re-encrypt stored secrets and messages under the first ENCRYPTION_KEYS key
   keys list            list signing keys
   users promote NAME   give a user the admin role
   users disable NAME   lock a user out at once: sessions end, login is refused
   users enable NAME    let a disabled user sign in again
   users reset-mfa NAME  turn two-factor off for a user who lost the device and the codes
   users import FILE    import users with bcrypt/Argon2 hashes from a CSV
+  messages import FILE  import messages from a Fernet-encrypting backend (FERNET_KEYS, --dry-run)
   sessions revoke      end sessions: --all, or --user NAME
   api-keys create      make an API key: --user NAME --name N --scopes a,b [--expires DAYS]
   api-keys revoke ID   revoke an API key at once, on every instance
@@ -77,6 +79,8 @@ export async function main(argv: string[], out: Output = consoleOutput): Promise
       return keysCommand(rest, (line) => out.line(line), (line) => out.error(line));
     case "users":
       return usersCommand(rest, out, () => configOrExplain(out));
+    case "messages":
+      return messagesCommand(rest, (line) => out.line(line), (line) => out.error(line));
     case "sessions":
       return sessionsCommand(rest, out, () => configOrExplain(out));
     case "api-keys":

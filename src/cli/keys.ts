@@ -5,7 +5,7 @@ import { help, parseStrict as parse, UsageError, usageExit, type Write } from ".
 import { systemClock } from "../core/clock.js";
 import { AppError } from "../core/errors.js";
 import type { SigningKeyInfo } from "../modules/tokens/index.js";
-import { reencryptColumn } from "../store/reencrypt.js";
+import { countByKey, reencryptColumn } from "../store/reencrypt.js";
 import { withConfiguredServices as withTokens } from "./services.js";
 
 const HELP = `Usage: bulwark keys <rotate-signing | rotate-encryption | list> [options]
@@ -31,17 +31,19 @@ keeps verifying its tokens) until every token it signed has expired. Routine; no
 from the next request on, on every instance; users get 401 and must refresh (refresh tokens are
 not affected). "bulwark keys list" shows the kids.`;
 
-const REENCRYPT_HELP = `Usage: bulwark keys rotate-encryption [--batch N]
+const REENCRYPT_HELP = `Usage: bulwark keys rotate-encryption [--batch N] [--status]
 
 Re-encrypts every value encrypted at rest (signing keys, two-factor secrets, webhook endpoint
-secrets) that is still under an older key, so the old key can be removed from ENCRYPTION_KEYS.
+secrets, message bodies) that is still under an older key, so the old key can be removed from
+ENCRYPTION_KEYS.
 
   1. Put a new key first in ENCRYPTION_KEYS, keep the old ones after it ("bulwark secrets
      generate" prints one), and restart every instance: new values are written under the new key.
   2. Run this command (safe beside running instances; stop and rerun it at will).
   3. When it reports 0 values left, remove the old key and restart again.
 
---batch N: rows per batch (default 500).`;
+--batch N: rows per batch (default 500); progress is printed after each batch.
+--status: changes nothing; prints, for each encrypted column, how many values each key id holds.`;
 
 const LIST_HELP = `Usage: bulwark keys list [--json]
 
@@ -81,15 +83,26 @@ export async function keysCommand(argv: string[], out: Write = console.log, err:
         });
       }
       case "rotate-encryption": {
-        const values = parse(rest, { batch: { type: "string" } });
+        const values = parse(rest, { batch: { type: "string" }, status: { type: "boolean" } });
         if (values.help) return help(out, REENCRYPT_HELP);
+        if (values.status) {
+          return await withTokens(err, async ({ db, keyring, modules }) => {
+            for (const column of modules.flatMap(({ module }) => module.encryptedColumns ?? [])) {
+              const counts = await countByKey(db, column);
+              const text = Object.entries(counts).map(([id, n]) => `${id}${id === keyring.activeId ? " (active)" : ""}: ${n}`).join(", ");
+              out(`${column.table}.${column.column}: ${text || "no values"}`);
+            }
+            return 0;
+          });
+        }
         const batch = values.batch === undefined ? 500 : Number(values.batch);
         if (!Number.isInteger(batch) || batch < 1 || batch > 10_000) throw new UsageError("--batch must be a whole number from 1 to 10000");
         return await withTokens(err, async ({ db, keyring, audit, modules }) => {
           let total = 0;
           // Every column a module declares sealed with the keyring: a new module cannot be forgotten here.
           for (const column of modules.flatMap(({ module }) => module.encryptedColumns ?? [])) {
-            const result = await reencryptColumn(db, keyring, column, { batch });
+            // Progress after each batch, on stderr: stdout keeps one line per column for scripts.
+            const result = await reencryptColumn(db, keyring, column, { batch, onBatch: (done) => err(`${column.table}.${column.column}: ${done} re-encrypted so far…`) });
             out(`${column.table}.${column.column}: ${result.reencrypted} re-encrypted`);
             total += result.reencrypted;
           }

@@ -71,6 +71,14 @@ export type Config = {
     readonly timeoutMs: number;
     readonly connections: number;
   } | undefined;
+  readonly messages: { readonly retentionDays: number };
+  readonly realtime: {
+    readonly maxConnectionsPerUser: number;
+    readonly maxConnectionsPerIp: number;
+    readonly messagesPerMinute: number;
+    readonly maxBufferedBytes: number;
+    readonly heartbeatSeconds: number;
+  };
   /** The `PUBLIC_*` settings, exposed to browsers. */
   readonly publicEnv: Readonly<Record<string, string>>;
   /** Which secrets were generated for development rather than configured. */

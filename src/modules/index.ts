@@ -6,12 +6,14 @@ import { apiKeysModule } from "./api-keys/index.js";
 import { auditModule } from "./audit/index.js";
 import { externalModule } from "./external-identity/index.js";
 import { filesModule } from "./files/index.js";
+import { messagesModule } from "./messages/index.js";
 import { introspectionModule } from "./introspection/index.js";
 import { gatewayModule } from "./gateway/index.js";
 import { mfaModule } from "./mfa/index.js";
 import type { AnyModule } from "./module.js";
 import { observabilityModule } from "./observability/index.js";
 import { publicConfigModule } from "./public-config/index.js";
+import { realtimeModule } from "./realtime/index.js";
 import { sessionsModule } from "./sessions/index.js";
 import { signInModule } from "./signin/index.js";
 import { tokensModule } from "./tokens/index.js";
@@ -32,6 +34,8 @@ export const MODULES: readonly AnyModule[] = [
   externalModule,
   webhooksModule,
   filesModule,
+  messagesModule,
+  realtimeModule,
   // Last: its rules are checked against every route registered before it.
   gatewayModule,
 ];

@@ -64,9 +64,20 @@ export function createSessionService(deps: SessionDeps) {
 
   const hashRefresh = (token: string) => hmacSha256Hex(deps.secretKey, `refresh:${token}`);
 
+  // Told of every session revoked on any instance (the realtime module closes their sockets).
+  const revokedListeners: ((ids: string[]) => void)[] = [];
   const remember = (ids: string[]) => {
     const forgetAt = clock.now() + deps.accessTokenTtl * 1000 + 60_000;
+    const fresh = ids.filter((id) => !revoked.has(id));
     for (const id of ids) revoked.set(id, forgetAt);
+    if (fresh.length === 0) return;
+    for (const listener of revokedListeners) {
+      try {
+        listener(fresh);
+      } catch (error) {
+        deps.onError?.(error as Error);
+      }
+    }
   };
 
   /** Tells every instance (this one included) that sessions are revoked, and waits for the echo. */
@@ -219,6 +230,14 @@ export function createSessionService(deps: SessionDeps) {
 
     /** Tells every instance about sessions revoked in a transaction that has now committed. */
     announce,
+
+    /** Calls `listener` with the ids of sessions revoked on any instance, once each, as this instance learns of them. */
+    onRevoked(listener: (ids: string[]) => void): void {
+      revokedListeners.push(listener);
+    },
+
+    /** Whether this instance knows the session as revoked. */
+    isRevoked: (sessionId: string): boolean => revoked.has(sessionId),
 
     /** A user's live sessions, for GET /api/sessions. */
     async list(userId: string, currentSessionId: string | undefined) {
