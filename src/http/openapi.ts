@@ -105,7 +105,12 @@ export async function registerOpenApi(app: FastifyInstance, options: { publicUrl
         ...(security ? { security } : {}),
       };
       const tag = url.replace(/^\/(api\/)?/, "").split("/")[0]?.replace(/^\./, "") || "root";
-      return { schema: { ...(schema ?? {}), tags: [tag], ...extra } as typeof schema, url };
+      // @fastify/websocket hides its routes from the document; a WebSocket endpoint is still part of the API.
+      const websocket = (route as { websocket?: boolean }).websocket === true;
+      const described = websocket
+        ? { ...(schema ?? {}), hide: false, "x-bulwark-websocket": true, description: "Upgrades to a WebSocket (101 Switching Protocols)." }
+        : (schema ?? {});
+      return { schema: { ...described, tags: [tag], ...extra } as typeof schema, url };
     },
     transformObject: (document) => ("openapiObject" in document ? withErrorResponses(document.openapiObject) : document.swaggerObject),
   });

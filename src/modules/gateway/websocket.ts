@@ -52,9 +52,10 @@ export function proxyUpgrades(server: Server, options: {
     const target = req.url ?? "/";
     const path = target.split("?", 1)[0]!;
     const rule = rules.find((r) => within(path, r.prefix));
-    // Not ours: another listener (Bulwark's own realtime channel) may take it; alone, answer 404.
+    // Not ours: the listeners that were there before (Bulwark's own realtime channel) take it; none, 404.
     if (!rule) {
-      if (server.listenerCount("upgrade") === 1) refuse(socket, requestId(req), errors.notFound());
+      if (others.length === 0) refuse(socket, requestId(req), errors.notFound());
+      for (const listener of others) listener.call(server, req, socket, head);
       return;
     }
     const id = requestId(req);
@@ -134,9 +135,15 @@ export function proxyUpgrades(server: Server, options: {
     if (refused) throw errors.rateLimited(refused.resetSeconds);
   };
 
+  // One dispatcher for every upgrade: a path under a websocket rule is the gateway's alone, anything
+  // else goes to the listeners already there (@fastify/websocket would otherwise route a gateway
+  // path through Fastify too, and two answers would be written to one socket).
+  const others = server.listeners("upgrade") as ((req: IncomingMessage, socket: Duplex, head: Buffer) => void)[];
+  server.removeAllListeners("upgrade");
   server.on("upgrade", onUpgrade);
   return () => {
     server.off("upgrade", onUpgrade);
+    for (const listener of others) server.on("upgrade", listener);
     for (const socket of tunnels) socket.destroy();
   };
 }
