@@ -129,6 +129,12 @@ export function createAccountService(deps: AccountDeps) {
       return store.findByLogin(db, name);
     },
 
+    /** The names an account signs in with (username and email, lower-cased), for the signin module's counters. */
+    async loginNames(tx: Executor, id: string): Promise<string[]> {
+      const row = await store.findById(tx, id);
+      return row ? [row.usernameKey, row.emailKey] : [];
+    },
+
     /** The account, read from the database (not the cache). */
     async findById(id: string): Promise<LoginCandidate | undefined> {
       return store.findById(db, id);

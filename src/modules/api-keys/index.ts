@@ -45,12 +45,12 @@ declare module "../audit/vocabulary.js" {
 /** API keys: scoped, hashed at rest, revocable on every instance at once. */
 export const apiKeysModule = defineModule({
   name: "apiKeys",
-  needs: ["accounts"],
+  needs: ["accounts", "sessions"],
   create: ({ db, clock, audit, pubsub, metrics, config, logger }, use) => createApiKeyService({
-    db, clock, audit, pubsub, metrics, secretKey: config.secretKey, accounts: use("accounts"),
+    db, clock, audit, pubsub, metrics, secretKey: config.secretKey, accounts: use("accounts"), maxKeysPerUser: config.apiKeysPerUser,
     onError: (e) => logger.warn({ err: e.message }, "api keys: notification or reload failed"),
   }),
-  routes: (app, keys, _use, { config }) => apiKeyRoutes(app, keys, config.rateLimit.perMinute),
+  routes: (app, keys, use, { config }) => apiKeyRoutes(app, keys, { maxRateLimit: config.rateLimit.perMinute, sessions: use("sessions"), stepUpTtl: config.stepUpTtl }),
   // API keys (bwk_…) are nobody else's credential.
   resolver: { order: 30, create: (keys) => apiKeyResolver(keys) },
   auditEvents: EVENTS,
