@@ -99,7 +99,8 @@ export function createAccountService(deps: AccountDeps) {
     const announce = async () => {
       for (const r of Object.values(revoked)) await r.announce();
     };
-    return { counts, announce };
+    const kept = Object.values(revoked).flatMap((r) => r.kept ?? []);
+    return { counts, announce, kept };
   };
 
   const recovery = createRecovery({
@@ -278,7 +279,7 @@ export function createAccountService(deps: AccountDeps) {
       if (!user) throw errors.unauthorized("account unavailable");
       await prove();
       const passwordHash = await hasher.hash(policyCheck(input.new_password, user, "new_password"));
-      const { announce } = await db.transaction(async (tx) => {
+      const { announce, kept } = await db.transaction(async (tx) => {
         await store.updateUser(tx, id, { passwordHash, updatedAt: new Date(clock.now()) });
         const revoked = await revokeAll(tx, id, { reason: "password_change", exceptSessionId: currentSessionId });
         await audit.record({ eventType: "password.changed", result: "success", actor: { userId: id }, ip: meta.ip, userAgent: meta.userAgent, target: id, metadata: revoked.counts }, tx);
@@ -286,7 +287,8 @@ export function createAccountService(deps: AccountDeps) {
       });
       await announce();
       await changed(id);
-      notify(user, { type: "password_changed", time: new Date(clock.now()).toISOString(), resetLink: `${publicUrl}/reset-password` });
+      // The keys a change leaves alive are listed: a key minted by whoever held the session outlives it.
+      notify(user, { type: "password_changed", time: new Date(clock.now()).toISOString(), resetLink: `${publicUrl}/reset-password`, liveCredentials: kept });
     },
 
     /** The user with this username (without regard to case), or null. */

@@ -58,6 +58,13 @@ export const apiKeysModule = defineModule({
     const ids = await keys.revokeUserIn(tx, userId, "disabled");
     return { count: ids.length, announce: () => keys.announce(ids) };
   },
+  // A password change leaves keys alive (automation keeps running) but names them in the owner's
+  // notice, so a key minted by whoever held the session is seen.
+  async onCredentialsRevoked(keys, tx, userId, why) {
+    if (why.reason !== "password_change") return undefined;
+    const live = await keys.listIn(tx, userId);
+    return { count: 0, announce: async () => undefined, kept: live.map((k) => `API key "${k.name.slice(0, 60)}" (${k.prefix}…, created ${k.created_at.slice(0, 10)})`) };
+  },
   start: (keys) => keys.init(),
   stop: (keys) => keys.close(),
 });

@@ -225,6 +225,11 @@ export function createApiKeyService(deps: ApiKeyDeps) {
       return (await store.liveKeys(db, userId, new Date(clock.now()))).map(view);
     },
 
+    /** The live keys of a user read inside the caller's transaction (for a notice); never a secret. */
+    async listIn(tx: Executor, userId: string): Promise<KeyView[]> {
+      return (await store.liveKeys(tx, userId, new Date(clock.now()))).map(view);
+    },
+
     /** Revokes a key (of `userId` when given); false when there was no such live key. Dead everywhere on return. */
     async revoke(id: string, options: { userId?: string; reason: string; actor: KeyActor }): Promise<boolean> {
       const rows = await db.transaction(async (tx) => {

@@ -6,7 +6,7 @@
 export type MailTemplate =
   | { type: "verify_email"; link: string }
   | { type: "password_reset"; link: string; expiresMinutes: number }
-  | { type: "password_changed"; time: string; resetLink: string }
+  | { type: "password_changed"; time: string; resetLink: string; liveCredentials?: readonly string[] | undefined }
   | { type: "new_sign_in"; ip: string | null; userAgent: string | null; time: string; sessionsLink: string }
   | { type: "lockout"; until: string; resetLink: string }
   | { type: "mfa_enabled"; time: string }
@@ -36,6 +36,13 @@ const render = (subject: string, greeting: string, blocks: Block[]): RenderedMai
 
 const IGNORE = "If this was not you, reset your password now and review your sessions.";
 
+/** The credentials a password change leaves working (API keys), one line each, or a line saying there are none. */
+const liveList = (items: readonly string[] | undefined): string[] => {
+  if (items === undefined) return [];
+  if (items.length === 0) return ["You have no API keys: nothing else signs in as you."];
+  return [`These API keys still work (a password change does not end them; revoke any you do not recognise):`, ...items.map((item) => `- ${item}`)];
+};
+
 /** Renders a template. The greeting names nobody: display names and usernames are chosen by whoever registered. */
 export function renderMail(template: MailTemplate, appName = "Bulwark"): RenderedMail {
   const hello = "Hello,";
@@ -55,6 +62,7 @@ export function renderMail(template: MailTemplate, appName = "Bulwark"): Rendere
     case "password_changed":
       return render(`${appName}: your password was changed`, hello, [
         `Your password was changed at ${template.time}. Your other sessions were signed out.`,
+        ...liveList(template.liveCredentials),
         IGNORE,
         { label: "Reset your password", link: template.resetLink },
       ]);
