@@ -109,6 +109,7 @@ export function createAccountService(deps: AccountDeps) {
     policyCheck: (password, user, field) => policyCheck(password, user, field),
     changed: (id) => changed(id),
     revokeAll: (tx, userId, reason) => revokeAll(tx, userId, { reason }),
+    emailTakenByOther: (emailKey, userId) => store.taken(db, { emailKey }, userId),
   });
 
   return {
@@ -116,6 +117,7 @@ export function createAccountService(deps: AccountDeps) {
     verifyEmail: recovery.verifyEmail,
     forgotPassword: recovery.forgotPassword,
     resetPassword: recovery.resetPassword,
+    undoEmailChange: recovery.undoEmailChange,
 
     /** Password normalisation as registration applies it (NFKC), for sign-in. */
     normalizePassword,
@@ -257,14 +259,19 @@ export function createAccountService(deps: AccountDeps) {
       let updated: UserRow | undefined;
       try {
         let token: string | undefined;
+        let undo: string | undefined;
         updated = await db.transaction(async (tx) => {
           const row = await store.updateUser(tx, id, changes);
           await audit.record({ eventType: "user.update", result: "success", actor: { userId: id }, ip: meta.ip, userAgent: meta.userAgent, target: id, metadata: { fields: Object.keys(changes).filter((k) => k !== "updatedAt" && k !== "emailKey") } }, tx);
           // The new address gets a link; links sent to the old one die with the change.
           if (emailChange && row) token = await recovery.issueVerification(tx, row);
+          // The old address is told, with a link that undoes the change: a stolen session plus the
+          // password would otherwise take the account for good (resets go to the new address).
+          if (emailChange) undo = await recovery.issueUndo(tx, user);
           return row;
         });
         if (token && updated) recovery.sendVerification(updated, token);
+        if (undo) recovery.sendUndo(user, undo);
       } catch (error) {
         if (isUniqueViolation(error)) throw errors.conflict("username or email is already taken");
         throw error;

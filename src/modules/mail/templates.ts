@@ -9,6 +9,7 @@ export type MailTemplate =
   | { type: "password_changed"; time: string; resetLink: string; liveCredentials?: readonly string[] | undefined }
   | { type: "new_sign_in"; ip: string | null; userAgent: string | null; time: string; sessionsLink: string }
   | { type: "lockout"; until: string; resetLink: string }
+  | { type: "email_changed"; time: string; undoLink: string; expiresDays: number }
   | { type: "mfa_enabled"; time: string }
   | { type: "mfa_disabled"; time: string; resetLink: string };
 
@@ -80,6 +81,13 @@ export function renderMail(template: MailTemplate, appName = "Bulwark"): Rendere
         `There were too many failed sign-ins to your account, so new sign-ins from unknown devices are paused until ${template.until}. Devices you signed in from before can still sign in.`,
         "If this was not you, someone may be guessing your password. Choosing a new one stops them.",
         { label: "Reset your password", link: template.resetLink },
+      ]);
+    case "email_changed":
+      // The new address is not shown: whoever changed it chose it.
+      return render(`${appName}: the email address of your account was changed`, hello, [
+        `The email address of your account was changed at ${template.time}. This address no longer receives mail about the account, nor password resets.`,
+        `If this was not you, undo the change: the link gives this address back to the account and signs every session out. It works once, for ${template.expiresDays} days. Then reset your password.`,
+        { label: "Undo the email change", link: template.undoLink },
       ]);
     case "mfa_enabled":
       return render(`${appName}: two-factor authentication is on`, hello, [
