@@ -129,6 +129,9 @@ async function signIn(app: FastifyInstance): Promise<string> {
   if (login.statusCode !== 200) throw new Error(`login answered ${login.statusCode}: ${login.body}`);
   const token = (login.json() as { access_token?: unknown }).access_token;
   if (typeof token !== "string") throw new Error("login returned no access_token");
+  // Sudo mode, so the session may create the bench's API key.
+  const stepUp = await app.inject({ method: "POST", url: "/api/auth/step-up", headers: { authorization: `Bearer ${token}` }, payload: { password } });
+  if (stepUp.statusCode !== 200) throw new Error(`step-up answered ${stepUp.statusCode}: ${stepUp.body}`);
   return token;
 }
 

@@ -38,3 +38,9 @@ export async function signedIn(app: FastifyInstance, options: { username?: strin
 export function bearer(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
 }
+
+/** Steps up the session (sudo mode, as before creating an API key) with the user's password. */
+export async function stepUp(app: FastifyInstance, user: { access: string; password: string }): Promise<void> {
+  const res = await app.inject({ method: "POST", url: "/api/auth/step-up", headers: bearer(user.access), payload: { password: user.password } });
+  assert.equal(res.statusCode, 200, res.body);
+}

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { createFakeClock } from "../src/core/clock.js";
 import { startApp } from "./harness.js";
-import { bearer, goodPassword, login, signedIn } from "./identity.js";
+import { bearer, goodPassword, login, signedIn, stepUp } from "./identity.js";
 import { startSmtp, tokenIn } from "./mail.js";
 import { codeAt, enableTotp } from "./mfa.js";
 import { signedInAdmin } from "./webhooks.js";
@@ -47,6 +47,7 @@ test("each security event of API.md is delivered, signed, from the module that c
   // user.created
   const user = await signedIn(app.app);
   // api_key.created, api_key.revoked
+  await stepUp(app.app, user);
   const key = await inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "ci", scopes: ["files:read"] } });
   assert.equal(key.statusCode, 201, key.body);
   assert.equal((await inject({ method: "DELETE", url: `/api/keys/${key.json().id}`, headers: bearer(user.access) })).statusCode, 204);

@@ -166,7 +166,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -268,7 +268,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -373,7 +373,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -504,7 +504,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -608,7 +608,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -728,7 +728,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -856,7 +856,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -961,7 +961,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1081,7 +1081,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1177,7 +1177,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1298,7 +1298,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1432,7 +1432,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1548,7 +1548,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1597,6 +1597,108 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/email/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        token: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error: `invalid_request`, `invalid_signature` */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `not_found` */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `unsupported_media_type` */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `rate_limited` */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `internal_error` */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `service_unavailable` */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -1752,7 +1854,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1887,7 +1989,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2125,7 +2227,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2246,7 +2348,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2370,7 +2472,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2496,7 +2598,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3125,6 +3227,131 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/step-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        code?: string;
+                        password?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            step_up_expires_at: string;
+                        };
+                    };
+                };
+                /** @description Error: `invalid_request`, `invalid_signature` */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `unauthorized`, `invalid_credentials`, `token_reused` */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `forbidden`, `step_up_required` */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `not_found` */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `unsupported_media_type` */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `rate_limited` */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `internal_error` */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `service_unavailable` */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/config/public": {
         parameters: {
             query?: never;
@@ -3263,7 +3490,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3383,7 +3610,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3516,7 +3743,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3638,7 +3865,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3766,7 +3993,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3867,7 +4094,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3989,7 +4216,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4110,7 +4337,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4235,7 +4462,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4333,7 +4560,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4538,7 +4765,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4663,7 +4890,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4771,7 +4998,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4892,7 +5119,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5029,7 +5256,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5100,6 +5327,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/realtime": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Upgrades to a WebSocket (101 Switching Protocols). */
+        get: {
+            parameters: {
+                query: {
+                    ticket: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error: `invalid_request`, `invalid_signature` */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `not_found` */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `rate_limited` */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `internal_error` */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `service_unavailable` */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/realtime/ticket": {
         parameters: {
             query?: never;
@@ -5152,7 +5460,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5275,7 +5583,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5362,7 +5670,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5482,7 +5790,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5601,7 +5909,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5706,7 +6014,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5832,7 +6140,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5944,7 +6252,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6062,7 +6370,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6802,7 +7110,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden` */
+                /** @description Error: `forbidden`, `step_up_required` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7019,7 +7327,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_signature" | "unauthorized" | "invalid_credentials" | "token_reused" | "forbidden" | "not_found" | "conflict" | "payload_too_large" | "headers_too_large" | "unsupported_media_type" | "file_infected" | "rate_limited" | "internal_error" | "bad_gateway" | "gateway_timeout" | "service_unavailable";
+                code: "invalid_request" | "invalid_signature" | "unauthorized" | "invalid_credentials" | "token_reused" | "forbidden" | "step_up_required" | "not_found" | "conflict" | "too_many_keys" | "payload_too_large" | "headers_too_large" | "unsupported_media_type" | "file_infected" | "rate_limited" | "internal_error" | "bad_gateway" | "gateway_timeout" | "service_unavailable";
                 details?: {
                     message: string;
                     path: string;

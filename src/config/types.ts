@@ -33,6 +33,12 @@ export type Config = {
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
   readonly lockoutThreshold: number;
+  /** Days a device token is valid (`DEVICE_TOKEN_TTL_DAYS`). */
+  readonly deviceTokenTtlDays: number;
+  /** Seconds a step-up lets its session create API keys (`STEP_UP_TTL`). */
+  readonly stepUpTtl: number;
+  /** Live API keys a user may hold (`API_KEYS_PER_USER`). */
+  readonly apiKeysPerUser: number;
   readonly password: { readonly minLength: number; readonly policy: "nist" | "classes" };
   readonly maxBodyBytes: number;
   readonly logLevel: string;

@@ -42,8 +42,8 @@ export function ratePlans(limits: Config["rateLimit"]): Record<RateLimitClass, C
 
 /**
  * The key a request is counted under: the principal when authenticated, else the client IP (IPv6 by
- * /64). An API key counts against its owner's budget, so minting keys does not multiply it, unless
- * the key has its own limit: then it has its own bucket.
+ * /64). An API key counts against its owner's budget, so minting keys does not multiply it; a key
+ * with its own limit is counted in its own bucket as well, never instead.
  */
 export function rateKey(req: FastifyRequest): string {
   const p = req.principal;
@@ -52,7 +52,7 @@ export function rateKey(req: FastifyRequest): string {
 }
 
 function principalKey(p: Principal): string {
-  if (p.type === "api_key") return p.rateLimitPerMinute !== undefined ? `api_key:${p.keyId}` : `user:${p.userId}`;
+  if (p.type === "api_key") return `user:${p.userId}`;
   return `${p.type}:${p.userId}`;
 }
 
@@ -66,11 +66,11 @@ export function rateLimitHook(counters: Counters, limits: Config["rateLimit"], o
     let index = hits.findIndex((h) => !h.allowed);
     if (index < 0) index = hits.reduce((best, h, i) => (h.remaining < hits[best]!.remaining ? i : best), 0);
     const hit = hits[index] as Hit;
-    const policy = plan.policies[index] as Policy;
-    reply.header("ratelimit-policy", keys.own === undefined ? plan.header : plan.policies.map((p) => `"${p.name}";q=${limitOf(p, keys.own)};w=${p.window}`).join(", "));
+    const policy = (index < plan.policies.length ? plan.policies[index] : keyPolicy(keys.own!.limit)) as Policy;
+    reply.header("ratelimit-policy", keys.own === undefined ? plan.header : `${plan.header}, "key";q=${keys.own.limit};w=60`);
     reply.header("ratelimit", `"${policy.name}";r=${hit.remaining};t=${hit.resetSeconds}`);
     if (hit.allowed) return undefined;
-    onExceeded(req, policy.name, policy.by === "ip" ? keys.ip : keys.client, policy.window);
+    onExceeded(req, policy.name, policy.name === "key" ? keys.own!.key : policy.by === "ip" ? keys.ip : keys.client, policy.window);
     return errors.rateLimited(hit.resetSeconds);
   };
   // Callback style, and counted synchronously when the counters live in this process: the common
@@ -81,18 +81,20 @@ export function rateLimitHook(counters: Counters, limits: Config["rateLimit"], o
     const plan = plans[cls ?? "default"];
     // The IP is worked out only when something counts by it (IPv6 parsing is not free).
     const ip = plan.byIp || !req.principal ? `ip:${clientKey(req.ip)}` : "";
-    // A key's own per-minute limit replaces the global one for its bucket.
-    const keys: Keys = { ip, client: req.principal ? principalKey(req.principal) : ip, own: req.principal?.rateLimitPerMinute };
-    const keyOf = (p: Policy) => `${p.name}:${p.by === "ip" ? keys.ip : keys.client}`;
-    if (hitNow) return done(decide(req, reply, plan, plan.policies.map((p) => hitNow(keyOf(p), limitOf(p, keys.own), p.window)), keys));
-    counters.hitMany(plan.policies.map((p) => ({ key: keyOf(p), limit: limitOf(p, keys.own), windowSeconds: p.window })))
-      .then((hits) => done(decide(req, reply, plan, hits, keys)), (error: unknown) => done(error as Error));
+    // A key's own per-minute limit is one more budget, on top of its owner's.
+    const p = req.principal;
+    const own = p?.type === "api_key" && p.rateLimitPerMinute !== undefined ? { key: `api_key:${p.keyId}`, limit: p.rateLimitPerMinute } : undefined;
+    const keys: Keys = { ip, client: p ? principalKey(p) : ip, own };
+    const requests = plan.policies.map((policy) => ({ key: `${policy.name}:${policy.by === "ip" ? keys.ip : keys.client}`, limit: policy.limit, windowSeconds: policy.window }));
+    if (own) requests.push({ key: `key:${own.key}`, limit: own.limit, windowSeconds: 60 });
+    if (hitNow) return done(decide(req, reply, plan, requests.map((r) => hitNow(r.key, r.limit, r.windowSeconds)), keys));
+    counters.hitMany(requests).then((hits) => done(decide(req, reply, plan, hits, keys)), (error: unknown) => done(error as Error));
   };
 }
 
-type Keys = { ip: string; client: string; own: number | undefined };
+type Keys = { ip: string; client: string; own: { key: string; limit: number } | undefined };
 
-/** A policy's limit for this request: a key's own per-minute limit replaces the global one. */
-function limitOf(p: Policy, own: number | undefined): number {
-  return own !== undefined && p.name === "minute" ? own : p.limit;
+/** The budget of an API key with its own per-minute limit. */
+function keyPolicy(limit: number): Policy {
+  return { name: "key", limit, window: 60, by: "client" };
 }

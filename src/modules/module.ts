@@ -25,7 +25,12 @@ export interface Services {}
 export type ModuleName = keyof Services;
 
 /** Revokes a user's credentials of one kind inside a transaction; returns how many and how to tell every instance. */
-export type Revocation = { count: number; announce(): Promise<void> };
+export type Revocation = {
+  count: number;
+  announce(): Promise<void>;
+  /** Credentials of this kind the change leaves alive, described for the owner's notice (names, never secrets). */
+  kept?: readonly string[];
+};
 
 /** Why a user's credentials are being revoked, and which session (the caller's own) survives. */
 export type RevokeReason = { reason: string; exceptSessionId?: string | undefined };

@@ -26,17 +26,28 @@ export function createSharedCache<T>(options: {
   load: (id: string) => Promise<T | undefined>;
   ttlMs?: number;
   max?: number;
+  /**
+   * Remember ids that were not found for this long (none when unset), at most `max` of them: a
+   * flood of the same unknown id then costs one look-up per period, not one per request. An
+   * invalidation of the id (its creation, on any instance) forgets the miss.
+   */
+  missTtlMs?: number;
   onError?: (error: Error) => void;
 }): SharedCache<T> {
   const { clock, load } = options;
   const ttl = options.ttlMs ?? Number.POSITIVE_INFINITY;
   const max = options.max ?? 50_000;
   const entries = new Map<string, { value: T; at: number }>();
+  const missTtl = options.missTtlMs ?? 0;
+  const misses = new Map<string, number>();
   // Bumped by every invalidation: a load that started before one must not cache what it read.
   let epoch = 0;
   const drop = (ids: readonly string[]) => {
     epoch++;
-    for (const id of ids) entries.delete(id);
+    for (const id of ids) {
+      entries.delete(id);
+      misses.delete(id);
+    }
   };
   const channel = broadcast(options.pubsub, options.channel, drop, options.onError);
   const peek = (id: string) => {
@@ -48,10 +59,20 @@ export function createSharedCache<T>(options: {
     async get(id) {
       const hit = peek(id);
       if (hit !== undefined) return hit;
+      const missedAt = misses.get(id);
+      if (missedAt !== undefined) {
+        if (clock.now() - missedAt < missTtl) return undefined;
+        misses.delete(id);
+      }
       const started = epoch;
       const value = await load(id);
       if (value === undefined) {
         entries.delete(id);
+        if (missTtl > 0 && started === epoch) {
+          // Oldest first out: the map keeps insertion order.
+          if (misses.size >= max) misses.delete(misses.keys().next().value as string);
+          misses.set(id, clock.now());
+        }
       } else if (started === epoch) {
         if (entries.size >= max) entries.delete(entries.keys().next().value as string);
         entries.set(id, { value, at: clock.now() });

@@ -25,6 +25,7 @@ const EVENTS = {
   "password.reset_request": { description: "Someone asked for a reset link (the outcome says whether one was sent)." },
   "password.reset": { description: "A password was set with a reset link; every session ended.", webhook: { event: "password.reset", results: ["success"] }, targetIsUser: true },
   "email.verify_request": { description: "A user asked for a new verification link." },
+  "email.change_undone": { description: "An email change was undone with the link mailed to the old address; every session ended.", webhook: { event: "email.change_undone", results: ["success"] }, targetIsUser: true },
   "email.verified": { description: "An address was proven by its link (and the admin role granted when it is an admin address)." },
 } as const;
 

@@ -16,6 +16,8 @@ import type { UserRow } from "./store.js";
 
 export const VERIFY_TTL_MS = 24 * 3_600_000;
 export const RESET_TTL_MS = 30 * 60_000;
+/** How long the old address can undo an email change (GitHub and Google give days, not minutes: the owner may be away). */
+export const UNDO_EMAIL_TTL_MS = 7 * 24 * 3_600_000;
 /** Reset mails per address an hour; beyond it `forgot` still answers 202 but sends nothing. */
 export const RESET_MAILS_PER_EMAIL_HOUR = 3;
 /** `forgot` calls per client IP an hour (on top of the route's per-minute budget). */
@@ -38,6 +40,8 @@ export type RecoveryDeps = {
   changed(id: string): Promise<void>;
   /** Revokes everything the user holds across modules inside `tx` (sessions, the login back-off, …). */
   revokeAll(tx: Executor, userId: string, reason: string): Promise<{ counts: Record<string, number>; announce(): Promise<void> }>;
+  /** Whether another account holds this address (lower-cased). */
+  emailTakenByOther(emailKey: string, userId: string): Promise<boolean>;
 };
 
 const invalidToken = () => errors.invalid("token is invalid, used or expired", [{ path: "token", message: "is invalid, used or expired" }]);
@@ -62,9 +66,61 @@ export function createRecovery(deps: RecoveryDeps) {
     mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "verify_email", link: link("/verify-email", token) } });
   };
 
+  /**
+   * Creates, inside the transaction of an email change, the link that undoes it; `before` is the
+   * account as it was, whose address gets the link.
+   */
+  const issueUndo = async (tx: Executor, before: UserRow): Promise<string> => {
+    const now = new Date(clock.now());
+    const token = randomToken(32);
+    await store.insertToken(tx, {
+      tokenHash: hashToken(token), purpose: "undo_email_change", userId: before.id, emailKey: before.emailKey, previousEmail: before.email,
+      createdAt: now, expiresAt: new Date(now.getTime() + UNDO_EMAIL_TTL_MS),
+    });
+    return token;
+  };
+
+  /** Tells the old address that it no longer belongs to the account, with the undo link. */
+  const sendUndo = (before: UserRow, token: string) => {
+    mailer.send({
+      to: before.email, name: before.displayName ?? before.username, userId: before.id,
+      template: { type: "email_changed", time: new Date(clock.now()).toISOString(), undoLink: link("/undo-email-change", token), expiresDays: UNDO_EMAIL_TTL_MS / 86_400_000 },
+    });
+  };
+
   return {
     issueVerification,
     sendVerification,
+    issueUndo,
+    sendUndo,
+
+    /**
+     * Undoes an email change with the link mailed to the old address: the old address comes back
+     * (proven by the click), later changes' undo links die, and every session ends, since whoever
+     * changed the address was signed in. Single use; 400 when invalid, used or expired; 409 when
+     * another account took the old address meanwhile.
+     */
+    async undoEmailChange(token: string, meta: ClientMeta): Promise<void> {
+      const now = new Date(clock.now());
+      const hash = hashToken(token);
+      const row = await store.findLiveToken(db, hash, "undo_email_change", now);
+      if (!row?.previousEmail) throw invalidToken();
+      const user = await store.findById(db, row.userId);
+      if (!user || user.disabledAt !== null) throw invalidToken();
+      if (await deps.emailTakenByOther(row.emailKey, user.id)) throw errors.conflict("the old address now belongs to another account; contact your administrator");
+      const previousEmail = row.previousEmail;
+      const { announce } = await db.transaction(async (tx) => {
+        if (!(await store.consumeToken(tx, hash, now))) throw invalidToken();
+        // Changes made after this one (perhaps by the intruder, to reach their own address) cannot be undone back.
+        await store.retireTokensSince(tx, user.id, "undo_email_change", row.createdAt, now);
+        await store.updateUser(tx, user.id, { email: previousEmail, emailKey: row.emailKey, emailVerified: true, updatedAt: now });
+        const revoked = await deps.revokeAll(tx, user.id, "email_change_undone");
+        await audit.record({ eventType: "email.change_undone", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent, target: user.id, metadata: revoked.counts }, tx);
+        return revoked;
+      });
+      await announce();
+      await deps.changed(user.id);
+    },
 
     /** Signed-in: mails a fresh verification link to the user's address (nothing when already verified). */
     async requestVerification(userId: string, meta: ClientMeta): Promise<void> {

@@ -39,6 +39,15 @@ export async function accountRoutes(app: FastifyInstance, accounts: AccountServi
     return reply.code(204).send();
   });
 
+  r.post("/api/auth/email/undo", {
+    schema: { body: VerifyEmailBody },
+    // The token (mailed to the old address) is the credential: the owner may have no session left.
+    config: { auth: "public", rateLimit: "auth-login", audit: "email.change_undone" },
+  }, async (req, reply) => {
+    await accounts.undoEmailChange(req.body.token, clientMeta(req));
+    return reply.code(204).send();
+  });
+
   r.post("/api/auth/password/forgot", {
     schema: { body: ForgotBody, response: { 202: Accepted } },
     // Per IP here (the login budget) and per hour in the service; per address in the service, silently.

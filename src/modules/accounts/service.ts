@@ -99,7 +99,8 @@ export function createAccountService(deps: AccountDeps) {
     const announce = async () => {
       for (const r of Object.values(revoked)) await r.announce();
     };
-    return { counts, announce };
+    const kept = Object.values(revoked).flatMap((r) => r.kept ?? []);
+    return { counts, announce, kept };
   };
 
   const recovery = createRecovery({
@@ -108,6 +109,7 @@ export function createAccountService(deps: AccountDeps) {
     policyCheck: (password, user, field) => policyCheck(password, user, field),
     changed: (id) => changed(id),
     revokeAll: (tx, userId, reason) => revokeAll(tx, userId, { reason }),
+    emailTakenByOther: (emailKey, userId) => store.taken(db, { emailKey }, userId),
   });
 
   return {
@@ -115,6 +117,7 @@ export function createAccountService(deps: AccountDeps) {
     verifyEmail: recovery.verifyEmail,
     forgotPassword: recovery.forgotPassword,
     resetPassword: recovery.resetPassword,
+    undoEmailChange: recovery.undoEmailChange,
 
     /** Password normalisation as registration applies it (NFKC), for sign-in. */
     normalizePassword,
@@ -127,6 +130,12 @@ export function createAccountService(deps: AccountDeps) {
     /** The account a login name (username or email, lower-cased) belongs to, for sign-in. */
     async findForLogin(name: string): Promise<LoginCandidate | undefined> {
       return store.findByLogin(db, name);
+    },
+
+    /** The names an account signs in with (username and email, lower-cased), for the signin module's counters. */
+    async loginNames(tx: Executor, id: string): Promise<string[]> {
+      const row = await store.findById(tx, id);
+      return row ? [row.usernameKey, row.emailKey] : [];
     },
 
     /** The account, read from the database (not the cache). */
@@ -250,14 +259,19 @@ export function createAccountService(deps: AccountDeps) {
       let updated: UserRow | undefined;
       try {
         let token: string | undefined;
+        let undo: string | undefined;
         updated = await db.transaction(async (tx) => {
           const row = await store.updateUser(tx, id, changes);
           await audit.record({ eventType: "user.update", result: "success", actor: { userId: id }, ip: meta.ip, userAgent: meta.userAgent, target: id, metadata: { fields: Object.keys(changes).filter((k) => k !== "updatedAt" && k !== "emailKey") } }, tx);
           // The new address gets a link; links sent to the old one die with the change.
           if (emailChange && row) token = await recovery.issueVerification(tx, row);
+          // The old address is told, with a link that undoes the change: a stolen session plus the
+          // password would otherwise take the account for good (resets go to the new address).
+          if (emailChange) undo = await recovery.issueUndo(tx, user);
           return row;
         });
         if (token && updated) recovery.sendVerification(updated, token);
+        if (undo) recovery.sendUndo(user, undo);
       } catch (error) {
         if (isUniqueViolation(error)) throw errors.conflict("username or email is already taken");
         throw error;
@@ -272,7 +286,7 @@ export function createAccountService(deps: AccountDeps) {
       if (!user) throw errors.unauthorized("account unavailable");
       await prove();
       const passwordHash = await hasher.hash(policyCheck(input.new_password, user, "new_password"));
-      const { announce } = await db.transaction(async (tx) => {
+      const { announce, kept } = await db.transaction(async (tx) => {
         await store.updateUser(tx, id, { passwordHash, updatedAt: new Date(clock.now()) });
         const revoked = await revokeAll(tx, id, { reason: "password_change", exceptSessionId: currentSessionId });
         await audit.record({ eventType: "password.changed", result: "success", actor: { userId: id }, ip: meta.ip, userAgent: meta.userAgent, target: id, metadata: revoked.counts }, tx);
@@ -280,7 +294,8 @@ export function createAccountService(deps: AccountDeps) {
       });
       await announce();
       await changed(id);
-      notify(user, { type: "password_changed", time: new Date(clock.now()).toISOString(), resetLink: `${publicUrl}/reset-password` });
+      // The keys a change leaves alive are listed: a key minted by whoever held the session outlives it.
+      notify(user, { type: "password_changed", time: new Date(clock.now()).toISOString(), resetLink: `${publicUrl}/reset-password`, liveCredentials: kept });
     },
 
     /** The user with this username (without regard to case), or null. */

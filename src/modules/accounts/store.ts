@@ -1,5 +1,5 @@
 // SQL of the accounts module, and nothing else.
-import { and, desc, eq, gt, ilike, isNull, lt, or } from "drizzle-orm";
+import { and, desc, eq, gt, gte, ilike, isNull, lt, or } from "drizzle-orm";
 import type { Executor } from "../../store/db.js";
 import { accountTokens, users } from "./tables.js";
 
@@ -82,6 +82,12 @@ export async function consumeToken(db: Executor, tokenHash: string, now: Date): 
   const rows = await db.update(accountTokens).set({ usedAt: now })
     .where(and(eq(accountTokens.tokenHash, tokenHash), isNull(accountTokens.usedAt))).returning({ hash: accountTokens.tokenHash });
   return rows.length === 1;
+}
+
+/** Retires a user's outstanding tokens of a purpose created at or after `since` (later email changes, when one is undone). */
+export async function retireTokensSince(db: Executor, userId: string, purpose: TokenPurpose, since: Date, now: Date): Promise<void> {
+  await db.update(accountTokens).set({ usedAt: now })
+    .where(and(eq(accountTokens.userId, userId), eq(accountTokens.purpose, purpose), isNull(accountTokens.usedAt), gte(accountTokens.createdAt, since)));
 }
 
 /** Retires every outstanding token of a purpose for a user (a newer one, or a completed reset, supersedes them). */

@@ -26,15 +26,17 @@ export const users = pgTable("users", {
   check("users_role_check", sql`${t.role} in ('user', 'admin')`),
 ]);
 
-// One-time tokens sent by mail (email verification, password reset). Only an HMAC of the token is
+// One-time tokens sent by mail (email verification, password reset, undoing an email change). Only an HMAC of the token is
 // stored: a database leak yields no usable link. `email_key` binds a verification to the address it
 // was sent to, so a token cannot verify an address the user changed to afterwards.
 export const accountTokens = pgTable("account_tokens", {
   tokenHash: text("token_hash").primaryKey(),
-  purpose: text("purpose").$type<"verify_email" | "reset_password">().notNull(),
+  purpose: text("purpose").$type<"verify_email" | "reset_password" | "undo_email_change">().notNull(),
   userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
   emailKey: text("email_key").notNull(),
   createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
   expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
   usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+  // Undoing an email change: the address to restore (the one the undo link was mailed to).
+  previousEmail: text("previous_email"),
 }, (t) => [index("account_tokens_user_idx").on(t.userId, t.purpose)]);

@@ -45,18 +45,25 @@ declare module "../audit/vocabulary.js" {
 /** API keys: scoped, hashed at rest, revocable on every instance at once. */
 export const apiKeysModule = defineModule({
   name: "apiKeys",
-  needs: ["accounts"],
+  needs: ["accounts", "sessions"],
   create: ({ db, clock, audit, pubsub, metrics, config, logger }, use) => createApiKeyService({
-    db, clock, audit, pubsub, metrics, secretKey: config.secretKey, accounts: use("accounts"),
+    db, clock, audit, pubsub, metrics, secretKey: config.secretKey, accounts: use("accounts"), maxKeysPerUser: config.apiKeysPerUser,
     onError: (e) => logger.warn({ err: e.message }, "api keys: notification or reload failed"),
   }),
-  routes: (app, keys, _use, { config }) => apiKeyRoutes(app, keys, config.rateLimit.perMinute),
+  routes: (app, keys, use, { config }) => apiKeyRoutes(app, keys, { maxRateLimit: config.rateLimit.perMinute, sessions: use("sessions"), stepUpTtl: config.stepUpTtl }),
   // API keys (bwk_…) are nobody else's credential.
   resolver: { order: 30, create: (keys) => apiKeyResolver(keys) },
   auditEvents: EVENTS,
   async onUserDisabled(keys, tx, userId) {
     const ids = await keys.revokeUserIn(tx, userId, "disabled");
     return { count: ids.length, announce: () => keys.announce(ids) };
+  },
+  // A password change leaves keys alive (automation keeps running) but names them in the owner's
+  // notice, so a key minted by whoever held the session is seen.
+  async onCredentialsRevoked(keys, tx, userId, why) {
+    if (why.reason !== "password_change") return undefined;
+    const live = await keys.listIn(tx, userId);
+    return { count: 0, announce: async () => undefined, kept: live.map((k) => `API key "${k.name.slice(0, 60)}" (${k.prefix}…, created ${k.created_at.slice(0, 10)})`) };
   },
   start: (keys) => keys.init(),
   stop: (keys) => keys.close(),

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createFakeClock } from "../../core/clock.js";
 import { startDeployment, type TestApp, needs } from "../../../test/harness.js";
-import { bearer, signedIn } from "../../../test/identity.js";
+import { bearer, signedIn, stepUp, type SignedIn } from "../../../test/identity.js";
 
 const skip = needs("postgres", "redis");
 
@@ -14,32 +14,33 @@ test("revocation, rotation, expiry and a disabled owner on one instance stop the
   const url = deployment.url;
   try {
     const who = async (t: typeof a, key: string) => (await fetch(url(t, "/api/whoami"), { headers: { "x-api-key": key } })).status;
-    const create = async (access: string, body: Record<string, unknown> = {}) => {
-      const res = await fetch(url(a, "/api/keys"), { method: "POST", headers: { ...bearer(access), "content-type": "application/json" }, body: JSON.stringify({ name: "k", scopes: [], ...body }) });
+    const create = async (user: SignedIn, body: Record<string, unknown> = {}) => {
+      await stepUp(a.app, user);
+      const res = await fetch(url(a, "/api/keys"), { method: "POST", headers: { ...bearer(user.access), "content-type": "application/json" }, body: JSON.stringify({ name: "k", scopes: [], ...body }) });
       assert.equal(res.status, 201);
       return (await res.json()) as { id: string; key: string };
     };
 
     const user = await signedIn(a.app);
-    const key = await create(user.access);
+    const key = await create(user);
     assert.equal(await who(b, key.key), 200, "a key made on A works on B (and is now cached there)");
     assert.equal((await fetch(url(a, `/api/keys/${key.id}`), { method: "DELETE", headers: bearer(user.access) })).status, 204);
     assert.equal(await who(b, key.key), 401, "revoked on A: B refuses at once");
 
-    const rotating = await create(user.access);
+    const rotating = await create(user);
     assert.equal(await who(b, rotating.key), 200);
     const rotated = await fetch(url(a, `/api/keys/${rotating.id}/rotate`), { method: "POST", headers: { ...bearer(user.access), "content-type": "application/json" }, body: JSON.stringify({ grace_seconds: 0 }) });
     assert.equal(rotated.status, 201);
     assert.equal(await who(b, rotating.key), 401, "rotated with no grace on A: B refuses at once");
     assert.equal(await who(b, ((await rotated.json()) as { key: string }).key), 200);
 
-    const expiring = await create(user.access, { expires_at: new Date(clock.now() + 60_000).toISOString() });
+    const expiring = await create(user, { expires_at: new Date(clock.now() + 60_000).toISOString() });
     assert.equal(await who(b, expiring.key), 200);
     clock.advance(60_001);
     assert.equal(await who(b, expiring.key), 401, "expired: refused from the cache without waiting for a reload");
 
     const owner = await signedIn(b.app);
-    const owned = await create(owner.access);
+    const owned = await create(owner);
     assert.equal(await who(a, owned.key), 200);
     const admin = await signedIn(b.app);
     await b.app.bulwark.accounts.promote(admin.username, { userId: null });

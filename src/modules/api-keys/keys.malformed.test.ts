@@ -3,7 +3,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Store } from "../../store/db.js";
 import { startApp, type TestApp } from "../../../test/harness.js";
-import { bearer, signedIn } from "../../../test/identity.js";
+import { bearer, signedIn, stepUp } from "../../../test/identity.js";
 import { checksum } from "./format.js";
 
 let t: TestApp;
@@ -29,6 +29,7 @@ function countQueries(store: Store): { count(): number; stop(): void } {
 
 test("a key with a flipped character or a bad checksum is refused without a database query", async () => {
   const user = await signedIn(t.app);
+  await stepUp(t.app, user);
   const res = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "k", scopes: [] } });
   const { key } = res.json() as { key: string };
   // Never used: not in the cache, so any look-up would have to query.
@@ -61,4 +62,31 @@ test("a key with a flipped character or a bad checksum is refused without a data
     counter.stop();
   }
   assert.equal((await t.app.inject({ method: "GET", url: "/api/whoami", headers: { "x-api-key": key } })).statusCode, 200, "the real key still works");
+});
+
+test("a flood of one made-up well-formed key costs one database look-up, not one per request", async () => {
+  const body = `bwk_${"1".repeat(32)}_${"B".repeat(40)}`;
+  const made = body + checksum(body);
+  const whoami = () => t.app.inject({ method: "GET", url: "/api/whoami", headers: { "x-api-key": made } });
+  const counter = countQueries(t.store);
+  let lookup: number;
+  try {
+    assert.equal((await whoami()).statusCode, 401);
+    // One look-up: a query (and on PostgreSQL the pool's connect that carries it).
+    lookup = counter.count();
+    assert.ok(lookup > 0, "the first sight of the id is looked up");
+    for (let i = 0; i < 24; i++) assert.equal((await whoami()).statusCode, 401);
+    assert.equal(counter.count(), lookup, "the miss is remembered: no further query");
+  } finally {
+    counter.stop();
+  }
+  // The memory is short: after it ends the id is looked up again (a key could have been created since).
+  t.clock.advance(31_000);
+  const later = countQueries(t.store);
+  try {
+    assert.equal((await whoami()).statusCode, 401);
+    assert.equal(later.count(), lookup);
+  } finally {
+    later.stop();
+  }
 });

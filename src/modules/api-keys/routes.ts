@@ -1,7 +1,8 @@
 // The API keys routes: a user's own keys, and the admin views of anyone's.
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { errors } from "../../core/errors.js";
+import { AppError, errors } from "../../core/errors.js";
+import type { SessionService } from "../sessions/index.js";
 import { requestActor } from "../audit/index.js";
 import { CreateKeyBody, KeyCreated, KeyList, KeyParams, RotateKeyBody } from "./schema.js";
 import type { ApiKeyService, KeyActor } from "./service.js";
@@ -13,15 +14,25 @@ function actorOf(req: FastifyRequest): KeyActor {
   return { userId: actor.userId, keyId: actor.keyId, ip, userAgent };
 }
 
-/** Registers the API keys routes; a key's own rate limit may not exceed `maxRateLimit` (RATE_LIMIT_PER_MINUTE). */
-export async function apiKeyRoutes(app: FastifyInstance, keys: ApiKeyService, maxRateLimit: number): Promise<void> {
+/**
+ * Registers the API keys routes; a key's own rate limit may not exceed `maxRateLimit`
+ * (RATE_LIMIT_PER_MINUTE), and creating one needs a step-up within `stepUpTtl` seconds.
+ */
+export async function apiKeyRoutes(app: FastifyInstance, keys: ApiKeyService, options: { maxRateLimit: number; sessions: Pick<SessionService, "steppedUpWithin">; stepUpTtl: number }): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const { maxRateLimit, sessions, stepUpTtl } = options;
 
   // `auth: "user"` refuses API keys: a leaked key cannot mint, rotate or list keys.
   r.post("/api/keys", {
     schema: { body: CreateKeyBody, response: { 201: KeyCreated } },
     config: { auth: "user", rateLimit: "sensitive", audit: "api_key.create" },
-  }, async (req, reply) => reply.code(201).send(await keys.create(req.principal!.userId, req.body, actorOf(req), { maxRateLimit })));
+  }, async (req, reply) => {
+    // Sudo mode: a key outlives the session that made it, so a stolen session alone must not mint one.
+    if (!(await sessions.steppedUpWithin(req.principal!.sessionId, stepUpTtl))) {
+      throw new AppError("step_up_required", "creating an API key needs a recent step-up: POST /api/auth/step-up, then retry");
+    }
+    return reply.code(201).send(await keys.create(req.principal!.userId, req.body, actorOf(req), { maxRateLimit }));
+  });
 
   r.get("/api/keys", {
     schema: { response: { 200: KeyList } },

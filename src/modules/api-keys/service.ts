@@ -5,7 +5,7 @@
 // reload as the safety net for a lost message.
 import { Counter } from "prom-client";
 import type { Clock } from "../../core/clock.js";
-import { errors } from "../../core/errors.js";
+import { AppError, errors } from "../../core/errors.js";
 import { createHmac, createSecretKey, hash, timingSafeEqual } from "node:crypto";
 import type { Metrics } from "../../core/metrics.js";
 import type { Principal } from "../../http/types.js";
@@ -27,6 +27,8 @@ export type ApiKeyDeps = {
   /** The owner's role and disabled flag (the accounts module's cached lookup). */
   accounts: Pick<AccountService, "sessionUser">;
   secretKey: string;
+  /** Live keys a user may hold (API_KEYS_PER_USER); unlimited when unset. */
+  maxKeysPerUser?: number;
   onError?: (error: Error) => void;
 };
 
@@ -48,6 +50,12 @@ const TOUCH_INTERVAL_MS = 60_000;
 /** How often changed keys are re-read and expiries swept, in case a notification was lost. */
 const RELOAD_INTERVAL_MS = 30_000;
 const CACHE_MAX = 50_000;
+/**
+ * An id that is not in the database is remembered as missing this long: a client hammering one
+ * made-up, revoked-and-deleted or mistyped key costs a look-up per period, not per request.
+ * Creating a key forgets the miss on every instance, so a new key works at once.
+ */
+const MISS_TTL_MS = 30_000;
 /** Longer than any key the format allows: refused before anything is hashed. */
 const MAX_KEY_LENGTH = 200;
 const CHANNEL = "api_keys.changed";
@@ -99,7 +107,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
 
   // Keys by id, the same on every instance: a change anywhere drops the key everywhere.
   const keys = createSharedCache<Cached>({
-    pubsub, channel: CHANNEL, clock, max: CACHE_MAX, ...(deps.onError ? { onError: deps.onError } : {}),
+    pubsub, channel: CHANNEL, clock, max: CACHE_MAX, missTtlMs: MISS_TTL_MS, ...(deps.onError ? { onError: deps.onError } : {}),
     load: async (id) => {
       const row = await store.findKey(db, id);
       if (!row) return undefined;
@@ -193,7 +201,14 @@ export function createApiKeyService(deps: ApiKeyDeps) {
       }
       const expiresAt = parseExpiry(input.expires_at);
       const scopes = [...new Set(input.scopes)];
-      return db.transaction(async (tx) => {
+      const result = await db.transaction(async (tx) => {
+        // Each key carries its own budget and is one more secret to leak: a user holds a bounded number.
+        if (deps.maxKeysPerUser !== undefined) {
+          await store.lockUserKeys(tx, ownerId);
+          if ((await store.countLiveKeys(tx, ownerId, new Date(clock.now()))) >= deps.maxKeysPerUser) {
+            throw new AppError("too_many_keys", `a user may hold at most ${deps.maxKeysPerUser} live API keys; revoke one first`);
+          }
+        }
         const { created } = await insertNew(tx, ownerId, { name: input.name, scopes, expiresAt, rateLimitPerMinute: limit });
         await audit.record({
           eventType: "api_key.create", result: "success", actor: { userId: actor.userId, keyId: actor.keyId ?? null }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null,
@@ -201,11 +216,19 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         }, tx);
         return created;
       });
+      // Should some instance have remembered this id as missing, it forgets that now.
+      await announce([result.id]);
+      return result;
     },
 
     /** The live keys of a user, or of everyone (operators), newest first; never a secret. */
     async list(userId?: string): Promise<KeyView[]> {
       return (await store.liveKeys(db, userId, new Date(clock.now()))).map(view);
+    },
+
+    /** The live keys of a user read inside the caller's transaction (for a notice); never a secret. */
+    async listIn(tx: Executor, userId: string): Promise<KeyView[]> {
+      return (await store.liveKeys(tx, userId, new Date(clock.now()))).map(view);
     },
 
     /** Revokes a key (of `userId` when given); false when there was no such live key. Dead everywhere on return. */
@@ -226,15 +249,17 @@ export function createApiKeyService(deps: ApiKeyDeps) {
 
     /** Issues a replacement key with the same name, scopes, expiry and limit; the old one works until the grace ends. */
     async rotate(id: string, options: { userId: string; graceSeconds?: number | undefined; actor: KeyActor }): Promise<KeyCreated> {
-      const now = clock.now();
-      const old = await store.findKey(db, id);
-      // Someone else's key, a revoked or an expired one: all "not found", like a key that never existed.
-      if (!old || old.userId !== options.userId || old.revokedAt || (old.expiresAt && old.expiresAt.getTime() <= now)) throw errors.notFound("no such key");
       const grace = options.graceSeconds ?? DEFAULT_GRACE_SECONDS;
-      const until = new Date(Math.min(now + grace * 1000, old.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY));
       const created = await db.transaction(async (tx) => {
+        const now = clock.now();
+        // Locked until the transaction ends: a concurrent rotation of the same key waits here, then
+        // finds it retired and gets 404, so one rotation makes exactly one successor.
+        const old = await store.lockKey(tx, id);
+        // Someone else's key, a revoked, expired or already rotated one: all "not found", like a key that never existed.
+        if (!old || old.userId !== options.userId || old.revokedAt || old.replacedBy !== null || (old.expiresAt && old.expiresAt.getTime() <= now)) throw errors.notFound("no such key");
+        const until = new Date(Math.min(now + grace * 1000, old.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY));
         const next = await insertNew(tx, old.userId, { name: old.name, scopes: old.scopes, expiresAt: old.expiresAt, rateLimitPerMinute: old.rateLimitPerMinute });
-        if (grace === 0) await store.revokeKey(tx, old.id, undefined, new Date(now), "rotated");
+        if (grace === 0) await store.revokeKey(tx, old.id, undefined, new Date(now), "rotated", next.created.id);
         else await store.retireKey(tx, old.id, until, next.created.id, new Date(now));
         await audit.record({
           eventType: "api_key.rotate", result: "success", actor: { userId: options.actor.userId, keyId: options.actor.keyId ?? null },
@@ -243,7 +268,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         }, tx);
         return { ...next.created, replaces: { id: old.id, expires_at: until.toISOString() } };
       });
-      await announce([old.id]);
+      await announce([id, created.id]);
       return created;
     },
 

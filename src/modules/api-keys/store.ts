@@ -15,6 +15,27 @@ export async function findKey(db: Executor, id: string): Promise<ApiKeyRow | und
   return row;
 }
 
+/** The key with this id, locked until the transaction ends: concurrent rotations of one key queue here. */
+export async function lockKey(db: Executor, id: string): Promise<ApiKeyRow | undefined> {
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id)).for("update");
+  return row;
+}
+
+/**
+ * Serialises changes to one user's set of keys until the transaction ends (a transaction-scoped
+ * advisory lock: no row to lock exists before the first key), so two creations cannot both pass the cap.
+ */
+export async function lockUserKeys(db: Executor, userId: string): Promise<void> {
+  await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`api_keys:${userId}`}, 0))`);
+}
+
+/** How many keys of a user are neither revoked nor expired. */
+export async function countLiveKeys(db: Executor, userId: string, now: Date): Promise<number> {
+  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(apiKeys)
+    .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now))));
+  return Number(row?.n ?? 0);
+}
+
 /** A user's keys that are neither revoked nor expired, newest first. */
 export async function liveKeys(db: Executor, userId: string | undefined, now: Date): Promise<ApiKeyRow[]> {
   const live = and(isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)));
@@ -22,9 +43,9 @@ export async function liveKeys(db: Executor, userId: string | undefined, now: Da
 }
 
 /** Revokes a live key (of `userId`, when given); returns the ids revoked (empty when none matched). */
-export async function revokeKey(db: Executor, id: string, userId: string | undefined, at: Date, reason: string): Promise<ApiKeyRow[]> {
+export async function revokeKey(db: Executor, id: string, userId: string | undefined, at: Date, reason: string, replacedBy?: string): Promise<ApiKeyRow[]> {
   const where = userId ? and(eq(apiKeys.id, id), eq(apiKeys.userId, userId)) : eq(apiKeys.id, id);
-  return db.update(apiKeys).set({ revokedAt: at, revokeReason: reason, updatedAt: at }).where(and(isNull(apiKeys.revokedAt), where)).returning();
+  return db.update(apiKeys).set({ revokedAt: at, revokeReason: reason, updatedAt: at, ...(replacedBy ? { replacedBy } : {}) }).where(and(isNull(apiKeys.revokedAt), where)).returning();
 }
 
 /** Revokes every live key of a user; returns their ids. */

@@ -6,9 +6,10 @@
 export type MailTemplate =
   | { type: "verify_email"; link: string }
   | { type: "password_reset"; link: string; expiresMinutes: number }
-  | { type: "password_changed"; time: string; resetLink: string }
+  | { type: "password_changed"; time: string; resetLink: string; liveCredentials?: readonly string[] | undefined }
   | { type: "new_sign_in"; ip: string | null; userAgent: string | null; time: string; sessionsLink: string }
   | { type: "lockout"; until: string; resetLink: string }
+  | { type: "email_changed"; time: string; undoLink: string; expiresDays: number }
   | { type: "mfa_enabled"; time: string }
   | { type: "mfa_disabled"; time: string; resetLink: string };
 
@@ -36,6 +37,13 @@ const render = (subject: string, greeting: string, blocks: Block[]): RenderedMai
 
 const IGNORE = "If this was not you, reset your password now and review your sessions.";
 
+/** The credentials a password change leaves working (API keys), one line each, or a line saying there are none. */
+const liveList = (items: readonly string[] | undefined): string[] => {
+  if (items === undefined) return [];
+  if (items.length === 0) return ["You have no API keys: nothing else signs in as you."];
+  return [`These API keys still work (a password change does not end them; revoke any you do not recognise):`, ...items.map((item) => `- ${item}`)];
+};
+
 /** Renders a template. The greeting names nobody: display names and usernames are chosen by whoever registered. */
 export function renderMail(template: MailTemplate, appName = "Bulwark"): RenderedMail {
   const hello = "Hello,";
@@ -55,6 +63,7 @@ export function renderMail(template: MailTemplate, appName = "Bulwark"): Rendere
     case "password_changed":
       return render(`${appName}: your password was changed`, hello, [
         `Your password was changed at ${template.time}. Your other sessions were signed out.`,
+        ...liveList(template.liveCredentials),
         IGNORE,
         { label: "Reset your password", link: template.resetLink },
       ]);
@@ -72,6 +81,13 @@ export function renderMail(template: MailTemplate, appName = "Bulwark"): Rendere
         `There were too many failed sign-ins to your account, so new sign-ins from unknown devices are paused until ${template.until}. Devices you signed in from before can still sign in.`,
         "If this was not you, someone may be guessing your password. Choosing a new one stops them.",
         { label: "Reset your password", link: template.resetLink },
+      ]);
+    case "email_changed":
+      // The new address is not shown: whoever changed it chose it.
+      return render(`${appName}: the email address of your account was changed`, hello, [
+        `The email address of your account was changed at ${template.time}. This address no longer receives mail about the account, nor password resets.`,
+        `If this was not you, undo the change: the link gives this address back to the account and signs every session out. It works once, for ${template.expiresDays} days. Then reset your password.`,
+        { label: "Undo the email change", link: template.undoLink },
       ]);
     case "mfa_enabled":
       return render(`${appName}: two-factor authentication is on`, hello, [

@@ -5,7 +5,7 @@ import { createMfaService, type MfaService } from "./service.js";
 
 export { createMfaService, CHALLENGE_TTL_S, MAX_ATTEMPTS, BACKOFF_AFTER, RECOVERY_CODE_COUNT, type MfaService, type MfaDeps } from "./service.js";
 export { generateTotpSecret, matchTotp, otpauthUrl, totpCode, totpStep, TOTP_DIGITS, TOTP_PERIOD, TOTP_WINDOW } from "./totp.js";
-export { VerifyBody } from "./schema.js";
+export { VerifyBody, SetupBody, SetupResult, DisableBody, Code } from "./schema.js";
 
 declare module "../module.js" {
   interface Services {

@@ -11,8 +11,8 @@ import * as store from "./store.js";
 import { generateTotpSecret, matchTotp, otpauthUrl } from "./totp.js";
 
 export type MfaDeps = Pick<Kernel, "db" | "clock" | "audit" | "keyring" | "config" | "credentials"> & {
-  /** Owns `users`: the password check, the `mfa_enabled` flag, notices. */
-  accounts: Pick<AccountService, "verifyPassword" | "setMfaEnabled" | "forget" | "notify" | "me">;
+  /** Owns `users`: the `mfa_enabled` flag, notices. */
+  accounts: Pick<AccountService, "setMfaEnabled" | "forget" | "notify" | "me">;
 };
 
 export const CHALLENGE_TTL_S = 300;
@@ -89,9 +89,12 @@ export function createMfaService(deps: MfaDeps) {
     });
 
   return {
-    /** Re-authenticates with the password, then stores a fresh secret (not yet on) and returns it once. */
-    async setup(userId: string, password: string, meta: ClientMeta): Promise<{ secret: string; otpauth_url: string; qr_svg: string }> {
-      await accounts.verifyPassword(userId, password, "password");
+    /**
+     * Re-authenticates with `prove` (the signin module's password check, counted like a login), then
+     * stores a fresh secret (not yet on) and returns it once.
+     */
+    async setup(userId: string, prove: () => Promise<void>, meta: ClientMeta): Promise<{ secret: string; otpauth_url: string; qr_svg: string }> {
+      await prove();
       const existing = await store.findTotp(db, userId);
       if (existing?.enabledAt) throw errors.invalid("two-factor authentication is already on; disable it first");
       const secret = generateTotpSecret();
@@ -131,9 +134,9 @@ export function createMfaService(deps: MfaDeps) {
       return { recovery_codes: codes };
     },
 
-    /** Turns two-factor off: needs the password and a TOTP or recovery code. */
-    async disable(userId: string, password: string, code: string, meta: ClientMeta): Promise<void> {
-      await accounts.verifyPassword(userId, password, "password");
+    /** Turns two-factor off: needs the password (`prove`, counted like a login) and a TOTP or recovery code. */
+    async disable(userId: string, prove: () => Promise<void>, code: string, meta: ClientMeta): Promise<void> {
+      await prove();
       const row = await store.findTotp(db, userId);
       if (!row?.enabledAt) throw errors.invalid("two-factor authentication is not on");
       if (!(await checkCode(userId, code, meta, "disable"))) throw errors.forbidden("code is wrong or was already used");

@@ -205,6 +205,19 @@ export function createSessionService(deps: SessionDeps) {
     },
 
     /** The same inside the caller's transaction: returns the ids to `announce` once it has committed. */
+    /** Records that the session's user proved themselves again just now (POST /api/auth/step-up). */
+    async markSteppedUp(sessionId: string, at: Date): Promise<void> {
+      await store.markSteppedUp(db, sessionId, at);
+    },
+
+    /** Whether the live session stepped up within the last `seconds`: read from the database, not a cache. */
+    async steppedUpWithin(sessionId: string | undefined, seconds: number): Promise<boolean> {
+      if (!sessionId) return false;
+      const row = await store.findSession(db, sessionId);
+      const now = clock.now();
+      return row !== undefined && row.revokedAt === null && row.steppedUpAt !== null && now - row.steppedUpAt.getTime() < seconds * 1000 && row.steppedUpAt.getTime() <= now;
+    },
+
     async revokeUserIn(tx: Executor, userId: string, options: { except?: string; reason: string }): Promise<string[]> {
       return store.revokeUserSessions(tx, userId, options.except, new Date(clock.now()), options.reason);
     },

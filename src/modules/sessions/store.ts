@@ -61,6 +61,11 @@ export async function findSession(db: Executor, id: string): Promise<SessionRow 
   return row;
 }
 
+/** Records a step-up in a live session. */
+export async function markSteppedUp(db: Executor, id: string, at: Date): Promise<void> {
+  await db.update(sessions).set({ steppedUpAt: at }).where(and(eq(sessions.id, id), isNull(sessions.revokedAt)));
+}
+
 export async function touchSession(db: Executor, id: string, at: Date): Promise<void> {
   await db.update(sessions).set({ lastUsedAt: at }).where(eq(sessions.id, id));
 }

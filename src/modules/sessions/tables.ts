@@ -14,6 +14,8 @@ export const sessions = pgTable("sessions", {
   revokeReason: text("revoke_reason"),
   ip: text("ip"),
   userAgent: text("user_agent"),
+  // The last step-up (password or code again) in this session: "sudo mode" for API key creation.
+  steppedUpAt: timestamp("stepped_up_at", { withTimezone: true, mode: "date" }),
 }, (t) => [index("sessions_user_idx").on(t.userId), index("sessions_revoked_idx").on(t.revokedAt)]);
 
 export const refreshTokens = pgTable("refresh_tokens", {

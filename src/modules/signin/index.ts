@@ -14,6 +14,7 @@ declare module "../module.js" {
 
 const EVENTS = {
   "auth.login": { description: "A login: success (the session), failure (the reason, never the password), or denied (locked)." },
+  "auth.step_up": { description: "A user proved themselves again in a session (password or code): success, failure (counted like a failed login) or denied (locked)." },
   "auth.lockout": { description: "Failed logins put a login name into back-off.", webhook: { event: "auth.lockout", results: ["success", "denied"] } },
 } as const;
 
@@ -26,11 +27,15 @@ export const signInModule = defineModule({
   name: "signin",
   needs: ["accounts", "mfa", "sessions"],
   create: (kernel, use) => createSignInService(kernel, use("accounts"), use("mfa"), use("sessions")),
-  routes: (app, signin, use) => signInRoutes(app, signin, use("accounts"), use("sessions").jar),
+  routes: (app, signin, use) => signInRoutes(app, signin, use("accounts"), use("mfa"), use("sessions").jar),
   auditEvents: EVENTS,
-  // A completed password reset proves the owner is back: the back-off on their name ends.
+  // A completed password reset proves the owner is back: the back-off on their names ends, and
+  // every device token issued before it (perhaps to whoever held the account) stops exempting.
   async onCredentialsRevoked(signin, tx, userId, why) {
-    if (why.reason === "password_reset") await signin.clearLockout(tx, userId);
+    if (why.reason === "password_reset") {
+      await signin.clearLockout(tx, userId);
+      await signin.forgetDevices(tx, userId);
+    }
     return undefined;
   },
   prune: async (signin) => ({ login_failures: await signin.pruneLoginFailures() }),

@@ -2,6 +2,7 @@
 import { Type } from "typebox";
 import { Text } from "../../http/text.js";
 import { Password } from "../accounts/index.js";
+import { Code } from "../mfa/index.js";
 
 const closed = { additionalProperties: false } as const;
 
@@ -18,3 +19,11 @@ export const MfaRequired = Type.Object({
   mfa_token: Type.String(),
   expires_in: Type.Integer(),
 }, closed);
+
+/** Sudo mode: the password, or a code (TOTP or recovery) when two-factor is on. */
+export const StepUpBody = Type.Object({
+  password: Type.Optional(Password),
+  code: Type.Optional(Code),
+}, closed);
+
+export const StepUpResult = Type.Object({ step_up_expires_at: Type.String() }, closed);

@@ -1,7 +1,7 @@
-// SQL of the sign-in module: the failed-login counters, and nothing else.
+// SQL of the sign-in module: the failed-login counters and the device-token resets, and nothing else.
 import { eq, lt } from "drizzle-orm";
 import type { Executor } from "../../store/db.js";
-import { loginFailures } from "./tables.js";
+import { deviceTokenResets, loginFailures } from "./tables.js";
 
 export type LoginFailureRow = typeof loginFailures.$inferSelect;
 
@@ -29,4 +29,14 @@ export async function clearBackoff(db: Executor, loginKey: string): Promise<void
 export async function pruneLoginFailures(db: Executor, before: Date): Promise<number> {
   const rows = await db.delete(loginFailures).where(lt(loginFailures.lastFailureAt, before)).returning({ key: loginFailures.loginKey });
   return rows.length;
+}
+
+/** Device tokens of the user issued before this time are void (undefined: none is). */
+export async function devicesNotBefore(db: Executor, userId: string): Promise<Date | undefined> {
+  const [row] = await db.select().from(deviceTokenResets).where(eq(deviceTokenResets.userId, userId));
+  return row?.notBefore;
+}
+
+export async function setDevicesNotBefore(db: Executor, userId: string, notBefore: Date): Promise<void> {
+  await db.insert(deviceTokenResets).values({ userId, notBefore }).onConflictDoUpdate({ target: deviceTokenResets.userId, set: { notBefore } });
 }

@@ -1,5 +1,6 @@
-// Sign-in: failed-login counters per login name (lockout).
+// Sign-in: failed-login counters per login name and per account (lockout), and device-token resets.
 import { index, integer, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { users } from "../accounts/tables.js";
 
 // Failed logins per normalised login name, whether or not an account has that name: counting only
 // real accounts would tell an attacker which names exist.
@@ -12,3 +13,10 @@ export const loginFailures = pgTable("login_failures", {
   windowStart: timestamp("window_start", { withTimezone: true, mode: "date" }).notNull(),
   windowFailures: integer("window_failures").notNull(),
 }, (t) => [index("login_failures_last_idx").on(t.lastFailureAt)]);
+
+// Device tokens issued before this time are void: set by a password reset, when the owner takes
+// the account back from whoever held it (and that person's devices with it).
+export const deviceTokenResets = pgTable("device_token_resets", {
+  userId: text("user_id").primaryKey().references(() => users.id, { onDelete: "cascade" }),
+  notBefore: timestamp("not_before", { withTimezone: true, mode: "date" }).notNull(),
+});
