@@ -1,7 +1,7 @@
 // Attack: a user or an API key floods the backend through the gateway; each is held to its own budget.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { bearer, signedIn } from "../../../test/identity.js";
+import { bearer, signedIn, stepUp } from "../../../test/identity.js";
 import { startGateway, startUpstream, type Upstream } from "../../../test/gateway.js";
 import type { TestApp } from "../../../test/harness.js";
 
@@ -34,6 +34,7 @@ test("a user's budget is counted through the proxy: past it 429 with the envelop
 test("an API key with its own limit is held to it through the proxy", async () => {
   t.clock.advance(61_000);
   const owner = await signedIn(t.app);
+  await stepUp(t.app, owner);
   const created = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(owner.access), payload: { name: "ci", scopes: ["reports:read"], rate_limit_per_minute: 2 } });
   assert.equal(created.statusCode, 201, created.body);
   t.clock.advance(61_000);
@@ -41,6 +42,8 @@ test("an API key with its own limit is held to it through the proxy", async () =
   const statuses: number[] = [];
   for (let i = 0; i < 3; i++) statuses.push((await fetch(`${t.base}/reports/x`, { headers: { "x-api-key": key } })).status);
   assert.deepEqual(statuses, [200, 200, 429]);
-  // The key's bucket is its own: its owner still has the user budget.
+  // Budgets do not multiply: the key's calls were counted against its owner's budget (3 a minute) too.
+  assert.equal((await fetch(`${t.base}/app/x`, { headers: bearer(owner.access) })).status, 429);
+  t.clock.advance(61_000);
   assert.equal((await fetch(`${t.base}/app/x`, { headers: bearer(owner.access) })).status, 200);
 });

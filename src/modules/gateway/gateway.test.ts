@@ -2,7 +2,7 @@
 // the upstream receives, the headers on the way back, and upstream failures as envelopes.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { bearer, signedIn } from "../../../test/identity.js";
+import { bearer, signedIn, stepUp } from "../../../test/identity.js";
 import { startGateway, startUpstream, type Upstream } from "../../../test/gateway.js";
 import type { TestApp } from "../../../test/harness.js";
 import { IDENTITY_HEADERS, signIdentity } from "./identity.js";
@@ -60,6 +60,7 @@ test("an admin rule refuses a plain user", async () => {
 test("an API-key rule passes a key with the scope, with its id and scopes, and refuses one without", async () => {
   const user = await signedIn(t.app);
   const make = async (scopes: string[]) => {
+    await stepUp(t.app, user);
     const res = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: `k${scopes.length}`, scopes } });
     assert.equal(res.statusCode, 201, res.body);
     return res.json() as { id: string; key: string };

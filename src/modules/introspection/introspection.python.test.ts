@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createFakeClock } from "../../core/clock.js";
 import { startApp } from "../../../test/harness.js";
-import { bearer, signedIn } from "../../../test/identity.js";
+import { bearer, signedIn, stepUp } from "../../../test/identity.js";
 
 const PYTHON = "/usr/bin/python3";
 const EXAMPLE_DIR = fileURLToPath(new URL("../../../examples/python", import.meta.url));
@@ -34,6 +34,7 @@ test("the Python example verifies with the JWKS, and introspection sees a revoke
   try {
     await t.app.listen({ host: "127.0.0.1", port });
     const service = await signedIn(t.app);
+    await stepUp(t.app, service);
     const key = (await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(service.access), payload: { name: "py", scopes: ["introspect"] } })).json().key as string;
     const live = await signedIn(t.app);
     const revoked = await signedIn(t.app);

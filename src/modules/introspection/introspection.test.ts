@@ -4,7 +4,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startApp, type TestApp } from "../../../test/harness.js";
-import { bearer, signedIn, type SignedIn } from "../../../test/identity.js";
+import { bearer, signedIn, type SignedIn, stepUp } from "../../../test/identity.js";
 
 let t: TestApp;
 let service: SignedIn;
@@ -18,6 +18,7 @@ before(async () => {
 after(() => t.close());
 
 async function createKey(owner: SignedIn, scopes: string[]): Promise<string> {
+  await stepUp(t.app, owner);
   const res = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(owner.access), payload: { name: `k${scopes.join("")}`, scopes } });
   assert.equal(res.statusCode, 201, res.body);
   return res.json().key as string;

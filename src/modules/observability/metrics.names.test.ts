@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { randomToken } from "../../core/crypto/index.js";
 import { startApp, type TestApp } from "../../../test/harness.js";
-import { bearer, signedIn } from "../../../test/identity.js";
+import { bearer, signedIn, stepUp } from "../../../test/identity.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 /** prom-client's process and Node.js metrics keep their standard names (dashboards expect them). */
@@ -31,6 +31,7 @@ test("every metric of Bulwark's own starts with bulwark_", async () => {
 
 test("no label takes its values from the request: distinct paths, ids and keys add no series", async () => {
   const user = await signedIn(t.app);
+  await stepUp(t.app, user);
   const key = (await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "m", scopes: ["files:read"] } })).json();
   const probes: string[] = [];
   for (let i = 0; i < 20; i++) {

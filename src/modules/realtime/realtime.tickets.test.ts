@@ -2,7 +2,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startApp, type TestApp } from "../../../test/harness.js";
-import { bearer, signedIn } from "../../../test/identity.js";
+import { bearer, signedIn, stepUp } from "../../../test/identity.js";
 import { MESSAGE_LIMITS } from "../../../test/messages.js";
 import { connect, listening, refused, ticket } from "../../../test/realtime.js";
 
@@ -41,6 +41,7 @@ test("unknown tickets and access tokens in the URL are refused; API keys cannot 
   const ada = await signedIn(t.app);
   assert.equal((await refused(connect(base, "A".repeat(43)))).status, 401);
   assert.equal((await refused(connect(base, ada.access))).status, 400, "an access token is not even a well-formed ticket");
+  await stepUp(t.app, ada);
   const key = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(ada.access), payload: { name: "bot", scopes: ["files:read"] } });
   assert.equal(key.statusCode, 201, key.body);
   const res = await t.app.inject({ method: "POST", url: "/api/realtime/ticket", headers: { "x-api-key": key.json().key } });
