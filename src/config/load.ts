@@ -58,6 +58,7 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     accessTokenTtl: v.ACCESS_TOKEN_TTL,
     refreshTokenTtl: v.REFRESH_TOKEN_TTL,
     lockoutThreshold: v.LOCKOUT_THRESHOLD,
+    unverifiedAccountTtl: v.UNVERIFIED_ACCOUNT_TTL,
     password: { minLength: v.PASSWORD_MIN_LENGTH, policy: v.PASSWORD_POLICY },
     maxBodyBytes: v.MAX_BODY_BYTES,
     logLevel: v.LOG_LEVEL,

@@ -32,6 +32,8 @@ export type Config = {
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
   readonly lockoutThreshold: number;
+  /** Seconds a never-verified registration holds its username and address (`UNVERIFIED_ACCOUNT_TTL`). */
+  readonly unverifiedAccountTtl: number;
   readonly password: { readonly minLength: number; readonly policy: "nist" | "classes" };
   readonly maxBodyBytes: number;
   readonly logLevel: string;

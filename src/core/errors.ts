@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   invalid_credentials: { status: 401, when: "Login failed, for every reason (unknown user, wrong password, disabled)." },
   token_reused: { status: 401, when: "A refresh token presented after it was rotated." },
   forbidden: { status: 403, when: "Authenticated but not allowed: role, scope, CSRF token or origin." },
+  email_unverified: { status: 403, when: "The account's email address is not verified yet: API keys, two-factor and webhook endpoints need a proven address." },
   not_found: { status: 404, when: "No such route or object, also for objects that exist but belong to someone else." },
   conflict: { status: 409, when: "Username or email taken." },
   payload_too_large: { status: 413, when: "Body or file over its limit (`MAX_BODY_BYTES`, `FILE_MAX_BYTES`, `FILE_MAX_PIXELS`) or the storage quota (`FILE_QUOTA_BYTES`)." },
@@ -46,6 +47,7 @@ export const errors = {
   unauthorized: (message = "authentication required") =>
     new AppError("unauthorized", message, { headers: { "www-authenticate": 'Bearer realm="bulwark"' } }),
   forbidden: (message = "not allowed") => new AppError("forbidden", message),
+  emailUnverified: (what: string) => new AppError("email_unverified", `verify your email address before ${what}`),
   notFound: (message = "not found") => new AppError("not_found", message),
   conflict: (message: string) => new AppError("conflict", message),
   rateLimited: (retryAfter: number) =>

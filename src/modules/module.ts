@@ -28,7 +28,12 @@ export type ModuleName = keyof Services;
 export type Revocation = { count: number; announce(): Promise<void> };
 
 /** Why a user's credentials are being revoked, and which session (the caller's own) survives. */
-export type RevokeReason = { reason: string; exceptSessionId?: string | undefined };
+export type RevokeReason = {
+  reason: string;
+  exceptSessionId?: string | undefined;
+  /** A password reset: when the account first proved its address before this reset (null: never). Two-factor enrolled before it ends. */
+  provenAt?: Date | null | undefined;
+};
 
 /** The shared ground every module is built on. */
 export type Kernel = {

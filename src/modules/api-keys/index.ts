@@ -58,6 +58,13 @@ export const apiKeysModule = defineModule({
     const ids = await keys.revokeUserIn(tx, userId, "disabled");
     return { count: ids.length, announce: () => keys.announce(ids) };
   },
+  // A password reset proves the address: keys made before it may be a squatter's, so all of them end.
+  // A password change by the signed-in owner leaves keys alone (services depend on them).
+  async onCredentialsRevoked(keys, tx, userId, why) {
+    if (why.reason !== "password_reset") return undefined;
+    const ids = await keys.revokeUserIn(tx, userId, "password_reset");
+    return { count: ids.length, announce: () => keys.announce(ids) };
+  },
   start: (keys) => keys.init(),
   stop: (keys) => keys.close(),
 });
