@@ -47,7 +47,5 @@ export const externalModule = defineModule({
   // First: it takes only tokens bearing its issuer, whereas the sessions resolver refuses every JWT it cannot verify.
   resolver: { order: 10, create: (external) => (external ? externalResolver(external) : undefined) },
   auditEvents: EVENTS,
-  routes: async (app, external) => {
-    if (external) await externalRoutes(app, external);
-  },
+  routes: (app, external) => externalRoutes(app, external),
 });

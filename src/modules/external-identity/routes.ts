@@ -14,8 +14,8 @@ export const LinkBody = Type.Object({
   code: Type.Optional(Type.String({ pattern: "^[0-9A-Za-z-]{6,20}$" })),
 }, { additionalProperties: false });
 
-/** Registers the link route (only when a provider is configured). */
-export async function externalRoutes(app: FastifyInstance, external: ExternalIdentityService): Promise<void> {
+/** Registers the link route; it answers 404 when no provider is configured. */
+export async function externalRoutes(app: FastifyInstance, external: ExternalIdentityService | undefined): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.post("/api/auth/external/link", {
@@ -23,6 +23,7 @@ export async function externalRoutes(app: FastifyInstance, external: ExternalIde
     // Never implicit: the account's owner, in a Bulwark session, proves the password (and code) again.
     config: { auth: "user", rateLimit: "sensitive", audit: "external.link" },
   }, async (req, reply) => {
+    if (!external) throw errors.notFound("no outside identity provider is configured");
     const principal = req.principal!;
     if (principal.type !== "user") throw errors.forbidden("linking needs a signed-in Bulwark session");
     await external.link(principal.userId, req.body.token, { password: req.body.current_password, code: req.body.code }, clientMeta(req));
