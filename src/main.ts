@@ -31,6 +31,7 @@ Commands:
   users disable NAME   lock a user out at once: sessions end, login is refused
   users enable NAME    let a disabled user sign in again
   users reset-mfa NAME  turn two-factor off for a user who lost the device and the codes
+  users verify-email NAME  mark a user's address as proven (checked out of band)
   users import FILE    import users with bcrypt/Argon2 hashes from a CSV
   messages import FILE  import messages from a Fernet-encrypting backend (FERNET_KEYS, --dry-run)
   sessions revoke      end sessions: --all, or --user NAME

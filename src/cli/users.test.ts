@@ -34,6 +34,9 @@ test("users import, users promote and sessions revoke act on the configured data
   assert.equal(await usersCommand(["promote", "grace"], promoted, () => config), 0);
   assert.match(promoted.lines[0]!, /grace is now an admin/);
   assert.equal(await usersCommand(["promote", "nobody"], captureOutput(), () => config).catch(() => 1), 1);
+  const verified = captureOutput();
+  assert.equal(await usersCommand(["verify-email", "grace"], verified, () => config), 0);
+  assert.match(verified.lines[0]!, /grace's address grace@example.com is verified/);
 
   // With the embedded database one process owns the data: the app stops while the CLI runs.
   const app = await createApp(config);
@@ -44,6 +47,7 @@ test("users import, users promote and sessions revoke act on the configured data
     refreshToken = res.json().refresh_token as string;
     const me = await app.inject({ method: "GET", url: "/api/users/me", headers: { authorization: `Bearer ${res.json().access_token}` } });
     assert.equal(me.json().user.role, "admin");
+    assert.equal(me.json().user.email_verified, true);
     const busy = captureOutput();
     await assert.rejects(sessionsCommand(["revoke", "--all"], busy, () => config), /in use by process/, "the CLI refuses a database another process holds");
   } finally {
@@ -93,7 +97,9 @@ test("users reset-mfa turns two-factor off for a user who lost the device, ends 
   const app = await createApp(config);
   let refreshToken: string;
   try {
-    await app.inject({ method: "POST", url: "/api/auth/register", payload: { username: "ivan", email: "ivan@example.com", password } });
+    const registered = await app.inject({ method: "POST", url: "/api/auth/register", payload: { username: "ivan", email: "ivan@example.com", password } });
+    // Two-factor needs a proven address.
+    await app.bulwark.accounts.markEmailVerified(registered.json().user.id as string, { via: "test" });
     const signed = (await login(app, { username: "ivan", password })).json();
     refreshToken = signed.refresh_token as string;
     const auth = { authorization: `Bearer ${signed.access_token as string}` };

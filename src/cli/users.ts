@@ -1,4 +1,4 @@
-// `bulwark users promote NAME`, `users disable|enable NAME` and `bulwark users import FILE`.
+// `bulwark users promote NAME`, `users disable|enable|reset-mfa|verify-email NAME` and `bulwark users import FILE`.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/types.js";
@@ -11,6 +11,10 @@ const HELP = `Usage:
   bulwark users enable NAME      let a disabled user sign in again
   bulwark users reset-mfa NAME   turn two-factor off for a user who lost the device and the
                                  recovery codes (check who they are first); ends their sessions
+  bulwark users verify-email NAME
+                                 mark the user's current address as proven (check it out of band
+                                 first); never changes the role: an admin address still needs
+                                 users promote, or the link confirmed in the account's session
   bulwark users import FILE      import users from a CSV of username,email,password_hash
 
 The CSV may start with a header line. Hashes may be bcrypt ($2a$, $2b$, $2y$, as Python's bcrypt
@@ -35,8 +39,8 @@ export async function usersCommand(argv: string[], out: Output, loadConfig: () =
   const { values, positionals } = parseArgs({ args: argv, options: { help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
   const [sub, target] = positionals;
   if (values.help || sub === undefined) return out.help(HELP);
-  if (!["promote", "import", "disable", "enable", "reset-mfa"].includes(sub) || !target || positionals.length !== 2) {
-    out.error(`usage: bulwark users promote|disable|enable|reset-mfa NAME | bulwark users import FILE`);
+  if (!["promote", "import", "disable", "enable", "reset-mfa", "verify-email"].includes(sub) || !target || positionals.length !== 2) {
+    out.error(`usage: bulwark users promote|disable|enable|reset-mfa|verify-email NAME | bulwark users import FILE`);
     return 2;
   }
   const rows = sub === "import" ? parseUsersCsv(readFileSync(target, "utf8")) : [];
@@ -48,11 +52,16 @@ export async function usersCommand(argv: string[], out: Output, loadConfig: () =
       out.line(`${user.username} is now an admin`);
       return 0;
     }
-    if (sub === "disable" || sub === "enable" || sub === "reset-mfa") {
+    if (sub === "disable" || sub === "enable" || sub === "reset-mfa" || sub === "verify-email") {
       const user = await accounts.byUsername(target);
       if (!user) {
         out.error(`no user named ${target}`);
         return 1;
+      }
+      if (sub === "verify-email") {
+        await accounts.markEmailVerified(user.id, { via: "cli" });
+        out.line(`${user.username}'s address ${user.email} is verified`);
+        return 0;
       }
       if (sub === "reset-mfa") {
         const ended = await mfa.reset(user.id, { via: "cli" });

@@ -166,7 +166,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -268,7 +268,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -373,7 +373,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -504,7 +504,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -608,7 +608,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -728,7 +728,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -856,7 +856,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -961,7 +961,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1081,7 +1081,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1177,7 +1177,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1298,7 +1298,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1432,7 +1432,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1548,7 +1548,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1854,7 +1854,129 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `not_found` */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `unsupported_media_type` */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `rate_limited` */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `internal_error` */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `service_unavailable` */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/external/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        code?: string;
+                        current_password: string;
+                        token: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error: `invalid_request`, `invalid_signature` */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `unauthorized`, `invalid_credentials`, `token_reused` */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1989,7 +2111,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2227,7 +2349,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2348,7 +2470,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2472,7 +2594,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2598,7 +2720,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3281,7 +3403,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3490,7 +3612,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3610,7 +3732,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3743,7 +3865,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3865,7 +3987,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3993,7 +4115,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4094,7 +4216,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4216,7 +4338,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4337,7 +4459,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4462,7 +4584,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4560,7 +4682,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4765,7 +4887,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4890,7 +5012,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4998,7 +5120,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5119,7 +5241,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5256,7 +5378,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5460,7 +5582,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5583,7 +5705,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5670,7 +5792,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5790,7 +5912,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5909,7 +6031,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6014,7 +6136,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6140,7 +6262,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6252,7 +6374,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6370,7 +6492,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7110,7 +7232,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Error: `forbidden`, `step_up_required` */
+                /** @description Error: `forbidden`, `step_up_required`, `email_unverified` */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7327,7 +7449,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_signature" | "unauthorized" | "invalid_credentials" | "token_reused" | "forbidden" | "step_up_required" | "not_found" | "conflict" | "too_many_keys" | "payload_too_large" | "headers_too_large" | "unsupported_media_type" | "file_infected" | "rate_limited" | "internal_error" | "bad_gateway" | "gateway_timeout" | "service_unavailable";
+                code: "invalid_request" | "invalid_signature" | "unauthorized" | "invalid_credentials" | "token_reused" | "forbidden" | "step_up_required" | "email_unverified" | "not_found" | "conflict" | "too_many_keys" | "payload_too_large" | "headers_too_large" | "unsupported_media_type" | "file_infected" | "rate_limited" | "internal_error" | "bad_gateway" | "gateway_timeout" | "service_unavailable";
                 details?: {
                     message: string;
                     path: string;

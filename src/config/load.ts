@@ -62,6 +62,7 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     deviceTokenTtlDays: v.DEVICE_TOKEN_TTL_DAYS,
     stepUpTtl: v.STEP_UP_TTL,
     apiKeysPerUser: v.API_KEYS_PER_USER,
+    unverifiedAccountTtl: v.UNVERIFIED_ACCOUNT_TTL,
     password: { minLength: v.PASSWORD_MIN_LENGTH, policy: v.PASSWORD_POLICY },
     maxBodyBytes: v.MAX_BODY_BYTES,
     logLevel: v.LOG_LEVEL,

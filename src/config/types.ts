@@ -39,6 +39,8 @@ export type Config = {
   readonly stepUpTtl: number;
   /** Live API keys a user may hold (`API_KEYS_PER_USER`). */
   readonly apiKeysPerUser: number;
+  /** Seconds a never-verified registration holds its username and address (`UNVERIFIED_ACCOUNT_TTL`). */
+  readonly unverifiedAccountTtl: number;
   readonly password: { readonly minLength: number; readonly policy: "nist" | "classes" };
   readonly maxBodyBytes: number;
   readonly logLevel: string;

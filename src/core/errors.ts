@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   token_reused: { status: 401, when: "A refresh token presented after it was rotated." },
   forbidden: { status: 403, when: "Authenticated but not allowed: role, scope, CSRF token or origin." },
   step_up_required: { status: 403, when: "The change needs a recent step-up: `POST /api/auth/step-up` with the password (or a code when two-factor is on), then retry within `STEP_UP_TTL` seconds." },
+  email_unverified: { status: 403, when: "The account's email address is not verified yet: API keys, two-factor and webhook endpoints need a proven address." },
   not_found: { status: 404, when: "No such route or object, also for objects that exist but belong to someone else." },
   conflict: { status: 409, when: "Username or email taken." },
   too_many_keys: { status: 409, when: "The user already holds `API_KEYS_PER_USER` live API keys; revoke one first." },
@@ -50,6 +51,7 @@ export const errors = {
   unauthorized: (message = "authentication required") =>
     new AppError("unauthorized", message, { headers: { "www-authenticate": 'Bearer realm="bulwark"' } }),
   forbidden: (message = "not allowed") => new AppError("forbidden", message),
+  emailUnverified: (what: string) => new AppError("email_unverified", `verify your email address before ${what}`),
   notFound: (message = "not found") => new AppError("not_found", message),
   conflict: (message: string) => new AppError("conflict", message),
   rateLimited: (retryAfter: number) =>

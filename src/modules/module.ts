@@ -33,7 +33,12 @@ export type Revocation = {
 };
 
 /** Why a user's credentials are being revoked, and which session (the caller's own) survives. */
-export type RevokeReason = { reason: string; exceptSessionId?: string | undefined };
+export type RevokeReason = {
+  reason: string;
+  exceptSessionId?: string | undefined;
+  /** A password reset: when the account first proved its address before this reset (null: never). Two-factor enrolled before it ends. */
+  provenAt?: Date | null | undefined;
+};
 
 /** The shared ground every module is built on. */
 export type Kernel = {

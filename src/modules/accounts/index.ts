@@ -4,7 +4,7 @@ import { accountRoutes } from "./routes.js";
 import { createAccountService, type AccountService } from "./service.js";
 
 export { createAccountService, userView, type AccountService, type UserView, type LoginCandidate, type Prove } from "./service.js";
-export { isAdminEmail } from "./admin-email.js";
+export { emailKeyOf, isAdminEmail } from "./admin-email.js";
 export { checkPassword, normalizePassword } from "./password-policy.js";
 export { Password, UserEnvelope, PatchMeBody, PasswordBody } from "./schema.js";
 
@@ -26,7 +26,8 @@ const EVENTS = {
   "password.reset": { description: "A password was set with a reset link; every session ended.", webhook: { event: "password.reset", results: ["success"] }, targetIsUser: true },
   "email.verify_request": { description: "A user asked for a new verification link." },
   "email.change_undone": { description: "An email change was undone with the link mailed to the old address; every session ended.", webhook: { event: "email.change_undone", results: ["success"] }, targetIsUser: true },
-  "email.verified": { description: "An address was proven by its link (and the admin role granted when it is an admin address)." },
+  "email.verified": { description: "An address was proven by its link, or marked proven by an operator; the admin role is granted only for an admin address confirmed inside the account's own session (`role_granted`, `in_session`)." },
+  "user.expired": { description: "A registration whose address was never proven outlived UNVERIFIED_ACCOUNT_TTL and was deleted, freeing its username and address." },
 } as const;
 
 declare module "../audit/vocabulary.js" {
@@ -41,4 +42,6 @@ export const accountsModule = defineModule({
   routes: (app, accounts) => accountRoutes(app, accounts),
   auditEvents: EVENTS,
   start: (accounts) => accounts.start(),
+  // Registrations nobody confirmed stop holding their address (registering it again also reclaims it at once).
+  prune: async (accounts) => ({ unverified_accounts: await accounts.pruneUnverified() }),
 });

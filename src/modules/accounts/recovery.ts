@@ -9,8 +9,9 @@ import type { Counters } from "../../store/counters.js";
 import type { Database, Executor } from "../../store/db.js";
 import type { AuditService } from "../audit/index.js";
 import type { Mailer } from "../mail/index.js";
+import type { RevokeReason } from "../module.js";
 import type { ClientMeta } from "../sessions/index.js";
-import { isAdminEmail } from "./admin-email.js";
+import { emailKeyOf, isAdminEmail } from "./admin-email.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
 
@@ -38,8 +39,8 @@ export type RecoveryDeps = {
   policyCheck(password: string, user: { username: string; email: string }, field: string): string;
   /** Drops the user from every instance's cache after a change. */
   changed(id: string): Promise<void>;
-  /** Revokes everything the user holds across modules inside `tx` (sessions, the login back-off, …). */
-  revokeAll(tx: Executor, userId: string, reason: string): Promise<{ counts: Record<string, number>; announce(): Promise<void> }>;
+  /** Revokes everything the user holds across modules inside `tx` (sessions, API keys, the login back-off, …). */
+  revokeAll(tx: Executor, userId: string, why: RevokeReason): Promise<{ counts: Record<string, number>; announce(): Promise<void> }>;
   /** Whether another account holds this address (lower-cased). */
   emailTakenByOther(emailKey: string, userId: string): Promise<boolean>;
 };
@@ -62,8 +63,13 @@ export function createRecovery(deps: RecoveryDeps) {
     return token;
   };
 
+  /** Whether confirming this account's address inside its own session would make it an admin. */
+  const adminPending = (user: UserRow) => user.role !== "admin" && isAdminEmail(deps.adminEmails, user.email);
+
   const sendVerification = (user: UserRow, token: string) => {
-    mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "verify_email", link: link("/verify-email", token) } });
+    // An admin address's mail says what confirming does, and for which account, before anyone clicks.
+    const adminAccount = adminPending(user) ? user.username : undefined;
+    mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "verify_email", link: link("/verify-email", token), adminAccount } });
   };
 
   /**
@@ -114,7 +120,7 @@ export function createRecovery(deps: RecoveryDeps) {
         // Changes made after this one (perhaps by the intruder, to reach their own address) cannot be undone back.
         await store.retireTokensSince(tx, user.id, "undo_email_change", row.createdAt, now);
         await store.updateUser(tx, user.id, { email: previousEmail, emailKey: row.emailKey, emailVerified: true, updatedAt: now });
-        const revoked = await deps.revokeAll(tx, user.id, "email_change_undone");
+        const revoked = await deps.revokeAll(tx, user.id, { reason: "email_change_undone" });
         await audit.record({ eventType: "email.change_undone", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent, target: user.id, metadata: revoked.counts }, tx);
         return revoked;
       });
@@ -122,11 +128,15 @@ export function createRecovery(deps: RecoveryDeps) {
       await deps.changed(user.id);
     },
 
-    /** Signed-in: mails a fresh verification link to the user's address (nothing when already verified). */
+    /**
+     * Signed-in: mails a fresh verification link to the user's address. Nothing when already verified,
+     * unless the address is an admin address proven by the plain link: confirming again inside this
+     * session is how its owner takes the role.
+     */
     async requestVerification(userId: string, meta: ClientMeta): Promise<void> {
       const user = await store.findById(db, userId);
       if (!user) throw errors.unauthorized("account unavailable");
-      if (user.emailVerified) return;
+      if (user.emailVerified && !adminPending(user)) return;
       // Each request sends a mail: cap them, so a session cannot be used to flood an inbox.
       const hit = await counters.hit(`verify-mail:${userId}`, VERIFY_MAILS_PER_HOUR, 3600);
       if (!hit.allowed) throw errors.rateLimited(hit.resetSeconds);
@@ -138,8 +148,13 @@ export function createRecovery(deps: RecoveryDeps) {
       sendVerification(user, token);
     },
 
-    /** Marks the address the token was sent to as verified; grants admin when it is an ADMIN_EMAILS address. */
-    async verifyEmail(token: string, meta: ClientMeta): Promise<void> {
+    /**
+     * Marks the address the token was sent to as verified. Grants admin for an ADMIN_EMAILS address
+     * only when `sessionUserId` (the signed-in session the confirmation came with) is the account
+     * itself: the mailbox's owner clicking the plain link proves the address, not that they chose
+     * the account's password (see admin-email.ts).
+     */
+    async verifyEmail(token: string, meta: ClientMeta, sessionUserId?: string | undefined): Promise<void> {
       const now = new Date(clock.now());
       const hash = hashToken(token);
       const row = await store.findLiveToken(db, hash, "verify_email", now);
@@ -147,12 +162,17 @@ export function createRecovery(deps: RecoveryDeps) {
       const user = await store.findById(db, row.userId);
       // The token proves the address it was mailed to, not whatever the account holds now.
       if (!user || user.disabledAt !== null || user.emailKey !== row.emailKey) throw invalidToken();
-      // Admin by email only once the address is proven: anyone can type the boss's address at sign-up.
-      const grantAdmin = isAdminEmail(deps.adminEmails, user.emailKey) && user.role !== "admin";
+      // Admin by email only once the address is proven, and only inside the account's own session:
+      // anyone can type the boss's address at sign-up, and the boss will click the link.
+      const inSession = sessionUserId === user.id;
+      const grantAdmin = inSession && adminPending(user);
       await db.transaction(async (tx) => {
         if (!(await store.consumeToken(tx, hash, now))) throw invalidToken();
-        await store.updateUser(tx, user.id, { emailVerified: true, ...(grantAdmin ? { role: "admin" as const } : {}), updatedAt: now });
-        await audit.record({ eventType: "email.verified", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent, target: user.id, metadata: { role_granted: grantAdmin ? "admin" : null } }, tx);
+        await store.updateUser(tx, user.id, { emailVerified: true, firstVerifiedAt: user.firstVerifiedAt ?? now, ...(grantAdmin ? { role: "admin" as const } : {}), updatedAt: now });
+        await audit.record({
+          eventType: "email.verified", result: "success", actor: { userId: inSession ? user.id : null }, ip: meta.ip, userAgent: meta.userAgent, target: user.id,
+          metadata: { role_granted: grantAdmin ? "admin" : null, in_session: inSession, ...(adminPending(user) && !grantAdmin ? { admin_address: true } : {}) },
+        }, tx);
       });
       await deps.changed(user.id);
     },
@@ -163,7 +183,7 @@ export function createRecovery(deps: RecoveryDeps) {
      * says whether the address is known.
      */
     async forgotPassword(email: string, meta: ClientMeta): Promise<void> {
-      const emailKey = email.trim().toLowerCase();
+      const emailKey = emailKeyOf(email);
       const ip = await counters.hit(`forgot-ip:${clientKey(meta.ip ?? "unknown")}`, RESET_REQUESTS_PER_IP_HOUR, 3600);
       if (!ip.allowed) throw errors.rateLimited(ip.resetSeconds);
       // Counted for every address, known or not (so the limit says nothing); past it, silence, not 429:
@@ -171,8 +191,10 @@ export function createRecovery(deps: RecoveryDeps) {
       const perEmail = (await counters.hit(`forgot-email:${hmacSha256Hex(deps.secretKey, `forgot:${emailKey}`)}`, RESET_MAILS_PER_EMAIL_HOUR, 3600)).allowed;
       const user = await store.findByEmail(db, emailKey);
       const actor = { ip: meta.ip, userAgent: meta.userAgent };
-      if (!user || user.disabledAt !== null || !perEmail) {
-        const reason = !user ? "unknown_email" : user.disabledAt !== null ? "disabled" : "throttled";
+      // An account without a local password signs in through its outside provider: a reset link would
+      // give whoever holds the address a second way in (and the provider's user keeps the first).
+      if (!user || user.disabledAt !== null || user.passwordHash === null || !perEmail) {
+        const reason = !user ? "unknown_email" : user.disabledAt !== null ? "disabled" : user.passwordHash === null ? "no_password" : "throttled";
         await audit.record({ eventType: "password.reset_request", result: "failure", actor: { userId: null }, ...actor, target: user?.id ?? null, metadata: { reason } });
         return;
       }
@@ -186,8 +208,11 @@ export function createRecovery(deps: RecoveryDeps) {
     },
 
     /**
-     * Sets a new password with a reset token: the policy applies, every session and refresh token of
-     * the user ends, and the owner is told by mail. Two-factor stays on: the next login still needs a code.
+     * Sets a new password with a reset token. The reset is the proof of owning the address, so it
+     * marks the address verified and ends whatever may have been set up by someone who registered
+     * it first: every session and refresh token, every API key, and two-factor enrolled before the
+     * address was first proven. Two-factor the proven owner enrolled stays on: the next login still
+     * needs a code. The mail lists what ended.
      */
     async resetPassword(token: string, newPassword: string, meta: ClientMeta): Promise<void> {
       const now = new Date(clock.now());
@@ -196,20 +221,21 @@ export function createRecovery(deps: RecoveryDeps) {
       if (!row) throw invalidToken();
       const user = await store.findById(db, row.userId);
       // A link mailed to an address the account no longer has is dead.
-      if (!user || user.disabledAt !== null || user.emailKey !== row.emailKey) throw invalidToken();
+      if (!user || user.disabledAt !== null || user.emailKey !== row.emailKey || user.passwordHash === null) throw invalidToken();
       const passwordHash = await deps.hasher.hash(deps.policyCheck(newPassword, user, "new_password"));
-      const { announce } = await db.transaction(async (tx) => {
+      const { announce, counts } = await db.transaction(async (tx) => {
         if (!(await store.consumeToken(tx, hash, now))) throw invalidToken();
         await store.retireTokens(tx, user.id, "reset_password", now);
-        await store.updateUser(tx, user.id, { passwordHash, updatedAt: now });
-        // Sessions end, and the login back-off is cleared: the owner has proven the address.
-        const revoked = await deps.revokeAll(tx, user.id, "password_reset");
+        await store.updateUser(tx, user.id, { passwordHash, emailVerified: true, firstVerifiedAt: user.firstVerifiedAt ?? now, updatedAt: now });
+        // Sessions and keys end, two-factor older than the first proof goes, the login back-off is cleared.
+        const revoked = await deps.revokeAll(tx, user.id, { reason: "password_reset", provenAt: user.firstVerifiedAt });
         await audit.record({ eventType: "password.reset", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent, target: user.id, metadata: revoked.counts }, tx);
         return revoked;
       });
       await announce();
       await deps.changed(user.id);
-      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_changed", time: now.toISOString(), resetLink: `${deps.publicUrl}/reset-password` } });
+      const ended = { sessions: counts.sessions_revoked ?? 0, apiKeys: counts.api_keys_revoked ?? 0, mfa: (counts.mfa_revoked ?? 0) > 0 };
+      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_changed", time: now.toISOString(), resetLink: `${deps.publicUrl}/reset-password`, ended } });
     },
   };
 }

@@ -32,10 +32,14 @@ export async function accountRoutes(app: FastifyInstance, accounts: AccountServi
 
   r.post("/api/auth/email/verify", {
     schema: { body: VerifyEmailBody },
-    // The token is the credential (256 bits): no session needed, so the link works in any browser.
+    // The token is the credential (256 bits): no session needed, so the link works in any browser and
+    // proves the address. Sent with the account's own session, it also grants an admin address's role
+    // (public, not optional: stale credentials are ignored rather than refused, so the link always works).
     config: { auth: "public", rateLimit: "auth-login", audit: "email.verified" },
   }, async (req, reply) => {
-    await accounts.verifyEmail(req.body.token, clientMeta(req));
+    const principal = req.principal;
+    const sessionUserId = principal?.type === "user" && principal.sessionId ? principal.userId : undefined;
+    await accounts.verifyEmail(req.body.token, clientMeta(req), sessionUserId);
     return reply.code(204).send();
   });
 

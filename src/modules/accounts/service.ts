@@ -7,10 +7,10 @@ import { newId } from "../../core/ids.js";
 import type { Executor } from "../../store/db.js";
 import { createSharedCache } from "../../store/shared-cache.js";
 import type { MailTemplate } from "../mail/index.js";
-import type { Kernel } from "../module.js";
+import type { Kernel, RevokeReason } from "../module.js";
 import type { ClientMeta, SessionUser } from "../sessions/index.js";
 import { checkPassword, normalizePassword } from "./password-policy.js";
-import { isAdminEmail } from "./admin-email.js";
+import { emailKeyOf, isAdminEmail } from "./admin-email.js";
 import { createRecovery } from "./recovery.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
@@ -93,7 +93,7 @@ export function createAccountService(deps: AccountDeps) {
   };
 
   /** Revokes what the user holds everywhere (sessions, keys, …) inside `tx`; returns counts and the announcement. */
-  const revokeAll = async (tx: Executor, userId: string, why: { reason: string; exceptSessionId?: string | undefined } | "disabled") => {
+  const revokeAll = async (tx: Executor, userId: string, why: RevokeReason | "disabled") => {
     const revoked = why === "disabled" ? await deps.credentials.userDisabled(tx, userId) : await deps.credentials.revoked(tx, userId, why);
     const counts = Object.fromEntries(Object.entries(revoked).map(([kind, r]) => [`${kind}_revoked`, r.count]));
     const announce = async () => {
@@ -108,9 +108,22 @@ export function createAccountService(deps: AccountDeps) {
     secretKey: config.secretKey, publicUrl, adminEmails: config.adminEmails,
     policyCheck: (password, user, field) => policyCheck(password, user, field),
     changed: (id) => changed(id),
-    revokeAll: (tx, userId, reason) => revokeAll(tx, userId, { reason }),
+    revokeAll: (tx, userId, why) => revokeAll(tx, userId, why),
     emailTakenByOther: (emailKey, userId) => store.taken(db, { emailKey }, userId),
   });
+
+  /**
+   * Deletes never-verified registrations older than UNVERIFIED_ACCOUNT_TTL (only those holding `keys`
+   * when given) inside `tx`, auditing each; returns their ids for `changed` after commit.
+   */
+  const expireUnverified = async (tx: Executor, keys?: { usernameKey?: string; emailKey: string }): Promise<string[]> => {
+    const cutoff = new Date(clock.now() - config.unverifiedAccountTtl * 1000);
+    const ids = await store.deleteExpiredUnverified(tx, cutoff, keys);
+    for (const id of ids) {
+      await audit.record({ eventType: "user.expired", result: "success", actor: { userId: null }, target: id, metadata: { ttl_seconds: config.unverifiedAccountTtl } }, tx);
+    }
+    return ids;
+  };
 
   return {
     requestVerification: recovery.requestVerification,
@@ -179,13 +192,16 @@ export function createAccountService(deps: AccountDeps) {
     /** Registers an account; the password is checked against the policy and stored as Argon2id. */
     async register(input: { username: string; email: string; password: string; display_name?: string | undefined }, meta: ClientMeta): Promise<UserView> {
       const email = input.email.trim();
-      const keys = { usernameKey: input.username.toLowerCase(), emailKey: email.toLowerCase() };
+      const keys = { usernameKey: input.username.toLowerCase(), emailKey: emailKeyOf(email) };
       const normalized = policyCheck(input.password, { username: input.username, email });
+      // A registration nobody confirmed in time holds nothing: it is deleted, and the name is free.
+      const expired = await db.transaction((tx) => expireUnverified(tx, keys));
+      for (const id of expired) await changed(id);
       if (await store.taken(db, keys)) throw errors.conflict("username or email is already taken");
       const passwordHash = await hasher.hash(normalized);
       const now = new Date(clock.now());
       const row: UserRow = {
-        id: newId(now.getTime()), username: input.username, ...keys, email, emailVerified: false, passwordHash,
+        id: newId(now.getTime()), username: input.username, ...keys, email, emailVerified: false, firstVerifiedAt: null, passwordHash,
         displayName: input.display_name ?? null, birthDate: null, role: "user", plan: null, mfaEnabled: false,
         disabledAt: null, createdAt: now, updatedAt: now,
       };
@@ -206,19 +222,48 @@ export function createAccountService(deps: AccountDeps) {
 
     /**
      * Creates the local account of an outside identity inside the caller's transaction (no password:
-     * it signs in through its provider). Admin by email only for an address the provider verified.
-     * Returns undefined when the username or email is taken.
+     * it signs in through its provider, and can neither log in nor reset by password). The caller
+     * passes only an address the provider verified (an unverified one would reserve it); admin by
+     * email only for such an address spelled in ASCII. Returns undefined when the username or email is taken.
      */
     async provision(tx: Executor, input: { username: string; email: string; emailVerified: boolean }): Promise<{ id: string; role: "user" | "admin" } | undefined> {
       const now = new Date(clock.now());
-      const emailKey = input.email.toLowerCase();
-      const role = input.emailVerified && isAdminEmail(config.adminEmails, emailKey) ? "admin" : "user";
+      const emailKey = emailKeyOf(input.email);
+      const role = input.emailVerified && isAdminEmail(config.adminEmails, input.email) ? "admin" : "user";
       const id = newId(now.getTime());
       const inserted = await store.insertUserIfFree(tx, {
         id, username: input.username, usernameKey: input.username.toLowerCase(), email: input.email, emailKey,
-        emailVerified: input.emailVerified, passwordHash: null, role, createdAt: now, updatedAt: now,
+        emailVerified: input.emailVerified, firstVerifiedAt: input.emailVerified ? now : null, passwordHash: null, role, createdAt: now, updatedAt: now,
       });
       return inserted ? { id, role } : undefined;
+    },
+
+    /** Throws `email_unverified` (403) unless the user's current address is proven: `what` names the refused action. */
+    async requireVerifiedEmail(userId: string, what: string): Promise<void> {
+      const row = await users.get(userId);
+      if (!row) throw errors.unauthorized("account unavailable");
+      // Whoever registered an address they do not own must not plant credentials that outlive the owner's reset.
+      if (!row.emailVerified) throw errors.emailUnverified(what);
+    },
+
+    /** Operator: marks a user's current address as proven (checked out of band); never changes the role. */
+    async markEmailVerified(userId: string, actor: { via: string }): Promise<void> {
+      const user = await store.findById(db, userId);
+      if (!user) throw errors.notFound("no such user");
+      if (user.emailVerified) return;
+      const now = new Date(clock.now());
+      await db.transaction(async (tx) => {
+        await store.updateUser(tx, userId, { emailVerified: true, firstVerifiedAt: user.firstVerifiedAt ?? now, updatedAt: now });
+        await audit.record({ eventType: "email.verified", result: "success", actor: { userId: null }, target: userId, metadata: { role_granted: null, via: actor.via } }, tx);
+      });
+      await changed(userId);
+    },
+
+    /** Deletes never-verified registrations older than UNVERIFIED_ACCOUNT_TTL; returns how many (the module's prune). */
+    async pruneUnverified(): Promise<number> {
+      const ids = await db.transaction((tx) => expireUnverified(tx));
+      for (const id of ids) await changed(id);
+      return ids.length;
     },
 
     /** Whether an address (lower-cased) belongs to an account. */
@@ -238,14 +283,15 @@ export function createAccountService(deps: AccountDeps) {
       const user = await store.findById(db, id);
       if (!user) throw errors.unauthorized("account unavailable");
       const changes: Partial<UserRow> = {};
-      const emailChange = patch.email !== undefined && patch.email.trim().toLowerCase() !== user.emailKey;
+      const emailChange = patch.email !== undefined && emailKeyOf(patch.email) !== user.emailKey;
       if (emailChange) {
         // Whoever controls the email controls password resets: changing it needs both factors.
         await prove();
         const email = patch.email!.trim();
-        if (await store.taken(db, { emailKey: email.toLowerCase() }, id)) throw errors.conflict("username or email is already taken");
+        for (const expired of await db.transaction((tx) => expireUnverified(tx, { emailKey: emailKeyOf(email) }))) await changed(expired);
+        if (await store.taken(db, { emailKey: emailKeyOf(email) }, id)) throw errors.conflict("username or email is already taken");
         // A new address is unproven until its owner clicks the link.
-        Object.assign(changes, { email, emailKey: email.toLowerCase(), emailVerified: false });
+        Object.assign(changes, { email, emailKey: emailKeyOf(email), emailVerified: false });
       }
       if (patch.display_name !== undefined) changes.displayName = patch.display_name === "" ? null : patch.display_name;
       if (patch.birth_date !== undefined) {
@@ -346,12 +392,14 @@ export function createAccountService(deps: AccountDeps) {
         if (!/^[A-Za-z0-9_-]{3,50}$/.test(input.username)) { skipped.push({ username: input.username, reason: "invalid username" }); continue; }
         if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(input.email) || input.email.length > 254) { skipped.push({ username: input.username, reason: "invalid email" }); continue; }
         if (!/^\$(2[aby]\$\d\d\$[./A-Za-z0-9]{53}|argon2(id|i|d)\$)/.test(input.passwordHash)) { skipped.push({ username: input.username, reason: "unsupported hash format" }); continue; }
-        const keys = { usernameKey: input.username.toLowerCase(), emailKey: input.email.toLowerCase() };
+        const keys = { usernameKey: input.username.toLowerCase(), emailKey: emailKeyOf(input.email) };
         if (await store.taken(db, keys)) { skipped.push({ username: input.username, reason: "username or email taken" }); continue; }
         const now = new Date(clock.now());
         const id = newId(now.getTime());
         await db.transaction(async (tx) => {
-          await store.insertUser(tx, { id, username: input.username, ...keys, email: input.email, passwordHash: input.passwordHash, createdAt: now, updatedAt: now });
+          // The operator vouches for an imported account: it does not expire like an anonymous registration
+          // (its address is still unverified until its owner confirms it or resets the password).
+          await store.insertUser(tx, { id, username: input.username, ...keys, email: input.email, passwordHash: input.passwordHash, firstVerifiedAt: now, createdAt: now, updatedAt: now });
           await audit.record({ eventType: "user.import", result: "success", actor: { userId: null }, target: id }, tx);
         });
         imported++;

@@ -1,5 +1,5 @@
 // SQL of the accounts module, and nothing else.
-import { and, desc, eq, gt, gte, ilike, isNull, lt, or } from "drizzle-orm";
+import { and, desc, eq, gt, gte, ilike, isNotNull, isNull, lt, or } from "drizzle-orm";
 import type { Executor } from "../../store/db.js";
 import { accountTokens, users } from "./tables.js";
 
@@ -94,4 +94,17 @@ export async function retireTokensSince(db: Executor, userId: string, purpose: T
 export async function retireTokens(db: Executor, userId: string, purpose: TokenPurpose, now: Date): Promise<void> {
   await db.update(accountTokens).set({ usedAt: now })
     .where(and(eq(accountTokens.userId, userId), eq(accountTokens.purpose, purpose), isNull(accountTokens.usedAt)));
+}
+
+/**
+ * Deletes accounts whose address was never proven, that have a local password (outside identities
+ * are kept: their provider vouches for them) and were created before `cutoff`; optionally only those
+ * holding a username or email of `keys`. Returns the ids deleted. Their sessions, keys and tokens go
+ * with them (foreign keys cascade).
+ */
+export async function deleteExpiredUnverified(db: Executor, cutoff: Date, keys?: { usernameKey?: string; emailKey: string }): Promise<string[]> {
+  const conditions = [isNull(users.firstVerifiedAt), isNotNull(users.passwordHash), lt(users.createdAt, cutoff)];
+  if (keys) conditions.push(keys.usernameKey ? or(eq(users.usernameKey, keys.usernameKey), eq(users.emailKey, keys.emailKey))! : eq(users.emailKey, keys.emailKey));
+  const rows = await db.delete(users).where(and(...conditions)).returning({ id: users.id });
+  return rows.map((r) => r.id);
 }

@@ -10,7 +10,12 @@ export const users = pgTable("users", {
   email: text("email").notNull(),
   emailKey: text("email_key").notNull(),
   emailVerified: boolean("email_verified").notNull().default(false),
-  // Null for users provisioned from an outside identity provider.
+  // When the account first proved an address of its own (a verification link, a completed reset,
+  // an outside provider's verified claim; an operator's import); never cleared by a later email change. Null: never, so
+  // the registration expires (UNVERIFIED_ACCOUNT_TTL), and two-factor enrolled before this time is
+  // removed by a password reset: it may be a squatter's, enrolled before the owner showed up.
+  firstVerifiedAt: timestamp("first_verified_at", { withTimezone: true, mode: "date" }),
+  // Null for users provisioned from an outside identity provider: they cannot sign in or reset by password.
   passwordHash: text("password_hash"),
   displayName: text("display_name"),
   birthDate: date("birth_date", { mode: "string" }),

@@ -58,9 +58,14 @@ export const apiKeysModule = defineModule({
     const ids = await keys.revokeUserIn(tx, userId, "disabled");
     return { count: ids.length, announce: () => keys.announce(ids) };
   },
+  // A password reset proves the address: keys made before it may be a squatter's, so all of them end.
   // A password change leaves keys alive (automation keeps running) but names them in the owner's
   // notice, so a key minted by whoever held the session is seen.
   async onCredentialsRevoked(keys, tx, userId, why) {
+    if (why.reason === "password_reset") {
+      const ids = await keys.revokeUserIn(tx, userId, "password_reset");
+      return { count: ids.length, announce: () => keys.announce(ids) };
+    }
     if (why.reason !== "password_change") return undefined;
     const live = await keys.listIn(tx, userId);
     return { count: 0, announce: async () => undefined, kept: live.map((k) => `API key "${k.name.slice(0, 60)}" (${k.prefix}…, created ${k.created_at.slice(0, 10)})`) };

@@ -25,7 +25,7 @@ export type ApiKeyDeps = {
   pubsub: PubSub;
   metrics: Metrics;
   /** The owner's role and disabled flag (the accounts module's cached lookup). */
-  accounts: Pick<AccountService, "sessionUser">;
+  accounts: Pick<AccountService, "sessionUser" | "requireVerifiedEmail">;
   secretKey: string;
   /** Live keys a user may hold (API_KEYS_PER_USER); unlimited when unset. */
   maxKeysPerUser?: number;
@@ -192,6 +192,9 @@ export function createApiKeyService(deps: ApiKeyDeps) {
     async create(ownerId: string, input: CreateKeyInput, actor: KeyActor, options: { maxRateLimit?: number } = {}): Promise<KeyCreated> {
       const owner = await deps.accounts.sessionUser(ownerId);
       if (!owner || owner.disabled) throw errors.notFound("no such user");
+      // A key made over the API needs a proven address: a key minted by whoever registered someone
+      // else's address would outlive the owner's reset. An operator (no user actor) vouches for the owner.
+      if (actor.userId !== null) await deps.accounts.requireVerifiedEmail(ownerId, "creating an API key");
       // A key is never more powerful than its owner: only an admin may mint an admin-scoped key.
       if (input.scopes.includes("admin") && owner.role !== "admin") throw errors.forbidden("only an admin can create a key with the admin scope");
       const limit = input.rate_limit_per_minute ?? null;

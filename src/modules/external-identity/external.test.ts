@@ -119,8 +119,11 @@ test("concurrent first requests of one subject provision exactly one user", asyn
   const answers = await Promise.all(Array.from({ length: 8 }, () => whoami(hs, token)));
   assert.deepEqual(answers.map((a) => a.statusCode), Array(8).fill(200));
   assert.equal(new Set(answers.map((a) => a.json().principal.user_id)).size, 1);
-  const rows = rowsOf<{ n: string }>(await hs.store.db.execute(sql`select count(*) as n from users where email_key = ${`${sub}@example.com`.toLowerCase()}`));
+  // The unverified email is kept on the one link, and reserves no user's address.
+  const rows = rowsOf<{ n: string }>(await hs.store.db.execute(sql`select count(*) as n from external_identities where subject = ${sub} and email = ${`${sub}@example.com`}`));
   assert.equal(Number(rows[0]!.n), 1);
+  const holders = rowsOf<{ n: string }>(await hs.store.db.execute(sql`select count(*) as n from users where email_key = ${`${sub}@example.com`.toLowerCase()}`));
+  assert.equal(Number(holders[0]!.n), 0);
   const events = await hs.app.bulwark.audit.query({ eventType: "user.provision", limit: 200 });
   assert.equal(events.events.filter((e) => e.target === answers[0]!.json().principal.user_id).length, 1);
 });

@@ -7,7 +7,12 @@
 // the one algorithm of its type. So `alg: none`, an HS256 token keyed with the provider's public
 // key, and a token naming its own key (`jwk`, `jku`, `x5u`) are all refused. `iss`, `aud`, `exp`
 // and `nbf` are checked. Accounts are never linked by email (an email is not an identity a
-// provider vouches for forever), and the admin role needs the token to say the email is verified.
+// provider vouches for forever): a provider identity reaches an existing local account only when the
+// account's signed-in owner links it (`link`, after a step-up), audited. An email the provider does
+// not say is verified is stored with the link and reserves nothing: the new user gets a placeholder
+// address, so the address's owner can still register it and no reset link ever reaches this user.
+// The admin role needs a verified, ASCII email (accounts' admin-email.ts). A provisioned user has no
+// password: password login and password reset refuse it.
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type CryptoKey, type JWTHeaderParameters, type JWTPayload } from "jose";
 import type { Clock } from "../../core/clock.js";
 import { AppError, errors } from "../../core/errors.js";
@@ -16,7 +21,8 @@ import type { Metrics } from "../../core/metrics.js";
 import type { Principal } from "../../http/types.js";
 import type { Database } from "../../store/db.js";
 import type { AuditService } from "../audit/index.js";
-import type { AccountService } from "../accounts/index.js";
+import { emailKeyOf, type AccountService } from "../accounts/index.js";
+import type { ClientMeta } from "../sessions/index.js";
 import { createJwksCache, type JwksCache } from "./jwks.js";
 import * as store from "./store.js";
 
@@ -29,6 +35,8 @@ export type ExternalDeps = {
   metrics: Metrics;
   /** Owns the users this module provisions, and their cached role and state. */
   accounts: Pick<AccountService, "provision" | "emailTaken" | "sessionUser">;
+  /** The step-up of a signed-in user (password, and a code when two-factor is on): the signin module's. */
+  stepUp?: (userId: string, proof: { password: string | undefined; code: string | undefined }, meta: ClientMeta) => Promise<void>;
   config: ExternalConfig;
   /** Bulwark's own issuer (PUBLIC_URL): its access tokens are left to the sessions resolver. */
   ownIssuer: string;
@@ -112,19 +120,24 @@ export function createExternalIdentityService(deps: ExternalDeps) {
     if (cached) return cached;
     const found = await store.findLink(db, provider, claims.sub);
     if (found) return remember(claims.sub, found);
-    // No email in the token (Auth0 access tokens, for one): a unique placeholder in the reserved .invalid domain.
-    const email = claims.email ?? `${sha256Hex(`${provider}\n${claims.sub}`).slice(0, 24)}@external.invalid`;
-    const emailKey = email.toLowerCase();
+    // No email in the token (Auth0 access tokens, for one), or one the provider does not vouch for: a
+    // unique placeholder in the reserved .invalid domain. An unverified address is kept on the link
+    // only: on the user it would reserve the address, and a reset mailed there would hand the
+    // account (still reachable through the provider) to whoever owns the mailbox.
+    const verifiedEmail = claims.emailVerified ? claims.email : null;
+    const email = verifiedEmail ?? `${sha256Hex(`${provider}\n${claims.sub}`).slice(0, 24)}@external.invalid`;
+    const emailKey = emailKeyOf(email);
     for (let attempt = 0; attempt < 4; attempt++) {
       const username = deriveUsername(claims, attempt);
       const now = new Date(clock.now());
       const outcome = await db.transaction(async (tx) => {
         // The accounts module writes the user (and decides admin by email); we write the link.
-        const inserted = await deps.accounts.provision(tx, { username, email, emailVerified: claims.emailVerified });
+        const inserted = await deps.accounts.provision(tx, { username, email, emailVerified: verifiedEmail !== null });
         if (!inserted) return undefined;
         const { id, role } = inserted;
         // The (provider, subject) key decides between concurrent first requests: the loser rolls back its user.
-        if (!(await store.insertLink(tx, { provider, subject: claims.sub, userId: id, createdAt: now }))) throw new LostRace();
+        const link = { provider, subject: claims.sub, userId: id, email: claims.email, emailVerified: claims.emailVerified, how: "provisioned" as const, createdAt: now };
+        if (!(await store.insertLink(tx, link))) throw new LostRace();
         await audit.record({
           eventType: "user.provision", result: "success", actor: { userId: id }, target: id,
           metadata: { provider, subject: claims.sub, email_verified: claims.emailVerified, role },
@@ -139,7 +152,7 @@ export function createExternalIdentityService(deps: ExternalDeps) {
       const linked = await store.findLink(db, provider, claims.sub);
       if (linked) return remember(claims.sub, linked);
       // The email belongs to an account that is not this subject's: never link by email (takeover).
-      if (await deps.accounts.emailTaken(emailKey)) throw errors.conflict("an account with this email already exists; an operator must link it");
+      if (await deps.accounts.emailTaken(emailKey)) throw errors.conflict("an account with this email already exists; its owner can link this identity to it (POST /api/auth/external/link)");
       // Otherwise the username was taken: the next attempt adds a random suffix.
     }
     throw new AppError("conflict", "could not find a free username for this account");
@@ -180,6 +193,35 @@ export function createExternalIdentityService(deps: ExternalDeps) {
       }
       if (user.disabled) return fail("disabled");
       return { type: "external", userId: user.id, role: user.role };
+    },
+
+    /**
+     * Links the provider identity of `token` to the signed-in user `userId`, after the step-up: the
+     * explicit act of the local account's owner, audited. 409 when the identity is already linked
+     * (to this account or another, including a user provisioned for it): links never move.
+     */
+    async link(userId: string, token: string, proof: { password: string | undefined; code: string | undefined }, meta: ClientMeta): Promise<void> {
+      if (!deps.stepUp) throw new Error("external identity: linking needs the signin module's step-up");
+      await deps.stepUp(userId, proof, meta);
+      // A bad provider token here is a bad field, not a bad session: 400, so clients do not sign out.
+      const claims = await verify(token).catch(() => {
+        throw errors.invalid("token is not a valid token of the identity provider", [{ path: "token", message: "is invalid or expired" }]);
+      });
+      const provider = config.issuer;
+      const now = new Date(clock.now());
+      const linked = await db.transaction(async (tx) => {
+        if (!(await store.insertLink(tx, { provider, subject: claims.sub, userId, email: claims.email, emailVerified: claims.emailVerified, how: "linked", createdAt: now }))) return false;
+        await audit.record({
+          eventType: "external.link", result: "success", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, target: userId,
+          metadata: { provider, subject: claims.sub, email_verified: claims.emailVerified },
+        }, tx);
+        return true;
+      });
+      if (!linked) {
+        await audit.record({ eventType: "external.link", result: "failure", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, target: userId, metadata: { provider, subject: claims.sub, reason: "already_linked" } });
+        throw errors.conflict("this identity is already linked to an account");
+      }
+      remember(claims.sub, userId);
     },
 
     /** How many JWKS fetches were started (0 without a JWKS). */

@@ -4,9 +4,11 @@
 // a name like "URGENT: call +1 555…" would reach a stranger's inbox inside Bulwark's own mail.
 
 export type MailTemplate =
-  | { type: "verify_email"; link: string }
+  /** `adminAccount`: the address is an admin address, and confirming it inside that account's session makes it an administrator. */
+  | { type: "verify_email"; link: string; adminAccount?: string | undefined }
   | { type: "password_reset"; link: string; expiresMinutes: number }
-  | { type: "password_changed"; time: string; resetLink: string; liveCredentials?: readonly string[] | undefined }
+  /** `ended`: a completed reset, with what it ended (a change by the signed-in owner has none); `liveCredentials`: what a change left alive. */
+  | { type: "password_changed"; time: string; resetLink: string; liveCredentials?: readonly string[] | undefined; ended?: { sessions: number; apiKeys: number; mfa: boolean } | undefined }
   | { type: "new_sign_in"; ip: string | null; userAgent: string | null; time: string; sessionsLink: string }
   | { type: "lockout"; until: string; resetLink: string }
   | { type: "email_changed"; time: string; undoLink: string; expiresDays: number }
@@ -51,6 +53,11 @@ export function renderMail(template: MailTemplate, appName = "Bulwark"): Rendere
     case "verify_email":
       return render(`${appName}: confirm your email address`, hello, [
         "Confirm that this address is yours. The link works once, for 24 hours.",
+        // The username is safe to show (letters, digits, _ and -), and the owner must know which account asks.
+        ...(template.adminAccount !== undefined ? [
+          `This address is an administrator address of ${appName}. Confirming it while signed in to the account "${template.adminAccount}" grants administrator rights to that account.`,
+          `If you did not create the account "${template.adminAccount}" yourself, do not sign in to it: confirming without signing in only proves the address and grants nothing, and an operator can tell you who registered it.`,
+        ] : []),
         { label: "Confirm your email address", link: template.link },
         "If you did not ask for this, ignore this mail.",
       ]);
@@ -61,6 +68,17 @@ export function renderMail(template: MailTemplate, appName = "Bulwark"): Rendere
         "If you did not ask for this, ignore this mail: your password stays as it is.",
       ]);
     case "password_changed":
+      if (template.ended) {
+        const { sessions, apiKeys, mfa } = template.ended;
+        const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+        return render(`${appName}: your password was changed`, hello, [
+          `Your password was reset with a link sent to this address at ${template.time}. This proves the address is yours, so everything that may have been set up by someone else ended:`,
+          `Signed out: ${plural(sessions, "session")}. Revoked: ${plural(apiKeys, "API key")}.`,
+          ...(mfa ? ["Removed: two-factor authentication that was turned on before this address was confirmed. Turn it on again from your own device."] : []),
+          IGNORE,
+          { label: "Reset your password", link: template.resetLink },
+        ]);
+      }
       return render(`${appName}: your password was changed`, hello, [
         `Your password was changed at ${template.time}. Your other sessions were signed out.`,
         ...liveList(template.liveCredentials),

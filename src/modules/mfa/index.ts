@@ -34,4 +34,11 @@ export const mfaModule = defineModule({
   routes: (app, mfa) => mfaRoutes(app, mfa),
   encryptedColumns: [{ table: "mfa_totp", id: "user_id", column: "secret" }],
   auditEvents: EVENTS,
+  // A password reset proves the address: two-factor enrolled before the address was first proven may
+  // be a squatter's, and would otherwise ask the owner for the squatter's code. The owner's own stays.
+  async onCredentialsRevoked(mfa, tx, userId, why) {
+    if (why.reason !== "password_reset") return undefined;
+    const count = await mfa.removeUnprovenIn(tx, userId, why.provenAt ?? null);
+    return { count, announce: async () => undefined };
+  },
 });

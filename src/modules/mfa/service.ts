@@ -5,14 +5,15 @@ import { AppError, errors } from "../../core/errors.js";
 import { hmacSha256Hex, randomToken } from "../../core/crypto/index.js";
 import { randomBase32 } from "./codes.js";
 import type { AccountService } from "../accounts/index.js";
+import type { Executor } from "../../store/db.js";
 import type { Kernel } from "../module.js";
 import type { ClientMeta } from "../sessions/index.js";
 import * as store from "./store.js";
 import { generateTotpSecret, matchTotp, otpauthUrl } from "./totp.js";
 
 export type MfaDeps = Pick<Kernel, "db" | "clock" | "audit" | "keyring" | "config" | "credentials"> & {
-  /** Owns `users`: the `mfa_enabled` flag, notices. */
-  accounts: Pick<AccountService, "setMfaEnabled" | "forget" | "notify" | "me">;
+  /** Owns `users`: the `mfa_enabled` flag, notices, whether the address is proven. */
+  accounts: Pick<AccountService, "setMfaEnabled" | "forget" | "notify" | "me" | "requireVerifiedEmail">;
 };
 
 export const CHALLENGE_TTL_S = 300;
@@ -95,6 +96,8 @@ export function createMfaService(deps: MfaDeps) {
      */
     async setup(userId: string, prove: () => Promise<void>, meta: ClientMeta): Promise<{ secret: string; otpauth_url: string; qr_svg: string }> {
       await prove();
+      // A second factor enrolled on an address nobody proved would lock its real owner out after a reset.
+      await accounts.requireVerifiedEmail(userId, "turning on two-factor authentication");
       const existing = await store.findTotp(db, userId);
       if (existing?.enabledAt) throw errors.invalid("two-factor authentication is already on; disable it first");
       const secret = generateTotpSecret();
@@ -114,6 +117,8 @@ export function createMfaService(deps: MfaDeps) {
       const row = await store.findTotp(db, userId);
       if (!row) throw errors.invalid("no two-factor setup in progress; call POST /api/auth/mfa/totp/setup first");
       if (row.enabledAt) throw errors.invalid("two-factor authentication is already on");
+      // Checked again: the address may have changed (and be unproven) since the setup.
+      await accounts.requireVerifiedEmail(userId, "turning on two-factor authentication");
       const now = clock.now();
       if (row.lockedUntil && row.lockedUntil.getTime() > now) throw errors.rateLimited(Math.max(1, Math.ceil((row.lockedUntil.getTime() - now) / 1000)));
       const step = matchTotp(keyring.decryptString(row.secret, secretContext(userId)), code, now);
@@ -172,6 +177,22 @@ export function createMfaService(deps: MfaDeps) {
       await accounts.forget(userId);
       await accounts.notify(userId, { type: "mfa_disabled", time: new Date(now).toISOString(), resetLink: `${config.publicUrl}/reset-password` });
       return ended;
+    },
+
+    /**
+     * Inside a password reset's transaction: removes two-factor enrolled (or set up) before the
+     * account first proved its address (`provenAt`; null: never), which may be whoever registered
+     * the address first. Returns 1 when something was removed; `forget` the user after commit.
+     */
+    async removeUnprovenIn(tx: Executor, userId: string, provenAt: Date | null): Promise<number> {
+      const row = await store.findTotp(tx, userId);
+      if (!row) return 0;
+      const enrolledAt = row.enabledAt ?? row.createdAt;
+      if (provenAt !== null && enrolledAt.getTime() >= provenAt.getTime()) return 0;
+      await store.deleteTotp(tx, userId);
+      await accounts.setMfaEnabled(tx, userId, false);
+      await audit.record({ eventType: "mfa.disable", result: "success", actor: { userId: null }, target: userId, metadata: { method: "password_reset", enrolled_before_proof: true, was_on: row.enabledAt !== null } }, tx);
+      return row.enabledAt ? 1 : 0;
     },
 
     /** The second factor of a login: a 5-minute, single-use challenge token (stored as an HMAC). */

@@ -23,7 +23,7 @@ export type WebhookDeps = {
   audit: AuditService;
   keyring: Keyring;
   /** Owns `users`: billing plans from Stripe events are set through it. */
-  accounts: Pick<AccountService, "setPlan" | "forget">;
+  accounts: Pick<AccountService, "setPlan" | "forget" | "requireVerifiedEmail">;
   config: Config["webhooks"] & { production: boolean };
   onError?: (error: unknown, what: string) => void;
   /** Where the webhook counters are registered (the app's metrics registry). */
@@ -341,6 +341,9 @@ export function createWebhookService(deps: WebhookDeps) {
 
     /** Admin: registers an outbound endpoint; the secret is returned here only and stored encrypted. */
     async createEndpoint(input: { url: string; events: string[] }, actor: ClientMeta & { userId: string | null }): Promise<{ id: string; url: string; events: string[]; secret: string }> {
+      // An endpoint receives every user's security events: an admin whose address nobody proved (an
+      // operator may have promoted the wrong account) may not add one. An operator (no user) may.
+      if (actor.userId !== null) await deps.accounts.requireVerifiedEmail(actor.userId, "adding a webhook endpoint");
       const url = checkUrl(input.url).toString();
       const now = new Date(clock.now());
       const id = newId(now.getTime());
