@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
 import { rowsOf } from "../../store/db.js";
 import { startApp, type TestApp } from "../../../test/harness.js";
-import { bearer, goodPassword, login, register } from "../../../test/identity.js";
+import { bearer, goodPassword, login, register, stepUp } from "../../../test/identity.js";
 import { startSmtp, tokenIn } from "../../../test/mail.js";
 import { codeAt } from "../../../test/mfa.js";
 
@@ -22,6 +22,7 @@ test("an account whose address nobody proved cannot create API keys, enrol two-f
   try {
     const squatter = await register(t.app, { email: "victim@example.com", verified: false });
     const { access_token: access } = await signIn(t, squatter);
+    await stepUp(t.app, { access, password: squatter.password });
     const key = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(access), payload: { name: "mine", scopes: ["read"] } });
     assert.equal(key.statusCode, 403, key.body);
     assert.equal(key.json().error.code, "email_unverified");
@@ -49,6 +50,7 @@ test("a password reset proves the address and ends every session, every API key 
     await t.store.db.execute(sql`update users set email_verified = true where id = ${squatter.userId}`);
     await t.app.bulwark.accounts.forget(squatter.userId);
     const { access_token: access, refresh_token: refresh } = await signIn(t, squatter);
+    await stepUp(t.app, { access, password: squatter.password });
     const key = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(access), payload: { name: "mine", scopes: ["read"] } });
     assert.equal(key.statusCode, 201, key.body);
     const setup = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/setup", headers: bearer(access), payload: { password: squatter.password } });
