@@ -270,8 +270,10 @@ export function createAccountService(deps: AccountDeps) {
     async changePassword(id: string, currentSessionId: string | undefined, input: { new_password: string }, meta: ClientMeta, prove: Prove): Promise<void> {
       const user = await store.findById(db, id);
       if (!user) throw errors.unauthorized("account unavailable");
+      // The policy first: a refused new password must not use up the two-factor code of the proof.
+      const accepted = policyCheck(input.new_password, user, "new_password");
       await prove();
-      const passwordHash = await hasher.hash(policyCheck(input.new_password, user, "new_password"));
+      const passwordHash = await hasher.hash(accepted);
       const { announce } = await db.transaction(async (tx) => {
         await store.updateUser(tx, id, { passwordHash, updatedAt: new Date(clock.now()) });
         const revoked = await revokeAll(tx, id, { reason: "password_change", exceptSessionId: currentSessionId });

@@ -117,7 +117,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
     const rows = await db.transaction(async (tx) => {
       const claimed = await store.claimExpired(tx, new Date(clock.now()), id);
       for (const row of claimed) {
-        await audit.record({ eventType: "api_key.expire", result: "success", actor: { userId: null }, target: row.id, metadata: { owner: row.userId, name: row.name } }, tx);
+        await audit.record({ eventType: "api_key.expire", result: "success", actor: { userId: null }, target: row.id, metadata: { owner_id: row.userId, name: row.name } }, tx);
       }
       return claimed;
     });
@@ -196,7 +196,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         const { created } = await insertNew(tx, ownerId, { name: input.name, scopes, expiresAt, rateLimitPerMinute: limit });
         await audit.record({
           eventType: "api_key.create", result: "success", actor: { userId: actor.userId, keyId: actor.keyId ?? null }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null,
-          target: created.id, metadata: { owner: ownerId, name: input.name, scopes, expires_at: created.expires_at, rate_limit_per_minute: limit },
+          target: created.id, metadata: { owner_id: ownerId, name: input.name, scopes, expires_at: created.expires_at, rate_limit_per_minute: limit },
         }, tx);
         return created;
       });
@@ -214,7 +214,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         for (const row of revoked) {
           await audit.record({
             eventType: "api_key.revoke", result: "success", actor: { userId: options.actor.userId, keyId: options.actor.keyId ?? null },
-            ip: options.actor.ip ?? null, userAgent: options.actor.userAgent ?? null, target: row.id, metadata: { owner: row.userId, reason: options.reason },
+            ip: options.actor.ip ?? null, userAgent: options.actor.userAgent ?? null, target: row.id, metadata: { owner_id: row.userId, reason: options.reason },
           }, tx);
         }
         return revoked;
@@ -238,7 +238,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         await audit.record({
           eventType: "api_key.rotate", result: "success", actor: { userId: options.actor.userId, keyId: options.actor.keyId ?? null },
           ip: options.actor.ip ?? null, userAgent: options.actor.userAgent ?? null, target: old.id,
-          metadata: { owner: old.userId, new_key_id: next.created.id, grace_seconds: grace },
+          metadata: { owner_id: old.userId, new_key_id: next.created.id, grace_seconds: grace },
         }, tx);
         return { ...next.created, replaces: { id: old.id, expires_at: until.toISOString() } };
       });
