@@ -8,7 +8,7 @@ import { keysCommand } from "./cli/keys.js";
 import { sessionsCommand } from "./cli/sessions.js";
 import { usersCommand } from "./cli/users.js";
 import { migrateCommand } from "./cli/migrate.js";
-import { consoleOutput, type Output } from "./cli/output.js";
+import { consoleOutput, explainConfigError, type Output } from "./cli/output.js";
 import { secretsCommand } from "./cli/secrets.js";
 import { startCommand } from "./cli/start.js";
 import { ConfigError, loadConfig, type Config } from "./config/load.js";
@@ -44,8 +44,8 @@ function configOrExplain(out: Output): Config | undefined {
     return loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    out.error("refusing to start: the configuration is not safe");
-    for (const problem of error.problems) out.error(`  ${problem.setting}: ${problem.message}`);
+    out.error(error.warnings.length > 0 ? "refusing to start: a setting is malformed" : "refusing to start: the configuration is not safe");
+    explainConfigError(error, (text) => out.error(text));
     return undefined;
   }
 }

@@ -86,7 +86,9 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
 
   const rules = checkConfig(config);
   // Malformed values are fatal everywhere; the production rules only where it matters.
-  if (problems.length > 0 || (production && rules.length > 0)) throw new ConfigError([...problems, ...rules]);
+  if (production && (problems.length > 0 || rules.length > 0)) throw new ConfigError([...problems, ...rules]);
+  // In development only the malformed values are why it stops; the rules stay warnings, told apart.
+  if (problems.length > 0) throw new ConfigError(problems, rules);
   return Object.freeze({ ...config, warnings: rules });
 }
 

@@ -69,10 +69,14 @@ export type Config = {
 
 /** Raised when the configuration cannot be used; `problems` names each setting and its fix. */
 export class ConfigError extends Error {
+  /** What stops the start. */
   readonly problems: Problem[];
-  constructor(problems: Problem[]) {
+  /** In development: the production rules also broken, which did not stop the start (shown apart). */
+  readonly warnings: Problem[];
+  constructor(problems: Problem[], warnings: Problem[] = []) {
     super(`configuration refused:\n${problems.map((p) => `  - ${p.setting}: ${p.message}`).join("\n")}`);
     this.name = "ConfigError";
     this.problems = problems;
+    this.warnings = warnings;
   }
 }
