@@ -8,6 +8,7 @@ import { keysCommand } from "./cli/keys.js";
 import { sessionsCommand } from "./cli/sessions.js";
 import { usersCommand } from "./cli/users.js";
 import { migrateCommand } from "./cli/migrate.js";
+import { mailCommand } from "./cli/mail.js";
 import { consoleOutput, explainConfigError, type Output } from "./cli/output.js";
 import { secretsCommand } from "./cli/secrets.js";
 import { startCommand } from "./cli/start.js";
@@ -35,6 +36,7 @@ Commands:
   api-keys create      make an API key: --user NAME --name N --scopes a,b [--expires DAYS]
   api-keys revoke ID   revoke an API key at once, on every instance
   api-keys list        list live API keys (--user NAME), never a secret
+  mail latest          print the development outbox's newest mail and its links (--to EMAIL)
 
 Run "bulwark <command> --help" for a command's options. Settings: docs/configuration.md.`;
 
@@ -81,6 +83,8 @@ export async function main(argv: string[], out: Output = consoleOutput): Promise
       return sessionsCommand(rest, out, () => configOrExplain(out));
     case "api-keys":
       return apiKeysCommand(rest, out, () => configOrExplain(out));
+    case "mail":
+      return mailCommand(rest, out);
     case "audit":
       return auditCommand(rest, (line) => out.line(line), (line) => out.error(line));
     default:

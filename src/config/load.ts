@@ -39,6 +39,9 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     host: v.HOST,
     port: v.PORT,
     publicUrl,
+    frontendUrl: v.FRONTEND_URL?.replace(/\/+$/, ""),
+    redirectUrls: [...(v.FRONTEND_URL ? [v.FRONTEND_URL.replace(/\/+$/, "")] : []), ...v.REDIRECT_URLS],
+    appName: v.APP_NAME,
     dataDir,
     databaseUrl: v.DATABASE_URL,
     redisUrl: v.REDIS_URL,
@@ -62,7 +65,7 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     maxBodyBytes: v.MAX_BODY_BYTES,
     logLevel: v.LOG_LEVEL,
     adminEmails: [...v.ADMIN_EMAILS, ...v.SUPER_ADMIN_EMAIL].map((email) => email.toLowerCase()),
-    mail: { smtpUrl: v.SMTP_URL, from: v.MAIL_FROM ?? `Bulwark <no-reply@${mailHost(publicUrl)}>` },
+    mail: { smtpUrl: v.SMTP_URL, from: v.MAIL_FROM ?? `${mailName(v.APP_NAME)} <no-reply@${mailHost(publicUrl)}>` },
     external: external(v, problems),
     webhooks: {
       stripeSecrets: v.STRIPE_WEBHOOK_SECRET,
@@ -145,4 +148,10 @@ function webhookSources(variables: Record<string, string>, problems: Problem[]):
     else sources[source] = secrets;
   }
   return sources;
+}
+
+/** APP_NAME as a mail display name: quoted when it holds anything but letters, digits and spaces. */
+function mailName(name: string): string {
+  const clean = name.replace(/[\r\n"\\]/g, "");
+  return /^[A-Za-z0-9 ]+$/.test(clean) ? clean : `"${clean}"`;
 }

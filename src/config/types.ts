@@ -13,6 +13,12 @@ export type Config = {
   readonly host: string;
   readonly port: number;
   readonly publicUrl: string;
+  /** Where the links in mails land (FRONTEND_URL); undefined: Bulwark's built-in pages at publicUrl. */
+  readonly frontendUrl: string | undefined;
+  /** URL prefixes a `redirect_to` may start with (REDIRECT_URLS, and FRONTEND_URL when set). */
+  readonly redirectUrls: readonly string[];
+  /** The product's name in mails, pages and the TOTP issuer (APP_NAME). */
+  readonly appName: string;
   readonly dataDir: string;
   readonly databaseUrl: string | undefined;
   readonly redisUrl: string | undefined;

@@ -8,6 +8,7 @@ import { filesModule } from "./files/index.js";
 import { mfaModule } from "./mfa/index.js";
 import type { AnyModule } from "./module.js";
 import { observabilityModule } from "./observability/index.js";
+import { pagesModule } from "./pages/index.js";
 import { publicConfigModule } from "./public-config/index.js";
 import { sessionsModule } from "./sessions/index.js";
 import { signInModule } from "./signin/index.js";
@@ -27,4 +28,5 @@ export const MODULES: readonly AnyModule[] = [
   externalModule,
   webhooksModule,
   filesModule,
+  pagesModule,
 ];

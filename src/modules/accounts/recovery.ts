@@ -8,7 +8,8 @@ import { clientKey } from "../../http/client-ip.js";
 import type { Counters } from "../../store/counters.js";
 import type { Database, Executor } from "../../store/db.js";
 import type { AuditService } from "../audit/index.js";
-import type { Mailer } from "../mail/index.js";
+import { pageLink, type Mailer } from "../mail/index.js";
+import type { Config } from "../../config/types.js";
 import type { ClientMeta } from "../sessions/index.js";
 import { isAdminEmail } from "./admin-email.js";
 import * as store from "./store.js";
@@ -31,7 +32,8 @@ export type RecoveryDeps = {
   counters: Counters;
   hasher: PasswordHasher;
   secretKey: string;
-  publicUrl: string;
+  /** Where mailed links land (FRONTEND_URL or the built-in pages; REDIRECT_URLS). */
+  links: Pick<Config, "publicUrl" | "frontendUrl" | "redirectUrls">;
   adminEmails: readonly string[];
   policyCheck(password: string, user: { username: string; email: string }, field: string): string;
   /** Drops the user from every instance's cache after a change. */
@@ -46,7 +48,6 @@ const invalidToken = () => errors.invalid("token is invalid, used or expired", [
 export function createRecovery(deps: RecoveryDeps) {
   const { db, clock, audit, mailer, counters } = deps;
   const hashToken = (token: string) => hmacSha256Hex(deps.secretKey, `account-token:${token}`);
-  const link = (path: string, token: string) => `${deps.publicUrl}${path}?token=${token}`;
 
   /** Creates a verification token for the user's current address inside `tx`; returns it for the mail. */
   const issueVerification = async (tx: Executor, user: UserRow): Promise<string> => {
@@ -58,8 +59,8 @@ export function createRecovery(deps: RecoveryDeps) {
     return token;
   };
 
-  const sendVerification = (user: UserRow, token: string) => {
-    mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "verify_email", link: link("/verify-email", token) } });
+  const sendVerification = (user: UserRow, token: string, redirectTo?: string) => {
+    mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "verify_email", link: pageLink(deps.links, "verify_email", token, redirectTo) } });
   };
 
   return {
@@ -106,7 +107,7 @@ export function createRecovery(deps: RecoveryDeps) {
      * the same body, and the mail goes out in the background, so neither the answer nor its timing
      * says whether the address is known.
      */
-    async forgotPassword(email: string, meta: ClientMeta): Promise<void> {
+    async forgotPassword(email: string, meta: ClientMeta, redirectTo?: string): Promise<void> {
       const emailKey = email.trim().toLowerCase();
       const ip = await counters.hit(`forgot-ip:${clientKey(meta.ip ?? "unknown")}`, RESET_REQUESTS_PER_IP_HOUR, 3600);
       if (!ip.allowed) throw errors.rateLimited(ip.resetSeconds);
@@ -126,7 +127,7 @@ export function createRecovery(deps: RecoveryDeps) {
         await store.insertToken(tx, { tokenHash: hashToken(token), purpose: "reset_password", userId: user.id, emailKey: user.emailKey, createdAt: now, expiresAt: new Date(now.getTime() + RESET_TTL_MS) });
         await audit.record({ eventType: "password.reset_request", result: "success", actor: { userId: null }, ...actor, target: user.id }, tx);
       });
-      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_reset", link: link("/reset-password", token), expiresMinutes: RESET_TTL_MS / 60_000 } });
+      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_reset", link: pageLink(deps.links, "reset_password", token, redirectTo), expiresMinutes: RESET_TTL_MS / 60_000 } });
     },
 
     /**
@@ -153,7 +154,7 @@ export function createRecovery(deps: RecoveryDeps) {
       });
       await announce();
       await deps.changed(user.id);
-      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_changed", time: now.toISOString(), resetLink: `${deps.publicUrl}/reset-password` } });
+      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_changed", time: now.toISOString(), resetLink: pageLink(deps.links, "reset_password") } });
     },
   };
 }

@@ -44,7 +44,7 @@ export async function accountRoutes(app: FastifyInstance, accounts: AccountServi
     // Per IP here (the login budget) and per hour in the service; per address in the service, silently.
     config: { auth: "public", rateLimit: "auth-login", audit: "password.reset_request" },
   }, async (req, reply) => {
-    await accounts.forgotPassword(req.body.email, clientMeta(req));
+    await accounts.forgotPassword(req.body.email, clientMeta(req), req.body.redirect_to);
     // Known address or not, the same status and body: the answer must not tell who has an account.
     return reply.code(202).send({ status: "accepted" });
   });

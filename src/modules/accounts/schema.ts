@@ -27,11 +27,15 @@ export const UserView = Type.Object({
 
 export const UserEnvelope = Type.Object({ user: UserView }, closed);
 
+/** Where the mailed link should land instead of the default page; must be under REDIRECT_URLS or FRONTEND_URL. */
+export const RedirectTo = Text({ minLength: 1, maxLength: 2048 });
+
 export const RegisterBody = Type.Object({
   username: Username,
   email: Email,
   password: Password,
   display_name: Type.Optional(DisplayName),
+  redirect_to: Type.Optional(RedirectTo),
 }, closed);
 
 export const PatchMeBody = Type.Object({
@@ -63,7 +67,7 @@ const MailToken = Type.String({ pattern: "^[A-Za-z0-9_-]{43}$" });
 
 export const VerifyEmailBody = Type.Object({ token: MailToken }, closed);
 
-export const ForgotBody = Type.Object({ email: Email }, closed);
+export const ForgotBody = Type.Object({ email: Email, redirect_to: Type.Optional(RedirectTo) }, closed);
 
 export const ResetBody = Type.Object({ token: MailToken, new_password: Password }, closed);
 

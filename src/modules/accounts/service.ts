@@ -6,7 +6,7 @@ import { errors } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
 import type { Executor } from "../../store/db.js";
 import { createSharedCache } from "../../store/shared-cache.js";
-import type { MailTemplate } from "../mail/index.js";
+import { allowedRedirect, pageLink, type MailTemplate } from "../mail/index.js";
 import type { Kernel } from "../module.js";
 import type { ClientMeta, SessionUser } from "../sessions/index.js";
 import { checkPassword, normalizePassword } from "./password-policy.js";
@@ -67,7 +67,6 @@ export type AccountService = ReturnType<typeof createAccountService>;
 /** Builds the account service; `start()` subscribes to other instances' changes. */
 export function createAccountService(deps: AccountDeps) {
   const { db, clock, audit, pubsub, hasher, mailer, config } = deps;
-  const publicUrl = config.publicUrl;
   // Resolving a principal must not cost a query per request: rows are kept five minutes, and a
   // change on any instance drops the row everywhere.
   const users = createSharedCache<UserRow>({ pubsub, channel: USERS_CHANNEL, clock, ttlMs: CACHE_TTL_MS, load: (id) => store.findById(db, id) });
@@ -104,16 +103,27 @@ export function createAccountService(deps: AccountDeps) {
 
   const recovery = createRecovery({
     db, clock, audit, mailer, counters: deps.counters, hasher,
-    secretKey: config.secretKey, publicUrl, adminEmails: config.adminEmails,
+    secretKey: config.secretKey, links: config, adminEmails: config.adminEmails,
     policyCheck: (password, user, field) => policyCheck(password, user, field),
     changed: (id) => changed(id),
     revokeAll: (tx, userId, reason) => revokeAll(tx, userId, { reason }),
   });
 
+  /** A `redirect_to` outside the allow-list is refused: it would mail a real token to someone else's page. */
+  const checkRedirect = (url: string | undefined) => {
+    if (url !== undefined && !allowedRedirect(config, url)) {
+      throw errors.invalid("redirect_to is not an allowed redirect URL (REDIRECT_URLS, FRONTEND_URL)", [{ path: "redirect_to", message: "is not allowed" }]);
+    }
+  };
+
   return {
     requestVerification: recovery.requestVerification,
     verifyEmail: recovery.verifyEmail,
-    forgotPassword: recovery.forgotPassword,
+    /** Mails a reset link when the address has an account; the same answer either way. */
+    forgotPassword(email: string, meta: ClientMeta, redirectTo?: string): Promise<void> {
+      checkRedirect(redirectTo);
+      return recovery.forgotPassword(email, meta, redirectTo);
+    },
     resetPassword: recovery.resetPassword,
 
     /** Password normalisation as registration applies it (NFKC), for sign-in. */
@@ -168,7 +178,8 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     /** Registers an account; the password is checked against the policy and stored as Argon2id. */
-    async register(input: { username: string; email: string; password: string; display_name?: string | undefined }, meta: ClientMeta): Promise<UserView> {
+    async register(input: { username: string; email: string; password: string; display_name?: string | undefined; redirect_to?: string | undefined }, meta: ClientMeta): Promise<UserView> {
+      checkRedirect(input.redirect_to);
       const email = input.email.trim();
       const keys = { usernameKey: input.username.toLowerCase(), emailKey: email.toLowerCase() };
       const normalized = policyCheck(input.password, { username: input.username, email });
@@ -191,7 +202,7 @@ export function createAccountService(deps: AccountDeps) {
         if (isUniqueViolation(error)) throw errors.conflict("username or email is already taken");
         throw error;
       }
-      recovery.sendVerification(row, token);
+      recovery.sendVerification(row, token, input.redirect_to);
       return userView(row);
     },
 
@@ -282,7 +293,7 @@ export function createAccountService(deps: AccountDeps) {
       });
       await announce();
       await changed(id);
-      notify(user, { type: "password_changed", time: new Date(clock.now()).toISOString(), resetLink: `${publicUrl}/reset-password` });
+      notify(user, { type: "password_changed", time: new Date(clock.now()).toISOString(), resetLink: pageLink(config, "reset_password") });
     },
 
     /** The user with this username (without regard to case), or null. */

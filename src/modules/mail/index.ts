@@ -8,3 +8,4 @@ export const nullMailer = {
   idle: async () => undefined,
   close: async () => undefined,
 };
+export { allowedRedirect, linkBase, pageLink, PAGES, type Page } from "./links.js";
