@@ -65,7 +65,7 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     maxBodyBytes: v.MAX_BODY_BYTES,
     logLevel: v.LOG_LEVEL,
     adminEmails: [...v.ADMIN_EMAILS, ...v.SUPER_ADMIN_EMAIL].map((email) => email.toLowerCase()),
-    mail: { smtpUrl: v.SMTP_URL, from: v.MAIL_FROM ?? `${mailName(v.APP_NAME)} <no-reply@${mailHost(publicUrl)}>` },
+    mail: { smtpUrl: v.SMTP_URL, templatesDir: v.MAIL_TEMPLATES_DIR ? resolve(v.MAIL_TEMPLATES_DIR) : undefined, from: v.MAIL_FROM ?? `${mailName(v.APP_NAME)} <no-reply@${mailHost(publicUrl)}>` },
     external: external(v, problems),
     webhooks: {
       stripeSecrets: v.STRIPE_WEBHOOK_SECRET,

@@ -43,7 +43,7 @@ export type Config = {
   readonly logLevel: string;
   /** Lower-cased emails that get role `admin` once verified (`ADMIN_EMAILS` plus `SUPER_ADMIN_EMAIL`). */
   readonly adminEmails: readonly string[];
-  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string; readonly templatesDir: string | undefined };
   /** An outside identity provider whose bearer tokens are accepted; undefined when none is configured. */
   readonly external: { readonly secret: string | undefined; readonly jwksUrl: string | undefined; readonly issuer: string; readonly audience: string } | undefined;
   readonly webhooks: {
