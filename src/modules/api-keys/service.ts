@@ -41,7 +41,7 @@ export type KeyCreated = Omit<KeyView, "last_used_at"> & { key: string; replaces
 
 export type CreateKeyInput = { name: string; scopes: string[]; expires_at?: string | Date | undefined; rate_limit_per_minute?: number | undefined };
 
-/** Rotation keeps the old key working this long unless told otherwise (API.md). */
+/** Rotation keeps the old key working this long unless told otherwise (docs/api-keys.md). */
 export const DEFAULT_GRACE_SECONDS = 86_400;
 /** last_used_at is written at most this often per key. */
 const TOUCH_INTERVAL_MS = 60_000;
