@@ -17,6 +17,8 @@ export type Config = {
   readonly frontendUrl: string | undefined;
   /** URL prefixes a `redirect_to` may start with (REDIRECT_URLS, and FRONTEND_URL when set). */
   readonly redirectUrls: readonly string[];
+  /** Who may sign up (REGISTRATION). */
+  readonly registration: "open" | "invite" | "closed";
   /** The product's name in mails, pages and the TOTP issuer (APP_NAME). */
   readonly appName: string;
   readonly dataDir: string;

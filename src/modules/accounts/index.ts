@@ -25,6 +25,9 @@ const EVENTS = {
   "password.reset_request": { description: "Someone asked for a reset link (the outcome says whether one was sent)." },
   "password.reset": { description: "A password was set with a reset link; every session ended.", webhook: { event: "password.reset", results: ["success"] }, targetIsUser: true },
   "email.verify_request": { description: "A user asked for a new verification link." },
+  "invitation.create": { description: "An admin invited an address (the address and the expiry; never the link)." },
+  "invitation.revoke": { description: "An admin ended a pending invitation." },
+  "invitation.accept": { description: "An invitation's link created an account (the invitation is used up)." },
   "email.verified": { description: "An address was proven by its link (and the admin role granted when it is an admin address)." },
 } as const;
 
@@ -40,4 +43,5 @@ export const accountsModule = defineModule({
   routes: (app, accounts) => accountRoutes(app, accounts),
   auditEvents: EVENTS,
   start: (accounts) => accounts.start(),
+  prune: async (accounts) => ({ invitations: await accounts.invitations.prune() }),
 });

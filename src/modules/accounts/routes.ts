@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import { requestActor } from "../audit/index.js";
 import { clientMeta } from "../sessions/index.js";
-import { Accepted, ForgotBody, RegisterBody, ResetBody, UserEnvelope, UserList, UserListQuery, UserParams, VerifyEmailBody } from "./schema.js";
+import { AcceptInvitationBody, Accepted, ForgotBody, InvitationBody, InvitationEnvelope, InvitationList, InvitationParams, RegisterBody, ResetBody, UserEnvelope, UserList, UserListQuery, UserParams, VerifyEmailBody } from "./schema.js";
 import type { AccountService } from "./service.js";
 import { NoBody } from "../../http/schemas.js";
 
@@ -54,6 +54,34 @@ export async function accountRoutes(app: FastifyInstance, accounts: AccountServi
     config: { auth: "public", rateLimit: "auth-login", audit: "password.reset" },
   }, async (req, reply) => {
     await accounts.resetPassword(req.body.token, req.body.new_password, clientMeta(req));
+    return reply.code(204).send();
+  });
+
+  r.post("/api/auth/invitations/accept", {
+    schema: { body: AcceptInvitationBody, response: { 201: UserEnvelope } },
+    // The token is the credential; the registration budget per IP, as for sign-up.
+    config: { auth: "public", rateLimit: "auth-register", audit: "invitation.accept" },
+  }, async (req, reply) => reply.code(201).send({ user: await accounts.invitations.accept(req.body, clientMeta(req)) }));
+
+  r.post("/api/admin/invitations", {
+    schema: { body: InvitationBody, response: { 201: InvitationEnvelope } },
+    config: { auth: "admin", rateLimit: "sensitive", audit: "invitation.create" },
+  }, async (req, reply) => {
+    const { actor, ip, userAgent } = requestActor(req);
+    return reply.code(201).send({ invitation: await accounts.invitations.create({ userId: actor.userId, ip, userAgent }, req.body) });
+  });
+
+  r.get("/api/admin/invitations", {
+    schema: { response: { 200: InvitationList } },
+    config: { auth: "admin", rateLimit: "default" },
+  }, async () => ({ invitations: await accounts.invitations.list() }));
+
+  r.delete("/api/admin/invitations/:id", {
+    schema: { params: InvitationParams, body: NoBody },
+    config: { auth: "admin", rateLimit: "default", audit: "invitation.revoke" },
+  }, async (req, reply) => {
+    const { actor, ip, userAgent } = requestActor(req);
+    await accounts.invitations.revoke({ userId: actor.userId, ip, userAgent }, req.params.id);
     return reply.code(204).send();
   });
 

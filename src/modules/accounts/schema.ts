@@ -71,5 +71,23 @@ export const ForgotBody = Type.Object({ email: Email, redirect_to: Type.Optional
 
 export const ResetBody = Type.Object({ token: MailToken, new_password: Password }, closed);
 
+export const InvitationBody = Type.Object({
+  email: Email,
+  expires_in_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 })),
+}, closed);
+
+export const InvitationView = Type.Object({ id: Type.String(), email: Type.String(), created_at: Type.String(), expires_at: Type.String() }, closed);
+export const InvitationEnvelope = Type.Object({ invitation: InvitationView }, closed);
+export const InvitationList = Type.Object({ invitations: Type.Array(InvitationView) }, closed);
+export const InvitationParams = Type.Object({ id: Type.String({ pattern: "^[0-9a-f]{32}$" }) }, closed);
+
+/** The invited person's choice of username and password; the address is the invitation's. */
+export const AcceptInvitationBody = Type.Object({
+  token: MailToken,
+  username: Username,
+  password: Password,
+  display_name: Type.Optional(DisplayName),
+}, closed);
+
 /** The one body `forgot` ever answers, known address or not. */
 export const Accepted = Type.Object({ status: Type.Literal("accepted") }, closed);

@@ -11,6 +11,7 @@ import type { Kernel } from "../module.js";
 import type { ClientMeta, SessionUser } from "../sessions/index.js";
 import { checkPassword, normalizePassword } from "./password-policy.js";
 import { isAdminEmail } from "./admin-email.js";
+import { createInvitations } from "./invitations.js";
 import { createRecovery } from "./recovery.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
@@ -109,6 +110,12 @@ export function createAccountService(deps: AccountDeps) {
     revokeAll: (tx, userId, reason) => revokeAll(tx, userId, { reason }),
   });
 
+  const invitations = createInvitations({
+    db, clock, audit, mailer, hasher, config,
+    policyCheck: (password, user, field) => policyCheck(password, user, field),
+    userView: (row) => userView(row),
+  });
+
   /** A `redirect_to` outside the allow-list is refused: it would mail a real token to someone else's page. */
   const checkRedirect = (url: string | undefined) => {
     if (url !== undefined && !allowedRedirect(config, url)) {
@@ -117,6 +124,16 @@ export function createAccountService(deps: AccountDeps) {
   };
 
   return {
+    invitations: {
+      create: invitations.create,
+      list: invitations.list,
+      revoke: invitations.revoke,
+      prune: invitations.prune,
+      /** Creates the invited account; returns its view. */
+      async accept(input: Parameters<typeof invitations.accept>[0], meta: ClientMeta): Promise<UserView> {
+        return userView(await invitations.accept(input, meta));
+      },
+    },
     requestVerification: recovery.requestVerification,
     verifyEmail: recovery.verifyEmail,
     /** Mails a reset link when the address has an account; the same answer either way. */
@@ -179,6 +196,10 @@ export function createAccountService(deps: AccountDeps) {
 
     /** Registers an account; the password is checked against the policy and stored as Argon2id. */
     async register(input: { username: string; email: string; password: string; display_name?: string | undefined; redirect_to?: string | undefined }, meta: ClientMeta): Promise<UserView> {
+      // Sign-up modes: with REGISTRATION=invite an account needs an admin's invitation; closed, nobody signs up.
+      if (config.registration !== "open") {
+        throw errors.forbidden(config.registration === "invite" ? "registration is by invitation only: ask an admin for an invitation" : "registration is closed");
+      }
       checkRedirect(input.redirect_to);
       const email = input.email.trim();
       const keys = { usernameKey: input.username.toLowerCase(), emailKey: email.toLowerCase() };
