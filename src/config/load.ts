@@ -90,7 +90,7 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
 
   const rules = checkConfig(config);
   // Who may sign up is a decision: production does not take the development default silently.
-  if (!env.REGISTRATION?.trim()) rules.push({ setting: "REGISTRATION", message: "must be set in production: open, invite (only invited addresses) or closed" });
+  if (production && !env.REGISTRATION?.trim()) rules.push({ setting: "REGISTRATION", message: "must be set in production: open, invite (only invited addresses) or closed" });
   // Malformed values are fatal everywhere; the production rules only where it matters.
   if (production && (problems.length > 0 || rules.length > 0)) throw new ConfigError([...problems, ...rules]);
   // In development only the malformed values are why it stops; the rules stay warnings, told apart.
