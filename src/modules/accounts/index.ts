@@ -21,6 +21,7 @@ const EVENTS = {
   "user.disabled": { description: "An admin or operator disabled an account; its sessions and keys ended.", webhook: { event: "user.disabled", results: ["success"] }, targetIsUser: true },
   "user.enabled": { description: "An admin or operator enabled an account again." },
   "user.promote": { description: "An account was given the admin role." },
+  "user.demote": { description: "An admin took the admin role from an account (never the last admin's)." },
   "password.changed": { description: "A user changed their password; their other sessions ended.", webhook: { event: "password.changed", results: ["success"] }, targetIsUser: true },
   "password.reset_request": { description: "Someone asked for a reset link (the outcome says whether one was sent)." },
   "password.reset": { description: "A password was set with a reset link; every session ended.", webhook: { event: "password.reset", results: ["success"] }, targetIsUser: true },

@@ -90,6 +90,16 @@ export async function accountRoutes(app: FastifyInstance, accounts: AccountServi
     config: { auth: "admin", rateLimit: "default" },
   }, async (req) => accounts.list(req.query));
 
+  for (const [action, role, audit] of [["promote", "admin", "user.promote"], ["demote", "user", "user.demote"]] as const) {
+    r.post(`/api/admin/users/:id/${action}`, {
+      schema: { params: UserParams, body: NoBody, response: { 200: UserEnvelope } },
+      config: { auth: "admin", rateLimit: "sensitive", audit },
+    }, async (req) => {
+      const { actor, ip, userAgent } = requestActor(req);
+      return { user: await accounts.setRole(req.params.id, role, { userId: actor.userId, ip, userAgent }) };
+    });
+  }
+
   for (const [action, disabled, audit] of [["disable", true, "user.disabled"], ["enable", false, "user.enabled"]] as const) {
     r.post(`/api/admin/users/:id/${action}`, {
       schema: { params: UserParams, body: NoBody },

@@ -357,6 +357,24 @@ export function createAccountService(deps: AccountDeps) {
       return userView(row);
     },
 
+    /**
+     * Admin: gives or takes the admin role. The last enabled admin cannot be demoted (by anyone,
+     * themself included): that would leave nobody able to administer without an operator's shell.
+     */
+    async setRole(id: string, role: "user" | "admin", actor: { userId: string | null; ip?: string | null; userAgent?: string | null }): Promise<UserView> {
+      const row = await db.transaction(async (tx) => {
+        const admins = await store.lockAdmins(tx);
+        const user = await store.findById(tx, id);
+        if (!user) throw errors.notFound("no such user");
+        if (role === "user" && admins.length === 1 && admins[0] === id) throw errors.conflict("this is the last admin: promote another account first");
+        const updated = user.role === role ? user : (await store.updateUser(tx, id, { role, updatedAt: new Date(clock.now()) }))!;
+        await audit.record({ eventType: role === "admin" ? "user.promote" : "user.demote", result: "success", actor: { userId: actor.userId }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: id, metadata: { role, changed: user.role !== role } }, tx);
+        return updated;
+      });
+      await changed(id);
+      return userView(row);
+    },
+
     /** CLI: imports users with hashes from another backend (bcrypt or Argon2); returns what happened to each row. */
     async importUsers(rows: { username: string; email: string; passwordHash: string }[]): Promise<{ imported: number; skipped: { username: string; reason: string }[] }> {
       const skipped: { username: string; reason: string }[] = [];

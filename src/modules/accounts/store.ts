@@ -129,3 +129,9 @@ export async function pruneInvitations(db: Executor, before: Date): Promise<numb
   const rows = await db.delete(invitations).where(or(lt(invitations.expiresAt, before), lt(invitations.usedAt, before))).returning({ id: invitations.id });
   return rows.length;
 }
+
+/** The ids of enabled admins, their rows locked until the transaction ends (two demotions cannot both pass the "last admin" check). */
+export async function lockAdmins(db: Executor): Promise<string[]> {
+  const rows = await db.select({ id: users.id }).from(users).where(and(eq(users.role, "admin"), isNull(users.disabledAt))).for("update");
+  return rows.map((r) => r.id);
+}
