@@ -4,6 +4,7 @@ import { chmodSync, cpSync, writeFileSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 
 cpSync("src/store/migrations", "dist/store/migrations", { recursive: true });
+cpSync("src/modules/pages/assets", "dist/modules/pages/assets", { recursive: true });
 chmodSync("dist/main.js", 0o755);
 
 const db = await PGlite.create();

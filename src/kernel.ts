@@ -9,7 +9,7 @@ import { createLogger, type Logger } from "./core/logger.js";
 import { createMetrics, type Metrics } from "./core/metrics.js";
 import { createAuditService } from "./modules/audit/index.js";
 import { MODULES } from "./modules/index.js";
-import { createMailer, type Mailer } from "./modules/mail/index.js";
+import { createMailer, createMailRenderer, type Mailer } from "./modules/mail/index.js";
 import { orderModules, type AnyModule, type Kernel, type ModuleName, type Revocation, type Services } from "./modules/module.js";
 import { createCounters, type Counters } from "./store/counters.js";
 import { openStore, type Store } from "./store/db.js";
@@ -77,7 +77,7 @@ export async function createRuntime(config: Config, deps: RuntimeDeps = {}): Pro
     const pubsub = deps.pubsub ?? createPubSub({ redisUrl: config.redisUrl, onError: (e) => logger.warn({ err: e.message }, "redis pub/sub unavailable") });
     if (!deps.pubsub) opened.push(pubsub);
     const audit = createAuditService({ db: store.db, clock });
-    const mailer = deps.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, outboxDir: join(config.dataDir, "outbox"), log: logger, audit });
+    const mailer = deps.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, render: createMailRenderer({ appName: config.appName, templatesDir: config.mail.templatesDir }), outboxDir: join(config.dataDir, "outbox"), log: logger, audit });
     // Mails in flight finish (briefly) before the database they audit into closes: closed after the store opened above.
     if (!deps.mailer) opened.push(mailer);
 

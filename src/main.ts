@@ -9,7 +9,8 @@ import { sessionsCommand } from "./cli/sessions.js";
 import { usersCommand } from "./cli/users.js";
 import { messagesCommand } from "./cli/messages.js";
 import { migrateCommand } from "./cli/migrate.js";
-import { consoleOutput, type Output } from "./cli/output.js";
+import { mailCommand } from "./cli/mail.js";
+import { consoleOutput, explainConfigError, type Output } from "./cli/output.js";
 import { secretsCommand } from "./cli/secrets.js";
 import { startCommand } from "./cli/start.js";
 import { ConfigError, loadConfig, type Config } from "./config/load.js";
@@ -38,6 +39,7 @@ Commands:
   api-keys create      make an API key: --user NAME --name N --scopes a,b [--expires DAYS]
   api-keys revoke ID   revoke an API key at once, on every instance
   api-keys list        list live API keys (--user NAME), never a secret
+  mail latest          print the development outbox's newest mail and its links (--to EMAIL)
 
 Run "bulwark <command> --help" for a command's options. Settings: docs/configuration.md.`;
 
@@ -47,8 +49,8 @@ function configOrExplain(out: Output): Config | undefined {
     return loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    out.error("refusing to start: the configuration is not safe");
-    for (const problem of error.problems) out.error(`  ${problem.setting}: ${problem.message}`);
+    out.error(error.warnings.length > 0 ? "refusing to start: a setting is malformed" : "refusing to start: the configuration is not safe");
+    explainConfigError(error, (text) => out.error(text));
     return undefined;
   }
 }
@@ -86,6 +88,8 @@ export async function main(argv: string[], out: Output = consoleOutput): Promise
       return sessionsCommand(rest, out, () => configOrExplain(out));
     case "api-keys":
       return apiKeysCommand(rest, out, () => configOrExplain(out));
+    case "mail":
+      return mailCommand(rest, out);
     case "audit":
       return auditCommand(rest, (line) => out.line(line), (line) => out.error(line));
     default:

@@ -78,6 +78,7 @@ export function productionEnv(): Env {
     METRICS_TOKEN: randomToken(32),
     SMTP_URL: "smtps://bulwark@smtp.example.com:465",
     LOG_LEVEL: "silent",
+    REGISTRATION: "open",
   };
 }
 

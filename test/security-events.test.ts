@@ -1,4 +1,4 @@
-// Scenario across modules: every security event API.md lists reaches a subscribed endpoint, signed
+// Scenario across modules: every security event docs/webhooks.md lists reaches a subscribed endpoint, signed
 // per Standard Webhooks and verified by the official package, from the module that causes it.
 import assert from "node:assert/strict";
 import { createServer, type IncomingHttpHeaders } from "node:http";
@@ -17,7 +17,7 @@ const EVENTS = [
   "mfa.enabled", "mfa.disabled", "api_key.created", "api_key.revoked", "user.disabled",
 ];
 
-test("each security event of API.md is delivered, signed, from the module that causes it", async (t) => {
+test("each security event of docs/webhooks.md is delivered, signed, from the module that causes it", async (t) => {
   const got: { headers: IncomingHttpHeaders; body: string }[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];

@@ -5,6 +5,7 @@ import { createLogger } from "../core/logger.js";
 import { createRuntime, type Created } from "../kernel.js";
 import type { Kernel, Services } from "../modules/module.js";
 import type { Write } from "./common.js";
+import { explainConfigError } from "./output.js";
 
 /** The kernel, every module's service, and the modules themselves (for cross-cutting commands). */
 export type CliServices = Kernel & Readonly<Services> & { readonly modules: readonly Created[] };
@@ -27,7 +28,7 @@ export async function withConfiguredServices(err: Write, work: (services: CliSer
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     err("the configuration is not usable");
-    for (const problem of error.problems) err(`  ${problem.setting}: ${problem.message}`);
+    explainConfigError(error, err);
     return 1;
   }
   return withServices(config, work);

@@ -39,6 +39,10 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     host: v.HOST,
     port: v.PORT,
     publicUrl,
+    frontendUrl: v.FRONTEND_URL?.replace(/\/+$/, ""),
+    redirectUrls: [...(v.FRONTEND_URL ? [v.FRONTEND_URL.replace(/\/+$/, "")] : []), ...v.REDIRECT_URLS],
+    appName: v.APP_NAME,
+    registration: v.REGISTRATION as Config["registration"],
     dataDir,
     databaseUrl: v.DATABASE_URL,
     redisUrl: v.REDIS_URL,
@@ -67,7 +71,7 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     maxBodyBytes: v.MAX_BODY_BYTES,
     logLevel: v.LOG_LEVEL,
     adminEmails: [...v.ADMIN_EMAILS, ...v.SUPER_ADMIN_EMAIL].map((email) => email.toLowerCase()),
-    mail: { smtpUrl: v.SMTP_URL, from: v.MAIL_FROM ?? `Bulwark <no-reply@${mailHost(publicUrl)}>` },
+    mail: { smtpUrl: v.SMTP_URL, templatesDir: v.MAIL_TEMPLATES_DIR ? resolve(v.MAIL_TEMPLATES_DIR) : undefined, from: v.MAIL_FROM ?? `${mailName(v.APP_NAME)} <no-reply@${mailHost(publicUrl)}>` },
     external: external(v, problems),
     webhooks: {
       stripeSecrets: v.STRIPE_WEBHOOK_SECRET,
@@ -100,8 +104,12 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
   };
 
   const rules = checkConfig(config);
+  // Who may sign up is a decision: production does not take the development default silently.
+  if (production && !env.REGISTRATION?.trim()) rules.push({ setting: "REGISTRATION", message: "must be set in production: open, invite (only invited addresses) or closed" });
   // Malformed values are fatal everywhere; the production rules only where it matters.
-  if (problems.length > 0 || (production && rules.length > 0)) throw new ConfigError([...problems, ...rules]);
+  if (production && (problems.length > 0 || rules.length > 0)) throw new ConfigError([...problems, ...rules]);
+  // In development only the malformed values are why it stops; the rules stay warnings, told apart.
+  if (problems.length > 0) throw new ConfigError(problems, rules);
   return Object.freeze({ ...config, warnings: rules });
 }
 
@@ -196,4 +204,10 @@ function webhookSources(variables: Record<string, string>, problems: Problem[]):
     else sources[source] = secrets;
   }
   return sources;
+}
+
+/** APP_NAME as a mail display name: quoted when it holds anything but letters, digits and spaces. */
+function mailName(name: string): string {
+  const clean = name.replace(/[\r\n"\\]/g, "");
+  return /^[A-Za-z0-9 ]+$/.test(clean) ? clean : `"${clean}"`;
 }

@@ -98,6 +98,10 @@ export function checkConfig(config: Config): Problem[] {
     const weakness = secretWeakness(config.external.secret);
     if (weakness) problems.push({ setting: "EXTERNAL_JWT_SECRET", message: weakness.replace(GENERATE, "copy the provider's JWT secret exactly") });
   }
+  if (config.frontendUrl?.startsWith("http://")) problems.push({ setting: "FRONTEND_URL", message: "must be https: reset and verification links would travel in the clear" });
+  for (const url of config.redirectUrls) {
+    if (url.startsWith("http://")) problems.push({ setting: "REDIRECT_URLS", message: `${url} must be https: a mailed token would travel in the clear` });
+  }
   if (config.external?.jwksUrl?.startsWith("http://")) problems.push({ setting: "EXTERNAL_JWKS_URL", message: "must be https: keys fetched over http can be swapped by anyone on the path" });
   for (const secret of config.webhooks.stripeSecrets) {
     if (!secret.startsWith("whsec_")) problems.push({ setting: "STRIPE_WEBHOOK_SECRET", message: "each secret starts with whsec_: copy it from the Stripe dashboard (Developers → Webhooks → Signing secret)" });

@@ -13,6 +13,14 @@ export type Config = {
   readonly host: string;
   readonly port: number;
   readonly publicUrl: string;
+  /** Where the links in mails land (FRONTEND_URL); undefined: Bulwark's built-in pages at publicUrl. */
+  readonly frontendUrl: string | undefined;
+  /** URL prefixes a `redirect_to` may start with (REDIRECT_URLS, and FRONTEND_URL when set). */
+  readonly redirectUrls: readonly string[];
+  /** Who may sign up (REGISTRATION). */
+  readonly registration: "open" | "invite" | "closed";
+  /** The product's name in mails, pages and the TOTP issuer (APP_NAME). */
+  readonly appName: string;
   readonly dataDir: string;
   readonly databaseUrl: string | undefined;
   readonly redisUrl: string | undefined;
@@ -46,7 +54,7 @@ export type Config = {
   readonly logLevel: string;
   /** Lower-cased emails that get role `admin` once verified (`ADMIN_EMAILS` plus `SUPER_ADMIN_EMAIL`). */
   readonly adminEmails: readonly string[];
-  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string; readonly templatesDir: string | undefined };
   /** An outside identity provider whose bearer tokens are accepted; undefined when none is configured. */
   readonly external: { readonly secret: string | undefined; readonly jwksUrl: string | undefined; readonly issuer: string; readonly audience: string } | undefined;
   readonly webhooks: {
@@ -97,10 +105,14 @@ export type Config = {
 
 /** Raised when the configuration cannot be used; `problems` names each setting and its fix. */
 export class ConfigError extends Error {
+  /** What stops the start. */
   readonly problems: Problem[];
-  constructor(problems: Problem[]) {
+  /** In development: the production rules also broken, which did not stop the start (shown apart). */
+  readonly warnings: Problem[];
+  constructor(problems: Problem[], warnings: Problem[] = []) {
     super(`configuration refused:\n${problems.map((p) => `  - ${p.setting}: ${p.message}`).join("\n")}`);
     this.name = "ConfigError";
     this.problems = problems;
+    this.warnings = warnings;
   }
 }

@@ -1,4 +1,4 @@
-// One error handler: an AppError becomes the envelope of shared/API.md; Fastify's own errors are
+// One error handler: an AppError becomes the envelope of docs/errors.md; Fastify's own errors are
 // mapped to the same codes; a database that cannot be reached is a 503 to retry; anything else is
 // logged and answered with a generic 500.
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";

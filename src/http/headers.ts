@@ -1,4 +1,4 @@
-// The security headers of shared/API.md, computed once at start and set in one hook: recomputing
+// The security headers (docs/security-model.md), computed once at start and set in one hook: recomputing
 // them per request (as @fastify/helmet does) halves throughput for no benefit.
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";

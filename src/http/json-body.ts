@@ -35,6 +35,9 @@ export function registerJsonParser(app: FastifyInstance): void {
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
     // parseAs "string" hands a string; the Buffer case exists only in the type.
     const text = typeof body === "string" ? body : body.toString("utf8");
+    // `fetch(url, { method: "POST", headers: { "Content-Type": "application/json" } })` sends no
+    // body: treat it as no body (as without the header), so the route's schema decides, not the parser.
+    if (text.trim() === "") return done(null, undefined);
     if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
       return done(new AppError("invalid_request", `body is nested too deeply (at most ${MAX_JSON_DEPTH} levels)`), undefined);
     }

@@ -12,6 +12,7 @@ import { gatewayModule } from "./gateway/index.js";
 import { mfaModule } from "./mfa/index.js";
 import type { AnyModule } from "./module.js";
 import { observabilityModule } from "./observability/index.js";
+import { pagesModule } from "./pages/index.js";
 import { publicConfigModule } from "./public-config/index.js";
 import { realtimeModule } from "./realtime/index.js";
 import { sessionsModule } from "./sessions/index.js";
@@ -36,6 +37,7 @@ export const MODULES: readonly AnyModule[] = [
   filesModule,
   messagesModule,
   realtimeModule,
+  pagesModule,
   // Last: its rules are checked against every route registered before it.
   gatewayModule,
 ];

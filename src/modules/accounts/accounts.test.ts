@@ -12,7 +12,7 @@ before(async () => {
 });
 after(() => t.close());
 
-test("register returns the user object of API.md and stores only an Argon2id hash", async () => {
+test("register returns the user object of docs/identity.md and stores only an Argon2id hash", async () => {
   const password = goodPassword();
   const res = await t.app.inject({ method: "POST", url: "/api/auth/register", payload: { username: "Carol_1", email: "Carol@Example.com", password, display_name: "Carol" } });
   assert.equal(res.statusCode, 201);

@@ -1,4 +1,4 @@
-// The password rules of API.md (PASSWORD_MIN_LENGTH, PASSWORD_POLICY), after NIST SP 800-63B: NFKC, length in code
+// The password rules (PASSWORD_MIN_LENGTH, PASSWORD_POLICY), after NIST SP 800-63B: NFKC, length in code
 // points, never truncated, breached-list and identity checks always on, character classes only when configured.
 import { createRequire } from "node:module";
 

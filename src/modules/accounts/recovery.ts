@@ -8,8 +8,9 @@ import { clientKey } from "../../http/client-ip.js";
 import type { Counters } from "../../store/counters.js";
 import type { Database, Executor } from "../../store/db.js";
 import type { AuditService } from "../audit/index.js";
-import type { Mailer } from "../mail/index.js";
+import { pageLink, type Mailer } from "../mail/index.js";
 import type { RevokeReason } from "../module.js";
+import type { Config } from "../../config/types.js";
 import type { ClientMeta } from "../sessions/index.js";
 import { emailKeyOf, isAdminEmail } from "./admin-email.js";
 import * as store from "./store.js";
@@ -34,7 +35,8 @@ export type RecoveryDeps = {
   counters: Counters;
   hasher: PasswordHasher;
   secretKey: string;
-  publicUrl: string;
+  /** Where mailed links land (FRONTEND_URL or the built-in pages; REDIRECT_URLS). */
+  links: Pick<Config, "publicUrl" | "frontendUrl" | "redirectUrls">;
   adminEmails: readonly string[];
   policyCheck(password: string, user: { username: string; email: string }, field: string): string;
   /** Drops the user from every instance's cache after a change. */
@@ -51,7 +53,6 @@ const invalidToken = () => errors.invalid("token is invalid, used or expired", [
 export function createRecovery(deps: RecoveryDeps) {
   const { db, clock, audit, mailer, counters } = deps;
   const hashToken = (token: string) => hmacSha256Hex(deps.secretKey, `account-token:${token}`);
-  const link = (path: string, token: string) => `${deps.publicUrl}${path}?token=${token}`;
 
   /** Creates a verification token for the user's current address inside `tx`; returns it for the mail. */
   const issueVerification = async (tx: Executor, user: UserRow): Promise<string> => {
@@ -66,10 +67,10 @@ export function createRecovery(deps: RecoveryDeps) {
   /** Whether confirming this account's address inside its own session would make it an admin. */
   const adminPending = (user: UserRow) => user.role !== "admin" && isAdminEmail(deps.adminEmails, user.email);
 
-  const sendVerification = (user: UserRow, token: string) => {
+  const sendVerification = (user: UserRow, token: string, redirectTo?: string) => {
     // An admin address's mail says what confirming does, and for which account, before anyone clicks.
     const adminAccount = adminPending(user) ? user.username : undefined;
-    mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "verify_email", link: link("/verify-email", token), adminAccount } });
+    mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "verify_email", link: pageLink(deps.links, "verify_email", token, redirectTo), adminAccount } });
   };
 
   /**
@@ -90,7 +91,7 @@ export function createRecovery(deps: RecoveryDeps) {
   const sendUndo = (before: UserRow, token: string) => {
     mailer.send({
       to: before.email, name: before.displayName ?? before.username, userId: before.id,
-      template: { type: "email_changed", time: new Date(clock.now()).toISOString(), undoLink: link("/undo-email-change", token), expiresDays: UNDO_EMAIL_TTL_MS / 86_400_000 },
+      template: { type: "email_changed", time: new Date(clock.now()).toISOString(), undoLink: pageLink(deps.links, "undo_email_change", token), expiresDays: UNDO_EMAIL_TTL_MS / 86_400_000 },
     });
   };
 
@@ -182,7 +183,7 @@ export function createRecovery(deps: RecoveryDeps) {
      * the same body, and the mail goes out in the background, so neither the answer nor its timing
      * says whether the address is known.
      */
-    async forgotPassword(email: string, meta: ClientMeta): Promise<void> {
+    async forgotPassword(email: string, meta: ClientMeta, redirectTo?: string): Promise<void> {
       const emailKey = emailKeyOf(email);
       const ip = await counters.hit(`forgot-ip:${clientKey(meta.ip ?? "unknown")}`, RESET_REQUESTS_PER_IP_HOUR, 3600);
       if (!ip.allowed) throw errors.rateLimited(ip.resetSeconds);
@@ -204,7 +205,7 @@ export function createRecovery(deps: RecoveryDeps) {
         await store.insertToken(tx, { tokenHash: hashToken(token), purpose: "reset_password", userId: user.id, emailKey: user.emailKey, createdAt: now, expiresAt: new Date(now.getTime() + RESET_TTL_MS) });
         await audit.record({ eventType: "password.reset_request", result: "success", actor: { userId: null }, ...actor, target: user.id }, tx);
       });
-      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_reset", link: link("/reset-password", token), expiresMinutes: RESET_TTL_MS / 60_000 } });
+      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_reset", link: pageLink(deps.links, "reset_password", token, redirectTo), expiresMinutes: RESET_TTL_MS / 60_000 } });
     },
 
     /**
@@ -235,7 +236,7 @@ export function createRecovery(deps: RecoveryDeps) {
       await announce();
       await deps.changed(user.id);
       const ended = { sessions: counts.sessions_revoked ?? 0, apiKeys: counts.api_keys_revoked ?? 0, mfa: (counts.mfa_revoked ?? 0) > 0 };
-      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_changed", time: now.toISOString(), resetLink: `${deps.publicUrl}/reset-password`, ended } });
+      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_changed", time: now.toISOString(), resetLink: pageLink(deps.links, "reset_password"), ended } });
     },
   };
 }

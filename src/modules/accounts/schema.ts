@@ -27,11 +27,15 @@ export const UserView = Type.Object({
 
 export const UserEnvelope = Type.Object({ user: UserView }, closed);
 
+/** Where the mailed link should land instead of the default page; must be under REDIRECT_URLS or FRONTEND_URL. */
+export const RedirectTo = Text({ minLength: 1, maxLength: 2048 });
+
 export const RegisterBody = Type.Object({
   username: Username,
   email: Email,
   password: Password,
   display_name: Type.Optional(DisplayName),
+  redirect_to: Type.Optional(RedirectTo),
 }, closed);
 
 export const PatchMeBody = Type.Object({
@@ -63,9 +67,27 @@ const MailToken = Type.String({ pattern: "^[A-Za-z0-9_-]{43}$" });
 
 export const VerifyEmailBody = Type.Object({ token: MailToken }, closed);
 
-export const ForgotBody = Type.Object({ email: Email }, closed);
+export const ForgotBody = Type.Object({ email: Email, redirect_to: Type.Optional(RedirectTo) }, closed);
 
 export const ResetBody = Type.Object({ token: MailToken, new_password: Password }, closed);
+
+export const InvitationBody = Type.Object({
+  email: Email,
+  expires_in_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 })),
+}, closed);
+
+export const InvitationView = Type.Object({ id: Type.String(), email: Type.String(), created_at: Type.String(), expires_at: Type.String() }, closed);
+export const InvitationEnvelope = Type.Object({ invitation: InvitationView }, closed);
+export const InvitationList = Type.Object({ invitations: Type.Array(InvitationView) }, closed);
+export const InvitationParams = Type.Object({ id: Type.String({ pattern: "^[0-9a-f]{32}$" }) }, closed);
+
+/** The invited person's choice of username and password; the address is the invitation's. */
+export const AcceptInvitationBody = Type.Object({
+  token: MailToken,
+  username: Username,
+  password: Password,
+  display_name: Type.Optional(DisplayName),
+}, closed);
 
 /** The one body `forgot` ever answers, known address or not. */
 export const Accepted = Type.Object({ status: Type.Literal("accepted") }, closed);

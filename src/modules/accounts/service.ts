@@ -6,11 +6,12 @@ import { errors } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
 import type { Executor } from "../../store/db.js";
 import { createSharedCache } from "../../store/shared-cache.js";
-import type { MailTemplate } from "../mail/index.js";
+import { allowedRedirect, pageLink, type MailTemplate } from "../mail/index.js";
 import type { Kernel, RevokeReason } from "../module.js";
 import type { ClientMeta, SessionUser } from "../sessions/index.js";
 import { checkPassword, normalizePassword } from "./password-policy.js";
 import { emailKeyOf, isAdminEmail } from "./admin-email.js";
+import { createInvitations } from "./invitations.js";
 import { createRecovery } from "./recovery.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
@@ -67,7 +68,6 @@ export type AccountService = ReturnType<typeof createAccountService>;
 /** Builds the account service; `start()` subscribes to other instances' changes. */
 export function createAccountService(deps: AccountDeps) {
   const { db, clock, audit, pubsub, hasher, mailer, config } = deps;
-  const publicUrl = config.publicUrl;
   // Resolving a principal must not cost a query per request: rows are kept five minutes, and a
   // change on any instance drops the row everywhere.
   const users = createSharedCache<UserRow>({ pubsub, channel: USERS_CHANNEL, clock, ttlMs: CACHE_TTL_MS, load: (id) => store.findById(db, id) });
@@ -105,7 +105,7 @@ export function createAccountService(deps: AccountDeps) {
 
   const recovery = createRecovery({
     db, clock, audit, mailer, counters: deps.counters, hasher,
-    secretKey: config.secretKey, publicUrl, adminEmails: config.adminEmails,
+    secretKey: config.secretKey, links: config, adminEmails: config.adminEmails,
     policyCheck: (password, user, field) => policyCheck(password, user, field),
     changed: (id) => changed(id),
     revokeAll: (tx, userId, why) => revokeAll(tx, userId, why),
@@ -125,10 +125,37 @@ export function createAccountService(deps: AccountDeps) {
     return ids;
   };
 
+  const invitations = createInvitations({
+    db, clock, audit, mailer, hasher, config,
+    policyCheck: (password, user, field) => policyCheck(password, user, field),
+    userView: (row) => userView(row),
+  });
+
+  /** A `redirect_to` outside the allow-list is refused: it would mail a real token to someone else's page. */
+  const checkRedirect = (url: string | undefined) => {
+    if (url !== undefined && !allowedRedirect(config, url)) {
+      throw errors.invalid("redirect_to is not an allowed redirect URL (REDIRECT_URLS, FRONTEND_URL)", [{ path: "redirect_to", message: "is not allowed" }]);
+    }
+  };
+
   return {
+    invitations: {
+      create: invitations.create,
+      list: invitations.list,
+      revoke: invitations.revoke,
+      prune: invitations.prune,
+      /** Creates the invited account; returns its view. */
+      async accept(input: Parameters<typeof invitations.accept>[0], meta: ClientMeta): Promise<UserView> {
+        return userView(await invitations.accept(input, meta));
+      },
+    },
     requestVerification: recovery.requestVerification,
     verifyEmail: recovery.verifyEmail,
-    forgotPassword: recovery.forgotPassword,
+    /** Mails a reset link when the address has an account; the same answer either way. */
+    forgotPassword(email: string, meta: ClientMeta, redirectTo?: string): Promise<void> {
+      checkRedirect(redirectTo);
+      return recovery.forgotPassword(email, meta, redirectTo);
+    },
     resetPassword: recovery.resetPassword,
     undoEmailChange: recovery.undoEmailChange,
 
@@ -190,7 +217,12 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     /** Registers an account; the password is checked against the policy and stored as Argon2id. */
-    async register(input: { username: string; email: string; password: string; display_name?: string | undefined }, meta: ClientMeta): Promise<UserView> {
+    async register(input: { username: string; email: string; password: string; display_name?: string | undefined; redirect_to?: string | undefined }, meta: ClientMeta): Promise<UserView> {
+      // Sign-up modes: with REGISTRATION=invite an account needs an admin's invitation; closed, nobody signs up.
+      if (config.registration !== "open") {
+        throw errors.forbidden(config.registration === "invite" ? "registration is by invitation only: ask an admin for an invitation" : "registration is closed");
+      }
+      checkRedirect(input.redirect_to);
       const email = input.email.trim();
       const keys = { usernameKey: input.username.toLowerCase(), emailKey: emailKeyOf(email) };
       const normalized = policyCheck(input.password, { username: input.username, email });
@@ -216,7 +248,7 @@ export function createAccountService(deps: AccountDeps) {
         if (isUniqueViolation(error)) throw errors.conflict("username or email is already taken");
         throw error;
       }
-      recovery.sendVerification(row, token);
+      recovery.sendVerification(row, token, input.redirect_to);
       return userView(row);
     },
 
@@ -330,8 +362,10 @@ export function createAccountService(deps: AccountDeps) {
     async changePassword(id: string, currentSessionId: string | undefined, input: { new_password: string }, meta: ClientMeta, prove: Prove): Promise<void> {
       const user = await store.findById(db, id);
       if (!user) throw errors.unauthorized("account unavailable");
+      // The policy first: a refused new password must not use up the two-factor code of the proof.
+      const accepted = policyCheck(input.new_password, user, "new_password");
       await prove();
-      const passwordHash = await hasher.hash(policyCheck(input.new_password, user, "new_password"));
+      const passwordHash = await hasher.hash(accepted);
       const { announce, kept } = await db.transaction(async (tx) => {
         await store.updateUser(tx, id, { passwordHash, updatedAt: new Date(clock.now()) });
         const revoked = await revokeAll(tx, id, { reason: "password_change", exceptSessionId: currentSessionId });
@@ -341,7 +375,7 @@ export function createAccountService(deps: AccountDeps) {
       await announce();
       await changed(id);
       // The keys a change leaves alive are listed: a key minted by whoever held the session outlives it.
-      notify(user, { type: "password_changed", time: new Date(clock.now()).toISOString(), resetLink: `${publicUrl}/reset-password`, liveCredentials: kept });
+      notify(user, { type: "password_changed", time: new Date(clock.now()).toISOString(), resetLink: pageLink(config, "reset_password"), liveCredentials: kept });
     },
 
     /** The user with this username (without regard to case), or null. */
@@ -381,6 +415,24 @@ export function createAccountService(deps: AccountDeps) {
         return updated!;
       });
       await changed(user.id);
+      return userView(row);
+    },
+
+    /**
+     * Admin: gives or takes the admin role. The last enabled admin cannot be demoted (by anyone,
+     * themself included): that would leave nobody able to administer without an operator's shell.
+     */
+    async setRole(id: string, role: "user" | "admin", actor: { userId: string | null; ip?: string | null; userAgent?: string | null }): Promise<UserView> {
+      const row = await db.transaction(async (tx) => {
+        const admins = await store.lockAdmins(tx);
+        const user = await store.findById(tx, id);
+        if (!user) throw errors.notFound("no such user");
+        if (role === "user" && admins.length === 1 && admins[0] === id) throw errors.conflict("this is the last admin: promote another account first");
+        const updated = user.role === role ? user : (await store.updateUser(tx, id, { role, updatedAt: new Date(clock.now()) }))!;
+        await audit.record({ eventType: role === "admin" ? "user.promote" : "user.demote", result: "success", actor: { userId: actor.userId }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: id, metadata: { role, changed: user.role !== role } }, tx);
+        return updated;
+      });
+      await changed(id);
       return userView(row);
     },
 

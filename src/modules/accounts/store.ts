@@ -1,7 +1,7 @@
 // SQL of the accounts module, and nothing else.
 import { and, desc, eq, gt, gte, ilike, isNotNull, isNull, lt, or } from "drizzle-orm";
 import type { Executor } from "../../store/db.js";
-import { accountTokens, users } from "./tables.js";
+import { accountTokens, invitations, users } from "./tables.js";
 
 export type UserRow = typeof users.$inferSelect;
 export type AccountTokenRow = typeof accountTokens.$inferSelect;
@@ -106,5 +106,51 @@ export async function deleteExpiredUnverified(db: Executor, cutoff: Date, keys?:
   const conditions = [isNull(users.firstVerifiedAt), isNotNull(users.passwordHash), lt(users.createdAt, cutoff)];
   if (keys) conditions.push(keys.usernameKey ? or(eq(users.usernameKey, keys.usernameKey), eq(users.emailKey, keys.emailKey))! : eq(users.emailKey, keys.emailKey));
   const rows = await db.delete(users).where(and(...conditions)).returning({ id: users.id });
+  return rows.map((r) => r.id);
+}
+
+export type InvitationRow = typeof invitations.$inferSelect;
+
+/** Stores an invitation (its token only as an HMAC). */
+export async function insertInvitation(db: Executor, row: typeof invitations.$inferInsert): Promise<void> {
+  await db.insert(invitations).values(row);
+}
+
+/**
+ * Takes a live invitation by its token hash, marking it used in the same statement: of two
+ * concurrent accepts of one link, exactly one gets the row.
+ */
+export async function takeInvitation(db: Executor, tokenHash: string, now: Date): Promise<InvitationRow | undefined> {
+  const rows = await db.update(invitations).set({ usedAt: now })
+    .where(and(eq(invitations.tokenHash, tokenHash), isNull(invitations.usedAt), gt(invitations.expiresAt, now)))
+    .returning();
+  return rows[0];
+}
+
+/** Records which account an accepted invitation made. */
+export async function linkInvitation(db: Executor, id: string, userId: string): Promise<void> {
+  await db.update(invitations).set({ userId }).where(eq(invitations.id, id));
+}
+
+/** Invitations not used and not expired, newest first. */
+export async function pendingInvitations(db: Executor, now: Date): Promise<InvitationRow[]> {
+  return db.select().from(invitations).where(and(isNull(invitations.usedAt), gt(invitations.expiresAt, now))).orderBy(desc(invitations.id));
+}
+
+/** Ends an invitation before use; false when there was no pending one. */
+export async function revokeInvitation(db: Executor, id: string, now: Date): Promise<boolean> {
+  const rows = await db.update(invitations).set({ usedAt: now }).where(and(eq(invitations.id, id), isNull(invitations.usedAt))).returning({ id: invitations.id });
+  return rows.length === 1;
+}
+
+/** Deletes invitations expired or used before `before`. */
+export async function pruneInvitations(db: Executor, before: Date): Promise<number> {
+  const rows = await db.delete(invitations).where(or(lt(invitations.expiresAt, before), lt(invitations.usedAt, before))).returning({ id: invitations.id });
+  return rows.length;
+}
+
+/** The ids of enabled admins, their rows locked until the transaction ends (two demotions cannot both pass the "last admin" check). */
+export async function lockAdmins(db: Executor): Promise<string[]> {
+  const rows = await db.select({ id: users.id }).from(users).where(and(eq(users.role, "admin"), isNull(users.disabledAt))).for("update");
   return rows.map((r) => r.id);
 }

@@ -45,3 +45,17 @@ export const accountTokens = pgTable("account_tokens", {
   // Undoing an email change: the address to restore (the one the undo link was mailed to).
   previousEmail: text("previous_email"),
 }, (t) => [index("account_tokens_user_idx").on(t.userId, t.purpose)]);
+
+// Invitations an admin sends to an address (REGISTRATION=invite, or open). Like the mailed tokens,
+// only an HMAC of the invitation token is kept; it is single use (`used_at`) and expires.
+export const invitations = pgTable("invitations", {
+  id: text("id").primaryKey(),
+  tokenHash: text("token_hash").notNull(),
+  email: text("email").notNull(),
+  emailKey: text("email_key").notNull(),
+  invitedBy: text("invited_by"),
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
+  expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+  usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+  userId: text("user_id").references(() => users.id, { onDelete: "set null" }),
+}, (t) => [uniqueIndex("invitations_token_hash").on(t.tokenHash), index("invitations_email_idx").on(t.emailKey)]);

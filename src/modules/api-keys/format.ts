@@ -6,7 +6,7 @@ import { encodeBase62, randomBase62 } from "../../core/crypto/index.js";
 import { newId } from "../../core/ids.js";
 
 export const KEY_PREFIX = "bwk_";
-/** 40 base62 characters: about 238 bits of entropy (API.md asks for at least 32 characters). */
+/** 40 base62 characters: about 238 bits of entropy (at least 32 characters, docs/api-keys.md). */
 const SECRET_LENGTH = 40;
 const CHECKSUM_LENGTH = 6;
 /** bwk_, a 32-hex id, _, then at least 32 secret characters and the checksum; bounded above so a huge header is refused by a regex, not hashed. */

@@ -43,7 +43,7 @@ export type KeyCreated = Omit<KeyView, "last_used_at"> & { key: string; replaces
 
 export type CreateKeyInput = { name: string; scopes: string[]; expires_at?: string | Date | undefined; rate_limit_per_minute?: number | undefined };
 
-/** Rotation keeps the old key working this long unless told otherwise (API.md). */
+/** Rotation keeps the old key working this long unless told otherwise (docs/api-keys.md). */
 export const DEFAULT_GRACE_SECONDS = 86_400;
 /** last_used_at is written at most this often per key. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -126,7 +126,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
     const rows = await db.transaction(async (tx) => {
       const claimed = await store.claimExpired(tx, new Date(clock.now()), id);
       for (const row of claimed) {
-        await audit.record({ eventType: "api_key.expire", result: "success", actor: { userId: null }, target: row.id, metadata: { owner: row.userId, name: row.name } }, tx);
+        await audit.record({ eventType: "api_key.expire", result: "success", actor: { userId: null }, target: row.id, metadata: { owner_id: row.userId, name: row.name } }, tx);
       }
       return claimed;
     });
@@ -215,7 +215,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         const { created } = await insertNew(tx, ownerId, { name: input.name, scopes, expiresAt, rateLimitPerMinute: limit });
         await audit.record({
           eventType: "api_key.create", result: "success", actor: { userId: actor.userId, keyId: actor.keyId ?? null }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null,
-          target: created.id, metadata: { owner: ownerId, name: input.name, scopes, expires_at: created.expires_at, rate_limit_per_minute: limit },
+          target: created.id, metadata: { owner_id: ownerId, name: input.name, scopes, expires_at: created.expires_at, rate_limit_per_minute: limit },
         }, tx);
         return created;
       });
@@ -241,7 +241,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         for (const row of revoked) {
           await audit.record({
             eventType: "api_key.revoke", result: "success", actor: { userId: options.actor.userId, keyId: options.actor.keyId ?? null },
-            ip: options.actor.ip ?? null, userAgent: options.actor.userAgent ?? null, target: row.id, metadata: { owner: row.userId, reason: options.reason },
+            ip: options.actor.ip ?? null, userAgent: options.actor.userAgent ?? null, target: row.id, metadata: { owner_id: row.userId, reason: options.reason },
           }, tx);
         }
         return revoked;
@@ -267,7 +267,7 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         await audit.record({
           eventType: "api_key.rotate", result: "success", actor: { userId: options.actor.userId, keyId: options.actor.keyId ?? null },
           ip: options.actor.ip ?? null, userAgent: options.actor.userAgent ?? null, target: old.id,
-          metadata: { owner: old.userId, new_key_id: next.created.id, grace_seconds: grace },
+          metadata: { owner_id: old.userId, new_key_id: next.created.id, grace_seconds: grace },
         }, tx);
         return { ...next.created, replaces: { id: old.id, expires_at: until.toISOString() } };
       });

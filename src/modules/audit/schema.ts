@@ -6,7 +6,7 @@ import { DateTime, Text } from "../../http/text.js";
 export const AuditResult = Type.Union([Type.Literal("success"), Type.Literal("failure"), Type.Literal("denied")]);
 export type AuditResult = Static<typeof AuditResult>;
 
-/** One audit event as the API shows it (snake_case; see shared/API.md "Audit event"). */
+/** One audit event as the API shows it (snake_case; docs/routes.md lists the event types). */
 export const AuditEventView = Type.Object({
   id: Type.String(),
   at: Type.String({ format: "date-time" }),

@@ -8,3 +8,5 @@ export const nullMailer = {
   idle: async () => undefined,
   close: async () => undefined,
 };
+export { createMailRenderer, TEMPLATE_VARIABLES } from "./overrides.js";
+export { allowedRedirect, linkBase, pageLink, PAGES, type Page } from "./links.js";

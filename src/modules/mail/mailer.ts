@@ -13,7 +13,7 @@ import nodemailer from "nodemailer";
 import type { Transporter } from "nodemailer";
 import { randomToken } from "../../core/crypto/index.js";
 import type { AuditService } from "../audit/index.js";
-import { renderMail, type MailTemplate } from "./templates.js";
+import { renderMail, type MailTemplate, type RenderedMail } from "./templates.js";
 
 /**
  * One mail to send: who to, the template with its values, and whose account it concerns. `name`
@@ -40,6 +40,8 @@ export type MailerOptions = {
   log: Log;
   /** Where `mail.sent` is recorded (type and attempts, never the content). */
   audit?: Pick<AuditService, "record">;
+  /** Renders a template (APP_NAME, the template directory); default: the built-in templates. */
+  render?: (template: MailTemplate) => RenderedMail;
   /** Delivery attempts in all (default 5) and the first back-off (default 30 s, doubling). */
   retry?: { attempts?: number; baseMs?: number };
 };
@@ -52,6 +54,41 @@ export function requiresStartTls(smtpUrl: string): boolean {
   const url = new URL(smtpUrl);
   if (url.protocol !== "smtp:") return false;
   return !LOCAL_HOSTS.has(url.hostname);
+}
+
+/** A header value on one line (a CR or LF would start a header of the caller's choosing). */
+const oneLine = (value: string) => value.replace(/[\r\n]+/g, " ");
+/** A header value, RFC 2047-encoded when it is not plain ASCII. */
+const headerText = (value: string) => (/^[\x20-\x7e]*$/.test(value) ? oneLine(value) : `=?UTF-8?B?${Buffer.from(oneLine(value)).toString("base64")}?=`);
+
+/**
+ * The development outbox's mail: a valid .eml (multipart/alternative, 8bit UTF-8 parts) that is
+ * also readable as it stands. Quoted-printable, which an SMTP transport rightly uses, breaks long
+ * lines with `=` and turns `=` into `=3D`, so a developer could not copy a link out of the file.
+ */
+export function readableEml(message: { from: string; to: string; subject: string; text: string; html: string }): string {
+  const boundary = `bulwark-${randomToken(12)}`;
+  return [
+    `From: ${headerText(message.from)}`,
+    `To: ${oneLine(message.to)}`,
+    `Subject: ${headerText(message.subject)}`,
+    `Date: ${new Date().toUTCString()}`,
+    "MIME-Version: 1.0",
+    `Content-Type: multipart/alternative; boundary="${boundary}"`,
+    "",
+    `--${boundary}`,
+    "Content-Type: text/plain; charset=utf-8",
+    "Content-Transfer-Encoding: 8bit",
+    "",
+    message.text,
+    `--${boundary}`,
+    "Content-Type: text/html; charset=utf-8",
+    "Content-Transfer-Encoding: 8bit",
+    "",
+    message.html,
+    `--${boundary}--`,
+    "",
+  ].join("\r\n").replace(/\r?\n/g, "\r\n");
 }
 
 /** Builds the mailer: SMTP when a URL is given, otherwise the development outbox. */
@@ -67,6 +104,7 @@ export function createMailer(options: MailerOptions): Mailer {
       // A hung server must not hold deliveries (or shutdown) for nodemailer's default two minutes.
       connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000,
     })
+    // Without SMTP the outbox file is written by readableEml; this transport is never used to send.
     : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "\r\n" });
   // A pooled or OAuth2 SMTP transport reports connection failures as 'error' events; sends still fail (and retry) on their own.
   transport.on("error", (error: Error) => options.log.warn({ err: error.message }, "mail transport error"));
@@ -83,15 +121,17 @@ export function createMailer(options: MailerOptions): Mailer {
   };
 
   const deliver = async (mail: OutgoingMail): Promise<string | undefined> => {
-    const rendered = renderMail(mail.template);
+    const rendered = (options.render ?? renderMail)(mail.template);
     const message = { from: options.from, to: mail.to, subject: rendered.subject, text: rendered.text, html: rendered.html };
-    const info = await transport.sendMail(message);
-    if (options.smtpUrl) return undefined;
+    if (options.smtpUrl) {
+      await transport.sendMail(message);
+      return undefined;
+    }
     mkdirSync(options.outboxDir, { recursive: true, mode: 0o700 });
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     const path = join(options.outboxDir, `${stamp}-${mail.template.type}-${randomToken(6)}.eml`);
     // The file holds the link (it is the developer's inbox); only its owner may read it.
-    writeFileSync(path, (info as unknown as { message: Buffer }).message, { mode: 0o600 });
+    writeFileSync(path, readableEml(message), { mode: 0o600 });
     return path;
   };
 

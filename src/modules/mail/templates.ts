@@ -13,7 +13,8 @@ export type MailTemplate =
   | { type: "lockout"; until: string; resetLink: string }
   | { type: "email_changed"; time: string; undoLink: string; expiresDays: number }
   | { type: "mfa_enabled"; time: string }
-  | { type: "mfa_disabled"; time: string; resetLink: string };
+  | { type: "mfa_disabled"; time: string; resetLink: string }
+  | { type: "invitation"; link: string; expiresDays: number };
 
 export type MailTemplateType = MailTemplate["type"];
 
@@ -26,12 +27,14 @@ export function escapeHtml(value: string): string {
 
 type Block = string | { link: string; label: string };
 
-const render = (subject: string, greeting: string, blocks: Block[]): RenderedMail => {
-  const text = [greeting, "", ...blocks.flatMap((b) => (typeof b === "string" ? [b, ""] : [`${b.label}:`, b.link, ""]))].join("\n");
+const renderParts = (subject: string, greeting: string, blocks: Block[], appName: string): RenderedMail => {
+  const signature = `— ${appName}`;
+  const text = [greeting, "", ...blocks.flatMap((b) => (typeof b === "string" ? [b, ""] : [`${b.label}:`, b.link, ""])), signature].join("\n");
   const html = [
     "<!doctype html><html><body style=\"font-family:sans-serif\">",
     `<p>${escapeHtml(greeting)}</p>`,
     ...blocks.map((b) => (typeof b === "string" ? `<p>${escapeHtml(b)}</p>` : `<p><a href="${escapeHtml(b.link)}">${escapeHtml(b.label)}</a></p>`)),
+    `<p>${escapeHtml(signature)}</p>`,
     "</body></html>",
   ].join("\n");
   return { subject, text, html };
@@ -49,6 +52,7 @@ const liveList = (items: readonly string[] | undefined): string[] => {
 /** Renders a template. The greeting names nobody: display names and usernames are chosen by whoever registered. */
 export function renderMail(template: MailTemplate, appName = "Bulwark"): RenderedMail {
   const hello = "Hello,";
+  const render = (subject: string, greeting: string, blocks: Block[]) => renderParts(subject, greeting, blocks, appName);
   switch (template.type) {
     case "verify_email":
       return render(`${appName}: confirm your email address`, hello, [
@@ -111,6 +115,12 @@ export function renderMail(template: MailTemplate, appName = "Bulwark"): Rendere
       return render(`${appName}: two-factor authentication is on`, hello, [
         `Two-factor authentication was turned on for your account at ${template.time}. Keep your recovery codes somewhere safe.`,
         "If this was not you, contact your administrator at once.",
+      ]);
+    case "invitation":
+      return render(`${appName}: you are invited`, hello, [
+        `You are invited to create an account on ${appName}. The link works once, for ${template.expiresDays} days.`,
+        { label: "Accept the invitation", link: template.link },
+        "If you did not expect this, ignore this mail.",
       ]);
     case "mfa_disabled":
       return render(`${appName}: two-factor authentication is off`, hello, [

@@ -14,7 +14,7 @@ declare module "../module.js" {
 }
 
 const EVENTS = {
-  "mfa.totp_setup": { description: "A user started TOTP setup (a secret was generated, not yet on)." },
+  "mfa.totp_setup": { description: "A user started TOTP setup (a secret was generated; two-factor stays off until a code confirms it)." },
   "mfa.enable": { description: "Two-factor was turned on.", webhook: { event: "mfa.enabled", results: ["success"] }, targetIsUser: true },
   "mfa.disable": { description: "Two-factor was turned off (by the user, or reset by an operator).", webhook: { event: "mfa.disabled", results: ["success"] }, targetIsUser: true },
   "mfa.challenge": { description: "A right password started a login's second step." },

@@ -1,5 +1,6 @@
 // Two-factor authentication with TOTP: setup, enable (with recovery codes), disable, the login
 // challenge and the code check other modules ask for before a sensitive change.
+import { pageLink } from "../mail/index.js";
 import QRCode from "qrcode";
 import { AppError, errors } from "../../core/errors.js";
 import { hmacSha256Hex, randomToken } from "../../core/crypto/index.js";
@@ -38,7 +39,8 @@ export type MfaService = ReturnType<typeof createMfaService>;
 /** Builds the two-factor service. */
 export function createMfaService(deps: MfaDeps) {
   const { db, clock, audit, keyring, accounts, config } = deps;
-  const issuer = new URL(config.publicUrl).hostname || "Bulwark";
+  // The authenticator app lists the account under this name: the product, not the API's host.
+  const issuer = config.appName;
   const hashRecovery = (userId: string, code: string) => hmacSha256Hex(config.secretKey, `mfa-recovery:${userId}:${normalizeRecovery(code)}`);
   const hashChallenge = (token: string) => hmacSha256Hex(config.secretKey, `mfa-challenge:${token}`);
   const actorOf = (userId: string, meta: ClientMeta) => ({ actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, target: userId });
@@ -152,7 +154,7 @@ export function createMfaService(deps: MfaDeps) {
         await audit.record({ eventType: "mfa.disable", result: "success", ...actorOf(userId, meta), metadata: { method: "totp" } }, tx);
       });
       await accounts.forget(userId);
-      await accounts.notify(userId, { type: "mfa_disabled", time: new Date(now).toISOString(), resetLink: `${config.publicUrl}/reset-password` });
+      await accounts.notify(userId, { type: "mfa_disabled", time: new Date(now).toISOString(), resetLink: pageLink(config, "reset_password") });
     },
 
     /**
@@ -175,7 +177,7 @@ export function createMfaService(deps: MfaDeps) {
       });
       await announce();
       await accounts.forget(userId);
-      await accounts.notify(userId, { type: "mfa_disabled", time: new Date(now).toISOString(), resetLink: `${config.publicUrl}/reset-password` });
+      await accounts.notify(userId, { type: "mfa_disabled", time: new Date(now).toISOString(), resetLink: pageLink(config, "reset_password") });
       return ended;
     },
 

@@ -43,9 +43,8 @@ export function createCookieJar(options: { publicUrl: string; allowedOrigins: re
 
     /** The device cookie set after a successful login. */
     setDevice(reply: FastifyReply, deviceToken: string): void {
-      const existing = reply.getHeader("set-cookie");
-      const list = Array.isArray(existing) ? existing : existing === undefined ? [] : [String(existing)];
-      reply.header("set-cookie", [...list, serialize(names.device, deviceToken, { ...base, httpOnly: true, maxAge: DEVICE_MAX_AGE })]);
+      // Fastify appends to an existing set-cookie header: passing the session cookies again would send them twice.
+      reply.header("set-cookie", serialize(names.device, deviceToken, { ...base, httpOnly: true, maxAge: DEVICE_MAX_AGE }));
     },
 
     /** Clears the session cookies (logout); the device cookie stays. */

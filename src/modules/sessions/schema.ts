@@ -4,7 +4,7 @@ import { Text } from "../../http/text.js";
 
 const closed = { additionalProperties: false } as const;
 
-/** The token pair of API.md; in cookie mode the tokens travel only in HttpOnly cookies, not here. */
+/** The token pair (docs/identity.md); in cookie mode the tokens travel only in HttpOnly cookies, not here. */
 export const TokenPair = Type.Object({
   access_token: Type.Optional(Type.String()),
   token_type: Type.Literal("Bearer"),

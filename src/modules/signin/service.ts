@@ -1,6 +1,7 @@
 // Sign-in: login by password with lockout and device tokens, its second step when two-factor is
 // on, and the step-up (password, then a code when two-factor is on) that sensitive changes demand.
 // It needs accounts (who the user is), mfa (the second factor) and sessions (what a sign-in makes).
+import { linkBase, pageLink } from "../mail/index.js";
 import { AppError, errors } from "../../core/errors.js";
 import { hmacSha256, randomToken, timingSafeEqualString } from "../../core/crypto/index.js";
 import type { Executor } from "../../store/db.js";
@@ -27,7 +28,7 @@ export type SignInService = ReturnType<typeof createSignInService>;
 /** Builds the sign-in service over the accounts, mfa and sessions services. */
 export function createSignInService(kernel: Kernel, accounts: AccountService, mfa: MfaService, sessions: SessionService) {
   const { db, clock, audit, hasher, metrics, counters, config } = kernel;
-  const publicUrl = config.publicUrl;
+  const publicUrl = linkBase(config);
 
   const deviceTtlMs = config.deviceTokenTtlDays * DAY;
   const deviceMac = (userId: string, issued: string, nonce: string) => hmacSha256(config.secretKey, `device.${userId}.${issued}.${nonce}`).toString("base64url");
@@ -74,7 +75,7 @@ export function createSignInService(kernel: Kernel, accounts: AccountService, mf
     await audit.record({ eventType: "auth.lockout", result: "denied", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, metadata: { until: until.toISOString() } });
     // Every failure past the threshold extends the lock: a guessing attacker must not turn the notice into a mail flood.
     if (userId && (await counters.once(`mail:lockout:${userId}`, 3600))) {
-      await accounts.notify(userId, { type: "lockout", until: until.toISOString(), resetLink: `${publicUrl}/reset-password` });
+      await accounts.notify(userId, { type: "lockout", until: until.toISOString(), resetLink: pageLink(config, "reset_password") });
     }
   };
 

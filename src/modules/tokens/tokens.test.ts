@@ -36,7 +36,7 @@ after(async () => {
   await store.close();
 });
 
-test("issue then verify returns every claim; the token carries the header and claims of shared/API.md", async () => {
+test("issue then verify returns every claim; the token carries the header and claims of docs/identity.md", async () => {
   const issued = await tokens.issue({ sub: "user-1", sid: "session-1" });
   const now = Math.floor(clock.now() / 1000);
   assert.equal(issued.expiresIn, TTL);
