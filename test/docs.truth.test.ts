@@ -15,8 +15,6 @@ const DOC_FILES = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) =>
 
 /** What is really not built, with the route prefix it would have. */
 const NOT_BUILT = [
-  { names: ["messages", "messaging"], route: "/api/messages" },
-  { names: ["realtime", "real-time", "websocket"], route: "/api/realtime" },
   { names: ["privacy export", "data export", "export"], route: "/api/users/me/export" },
   { names: ["erasure", "account deletion"], route: "/api/users/me/erase" },
 ];

@@ -19,7 +19,10 @@ const packageOf = (specifier: string): string => specifier.split("/").slice(0, s
 function shipsTypes(name: string): boolean {
   const dir = join(ROOT, "node_modules", name);
   const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, unknown>;
-  return Boolean(manifest.types || manifest.typings) || JSON.stringify(manifest.exports ?? {}).includes("\"types\"") || existsSync(join(dir, "index.d.ts"));
+  if (manifest.types || manifest.typings || JSON.stringify(manifest.exports ?? {}).includes("\"types\"") || existsSync(join(dir, "index.d.ts"))) return true;
+  // TypeScript also finds a declaration file beside an export's target (`index.mjs` → `index.d.mts`).
+  const targets = JSON.stringify(manifest.exports ?? {}).match(/"\.\/[^"*]+\.[cm]?js"/g) ?? [];
+  return targets.some((t) => existsSync(join(dir, t.slice(1, -1).replace(/\.(c|m)?js$/, ".d.$1ts"))));
 }
 
 test("every package the published declarations import is a dependency with types", () => {

@@ -12,7 +12,7 @@ import type { AuthRequirement } from "./types.js";
 type SecurityRequirement = Record<string, string[]>;
 type Operation = { responses?: Record<string, unknown>; security?: SecurityRequirement[]; requestBody?: unknown; [key: string]: unknown };
 
-/** The error envelope of shared/API.md, with every stable code. */
+/** The error envelope (docs/errors.md), with every stable code. */
 const ERROR_SCHEMA: OpenAPIV3_1.SchemaObject = {
   type: "object",
   required: ["error"],

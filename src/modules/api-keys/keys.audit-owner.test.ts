@@ -4,13 +4,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
 import { startApp } from "../../../test/harness.js";
-import { bearer, signedIn } from "../../../test/identity.js";
+import { bearer, signedIn, stepUp } from "../../../test/identity.js";
 import { rowsOf } from "../../store/db.js";
 
 test("the api_key.create and api_key.revoke audit rows name the owner's id", async () => {
   const t = await startApp();
   try {
     const user = await signedIn(t.app);
+    await stepUp(t.app, user);
     const created = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "ci", scopes: [] } });
     assert.equal(created.statusCode, 201, created.body);
     const revoked = await t.app.inject({ method: "DELETE", url: `/api/keys/${created.json().id}`, headers: bearer(user.access) });
