@@ -16,7 +16,12 @@ declare module "autocannon" {
       method?: string;
       body?: string;
       /** Requests each connection sends in turn; `setupRequest` may rewrite one before it goes out. */
-      requests?: { method?: string; path?: string; body?: string; setupRequest?: (req: RequestParams) => RequestParams }[];
+      requests?: {
+        method?: string;
+        path?: string;
+        body?: string;
+        setupRequest?: (req: RequestParams) => RequestParams;
+      }[];
     };
     type RequestParams = { method?: string; path?: string; headers?: Record<string, string>; body?: string };
     /** Percentiles of a histogram: latency in milliseconds, requests per second-long sample. */

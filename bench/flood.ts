@@ -32,7 +32,14 @@ const run = autocannon({
   method: "POST",
   headers: { "content-type": "application/json" },
   // A fresh body per request (autocannon's own idReplacement miscounts Content-Length).
-  requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ login: `${prefix}${sent++}`, password: "not the password" }) }) }],
+  requests: [
+    {
+      setupRequest: (req) => ({
+        ...req,
+        body: JSON.stringify({ login: `${prefix}${sent++}`, password: "not the password" }),
+      }),
+    },
+  ],
   connections: options.connections,
   pipelining: 1,
   duration: options.duration,

@@ -22,7 +22,9 @@ import { randomToken } from "../src/core/crypto/index.js";
 import { signedIn } from "../test/identity.js";
 import { benchSecrets, textTable } from "./lib.js";
 
-const { values } = parseArgs({ options: { duration: { type: "string", default: "5" }, connections: { type: "string", default: "20" } } });
+const { values } = parseArgs({
+  options: { duration: { type: "string", default: "5" }, connections: { type: "string", default: "20" } },
+});
 const duration = Number(values.duration);
 const connections = Number(values.connections);
 
@@ -41,10 +43,21 @@ await bare.listen({ host: "127.0.0.1", port: 0 });
 const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-gateway-"));
 const rules = join(dir, "rules.yaml");
 writeFileSync(rules, "rules:\n  - { name: app, prefix: /app, methods: [GET], auth: user }\n");
-const config = loadConfig({
-  DATA_DIR: join(dir, "data"), LOG_LEVEL: "silent", ...benchSecrets(), UPSTREAM_URL: upstreamUrl, GATEWAY_RULES: rules, GATEWAY_SECRET: randomToken(32),
-  RATE_LIMIT_PER_MINUTE: "100000000", RATE_LIMIT_PER_HOUR: "100000000", AUTH_REGISTER_PER_MINUTE: "1000", AUTH_LOGIN_PER_MINUTE: "1000",
-}, { generateDevSecrets: false });
+const config = loadConfig(
+  {
+    DATA_DIR: join(dir, "data"),
+    LOG_LEVEL: "silent",
+    ...benchSecrets(),
+    UPSTREAM_URL: upstreamUrl,
+    GATEWAY_RULES: rules,
+    GATEWAY_SECRET: randomToken(32),
+    RATE_LIMIT_PER_MINUTE: "100000000",
+    RATE_LIMIT_PER_HOUR: "100000000",
+    AUTH_REGISTER_PER_MINUTE: "1000",
+    AUTH_LOGIN_PER_MINUTE: "1000",
+  },
+  { generateDevSecrets: false },
+);
 const gateway = await createApp(config);
 await gateway.listen({ host: "127.0.0.1", port: 0 });
 const user = await signedIn(gateway);
@@ -56,15 +69,24 @@ async function load(name: string, url: string, headers: Record<string, string> =
   return { name, reqPerSec: r.requests.mean, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
 }
 
-const address = (app: { server: { address(): unknown } }) => `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+const address = (app: { server: { address(): unknown } }) =>
+  `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 const direct = await load("direct", `${upstreamUrl}/app/items`);
 const bareProxy = await load("bare-proxy", `${address(bare)}/app/items`);
 const through = await load("gateway", `${address(gateway)}/app/items`, { authorization: `Bearer ${user.access}` });
 
-console.log(textTable([
-  ["scenario", "req/s", "p50 ms", "p99 ms", "non-2xx"],
-  ...[direct, bareProxy, through].map((r) => [r.name, r.reqPerSec.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), String(r.non2xx)]),
-]));
+console.log(
+  textTable([
+    ["scenario", "req/s", "p50 ms", "p99 ms", "non-2xx"],
+    ...[direct, bareProxy, through].map((r) => [
+      r.name,
+      r.reqPerSec.toFixed(0),
+      r.p50.toFixed(2),
+      r.p99.toFixed(2),
+      String(r.non2xx),
+    ]),
+  ]),
+);
 console.log(`gateway / bare-proxy throughput: ${(through.reqPerSec / bareProxy.reqPerSec).toFixed(2)} (goal ≥ 0.7)`);
 console.log(`gateway added p50 over direct: ${(through.p50 - direct.p50).toFixed(2)} ms (goal ≤ 1 ms)`);
 

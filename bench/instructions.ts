@@ -27,25 +27,46 @@ for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown 
 const requests = Number(values.requests);
 const warmup = Number(values.warmup);
 
-const PATHS: Partial<Record<Scenario, string>> = { "bulwark-me-memory": "/api/users/me", "bulwark-me-pg-redis": "/api/users/me", "bulwark-key-memory": "/api/bench/key" };
+const PATHS: Partial<Record<Scenario, string>> = {
+  "bulwark-me-memory": "/api/users/me",
+  "bulwark-me-pg-redis": "/api/users/me",
+  "bulwark-key-memory": "/api/bench/key",
+};
 
 async function load(url: string, amount: number, headers: Record<string, string>): Promise<number> {
   const result = await autocannon({ url, amount, connections: 4, headers, timeout: 600 });
   const ok = result["2xx"];
-  if (ok !== amount) throw new Error(`${url}: ${ok} of ${amount} answered 2xx (${JSON.stringify(result.statusCodeStats)}, ${result.timeouts} timeouts)`);
+  if (ok !== amount)
+    throw new Error(
+      `${url}: ${ok} of ${amount} answered 2xx (${JSON.stringify(result.statusCodeStats)}, ${result.timeouts} timeouts)`,
+    );
   return ok;
 }
 
 async function measure(scenario: Scenario): Promise<number> {
   const out = mkdtempSync(join(tmpdir(), "bulwark-callgrind-"));
-  const child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", "--smc-check=all", `--callgrind-out-file=${join(out, "cg.%p")}`,
-    process.execPath, "--import", "tsx", "bench/server.ts", scenario], { cwd: ROOT, stdio: ["pipe", "pipe", "ignore"] });
+  const child = spawn(
+    "valgrind",
+    [
+      "--tool=callgrind",
+      "--instr-atstart=no",
+      "--smc-check=all",
+      `--callgrind-out-file=${join(out, "cg.%p")}`,
+      process.execPath,
+      "--import",
+      "tsx",
+      "bench/server.ts",
+      scenario,
+    ],
+    { cwd: ROOT, stdio: ["pipe", "pipe", "ignore"] },
+  );
   try {
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
     const port = Number((await lines.next()).value);
     const secret = IDENTITY_SCENARIOS.includes(scenario) ? String((await lines.next()).value) : undefined;
     const headers: Record<string, string> = secret ? { authorization: `Bearer ${secret}` } : {};
-    if (KEY_SCENARIOS.includes(scenario) && !secret?.startsWith("bwk_")) throw new Error("the key scenario printed no key");
+    if (KEY_SCENARIOS.includes(scenario) && !secret?.startsWith("bwk_"))
+      throw new Error("the key scenario printed no key");
     const url = `http://127.0.0.1:${port}${PATHS[scenario] ?? "/hello"}`;
     const control = (flag: string) => execFileSync("callgrind_control", [flag, String(child.pid)], { stdio: "ignore" });
     await load(url, warmup, headers);
@@ -53,7 +74,10 @@ async function measure(scenario: Scenario): Promise<number> {
     control("--zero");
     const counted = await load(url, requests, headers);
     control("--dump");
-    const dump = readdirSync(out).filter((f) => /\.\d+$/.test(f)).map((f) => readFileSync(join(out, f), "utf8")).join("\n");
+    const dump = readdirSync(out)
+      .filter((f) => /\.\d+$/.test(f))
+      .map((f) => readFileSync(join(out, f), "utf8"))
+      .join("\n");
     const totals = [...dump.matchAll(/^totals: (\d+)/gm)].map((m) => Number(m[1]));
     if (totals.length === 0) throw new Error("callgrind wrote no totals");
     return Math.max(...totals) / counted;
@@ -72,5 +96,6 @@ for (const scenario of scenarios) {
 }
 const bare = results.get("bare");
 const rows = [["scenario", "instructions/request", "ratio (bare / scenario)"]];
-for (const [scenario, perRequest] of results) rows.push([scenario, Math.round(perRequest).toLocaleString("en-US"), bare ? (bare / perRequest).toFixed(2) : ""]);
+for (const [scenario, perRequest] of results)
+  rows.push([scenario, Math.round(perRequest).toLocaleString("en-US"), bare ? (bare / perRequest).toFixed(2) : ""]);
 console.log(`\n${textTable(rows)}`);

@@ -11,7 +11,11 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Fresh secrets for one benchmark process: nothing is read from .env or committed. */
 export function benchSecrets(): Env {
-  return { SECRET_KEY: randomToken(32), ENCRYPTION_KEYS: generateKeyringEntry("bench1"), METRICS_TOKEN: randomToken(32) };
+  return {
+    SECRET_KEY: randomToken(32),
+    ENCRYPTION_KEYS: generateKeyringEntry("bench1"),
+    METRICS_TOKEN: randomToken(32),
+  };
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
@@ -37,14 +41,17 @@ export function median(values: readonly number[]): number {
 /** Renders rows as an aligned plain-text table (first row is the header). */
 export function textTable(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? "").length)));
-  const line = (row: readonly string[]) => row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join("  ");
+  const line = (row: readonly string[]) =>
+    row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join("  ");
   return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
 }
 
 /** Renders rows as a markdown table (first row is the header). */
 export function markdownTable(rows: readonly (readonly string[])[]): string {
   const line = (row: readonly string[]) => `| ${row.join(" | ")} |`;
-  return [line(rows[0]!), line(rows[0]!.map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.slice(1).map(line)].join("\n");
+  return [line(rows[0]!), line(rows[0]!.map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.slice(1).map(line)].join(
+    "\n",
+  );
 }
 
 /** Sleeps for `ms` milliseconds. */

@@ -12,9 +12,15 @@ type Profile = { nodes: Node[]; startTime: number; endTime: number; samples: num
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { from: { type: "string" }, to: { type: "string" }, requests: { type: "string" }, top: { type: "string", default: "30" } },
+  options: {
+    from: { type: "string" },
+    to: { type: "string" },
+    requests: { type: "string" },
+    top: { type: "string", default: "30" },
+  },
 });
-if (positionals.length !== 1) throw new Error("usage: bench/profile.ts <file.cpuprofile> [--from µs --to µs] [--requests N] [--top 30]");
+if (positionals.length !== 1)
+  throw new Error("usage: bench/profile.ts <file.cpuprofile> [--from µs --to µs] [--requests N] [--top 30]");
 const profile = JSON.parse(readFileSync(positionals[0]!, "utf8")) as Profile;
 const from = values.from ? Number(values.from) : profile.startTime;
 const to = values.to ? Number(values.to) : profile.endTime;
@@ -58,10 +64,17 @@ const rows = (map: Map<string, number>, label: string) => {
   const sorted = [...map].sort((a, b) => b[1] - a[1]).slice(0, top);
   return [
     [label, "ms", "share", ...(requests ? ["µs/request"] : [])],
-    ...sorted.map(([k, us]) => [k, (us / 1000).toFixed(0), `${((us / windowUs) * 100).toFixed(1)}%`, ...(requests ? [(us / requests).toFixed(2)] : [])]),
+    ...sorted.map(([k, us]) => [
+      k,
+      (us / 1000).toFixed(0),
+      `${((us / windowUs) * 100).toFixed(1)}%`,
+      ...(requests ? [(us / requests).toFixed(2)] : []),
+    ]),
   ];
 };
-console.log(`window ${(windowUs / 1e6).toFixed(2)} s of main-thread samples${requests ? `, ${requests} requests: ${(windowUs / requests).toFixed(1)} µs each` : ""}\n`);
+console.log(
+  `window ${(windowUs / 1e6).toFixed(2)} s of main-thread samples${requests ? `, ${requests} requests: ${(windowUs / requests).toFixed(1)} µs each` : ""}\n`,
+);
 console.log(textTable(rows(selfByOwner, "self time by owner")));
 console.log("");
 console.log(textTable(rows(selfByFrame, "self time by function")));

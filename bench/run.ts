@@ -109,7 +109,13 @@ function pinned(command: string, args: string[]): [string, string[]] {
 }
 
 async function startServer(scenario: Scenario, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const [command, args] = pinned(process.execPath, [...cpuProfileArgs(scenario), "--import", "tsx", join(ROOT, "bench/server.ts"), scenario]);
+  const [command, args] = pinned(process.execPath, [
+    ...cpuProfileArgs(scenario),
+    "--import",
+    "tsx",
+    join(ROOT, "bench/server.ts"),
+    scenario,
+  ]);
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -133,17 +139,19 @@ function lineReader(child: ChildProcess, what: string): () => Promise<string> {
     if (waiter) waiter(line);
     else queue.push(line);
   });
-  return () => new Promise<string>((resolveLine, reject) => {
-    const line = queue.shift();
-    if (line !== undefined) return resolveLine(line);
-    if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`${what} exited (${child.exitCode ?? child.signalCode}) unexpectedly`));
-    const onExit = (code: number | null) => reject(new Error(`${what} exited (${code}) unexpectedly`));
-    child.once("exit", onExit);
-    waiting.push((l) => {
-      child.off("exit", onExit);
-      resolveLine(l);
+  return () =>
+    new Promise<string>((resolveLine, reject) => {
+      const line = queue.shift();
+      if (line !== undefined) return resolveLine(line);
+      if (child.exitCode !== null || child.signalCode !== null)
+        return reject(new Error(`${what} exited (${child.exitCode ?? child.signalCode}) unexpectedly`));
+      const onExit = (code: number | null) => reject(new Error(`${what} exited (${code}) unexpectedly`));
+      child.once("exit", onExit);
+      waiting.push((l) => {
+        child.off("exit", onExit);
+        resolveLine(l);
+      });
     });
-  });
 }
 
 /** BENCH_CPU_PROF=<scenario> runs that server under --cpu-prof (profiles land in bench/results/profiles/). */
@@ -155,7 +163,9 @@ function cpuProfileArgs(scenario: Scenario): string[] {
 /** When profiling this scenario, says how to cut the profile to the measured window (bench/profile.ts). */
 function profileWindow(scenario: Scenario, stats: ServerStats, requests: number, what = ""): void {
   if (process.env.BENCH_CPU_PROF !== scenario) return;
-  process.stdout.write(`\n[profile${what ? `, ${what}` : ""}] node --import tsx bench/profile.ts bench/results/profiles/<newest>.cpuprofile --from ${stats.windowUs[0]} --to ${stats.windowUs[1]} --requests ${requests}\n`);
+  process.stdout.write(
+    `\n[profile${what ? `, ${what}` : ""}] node --import tsx bench/profile.ts bench/results/profiles/<newest>.cpuprofile --from ${stats.windowUs[0]} --to ${stats.windowUs[1]} --requests ${requests}\n`,
+  );
 }
 
 async function stopServer(server: ServerProcess): Promise<void> {
@@ -175,7 +185,8 @@ async function command(server: ServerProcess, name: "mark" | "stats"): Promise<s
 /** What each scenario loads: the path and the headers sent with every request. */
 function target(scenario: Scenario, server: ServerProcess): { path: string; headers: Record<string, string> } {
   if (!IDENTITY_SCENARIOS.includes(scenario)) return { path: "/hello", headers: {} };
-  if (KEY_SCENARIOS.includes(scenario)) return { path: "/api/bench/key", headers: { authorization: `Bearer ${server.token!}` } };
+  if (KEY_SCENARIOS.includes(scenario))
+    return { path: "/api/bench/key", headers: { authorization: `Bearer ${server.token!}` } };
   return { path: "/api/users/me", headers: { authorization: `Bearer ${server.token!}` } };
 }
 
@@ -184,12 +195,19 @@ async function probe(scenario: Scenario, server: ServerProcess): Promise<number>
   const { path, headers } = target(scenario, server);
   const res = await fetch(`http://127.0.0.1:${server.port}${path}`, { headers });
   const body = await res.text();
-  if ((path === "/hello" || path === "/api/bench/key") && (res.status !== 200 || body !== '{"hello":"world"}')) throw new Error(`${scenario}: GET ${path} answered ${res.status} ${body}`);
+  if ((path === "/hello" || path === "/api/bench/key") && (res.status !== 200 || body !== '{"hello":"world"}'))
+    throw new Error(`${scenario}: GET ${path} answered ${res.status} ${body}`);
   if (path === "/api/users/me" && (res.status !== 200 || !(JSON.parse(body) as { user?: { id?: string } }).user?.id)) {
     throw new Error(`${scenario}: GET /api/users/me answered ${res.status} ${body}`);
   }
   if (scenario !== "bare") {
-    for (const name of ["x-request-id", "ratelimit", "ratelimit-policy", "content-security-policy", "x-content-type-options"]) {
+    for (const name of [
+      "x-request-id",
+      "ratelimit",
+      "ratelimit-policy",
+      "content-security-policy",
+      "x-content-type-options",
+    ]) {
       if (!res.headers.has(name)) throw new Error(`${scenario}: GET ${path} lacks ${name}: the pipeline did not run`);
     }
   }
@@ -202,7 +220,12 @@ async function probe(scenario: Scenario, server: ServerProcess): Promise<number>
 }
 
 async function redisReachable(): Promise<string | undefined> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    connectTimeout: 1_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   redis.on("error", () => undefined);
   try {
     await redis.connect();
@@ -258,8 +281,12 @@ async function createBenchDatabase(): Promise<{ url: string; drop(): Promise<voi
 }
 
 /** Whatever a scenario needs outside its server: Redis reachable, a database of its own. Returns a note when it must be skipped. */
-async function prepare(scenario: Scenario): Promise<{ env: Record<string, string>; cleanup(): Promise<void> } | string> {
-  const pgRedis = scenario === "bulwark-me-pg-redis" || (scenario === "me-under-login-flood" && process.env.BENCH_FLOOD_STORE === "pg-redis");
+async function prepare(
+  scenario: Scenario,
+): Promise<{ env: Record<string, string>; cleanup(): Promise<void> } | string> {
+  const pgRedis =
+    scenario === "bulwark-me-pg-redis" ||
+    (scenario === "me-under-login-flood" && process.env.BENCH_FLOOD_STORE === "pg-redis");
   if (REDIS_SCENARIOS.includes(scenario) || pgRedis) {
     const why = await redisReachable();
     if (why) return why;
@@ -272,7 +299,10 @@ async function prepare(scenario: Scenario): Promise<{ env: Record<string, string
   return { env: {}, cleanup: async () => undefined };
 }
 
-async function measure(scenario: Scenario, options: { duration: number; warmup: number; connections: number }): Promise<Outcome> {
+async function measure(
+  scenario: Scenario,
+  options: { duration: number; warmup: number; connections: number },
+): Promise<Outcome> {
   const prepared = await prepare(scenario);
   if (typeof prepared === "string") return { scenario, skipped: prepared };
   try {
@@ -287,7 +317,11 @@ async function measure(scenario: Scenario, options: { duration: number; warmup: 
   }
 }
 
-async function measureThroughput(scenario: Scenario, server: ServerProcess, options: { duration: number; warmup: number; connections: number }): Promise<Measured> {
+async function measureThroughput(
+  scenario: Scenario,
+  server: ServerProcess,
+  options: { duration: number; warmup: number; connections: number },
+): Promise<Measured> {
   const responseBytes = await probe(scenario, server);
   const { path, headers } = target(scenario, server);
   const url = `http://127.0.0.1:${server.port}${path}`;
@@ -308,7 +342,10 @@ async function measureThroughput(scenario: Scenario, server: ServerProcess, opti
   const stats = JSON.parse(await command(server, "stats")) as ServerStats;
   // The server's window (mark to stats) is a little longer than the load: scale its CPU to the run.
   const serverCpu = stats.cpuMs / stats.wallMs;
-  const otherCpu = busyBefore !== undefined && busyAfter !== undefined ? Math.max(0, (busyAfter - busyBefore) / wallMs - serverCpu - loadGenCpu) : undefined;
+  const otherCpu =
+    busyBefore !== undefined && busyAfter !== undefined
+      ? Math.max(0, (busyAfter - busyBefore) / wallMs - serverCpu - loadGenCpu)
+      : undefined;
   const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count]));
   profileWindow(scenario, stats, result.requests.total);
   return {
@@ -325,7 +362,10 @@ async function measureThroughput(scenario: Scenario, server: ServerProcess, opti
     server: stats,
     loadGenCpu,
     otherCpu,
-    redisCommandsPerRequest: redisBefore !== undefined && redisAfter !== undefined ? (redisAfter - redisBefore) / result.requests.total : undefined,
+    redisCommandsPerRequest:
+      redisBefore !== undefined && redisAfter !== undefined
+        ? (redisAfter - redisBefore) / result.requests.total
+        : undefined,
   };
 }
 
@@ -336,7 +376,12 @@ async function measureThroughput(scenario: Scenario, server: ServerProcess, opti
  * whole (µs resolution) rather than in autocannon's whole-millisecond histogram: at a modest load
  * p99 is about a millisecond, and a ratio of whole milliseconds would mean nothing.
  */
-async function pacedLoad(port: number, path: string, headers: Record<string, string>, options: { connections: number; rate: number; seconds: number }): Promise<Paced> {
+async function pacedLoad(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  options: { connections: number; rate: number; seconds: number },
+): Promise<Paced> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
   const total = Math.round(options.rate * options.seconds);
   const latencies: number[] = [];
@@ -351,15 +396,18 @@ async function pacedLoad(port: number, path: string, headers: Record<string, str
       if (settled === total) done();
     };
     const fire = (scheduled: number) => {
-      const req = httpRequest({ host: "127.0.0.1", port, path, method: "GET", headers, agent, timeout: 30_000 }, (res) => {
-        res.resume();
-        res.once("end", () => {
-          latencies.push(performance.now() - scheduled);
-          const code = String(res.statusCode);
-          statusCodes[code] = (statusCodes[code] ?? 0) + 1;
-          finish();
-        });
-      });
+      const req = httpRequest(
+        { host: "127.0.0.1", port, path, method: "GET", headers, agent, timeout: 30_000 },
+        (res) => {
+          res.resume();
+          res.once("end", () => {
+            latencies.push(performance.now() - scheduled);
+            const code = String(res.statusCode);
+            statusCodes[code] = (statusCodes[code] ?? 0) + 1;
+            finish();
+          });
+        },
+      );
       req.once("timeout", () => req.destroy(new Error("timeout")));
       req.once("error", () => {
         errors += 1;
@@ -377,8 +425,11 @@ async function pacedLoad(port: number, path: string, headers: Record<string, str
   });
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)] ?? Number.NaN;
-  const non2xx = Object.entries(statusCodes).filter(([code]) => !code.startsWith("2")).reduce((sum, [, n]) => sum + n, 0);
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)] ?? Number.NaN;
+  const non2xx = Object.entries(statusCodes)
+    .filter(([code]) => !code.startsWith("2"))
+    .reduce((sum, [, n]) => sum + n, 0);
   return {
     ...options,
     sent: total,
@@ -386,13 +437,22 @@ async function pacedLoad(port: number, path: string, headers: Record<string, str
     non2xx,
     errors,
     statusCodes,
-    latencyMs: { mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length), p50: at(0.5), p90: at(0.9), p99: at(0.99), max: latencies.at(-1) ?? Number.NaN },
+    latencyMs: {
+      mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length),
+      p50: at(0.5),
+      p90: at(0.9),
+      p99: at(0.99),
+      max: latencies.at(-1) ?? Number.NaN,
+    },
   };
 }
 
 /** Starts bench/flood.ts and waits until its autocannon runs; `result` settles when the flood is over. */
 async function startFlood(options: FloodOptions): Promise<{ child: ChildProcess; result: Promise<FloodOutcome> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/flood.ts"), JSON.stringify(options)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/flood.ts"), JSON.stringify(options)], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const next = lineReader(child, "flood");
   const first = await next();
   if (first !== "started") throw new Error(`flood process printed ${first}`);
@@ -406,7 +466,13 @@ async function startFlood(options: FloodOptions): Promise<{ child: ChildProcess;
  * a second load generator (its own process) floods POST /api/auth/login with wrong passwords, once
  * per entry of `floodConnections`.
  */
-async function measureFlood(options: { duration: number; warmup: number; meRate: number; meConnections: number; floodConnections: number[] }): Promise<Outcome> {
+async function measureFlood(options: {
+  duration: number;
+  warmup: number;
+  meRate: number;
+  meConnections: number;
+  floodConnections: number[];
+}): Promise<Outcome> {
   const scenario = "me-under-login-flood" as const;
   const prepared = await prepare(scenario);
   if (typeof prepared === "string") return { scenario, skipped: prepared };
@@ -417,7 +483,10 @@ async function measureFlood(options: { duration: number; warmup: number; meRate:
   }
 }
 
-async function floodOn(server: ServerProcess, options: { duration: number; warmup: number; meRate: number; meConnections: number; floodConnections: number[] }): Promise<FloodMeasured> {
+async function floodOn(
+  server: ServerProcess,
+  options: { duration: number; warmup: number; meRate: number; meConnections: number; floodConnections: number[] },
+): Promise<FloodMeasured> {
   const scenario = "me-under-login-flood" as const;
   try {
     await probe(scenario, server);
@@ -431,7 +500,11 @@ async function floodOn(server: ServerProcess, options: { duration: number; warmu
 
     const phases: FloodPhase[] = [];
     for (const connections of options.floodConnections) {
-      const flood = await startFlood({ url: `http://127.0.0.1:${server.port}/api/auth/login`, connections, duration: FLOOD_RAMP_SECONDS + options.duration + 1 });
+      const flood = await startFlood({
+        url: `http://127.0.0.1:${server.port}/api/auth/login`,
+        connections,
+        duration: FLOOD_RAMP_SECONDS + options.duration + 1,
+      });
       try {
         await sleep(FLOOD_RAMP_SECONDS * 1000);
         await command(server, "mark");
@@ -444,11 +517,26 @@ async function floodOn(server: ServerProcess, options: { duration: number; warmu
         const busyAfter = machineBusyMs();
         const stats = JSON.parse(await command(server, "stats")) as ServerStats;
         const outcome = await flood.result;
-        profileWindow(scenario, stats, stats.logLines, `flood of ${connections} connections; requests = /me + logins, from the log lines`);
+        profileWindow(
+          scenario,
+          stats,
+          stats.logLines,
+          `flood of ${connections} connections; requests = /me + logins, from the log lines`,
+        );
         const serverCpu = stats.cpuMs / stats.wallMs;
         // Everything but the server and this process: mostly the flood's load generator.
-        const otherCpu = busyBefore !== undefined && busyAfter !== undefined ? Math.max(0, (busyAfter - busyBefore) / wallMs - serverCpu - (cpu.user + cpu.system) / 1000 / wallMs) : undefined;
-        phases.push({ connections, flooded, p99Ratio: flooded.latencyMs.p99 / alone.latencyMs.p99, flood: outcome, server: stats, otherCpu });
+        const otherCpu =
+          busyBefore !== undefined && busyAfter !== undefined
+            ? Math.max(0, (busyAfter - busyBefore) / wallMs - serverCpu - (cpu.user + cpu.system) / 1000 / wallMs)
+            : undefined;
+        phases.push({
+          connections,
+          flooded,
+          p99Ratio: flooded.latencyMs.p99 / alone.latencyMs.p99,
+          flood: outcome,
+          server: stats,
+          otherCpu,
+        });
       } finally {
         if (flood.child.exitCode === null) flood.child.kill("SIGTERM");
       }
@@ -502,7 +590,8 @@ function machine() {
       return undefined;
     }
   };
-  const pkg = (name: string) => (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+  const pkg = (name: string) =>
+    (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
   return {
     nproc: availableParallelism(),
     cpu: cpus()[0]?.model ?? "unknown",
@@ -516,22 +605,51 @@ function machine() {
   };
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const pct = (share: number) => `${fmt(share * 100)}%`;
 
-const REQUEST: Partial<Record<Scenario, string>> = { "bulwark-me-memory": "GET /api/users/me", "bulwark-me-pg-redis": "GET /api/users/me", "bulwark-key-memory": "GET /api/bench/key (API key)" };
+const REQUEST: Partial<Record<Scenario, string>> = {
+  "bulwark-me-memory": "GET /api/users/me",
+  "bulwark-me-pg-redis": "GET /api/users/me",
+  "bulwark-key-memory": "GET /api/bench/key (API key)",
+};
 
 /** Server CPU time per request in µs: unlike req/s, it barely moves when other work shares the machine. */
 const cpuPerRequest = (o: Measured) => (o.server.cpuMs * 1000) / o.requests;
 
 function throughputRows(outcomes: readonly Outcome[], bare: number | undefined): string[][] {
   const bareMeasured = outcomes.find((o): o is Measured => !isFlood(o) && !isSkipped(o) && o.scenario === "bare");
-  const rows = [["scenario", "request", "req/s", "p50 ms", "p99 ms", "ratio", "goal", "non-2xx", "server CPU", "CPU µs/req", "CPU ratio", "server ELU", "loadgen CPU", "other CPU", "log lines/req", "resp bytes"]];
+  const rows = [
+    [
+      "scenario",
+      "request",
+      "req/s",
+      "p50 ms",
+      "p99 ms",
+      "ratio",
+      "goal",
+      "non-2xx",
+      "server CPU",
+      "CPU µs/req",
+      "CPU ratio",
+      "server ELU",
+      "loadgen CPU",
+      "other CPU",
+      "log lines/req",
+      "resp bytes",
+    ],
+  ];
   for (const o of outcomes) {
     if (isFlood(o)) continue;
     if (isSkipped(o)) {
       if (o.scenario === "me-under-login-flood") continue;
-      rows.push([o.scenario, REQUEST[o.scenario] ?? "GET /hello", "skipped", ...Array<string>(rows[0]!.length - 3).fill("")]);
+      rows.push([
+        o.scenario,
+        REQUEST[o.scenario] ?? "GET /hello",
+        "skipped",
+        ...Array<string>(rows[0]!.length - 3).fill(""),
+      ]);
       continue;
     }
     const ratio = bare ? o.reqPerSec / bare : Number.NaN;
@@ -564,27 +682,70 @@ const ms = (n: number) => fmt(n, 2);
 function floodRows(f: FloodMeasured, meMemory: Measured | undefined): string[][] {
   const invalid = (p: Paced) => (p.non2xx + p.errors > 0 ? `${p.non2xx + p.errors} INVALID` : "0");
   const codes = (ph: FloodPhase) => ph.flood.statusCodes;
-  const other = (ph: FloodPhase) => Object.entries(codes(ph)).filter(([c]) => !["401", "503", "429"].includes(c)).map(([c, n]) => `${c}: ${fmt(n)}`).join(", ");
+  const other = (ph: FloodPhase) =>
+    Object.entries(codes(ph))
+      .filter(([c]) => !["401", "503", "429"].includes(c))
+      .map(([c, n]) => `${c}: ${fmt(n)}`)
+      .join(", ");
   const row = (label: string, alone: string, each: (ph: FloodPhase) => string) => [label, alone, ...f.phases.map(each)];
   return [
     row("GET /api/users/me (bearer), paced", "alone", (ph) => `under a login flood of ${ph.connections} connections`),
-    row("p50 / p90 ms", `${ms(f.alone.latencyMs.p50)} / ${ms(f.alone.latencyMs.p90)}`, (ph) => `${ms(ph.flooded.latencyMs.p50)} / ${ms(ph.flooded.latencyMs.p90)}`),
+    row(
+      "p50 / p90 ms",
+      `${ms(f.alone.latencyMs.p50)} / ${ms(f.alone.latencyMs.p90)}`,
+      (ph) => `${ms(ph.flooded.latencyMs.p50)} / ${ms(ph.flooded.latencyMs.p90)}`,
+    ),
     row("p99 ms", ms(f.alone.latencyMs.p99), (ph) => ms(ph.flooded.latencyMs.p99)),
     row("max ms", ms(f.alone.latencyMs.max), (ph) => ms(ph.flooded.latencyMs.max)),
-    row(`p99 ratio (flooded / alone), goal < ${FLOOD_P99_GOAL}x`, "", (ph) => `${fmt(ph.p99Ratio, 2)}x ${ph.p99Ratio < FLOOD_P99_GOAL ? "ok" : "MISSED"}`),
-    row("  p99 of bulwark-me-memory (50 connections, saturated)", meMemory ? `${fmt(meMemory.latencyMs.p99)} ms` : "not run", (ph) => (meMemory ? `${fmt(ph.flooded.latencyMs.p99 / meMemory.latencyMs.p99, 2)}x that` : "")),
+    row(
+      `p99 ratio (flooded / alone), goal < ${FLOOD_P99_GOAL}x`,
+      "",
+      (ph) => `${fmt(ph.p99Ratio, 2)}x ${ph.p99Ratio < FLOOD_P99_GOAL ? "ok" : "MISSED"}`,
+    ),
+    row(
+      "  p99 of bulwark-me-memory (50 connections, saturated)",
+      meMemory ? `${fmt(meMemory.latencyMs.p99)} ms` : "not run",
+      (ph) => (meMemory ? `${fmt(ph.flooded.latencyMs.p99 / meMemory.latencyMs.p99, 2)}x that` : ""),
+    ),
     row("/me non-2xx + errors", invalid(f.alone), (ph) => invalid(ph.flooded)),
-    row("server CPU (all threads) / ELU", `${pct(f.serverAlone.cpuMs / f.serverAlone.wallMs)} / ${fmt(f.serverAlone.elu, 2)}`, (ph) => `${pct(ph.server.cpuMs / ph.server.wallMs)} / ${fmt(ph.server.elu, 2)}`),
+    row(
+      "server CPU (all threads) / ELU",
+      `${pct(f.serverAlone.cpuMs / f.serverAlone.wallMs)} / ${fmt(f.serverAlone.elu, 2)}`,
+      (ph) => `${pct(ph.server.cpuMs / ph.server.wallMs)} / ${fmt(ph.server.elu, 2)}`,
+    ),
     row("POST /api/auth/login req/s", "", (ph) => `${fmt(ph.flood.reqPerSec)} (over ${fmt(ph.flood.seconds)} s)`),
-    row("  401 wrong password / 503 queue full / 429", "", (ph) => `${fmt(codes(ph)["401"] ?? 0)} / ${fmt(codes(ph)["503"] ?? 0)} / ${fmt(codes(ph)["429"] ?? 0)}${other(ph) ? `; other ${other(ph)}` : ""}`),
+    row(
+      "  401 wrong password / 503 queue full / 429",
+      "",
+      (ph) =>
+        `${fmt(codes(ph)["401"] ?? 0)} / ${fmt(codes(ph)["503"] ?? 0)} / ${fmt(codes(ph)["429"] ?? 0)}${other(ph) ? `; other ${other(ph)}` : ""}`,
+    ),
     row("  errors / timeouts", "", (ph) => `${fmt(ph.flood.errors)} / ${fmt(ph.flood.timeouts)}`),
-    row("  login latency p50 / p99 / max ms", "", (ph) => `${fmt(ph.flood.latencyMs.p50)} / ${fmt(ph.flood.latencyMs.p99)} / ${fmt(ph.flood.latencyMs.max)}`),
-    row("  Argon2 verifications/s, deepest queue, most in flight", "", (ph) => (ph.server.hasher ? `${fmt(ph.server.hasher.verifications / (ph.server.wallMs / 1000))}, ${ph.server.hasher.maxQueued}, ${ph.server.hasher.maxInFlight}` : "?")),
-    row("  other CPU (mostly the flood's load generator)", "", (ph) => (ph.otherCpu === undefined ? "?" : pct(ph.otherCpu))),
+    row(
+      "  login latency p50 / p99 / max ms",
+      "",
+      (ph) => `${fmt(ph.flood.latencyMs.p50)} / ${fmt(ph.flood.latencyMs.p99)} / ${fmt(ph.flood.latencyMs.max)}`,
+    ),
+    row("  Argon2 verifications/s, deepest queue, most in flight", "", (ph) =>
+      ph.server.hasher
+        ? `${fmt(ph.server.hasher.verifications / (ph.server.wallMs / 1000))}, ${ph.server.hasher.maxQueued}, ${ph.server.hasher.maxInFlight}`
+        : "?",
+    ),
+    row("  other CPU (mostly the flood's load generator)", "", (ph) =>
+      ph.otherCpu === undefined ? "?" : pct(ph.otherCpu),
+    ),
   ];
 }
 
-function summaryMarkdown(date: string, facts: ReturnType<typeof machine>, options: object, outcomes: readonly Outcome[], bare: number | undefined, startup: StartupResult | undefined, notes: string[]): string {
+function summaryMarkdown(
+  date: string,
+  facts: ReturnType<typeof machine>,
+  options: object,
+  outcomes: readonly Outcome[],
+  bare: number | undefined,
+  startup: StartupResult | undefined,
+  notes: string[],
+): string {
   const parts = [
     `# Benchmark ${date}`,
     "",
@@ -596,7 +757,12 @@ function summaryMarkdown(date: string, facts: ReturnType<typeof machine>, option
       ["node", facts.node],
       ["fastify / autocannon", `${facts.fastify} / ${facts.autocannon}`],
       ["commit", `${facts.commit}${facts.dirty ? " (uncommitted changes)" : ""}`],
-      ["load", Object.entries(options).map(([k, v]) => `${k} ${String(v)}`).join(", ")],
+      [
+        "load",
+        Object.entries(options)
+          .map(([k, v]) => `${k} ${String(v)}`)
+          .join(", "),
+      ],
     ]),
     "",
     "## Throughput",
@@ -605,13 +771,25 @@ function summaryMarkdown(date: string, facts: ReturnType<typeof machine>, option
     "",
   ];
   const flood = outcomes.find(isFlood);
-  if (flood) parts.push("## GET /api/users/me under a login flood", "", markdownTable(floodRows(flood, outcomes.filter(isMeasured).find((o) => o.scenario === "bulwark-me-memory"))), "");
+  if (flood)
+    parts.push(
+      "## GET /api/users/me under a login flood",
+      "",
+      markdownTable(
+        floodRows(
+          flood,
+          outcomes.filter(isMeasured).find((o) => o.scenario === "bulwark-me-memory"),
+        ),
+      ),
+      "",
+    );
   if (startup) parts.push("## Start-up", "", markdownTable(startupRows(startup)), "");
   if (notes.length > 0) parts.push("## Notes", "", ...notes.map((n) => `- ${n}`), "");
   return parts.join("\n");
 }
 
-const DEFAULT_SCENARIOS = "bare,bulwark-memory,bulwark-redis,bulwark-me-memory,bulwark-me-pg-redis,bulwark-key-memory,me-under-login-flood";
+const DEFAULT_SCENARIOS =
+  "bare,bulwark-memory,bulwark-redis,bulwark-me-memory,bulwark-me-pg-redis,bulwark-key-memory,me-under-login-flood";
 const { values } = parseArgs({
   options: {
     duration: { type: "string", default: "10" },
@@ -644,7 +822,9 @@ const scenarios = values.scenarios.split(",").map((s) => s.trim()) as Scenario[]
 if (!scenarios.includes("bare")) scenarios.unshift("bare");
 const facts = machine();
 
-console.log(`bench: ${facts.nproc} CPUs (${facts.cpu}), node ${facts.node}; ${options.connections} connections, pipelining 1, ${options.warmup} s warm-up + ${options.duration} s per scenario, ${options.rounds} round(s)\n`);
+console.log(
+  `bench: ${facts.nproc} CPUs (${facts.cpu}), node ${facts.node}; ${options.connections} connections, pipelining 1, ${options.warmup} s warm-up + ${options.duration} s per scenario, ${options.rounds} round(s)\n`,
+);
 const rounds = new Map<Scenario, Outcome[]>(scenarios.map((s) => [s, []]));
 const busyScenarios = new Set<string>();
 for (let round = 1; round <= options.rounds; round++) {
@@ -655,7 +835,8 @@ for (let round = 1; round <= options.rounds; round++) {
       busyScenarios.add(`${scenario} (round ${round}, ${fmt(busy * 100)}% busy)`);
       process.stdout.write(`(machine still ${fmt(busy * 100)}% busy after waiting ${values["quiet-wait"]} s) `);
     }
-    const outcome = scenario === "me-under-login-flood" ? await measureFlood(options) : await measure(scenario, options);
+    const outcome =
+      scenario === "me-under-login-flood" ? await measureFlood(options) : await measure(scenario, options);
     rounds.get(scenario)!.push(outcome);
     if (isFlood(outcome)) {
       const each = outcome.phases.map((ph) => {
@@ -664,7 +845,9 @@ for (let round = 1; round <= options.rounds; round++) {
       });
       console.log(`/me p99 ${ms(outcome.alone.latencyMs.p99)} ms alone, ${each.join(", ")}`);
     } else if (isMeasured(outcome)) {
-      console.log(`${fmt(outcome.reqPerSec)} req/s, p99 ${outcome.latencyMs.p99} ms, server ELU ${fmt(outcome.server.elu, 2)}, other CPU ${outcome.otherCpu === undefined ? "?" : pct(outcome.otherCpu)}${outcome.non2xx + outcome.errors + outcome.timeouts > 0 ? " INVALID" : ""}`);
+      console.log(
+        `${fmt(outcome.reqPerSec)} req/s, p99 ${outcome.latencyMs.p99} ms, server ELU ${fmt(outcome.server.elu, 2)}, other CPU ${outcome.otherCpu === undefined ? "?" : pct(outcome.otherCpu)}${outcome.non2xx + outcome.errors + outcome.timeouts > 0 ? " INVALID" : ""}`,
+      );
     } else {
       console.log(outcome.skipped);
     }
@@ -682,25 +865,47 @@ if (floodOutcome) console.log(`${textTable(floodRows(floodOutcome, meMemory))}\n
 const notes: string[] = [];
 const invalid = outcomes.filter(isMeasured).filter((o) => o.non2xx + o.errors + o.timeouts > 0);
 for (const o of invalid) {
-  notes.push(`INVALID RUN: ${o.scenario} had ${o.non2xx} non-2xx responses (${JSON.stringify(o.statusCodes)}), ${o.errors} errors, ${o.timeouts} timeouts.`);
+  notes.push(
+    `INVALID RUN: ${o.scenario} had ${o.non2xx} non-2xx responses (${JSON.stringify(o.statusCodes)}), ${o.errors} errors, ${o.timeouts} timeouts.`,
+  );
 }
-const floodInvalid = floodOutcome !== undefined && [floodOutcome.alone, ...floodOutcome.phases.map((ph) => ph.flooded)].some((p) => p.non2xx + p.errors > 0 || p.completed !== p.sent);
+const floodInvalid =
+  floodOutcome !== undefined &&
+  [floodOutcome.alone, ...floodOutcome.phases.map((ph) => ph.flooded)].some(
+    (p) => p.non2xx + p.errors > 0 || p.completed !== p.sent,
+  );
 if (floodOutcome && floodInvalid) {
-  const answered = [floodOutcome.alone, ...floodOutcome.phases.map((ph) => ph.flooded)].map((p) => `${JSON.stringify(p.statusCodes)} (${p.errors} errors, ${p.completed}/${p.sent} answered)`);
+  const answered = [floodOutcome.alone, ...floodOutcome.phases.map((ph) => ph.flooded)].map(
+    (p) => `${JSON.stringify(p.statusCodes)} (${p.errors} errors, ${p.completed}/${p.sent} answered)`,
+  );
   notes.push(`INVALID RUN: me-under-login-flood: /me answered ${answered.join(" alone, then ")} under the floods.`);
 }
 for (const o of outcomes.filter(isMeasured)) {
-  if (o.scenario !== "bare" && o.server.sampleLogLine) notes.push(`${o.scenario} logged ${fmt(o.server.logLines)} lines (${fmt(o.server.logBytes / Math.max(1, o.server.logLines))} bytes each) to /dev/null at level info, e.g. \`${o.server.sampleLogLine}\``);
-  if (o.redisCommandsPerRequest !== undefined) notes.push(`${o.scenario}: ${fmt(o.redisCommandsPerRequest, 2)} Redis commands per request (whole Redis server, during the run); counters ${o.server.counters}, cache ${o.server.cache} after the run.`);
-  if (o.otherCpu !== undefined && o.otherCpu > 0.15 && !REDIS_SCENARIOS.includes(o.scenario)) notes.push(`${o.scenario}: other processes used ${pct(o.otherCpu)} of a core during the run; on ${facts.nproc} cores that competes with the server and load generator, so treat the numbers with care.`);
-  if (o.scenario === "bare" && o.server.elu < 0.9) notes.push(`bare Fastify's event loop was only ${fmt(o.server.elu * 100)}% busy: the load generator (${pct(o.loadGenCpu)} of a core) may be the limit, which flatters every ratio.`);
+  if (o.scenario !== "bare" && o.server.sampleLogLine)
+    notes.push(
+      `${o.scenario} logged ${fmt(o.server.logLines)} lines (${fmt(o.server.logBytes / Math.max(1, o.server.logLines))} bytes each) to /dev/null at level info, e.g. \`${o.server.sampleLogLine}\``,
+    );
+  if (o.redisCommandsPerRequest !== undefined)
+    notes.push(
+      `${o.scenario}: ${fmt(o.redisCommandsPerRequest, 2)} Redis commands per request (whole Redis server, during the run); counters ${o.server.counters}, cache ${o.server.cache} after the run.`,
+    );
+  if (o.otherCpu !== undefined && o.otherCpu > 0.15 && !REDIS_SCENARIOS.includes(o.scenario))
+    notes.push(
+      `${o.scenario}: other processes used ${pct(o.otherCpu)} of a core during the run; on ${facts.nproc} cores that competes with the server and load generator, so treat the numbers with care.`,
+    );
+  if (o.scenario === "bare" && o.server.elu < 0.9)
+    notes.push(
+      `bare Fastify's event loop was only ${fmt(o.server.elu * 100)}% busy: the load generator (${pct(o.loadGenCpu)} of a core) may be the limit, which flatters every ratio.`,
+    );
 }
 if (floodOutcome) {
   notes.push(
     `me-under-login-flood: /me is an open-loop paced load (${floodOutcome.alone.connections} keep-alive connections at most, ${fmt(floodOutcome.alone.rate)} req/s, latency from each request's scheduled time, µs resolution), ` +
-    `measured alone and then under each flood on the same server; a flood is autocannon in its own process, ${floodOutcome.phases.map((ph) => ph.connections).join(" then ")} connections posting wrong passwords for login names never used before, ` +
-    `and its counts cover its whole run (${FLOOD_RAMP_SECONDS} s ramp included). ` +
-    (process.env.BENCH_FLOOD_STORE === "pg-redis" ? "The server ran on PostgreSQL and Redis (BENCH_FLOOD_STORE=pg-redis)." : "The server ran on the embedded defaults (PGlite, memory counters)."),
+      `measured alone and then under each flood on the same server; a flood is autocannon in its own process, ${floodOutcome.phases.map((ph) => ph.connections).join(" then ")} connections posting wrong passwords for login names never used before, ` +
+      `and its counts cover its whole run (${FLOOD_RAMP_SECONDS} s ramp included). ` +
+      (process.env.BENCH_FLOOD_STORE === "pg-redis"
+        ? "The server ran on PostgreSQL and Redis (BENCH_FLOOD_STORE=pg-redis)."
+        : "The server ran on the embedded defaults (PGlite, memory counters)."),
   );
 }
 for (const o of outcomes) if (isSkipped(o)) notes.push(`${o.scenario} skipped: ${o.skipped}`);
@@ -709,10 +914,21 @@ for (const [scenario, list] of rounds) {
   if (rates.length > 1 && (Math.max(...rates) - Math.min(...rates)) / Math.max(...rates) > 0.1) {
     notes.push(`${scenario}: rounds ranged ${rates.map((r) => fmt(r)).join(" / ")} req/s; the best is reported.`);
   }
-  const p99s = list.filter(isFlood).map((f) => `${f.phases.map((ph) => `${ms(ph.flooded.latencyMs.p99)} ms under ${ph.connections}`).join(", ")} (alone ${ms(f.alone.latencyMs.p99)} ms)`);
-  if (p99s.length > 1) notes.push(`${scenario}: /me p99 per round ${p99s.join(" / ")}; the round with the lowest p99 under the first flood is reported.`);
+  const p99s = list
+    .filter(isFlood)
+    .map(
+      (f) =>
+        `${f.phases.map((ph) => `${ms(ph.flooded.latencyMs.p99)} ms under ${ph.connections}`).join(", ")} (alone ${ms(f.alone.latencyMs.p99)} ms)`,
+    );
+  if (p99s.length > 1)
+    notes.push(
+      `${scenario}: /me p99 per round ${p99s.join(" / ")}; the round with the lowest p99 under the first flood is reported.`,
+    );
 }
-if (busyScenarios.size > 0) notes.push(`ran on a busy machine (other work above a quarter of a core after the quiet wait): ${[...busyScenarios].join(", ")}.`);
+if (busyScenarios.size > 0)
+  notes.push(
+    `ran on a busy machine (other work above a quarter of a core after the quiet wait): ${[...busyScenarios].join(", ")}.`,
+  );
 for (const note of notes) console.log(note.startsWith("INVALID") ? `\n!!!!! ${note} !!!!!\n` : note);
 
 let startup: StartupResult | undefined;
@@ -726,11 +942,25 @@ if (!values["no-write"]) {
   const date = new Date().toISOString().slice(0, 10);
   const dir = join(ROOT, "bench/results");
   mkdirSync(dir, { recursive: true });
-  const ratios = Object.fromEntries(outcomes.filter(isMeasured).map((o) => [o.scenario, bare ? o.reqPerSec / bare : null]));
+  const ratios = Object.fromEntries(
+    outcomes.filter(isMeasured).map((o) => [o.scenario, bare ? o.reqPerSec / bare : null]),
+  );
   const floodSummary = floodOutcome
-    ? { p99AloneMs: floodOutcome.alone.latencyMs.p99, goal: FLOOD_P99_GOAL, floods: floodOutcome.phases.map((ph) => ({ connections: ph.connections, p99FloodedMs: ph.flooded.latencyMs.p99, p99Ratio: ph.p99Ratio, login: ph.flood.statusCodes })) }
+    ? {
+        p99AloneMs: floodOutcome.alone.latencyMs.p99,
+        goal: FLOOD_P99_GOAL,
+        floods: floodOutcome.phases.map((ph) => ({
+          connections: ph.connections,
+          p99FloodedMs: ph.flooded.latencyMs.p99,
+          p99Ratio: ph.p99Ratio,
+          login: ph.flood.statusCodes,
+        })),
+      }
     : undefined;
-  writeFileSync(join(dir, "latest.json"), `${JSON.stringify({ date: new Date().toISOString(), machine: facts, options, goals: { ...GOALS, floodP99Ratio: FLOOD_P99_GOAL }, ratios, flood: floodSummary, scenarios: outcomes, rounds: Object.fromEntries(rounds), startup, notes }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, "latest.json"),
+    `${JSON.stringify({ date: new Date().toISOString(), machine: facts, options, goals: { ...GOALS, floodP99Ratio: FLOOD_P99_GOAL }, ratios, flood: floodSummary, scenarios: outcomes, rounds: Object.fromEntries(rounds), startup, notes }, null, 2)}\n`,
+  );
   writeFileSync(join(dir, `${date}-summary.md`), summaryMarkdown(date, facts, options, outcomes, bare, startup, notes));
   console.log(`\nwrote bench/results/latest.json and bench/results/${date}-summary.md`);
 }

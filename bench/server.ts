@@ -23,11 +23,25 @@ import { benchSecrets, isMain } from "./lib.js";
  * `bulwark-key-memory` serves a library route guarded by an API key scope (`GET /api/bench/key`),
  * called with the key of the user it signed in; it prints the key where the others print a token.
  */
-export const SCENARIOS = ["bare", "bulwark-memory", "bulwark-redis", "bulwark-memory-warn", "bulwark-me-memory", "bulwark-me-pg-redis", "bulwark-key-memory", "me-under-login-flood"] as const;
+export const SCENARIOS = [
+  "bare",
+  "bulwark-memory",
+  "bulwark-redis",
+  "bulwark-memory-warn",
+  "bulwark-me-memory",
+  "bulwark-me-pg-redis",
+  "bulwark-key-memory",
+  "me-under-login-flood",
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** The scenarios whose server registers a user, signs in at start-up and prints the access token. */
-export const IDENTITY_SCENARIOS: readonly Scenario[] = ["bulwark-me-memory", "bulwark-me-pg-redis", "bulwark-key-memory", "me-under-login-flood"];
+export const IDENTITY_SCENARIOS: readonly Scenario[] = [
+  "bulwark-me-memory",
+  "bulwark-me-pg-redis",
+  "bulwark-key-memory",
+  "me-under-login-flood",
+];
 /** The scenarios authenticated by an API key (the second line the server prints is the key). */
 export const KEY_SCENARIOS: readonly Scenario[] = ["bulwark-key-memory"];
 /** The scope the key scenario's route requires and its key holds. */
@@ -93,29 +107,51 @@ type BulwarkOptions = {
   keyRoute?: boolean;
 };
 
-async function bulwark(options: BulwarkOptions, tally: ReturnType<typeof countingDevNull>): Promise<{ app: FastifyInstance; dataDir: string }> {
+async function bulwark(
+  options: BulwarkOptions,
+  tally: ReturnType<typeof countingDevNull>,
+): Promise<{ app: FastifyInstance; dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-bench-"));
-  const config = loadConfig({
-    DATA_DIR: dataDir,
-    ...benchSecrets(),
-    // Counted per user for /me, per IP for the login flood: neither may trip during a run.
-    RATE_LIMIT_PER_MINUTE: BENCH_RATE_LIMIT,
-    RATE_LIMIT_PER_HOUR: BENCH_RATE_LIMIT,
-    ...(options.redis ? { REDIS_URL: process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL } : {}),
-    ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
-    ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
-    // The longest lifetime allowed, so the token printed at start-up outlives the run.
-    ...(options.identity ? { ACCESS_TOKEN_TTL: "86400" } : {}),
-    ...(options.identity?.loginUnlimited ? { AUTH_LOGIN_PER_MINUTE: BENCH_RATE_LIMIT } : {}),
-  }, { generateDevSecrets: false });
+  const config = loadConfig(
+    {
+      DATA_DIR: dataDir,
+      ...benchSecrets(),
+      // Counted per user for /me, per IP for the login flood: neither may trip during a run.
+      RATE_LIMIT_PER_MINUTE: BENCH_RATE_LIMIT,
+      RATE_LIMIT_PER_HOUR: BENCH_RATE_LIMIT,
+      ...(options.redis ? { REDIS_URL: process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL } : {}),
+      ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+      ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
+      // The longest lifetime allowed, so the token printed at start-up outlives the run.
+      ...(options.identity ? { ACCESS_TOKEN_TTL: "86400" } : {}),
+      ...(options.identity?.loginUnlimited ? { AUTH_LOGIN_PER_MINUTE: BENCH_RATE_LIMIT } : {}),
+    },
+    { generateDevSecrets: false },
+  );
   // The logger `bulwark start` builds (LOG_LEVEL default info, redaction, secret scrubbing), writing to /dev/null.
-  const logger = createLogger({ level: config.logLevel, secrets: [config.secretKey, config.metricsToken, config.encryptionKeys], destination: tally.destination });
+  const logger = createLogger({
+    level: config.logLevel,
+    secrets: [config.secretKey, config.metricsToken, config.encryptionKeys],
+    destination: tally.destination,
+  });
   // The hasher createApp would build itself (same defaults), passed in only so its stats can be read.
   const app = await createApp(config, { logger, ...(options.hasher ? { hasher: options.hasher } : {}) });
   // A library route, as a user of Bulwark adds one: default auth (none) and rate-limit class.
-  app.get("/hello", { schema: { response: { 200: HelloResponse } }, config: { auth: "public", rateLimit: "default" } }, async () => ({ hello: "world" }));
+  app.get(
+    "/hello",
+    { schema: { response: { 200: HelloResponse } }, config: { auth: "public", rateLimit: "default" } },
+    async () => ({ hello: "world" }),
+  );
   // The same answer behind an API key scope (bulwark-key-memory).
-  if (options.keyRoute) app.get("/api/bench/key", { schema: { response: { 200: HelloResponse } }, config: { auth: { apiKey: BENCH_KEY_SCOPE }, rateLimit: "default" } }, async () => ({ hello: "world" }));
+  if (options.keyRoute)
+    app.get(
+      "/api/bench/key",
+      {
+        schema: { response: { 200: HelloResponse } },
+        config: { auth: { apiKey: BENCH_KEY_SCOPE }, rateLimit: "default" },
+      },
+      async () => ({ hello: "world" }),
+    );
   return { app, dataDir };
 }
 
@@ -123,21 +159,35 @@ async function bulwark(options: BulwarkOptions, tally: ReturnType<typeof countin
 async function signIn(app: FastifyInstance): Promise<string> {
   const username = `bench_${randomToken(6).replace(/[^A-Za-z0-9]/g, "x")}`;
   const password = `Lantern ${randomToken(9)} orchard`;
-  const registered = await app.inject({ method: "POST", url: "/api/auth/register", payload: { username, email: `${username.toLowerCase()}@example.com`, password } });
+  const registered = await app.inject({
+    method: "POST",
+    url: "/api/auth/register",
+    payload: { username, email: `${username.toLowerCase()}@example.com`, password },
+  });
   if (registered.statusCode !== 201) throw new Error(`register answered ${registered.statusCode}: ${registered.body}`);
   const login = await app.inject({ method: "POST", url: "/api/auth/login", payload: { login: username, password } });
   if (login.statusCode !== 200) throw new Error(`login answered ${login.statusCode}: ${login.body}`);
   const token = (login.json() as { access_token?: unknown }).access_token;
   if (typeof token !== "string") throw new Error("login returned no access_token");
   // Sudo mode, so the session may create the bench's API key.
-  const stepUp = await app.inject({ method: "POST", url: "/api/auth/step-up", headers: { authorization: `Bearer ${token}` }, payload: { password } });
+  const stepUp = await app.inject({
+    method: "POST",
+    url: "/api/auth/step-up",
+    headers: { authorization: `Bearer ${token}` },
+    payload: { password },
+  });
   if (stepUp.statusCode !== 200) throw new Error(`step-up answered ${stepUp.statusCode}: ${stepUp.body}`);
   return token;
 }
 
 /** Creates an API key with the bench scope for the signed-in user (through the API); returns the key. */
 async function createKey(app: FastifyInstance, accessToken: string): Promise<string> {
-  const res = await app.inject({ method: "POST", url: "/api/keys", headers: { authorization: `Bearer ${accessToken}` }, payload: { name: "bench", scopes: [BENCH_KEY_SCOPE] } });
+  const res = await app.inject({
+    method: "POST",
+    url: "/api/keys",
+    headers: { authorization: `Bearer ${accessToken}` },
+    payload: { name: "bench", scopes: [BENCH_KEY_SCOPE] },
+  });
   if (res.statusCode !== 201) throw new Error(`POST /api/keys answered ${res.statusCode}: ${res.body}`);
   const key = (res.json() as { key?: unknown }).key;
   if (typeof key !== "string") throw new Error("POST /api/keys returned no key");
@@ -163,22 +213,28 @@ async function main(): Promise<void> {
   const maxConcurrent = Number(process.env.BENCH_HASHER_MAX_CONCURRENT) || undefined;
   const hasher = identity ? createPasswordHasher(maxConcurrent ? { maxConcurrent } : {}) : undefined;
   // BENCH_FLOOD_STORE=pg-redis (diagnostic): the flood's server on PostgreSQL and Redis, like bulwark-me-pg-redis.
-  const pgRedis = scenario === "bulwark-me-pg-redis" || (scenario === "me-under-login-flood" && process.env.BENCH_FLOOD_STORE === "pg-redis");
+  const pgRedis =
+    scenario === "bulwark-me-pg-redis" ||
+    (scenario === "me-under-login-flood" && process.env.BENCH_FLOOD_STORE === "pg-redis");
   const redis = REDIS_SCENARIOS.includes(scenario) || pgRedis;
   let dataDir: string | undefined;
   let app: FastifyInstance;
   if (scenario === "bare") {
     app = await bare();
   } else {
-    if (pgRedis && !process.env.BENCH_DATABASE_URL) throw new Error(`${scenario} on PostgreSQL needs BENCH_DATABASE_URL (run.ts creates the database)`);
-    ({ app, dataDir } = await bulwark({
-      redis,
-      databaseUrl: pgRedis ? process.env.BENCH_DATABASE_URL : undefined,
-      logLevel: scenario === "bulwark-memory-warn" ? "warn" : undefined,
-      identity: identity ? { loginUnlimited: scenario === "me-under-login-flood" } : undefined,
-      hasher,
-      keyRoute: KEY_SCENARIOS.includes(scenario),
-    }, log));
+    if (pgRedis && !process.env.BENCH_DATABASE_URL)
+      throw new Error(`${scenario} on PostgreSQL needs BENCH_DATABASE_URL (run.ts creates the database)`);
+    ({ app, dataDir } = await bulwark(
+      {
+        redis,
+        databaseUrl: pgRedis ? process.env.BENCH_DATABASE_URL : undefined,
+        logLevel: scenario === "bulwark-memory-warn" ? "warn" : undefined,
+        identity: identity ? { loginUnlimited: scenario === "me-under-login-flood" } : undefined,
+        hasher,
+        keyRoute: KEY_SCENARIOS.includes(scenario),
+      },
+      log,
+    ));
   }
   const cleanup = () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
@@ -209,13 +265,27 @@ async function main(): Promise<void> {
   let hasherMark = hasher?.stats();
 
   const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
-  let mark = { at: monotonicUs(), wall: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), lines: 0, bytes: 0 };
+  let mark = {
+    at: monotonicUs(),
+    wall: performance.now(),
+    cpu: process.cpuUsage(),
+    elu: performance.eventLoopUtilization(),
+    lines: 0,
+    bytes: 0,
+  };
   const commands = createInterface({ input: process.stdin });
   commands.on("line", (line) => {
     const command = line.trim();
     if (command === "mark") {
       log.tally.sample = undefined;
-      mark = { at: monotonicUs(), wall: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), lines: log.tally.lines, bytes: log.tally.bytes };
+      mark = {
+        at: monotonicUs(),
+        wall: performance.now(),
+        cpu: process.cpuUsage(),
+        elu: performance.eventLoopUtilization(),
+        lines: log.tally.lines,
+        bytes: log.tally.bytes,
+      };
       hasherMark = hasher?.stats();
       hasherPeak.queued = 0;
       hasherPeak.inFlight = 0;
@@ -236,7 +306,14 @@ async function main(): Promise<void> {
           counters: counters?.kind,
           cache,
           ...(hasher && hasherMark
-            ? { hasher: { hashes: hasher.stats().hashes - hasherMark.hashes, verifications: hasher.stats().verifications - hasherMark.verifications, maxQueued: hasherPeak.queued, maxInFlight: hasherPeak.inFlight } }
+            ? {
+                hasher: {
+                  hashes: hasher.stats().hashes - hasherMark.hashes,
+                  verifications: hasher.stats().verifications - hasherMark.verifications,
+                  maxQueued: hasherPeak.queued,
+                  maxInFlight: hasherPeak.inFlight,
+                },
+              }
             : {}),
         };
         process.stdout.write(`${JSON.stringify(stats)}\n`);

@@ -40,10 +40,13 @@ export type StartupResult = {
 
 function status(port: number): Promise<number> {
   return new Promise((resolveStatus) => {
-    const req = request({ host: "127.0.0.1", port, path: "/health", method: "GET", timeout: 1_000, agent: false }, (res) => {
-      res.resume();
-      resolveStatus(res.statusCode ?? 0);
-    });
+    const req = request(
+      { host: "127.0.0.1", port, path: "/health", method: "GET", timeout: 1_000, agent: false },
+      (res) => {
+        res.resume();
+        resolveStatus(res.statusCode ?? 0);
+      },
+    );
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolveStatus(0));
     req.end();
@@ -57,7 +60,9 @@ function memoryMb(pid: number): { rss: number; peak: number } {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((done) => child.once("exit", () => done()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((done) => child.once("exit", () => done()));
 }
 
 /** Starts `node dist/main.js start` on `dataDir`, waits for /health, idles, reads memory, stops it. */
@@ -65,10 +70,21 @@ async function startOnce(dataDir: string, secrets: Record<string, string | undef
   const port = await freePort();
   // A minimal environment: no inherited DATABASE_URL / REDIS_URL / NODE_ENV, and cwd is the temp
   // folder so no .env is read. Only the embedded defaults are measured.
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, HOST: "127.0.0.1", PORT: String(port), ...secrets };
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATA_DIR: dataDir,
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    ...secrets,
+  };
   const output: string[] = [];
   const started = performance.now();
-  const child = spawn(process.execPath, [join(ROOT, "dist/main.js"), "start"], { cwd: dataDir, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [join(ROOT, "dist/main.js"), "start"], {
+    cwd: dataDir,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const keep = (chunk: Buffer) => {
     output.push(chunk.toString("utf8"));
     if (output.length > 200) output.shift();
@@ -78,8 +94,10 @@ async function startOnce(dataDir: string, secrets: Record<string, string | undef
   try {
     let readyMs: number | undefined;
     while (readyMs === undefined) {
-      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before answering:\n${output.join("")}`);
-      if (performance.now() - started > START_TIMEOUT_MS) throw new Error(`no 200 from /health after ${START_TIMEOUT_MS} ms:\n${output.join("")}`);
+      if (child.exitCode !== null)
+        throw new Error(`server exited with ${child.exitCode} before answering:\n${output.join("")}`);
+      if (performance.now() - started > START_TIMEOUT_MS)
+        throw new Error(`no 200 from /health after ${START_TIMEOUT_MS} ms:\n${output.join("")}`);
       if ((await status(port)) === 200) readyMs = performance.now() - started;
       else await sleep(10);
     }
@@ -123,7 +141,11 @@ export async function measureStartup(options: { build?: boolean; existingRuns?: 
       existing,
       existingMedianMs,
       goals: STARTUP_GOALS,
-      pass: { first: first.readyMs < STARTUP_GOALS.firstMs, existing: existingMedianMs < STARTUP_GOALS.existingMs, rss: maxRss < STARTUP_GOALS.rssMb },
+      pass: {
+        first: first.readyMs < STARTUP_GOALS.firstMs,
+        existing: existingMedianMs < STARTUP_GOALS.existingMs,
+        rss: maxRss < STARTUP_GOALS.rssMb,
+      },
     };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
@@ -137,18 +159,45 @@ export function startupRows(result: StartupResult): string[][] {
   const rssAll = [result.first, ...result.existing].map((r) => r.rssMb);
   return [
     ["start-up (dist/main.js start)", "measured", "goal", ""],
-    ["first start, fresh DATA_DIR", `${Math.round(result.first.readyMs)} ms`, `< ${result.goals.firstMs} ms`, verdict(result.pass.first)],
-    [`existing DATA_DIR (median of ${result.existing.length})`, `${Math.round(result.existingMedianMs)} ms`, `< ${result.goals.existingMs} ms`, verdict(result.pass.existing)],
+    [
+      "first start, fresh DATA_DIR",
+      `${Math.round(result.first.readyMs)} ms`,
+      `< ${result.goals.firstMs} ms`,
+      verdict(result.pass.first),
+    ],
+    [
+      `existing DATA_DIR (median of ${result.existing.length})`,
+      `${Math.round(result.existingMedianMs)} ms`,
+      `< ${result.goals.existingMs} ms`,
+      verdict(result.pass.existing),
+    ],
     ["  each existing start", result.existing.map((r) => Math.round(r.readyMs)).join(" / ") + " ms", "", ""],
-    [`idle RSS after ${IDLE_MS / 1000} s (first / existing)`, `${result.first.rssMb.toFixed(0)} / ${median(result.existing.map((r) => r.rssMb)).toFixed(0)} MB`, `< ${result.goals.rssMb} MB`, verdict(result.pass.rss)],
-    ["  peak RSS while starting (first / existing)", `${result.first.peakRssMb.toFixed(0)} / ${median(result.existing.map((r) => r.peakRssMb)).toFixed(0)} MB`, "", ""],
+    [
+      `idle RSS after ${IDLE_MS / 1000} s (first / existing)`,
+      `${result.first.rssMb.toFixed(0)} / ${median(result.existing.map((r) => r.rssMb)).toFixed(0)} MB`,
+      `< ${result.goals.rssMb} MB`,
+      verdict(result.pass.rss),
+    ],
+    [
+      "  peak RSS while starting (first / existing)",
+      `${result.first.peakRssMb.toFixed(0)} / ${median(result.existing.map((r) => r.peakRssMb)).toFixed(0)} MB`,
+      "",
+      "",
+    ],
     ["  highest idle RSS of all starts", `${Math.max(...rssAll).toFixed(0)} MB`, "", ""],
-    ["  graceful stop (SIGTERM to exit, median)", `${Math.round(median([result.first, ...result.existing].map((r) => r.stopMs)))} ms`, "", ""],
+    [
+      "  graceful stop (SIGTERM to exit, median)",
+      `${Math.round(median([result.first, ...result.existing].map((r) => r.stopMs)))} ms`,
+      "",
+      "",
+    ],
   ];
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { "no-build": { type: "boolean" }, "existing-runs": { type: "string", default: "3" } } });
+  const { values } = parseArgs({
+    options: { "no-build": { type: "boolean" }, "existing-runs": { type: "string", default: "3" } },
+  });
   const result = await measureStartup({ build: !values["no-build"], existingRuns: Number(values["existing-runs"]) });
   if (result.buildMs !== undefined) console.log(`npm run build: ${(result.buildMs / 1000).toFixed(1)} s\n`);
   console.log(textTable(startupRows(result)));

@@ -20,7 +20,16 @@ export async function currentOpenApiDocument(): Promise<Record<string, unknown>>
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-openapi-"));
   const store = await openStore({});
   try {
-    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "silent", SECRET_KEY: randomToken(32), ENCRYPTION_KEYS: generateKeyringEntry("d1"), METRICS_TOKEN: randomToken(32) }, { generateDevSecrets: false });
+    const config = loadConfig(
+      {
+        DATA_DIR: dataDir,
+        LOG_LEVEL: "silent",
+        SECRET_KEY: randomToken(32),
+        ENCRYPTION_KEYS: generateKeyringEntry("d1"),
+        METRICS_TOKEN: randomToken(32),
+      },
+      { generateDevSecrets: false },
+    );
     const app = await createApp(config, { store, clock: createFakeClock(0) });
     try {
       await app.ready();
@@ -36,7 +45,7 @@ export async function currentOpenApiDocument(): Promise<Record<string, unknown>>
 
 /** The TypeScript source of src/client/openapi.ts. */
 export async function renderClientTypes(): Promise<string> {
-  const ast = await openapiTS(await currentOpenApiDocument() as never, { alphabetize: true });
+  const ast = await openapiTS((await currentOpenApiDocument()) as never, { alphabetize: true });
   return `// Generated from Bulwark's OpenAPI document by \`npm run client:generate\`. Do not edit by hand:
 // src/client/client.test.ts fails when this file and the registered routes disagree.
 /* eslint-disable */

@@ -21,13 +21,13 @@ function defaultCell(setting: Setting): string {
 }
 
 function settingsTable(): string {
-  const rows = SETTINGS.map((s) =>
-    `| \`${s.name}\` | ${s.kind} | ${defaultCell(s)} | ${s.production ? cell(s.production) : "—"} | ${cell(s.description)} |`);
-  return [
-    "| name | kind | default | production rule | description |",
-    "| --- | --- | --- | --- | --- |",
-    ...rows,
-  ].join("\n");
+  const rows = SETTINGS.map(
+    (s) =>
+      `| \`${s.name}\` | ${s.kind} | ${defaultCell(s)} | ${s.production ? cell(s.production) : "—"} | ${cell(s.description)} |`,
+  );
+  return ["| name | kind | default | production rule | description |", "| --- | --- | --- | --- | --- |", ...rows].join(
+    "\n",
+  );
 }
 
 const INTRO = `# Configuration

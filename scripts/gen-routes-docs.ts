@@ -29,12 +29,20 @@ function authCell(auth: unknown): string {
 }
 
 /** The markdown of docs/routes.md for a list of routes (as registered) and the audit vocabulary by module. */
-export function renderRoutesDocs(routes: readonly RouteRecord[], events: readonly { module: string; type: string; spec: AuditEventSpec }[]): string {
+export function renderRoutesDocs(
+  routes: readonly RouteRecord[],
+  events: readonly { module: string; type: string; spec: AuditEventSpec }[],
+): string {
   const rows = [...routes]
     .sort((a, b) => a.url.localeCompare(b.url) || a.method.localeCompare(b.method))
-    .map((r) => `| ${r.method} | ${code(r.url)} | ${authCell(r.auth)} | ${r.rateLimit === false ? "none" : cell(String(r.rateLimit))} | ${r.audit ? code(r.audit) : "—"} | ${r.body === "none" ? "—" : r.body} | ${r.response ? "yes" : "—"} |`);
-  const eventRows = events.map(({ module, type, spec }) =>
-    `| ${code(type)} | ${module} | ${spec.webhook ? `${code(spec.webhook.event)} (${spec.webhook.results.join(", ")})` : "—"} | ${cell(spec.description)} |`);
+    .map(
+      (r) =>
+        `| ${r.method} | ${code(r.url)} | ${authCell(r.auth)} | ${r.rateLimit === false ? "none" : cell(String(r.rateLimit))} | ${r.audit ? code(r.audit) : "—"} | ${r.body === "none" ? "—" : r.body} | ${r.response ? "yes" : "—"} |`,
+    );
+  const eventRows = events.map(
+    ({ module, type, spec }) =>
+      `| ${code(type)} | ${module} | ${spec.webhook ? `${code(spec.webhook.event)} (${spec.webhook.results.join(", ")})` : "—"} | ${cell(spec.description)} |`,
+  );
   return `# Routes
 
 <!-- Generated from the route registry by \`npm run docs:routes\`. Do not edit by hand:
@@ -77,13 +85,24 @@ export async function currentRoutesDocs(): Promise<string> {
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-routes-"));
   const store = await openStore({});
   try {
-    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "silent", SECRET_KEY: randomToken(32), ENCRYPTION_KEYS: generateKeyringEntry("d1"), METRICS_TOKEN: randomToken(32) }, { generateDevSecrets: false });
+    const config = loadConfig(
+      {
+        DATA_DIR: dataDir,
+        LOG_LEVEL: "silent",
+        SECRET_KEY: randomToken(32),
+        ENCRYPTION_KEYS: generateKeyringEntry("d1"),
+        METRICS_TOKEN: randomToken(32),
+      },
+      { generateDevSecrets: false },
+    );
     const app = await createApp(config, { store, clock: createFakeClock(0) });
     try {
       await app.ready();
       const events = [
         ...Object.entries(CORE_EVENTS).map(([type, spec]) => ({ module: "core", type, spec: spec as AuditEventSpec })),
-        ...MODULES.flatMap((m) => Object.entries(m.auditEvents ?? {}).map(([type, spec]) => ({ module: m.name, type, spec }))),
+        ...MODULES.flatMap((m) =>
+          Object.entries(m.auditEvents ?? {}).map(([type, spec]) => ({ module: m.name, type, spec })),
+        ),
       ];
       return renderRoutesDocs(app.bulwark.routes(), events);
     } finally {

@@ -8,10 +8,19 @@ import { join } from "node:path";
 const args = process.argv.slice(2);
 const chosen = args.filter((a) => a.endsWith(".ts"));
 const options = args.filter((a) => !a.endsWith(".ts"));
-const files = chosen.length > 0 ? chosen : ["src", "test"]
-  .flatMap((dir) => readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith(".test.ts"))
-    .map((entry) => join(entry.parentPath, entry.name)))
-  .sort();
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-timeout=180000", ...options, ...files], { stdio: "inherit" });
+const files =
+  chosen.length > 0
+    ? chosen
+    : ["src", "test"]
+        .flatMap((dir) =>
+          readdirSync(dir, { recursive: true, withFileTypes: true })
+            .filter((entry) => entry.isFile() && entry.name.endsWith(".test.ts"))
+            .map((entry) => join(entry.parentPath, entry.name)),
+        )
+        .sort();
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-timeout=180000", ...options, ...files],
+  { stdio: "inherit" },
+);
 process.exit(result.status ?? 1);

@@ -27,10 +27,20 @@ async function appWithRoutes() {
         return principal;
       });
       const Body = Type.Object({ text: Type.String({ maxLength: 100 }) }, { additionalProperties: false });
-      app.post("/api/notes", { schema: { body: Body }, config: { auth: "user", rateLimit: "sensitive", audit: "note.create" } }, async (req) => ({ by: req.principal?.userId }));
-      app.get("/api/notes", { config: { auth: { apiKey: "notes:read", user: true }, rateLimit: "default" } }, async (req) => ({ type: req.principal?.type }));
+      app.post(
+        "/api/notes",
+        { schema: { body: Body }, config: { auth: "user", rateLimit: "sensitive", audit: "note.create" } },
+        async (req) => ({ by: req.principal?.userId }),
+      );
+      app.get(
+        "/api/notes",
+        { config: { auth: { apiKey: "notes:read", user: true }, rateLimit: "default" } },
+        async (req) => ({ type: req.principal?.type }),
+      );
       app.get("/api/admin/thing", { config: { auth: "admin", rateLimit: "default" } }, async () => ({ ok: true }));
-      app.get("/api/open", { config: { auth: "public", rateLimit: "default" } }, async (req) => ({ principal: req.principal?.userId ?? null }));
+      app.get("/api/open", { config: { auth: "public", rateLimit: "default" } }, async (req) => ({
+        principal: req.principal?.userId ?? null,
+      }));
     },
   });
 }
@@ -44,15 +54,30 @@ test("library mode: a route an app adds gets authentication, schema, rate limit,
     assert.match(String(anonymous.headers["www-authenticate"]), /^Bearer/);
     assert.equal(anonymous.headers["x-frame-options"], "DENY");
 
-    const ok = await t.app.inject({ method: "POST", url: "/api/notes", payload: { text: "hi" }, headers: { authorization: "Bearer user-token" } });
+    const ok = await t.app.inject({
+      method: "POST",
+      url: "/api/notes",
+      payload: { text: "hi" },
+      headers: { authorization: "Bearer user-token" },
+    });
     assert.equal(ok.statusCode, 200);
     assert.deepEqual(ok.json(), { by: "u1" });
     assert.match(String(ok.headers["ratelimit-policy"]), /"sensitive";q=10;w=60/);
 
-    const unknown = await t.app.inject({ method: "POST", url: "/api/notes", payload: { text: "hi", owner: "u2" }, headers: { authorization: "Bearer user-token" } });
+    const unknown = await t.app.inject({
+      method: "POST",
+      url: "/api/notes",
+      payload: { text: "hi", owner: "u2" },
+      headers: { authorization: "Bearer user-token" },
+    });
     assert.equal(unknown.statusCode, 400);
 
-    const bad = await t.app.inject({ method: "POST", url: "/api/notes", payload: { text: "hi" }, headers: { authorization: "Bearer forged" } });
+    const bad = await t.app.inject({
+      method: "POST",
+      url: "/api/notes",
+      payload: { text: "hi" },
+      headers: { authorization: "Bearer forged" },
+    });
     assert.equal(bad.statusCode, 401);
 
     const failures = (await t.app.bulwark.audit.query({ eventType: "note.create" })).events;
@@ -65,16 +90,33 @@ test("library mode: a route an app adds gets authentication, schema, rate limit,
 test("roles and scopes: users, admins and API keys each reach only what the route allows", async () => {
   const t = await appWithRoutes();
   try {
-    const status = async (url: string, token?: string) => (await t.app.inject({ method: "GET", url, headers: token ? { authorization: `Bearer ${token}` } : {} })).statusCode;
+    const status = async (url: string, token?: string) =>
+      (await t.app.inject({ method: "GET", url, headers: token ? { authorization: `Bearer ${token}` } : {} }))
+        .statusCode;
     assert.equal(await status("/api/admin/thing", "user-token"), 403);
     assert.equal(await status("/api/admin/thing", "admin-token"), 200);
     assert.equal(await status("/api/admin/thing", "key-read"), 403);
-    assert.equal(await status("/api/admin/thing", "key-admin-owner-user"), 403, "the admin scope is not enough without an admin owner");
+    assert.equal(
+      await status("/api/admin/thing", "key-admin-owner-user"),
+      403,
+      "the admin scope is not enough without an admin owner",
+    );
     assert.equal(await status("/api/admin/thing", "key-admin"), 200);
     assert.equal(await status("/api/notes", "key-read"), 200);
     assert.equal(await status("/api/notes", "user-token"), 200);
     assert.equal(await status("/api/notes", "key-admin"), 403, "a key without the scope");
-    assert.equal((await t.app.inject({ method: "POST", url: "/api/notes", payload: { text: "x" }, headers: { authorization: "Bearer key-read" } })).statusCode, 403, "user-only route refuses keys");
+    assert.equal(
+      (
+        await t.app.inject({
+          method: "POST",
+          url: "/api/notes",
+          payload: { text: "x" },
+          headers: { authorization: "Bearer key-read" },
+        })
+      ).statusCode,
+      403,
+      "user-only route refuses keys",
+    );
     // Bad credentials on a public route leave the caller anonymous rather than failing the request.
     const open = await t.app.inject({ method: "GET", url: "/api/open", headers: { authorization: "Bearer forged" } });
     assert.equal(open.statusCode, 200);
@@ -88,12 +130,16 @@ test("graceful shutdown: close() lets an in-flight request finish, refuses new c
   const store = await testStore();
   let release: () => void = () => {};
   let entered: () => void = () => {};
-  const slowStarted = new Promise<void>((resolve) => { entered = resolve; });
+  const slowStarted = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
   const t = await startApp({
     store,
     extend: (app) => {
       app.get("/slow", { config: { auth: "public", rateLimit: "default" } }, async () => {
-        const done = new Promise<void>((resolve) => { release = resolve; });
+        const done = new Promise<void>((resolve) => {
+          release = resolve;
+        });
         entered();
         await done;
         return { done: true };
@@ -106,7 +152,9 @@ test("graceful shutdown: close() lets an in-flight request finish, refuses new c
     // One keep-alive connection: the slow request, then (while closing) a second one on the same socket.
     const socket = connect(port, "127.0.0.1");
     let received = "";
-    socket.on("data", (chunk: Buffer) => { received += chunk.toString(); });
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString();
+    });
     socket.write("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
     // Events, not sleeps: the handler is running...
     await slowStarted;
@@ -125,7 +173,11 @@ test("graceful shutdown: close() lets an in-flight request finish, refuses new c
     assert.equal(server.listening, false);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/health`), "new connections are refused while closing");
     // The late request on the open connection has reached the server (while closing) before the slow one finishes.
-    const lateArrived = new Promise<void>((resolve) => server.on("request", (req) => { if (req.url === "/health") resolve(); }));
+    const lateArrived = new Promise<void>((resolve) =>
+      server.on("request", (req) => {
+        if (req.url === "/health") resolve();
+      }),
+    );
     socket.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
     await lateArrived;
     release();

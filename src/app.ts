@@ -3,7 +3,14 @@
 // schemas, route declarations, authentication, rate limits, error envelope, logging and metrics.
 // Then each module of the runtime adds its resolver and its routes. It never listens.
 import { readFileSync } from "node:fs";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from "fastify";
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifySchema,
+} from "fastify";
 import type { Config } from "./config/types.js";
 import { AppError } from "./core/errors.js";
 import { authenticateHook, authorizeHook } from "./http/auth.js";
@@ -23,7 +30,9 @@ import { createRuntime, type RuntimeDeps } from "./kernel.js";
 import { requestActor, type AuditEventType } from "./modules/audit/index.js";
 import type { Kernel, Services } from "./modules/module.js";
 
-const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
 
 export type AppDeps = RuntimeDeps & {
   /** @deprecated use `background`: whether the outbound webhook worker (and other timers) run. */
@@ -45,14 +54,15 @@ export type RouteRecord = {
 };
 
 /** What library code reaches through `app.bulwark`: the kernel, every module's service, and a few operations. */
-export type Bulwark = Kernel & Readonly<Services> & {
-  /** Adds a credential resolver, tried after the modules' own. */
-  addAuthResolver(resolver: AuthResolver): void;
-  /** Deletes what has outlived its use (ended sessions, stale login counters); runs hourly by itself. */
-  prune(): Promise<Record<string, number>>;
-  /** Every route registered so far, with its declared protections. */
-  routes(): readonly RouteRecord[];
-};
+export type Bulwark = Kernel &
+  Readonly<Services> & {
+    /** Adds a credential resolver, tried after the modules' own. */
+    addAuthResolver(resolver: AuthResolver): void;
+    /** Deletes what has outlived its use (ended sessions, stale login counters); runs hourly by itself. */
+    prune(): Promise<Record<string, number>>;
+    /** Every route registered so far, with its declared protections. */
+    routes(): readonly RouteRecord[];
+  };
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -62,7 +72,10 @@ declare module "fastify" {
 
 /** Builds the app on the given configuration; resources it opened are closed by `app.close()`. */
 export async function createApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
-  const runtime = await createRuntime(config, { ...deps, background: deps.background ?? deps.webhookWorker ?? deps.clock === undefined });
+  const runtime = await createRuntime(config, {
+    ...deps,
+    background: deps.background ?? deps.webhookWorker ?? deps.clock === undefined,
+  });
   try {
     return await buildApp(runtime);
   } catch (error) {
@@ -97,13 +110,20 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
 
   // Credential resolvers in their declared order; an application's own come after.
   const resolvers: AuthResolver[] = created
-    .flatMap(({ module, service }) => (module.resolver ? [{ order: module.resolver.order, resolve: module.resolver.create(service) }] : []))
+    .flatMap(({ module, service }) =>
+      module.resolver ? [{ order: module.resolver.order, resolve: module.resolver.create(service) }] : [],
+    )
     .sort((a, b) => a.order - b.order)
     .flatMap(({ resolve }) => (resolve ? [resolve] : []));
   const routes: RouteRecord[] = [];
   app.decorate("bulwark", {
-    ...kernel, ...runtime.services, prune: runtime.prune, routes: () => routes,
-    addAuthResolver: (resolver: AuthResolver) => { resolvers.push(resolver); },
+    ...kernel,
+    ...runtime.services,
+    prune: runtime.prune,
+    routes: () => routes,
+    addAuthResolver: (resolver: AuthResolver) => {
+      resolvers.push(resolver);
+    },
   } satisfies Bulwark);
   app.decorateRequest("principal", null);
   app.decorateRequest("authError", null);
@@ -121,8 +141,27 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
     const config = route.config ?? {};
     for (const method of [route.method].flat()) {
       if (method === "HEAD") continue;
-      const body = config.rawBody ? "raw" : config.multipart ? "multipart" : config.proxied ? "proxied" : config.openBody ? "open" : route.schema?.body !== undefined ? "closed" : "none";
-      routes.push({ method, url: route.url, auth: config.auth, rateLimit: config.rateLimit, audit: config.audit, body, response: route.schema?.response !== undefined, schema: { body: route.schema?.body, querystring: route.schema?.querystring, params: route.schema?.params } });
+      const body = config.rawBody
+        ? "raw"
+        : config.multipart
+          ? "multipart"
+          : config.proxied
+            ? "proxied"
+            : config.openBody
+              ? "open"
+              : route.schema?.body !== undefined
+                ? "closed"
+                : "none";
+      routes.push({
+        method,
+        url: route.url,
+        auth: config.auth,
+        rateLimit: config.rateLimit,
+        audit: config.audit,
+        body,
+        response: route.schema?.response !== undefined,
+        schema: { body: route.schema?.body, querystring: route.schema?.querystring, params: route.schema?.params },
+      });
     }
   });
 
@@ -142,13 +181,26 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
   });
   app.addHook("onRequest", corsHook(config.corsOrigins));
   app.addHook("onRequest", authenticateHook(resolvers));
-  app.addHook("onRequest", rateLimitHook(counters, config.rateLimit, (req, policy, key, window) => {
-    metrics.rateLimitExceeded.inc({ policy });
-    // At most one audit row per key, policy and window: a flood cannot flood the audit table.
-    void counters.once(`audit:${policy}:${key}`, window)
-      .then((first) => first ? audit.record({ eventType: "rate_limit.exceeded", result: "denied", ...requestActor(req), metadata: { policy, route: req.routeOptions.url ?? null } }) : undefined)
-      .catch((error: unknown) => req.log.error({ err: error }, "audit write failed"));
-  }));
+  app.addHook(
+    "onRequest",
+    rateLimitHook(counters, config.rateLimit, (req, policy, key, window) => {
+      metrics.rateLimitExceeded.inc({ policy });
+      // At most one audit row per key, policy and window: a flood cannot flood the audit table.
+      void counters
+        .once(`audit:${policy}:${key}`, window)
+        .then((first) =>
+          first
+            ? audit.record({
+                eventType: "rate_limit.exceeded",
+                result: "denied",
+                ...requestActor(req),
+                metadata: { policy, route: req.routeOptions.url ?? null },
+              })
+            : undefined,
+        )
+        .catch((error: unknown) => req.log.error({ err: error }, "audit write failed"));
+    }),
+  );
   app.addHook("onRequest", authorizeHook({ metrics: config.metricsToken }));
   app.addHook("onResponse", observeHook(metrics));
   const outage = outageReporter(metrics.databaseUnavailable, kernel.logger);
@@ -161,12 +213,20 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
     if (code === "unauthorized" || code === "token_reused") metrics.authFailures.inc({ reason: code });
     if (eventType && status < 500 && status !== 429) {
       // Declared at registration (routeProblem), so the vocabulary knows it.
-      await audit.record({ eventType: eventType as AuditEventType, result: "failure", ...requestActor(req), metadata: { status } })
+      await audit
+        .record({
+          eventType: eventType as AuditEventType,
+          result: "failure",
+          ...requestActor(req),
+          metadata: { status },
+        })
         .catch((failure: unknown) => req.log.error({ err: failure }, "audit write failed"));
     }
     return sendError(req, reply, error, outage);
   });
-  app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error("not found"), { statusCode: 404 })));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(req, reply, Object.assign(new Error("not found"), { statusCode: 404 })),
+  );
   app.addHook("onClose", () => runtime.close());
 
   for (const { module, service } of created) {

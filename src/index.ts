@@ -7,4 +7,10 @@ export type { Principal, AuthResolver, AuthRequirement, RateLimitClass } from ".
 export { defineModule, type Kernel, type Module, type Services, type Use } from "./modules/module.js";
 export type { AuditEventSpec, AuditEventTypes, AuditVocabulary } from "./modules/audit/index.js";
 export { Type } from "typebox";
-export type { OutboundEvent, WebhookContext, WebhookEvent, WebhookHandler, WebhookService } from "./modules/webhooks/index.js";
+export type {
+  OutboundEvent,
+  WebhookContext,
+  WebhookEvent,
+  WebhookHandler,
+  WebhookService,
+} from "./modules/webhooks/index.js";

@@ -10,7 +10,14 @@ import { createMetrics, type Metrics } from "./core/metrics.js";
 import { createAuditService } from "./modules/audit/index.js";
 import { MODULES } from "./modules/index.js";
 import { createMailer, createMailRenderer, type Mailer } from "./modules/mail/index.js";
-import { orderModules, type AnyModule, type Kernel, type ModuleName, type Revocation, type Services } from "./modules/module.js";
+import {
+  orderModules,
+  type AnyModule,
+  type Kernel,
+  type ModuleName,
+  type Revocation,
+  type Services,
+} from "./modules/module.js";
 import { createCounters, type Counters } from "./store/counters.js";
 import { openStore, type Store } from "./store/db.js";
 import { migrate } from "./store/migrate.js";
@@ -69,15 +76,41 @@ export async function createRuntime(config: Config, deps: RuntimeDeps = {}): Pro
   try {
     const logger = deps.logger ?? createLogger({ level: config.logLevel, secrets: secretValues(config) });
     const clock = deps.clock ?? systemClock;
-    const store = deps.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onError: (e) => logger.warn({ err: e.message }, "database connection lost; the pool reconnects") }));
+    const store =
+      deps.store ??
+      (await openStore({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        onError: (e) => logger.warn({ err: e.message }, "database connection lost; the pool reconnects"),
+      }));
     if (!deps.store) opened.push(store);
     if (deps.migrate !== false) await migrate(store);
-    const counters = deps.counters ?? createCounters({ clock, redisUrl: config.redisUrl, onError: (e) => logger.warn({ err: e.message }, "redis unavailable: rate limits hold per instance") });
+    const counters =
+      deps.counters ??
+      createCounters({
+        clock,
+        redisUrl: config.redisUrl,
+        onError: (e) => logger.warn({ err: e.message }, "redis unavailable: rate limits hold per instance"),
+      });
     if (!deps.counters) opened.push(counters);
-    const pubsub = deps.pubsub ?? createPubSub({ redisUrl: config.redisUrl, onError: (e) => logger.warn({ err: e.message }, "redis pub/sub unavailable") });
+    const pubsub =
+      deps.pubsub ??
+      createPubSub({
+        redisUrl: config.redisUrl,
+        onError: (e) => logger.warn({ err: e.message }, "redis pub/sub unavailable"),
+      });
     if (!deps.pubsub) opened.push(pubsub);
     const audit = createAuditService({ db: store.db, clock });
-    const mailer = deps.mailer ?? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, render: createMailRenderer({ appName: config.appName, templatesDir: config.mail.templatesDir }), outboxDir: join(config.dataDir, "outbox"), log: logger, audit });
+    const mailer =
+      deps.mailer ??
+      createMailer({
+        smtpUrl: config.mail.smtpUrl,
+        from: config.mail.from,
+        render: createMailRenderer({ appName: config.appName, templatesDir: config.mail.templatesDir }),
+        outboxDir: join(config.dataDir, "outbox"),
+        log: logger,
+        audit,
+      });
     // Mails in flight finish (briefly) before the database they audit into closes: closed after the store opened above.
     if (!deps.mailer) opened.push(mailer);
 
@@ -91,15 +124,28 @@ export async function createRuntime(config: Config, deps: RuntimeDeps = {}): Pro
       return results;
     };
     const kernel: Kernel = {
-      config, store, db: store.db, clock, logger, metrics: deps.metrics ?? createMetrics(), audit, pubsub, counters,
-      keyring: parseKeyring(config.encryptionKeys), mailer, hasher: deps.hasher ?? createPasswordHasher(),
+      config,
+      store,
+      db: store.db,
+      clock,
+      logger,
+      metrics: deps.metrics ?? createMetrics(),
+      audit,
+      pubsub,
+      counters,
+      keyring: parseKeyring(config.encryptionKeys),
+      mailer,
+      hasher: deps.hasher ?? createPasswordHasher(),
       background: deps.background ?? deps.clock === undefined,
       serving: deps.serving ?? true,
       // Hooks run at request time, once every module below has been created.
-      readiness: async () => Object.assign({}, ...(await Promise.all(created.map(({ module, service }) => module.ready?.(service) ?? {})))),
+      readiness: async () =>
+        Object.assign({}, ...(await Promise.all(created.map(({ module, service }) => module.ready?.(service) ?? {})))),
       credentials: {
-        userDisabled: (tx, userId) => revokeAcross(({ module, service }) => module.onUserDisabled?.(service, tx, userId)),
-        revoked: (tx, userId, why) => revokeAcross(({ module, service }) => module.onCredentialsRevoked?.(service, tx, userId, why)),
+        userDisabled: (tx, userId) =>
+          revokeAcross(({ module, service }) => module.onUserDisabled?.(service, tx, userId)),
+        revoked: (tx, userId, why) =>
+          revokeAcross(({ module, service }) => module.onCredentialsRevoked?.(service, tx, userId, why)),
       },
     };
 
@@ -122,7 +168,9 @@ export async function createRuntime(config: Config, deps: RuntimeDeps = {}): Pro
     };
     if (kernel.background) {
       const timer = setInterval(() => {
-        prune().catch((error: unknown) => logger.warn({ err: (error as Error).message }, "pruning failed; retried within the hour"));
+        prune().catch((error: unknown) =>
+          logger.warn({ err: (error as Error).message }, "pruning failed; retried within the hour"),
+        );
       }, PRUNE_INTERVAL_MS).unref();
       opened.push({ close: async () => clearInterval(timer) });
     }

@@ -49,7 +49,11 @@ function configOrExplain(out: Output): Config | undefined {
     return loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    out.error(error.warnings.length > 0 ? "refusing to start: a setting is malformed" : "refusing to start: the configuration is not safe");
+    out.error(
+      error.warnings.length > 0
+        ? "refusing to start: a setting is malformed"
+        : "refusing to start: the configuration is not safe",
+    );
     explainConfigError(error, (text) => out.error(text));
     return undefined;
   }
@@ -79,11 +83,19 @@ export async function main(argv: string[], out: Output = consoleOutput): Promise
     case "check":
       return checkCommand(rest, out);
     case "keys":
-      return keysCommand(rest, (line) => out.line(line), (line) => out.error(line));
+      return keysCommand(
+        rest,
+        (line) => out.line(line),
+        (line) => out.error(line),
+      );
     case "users":
       return usersCommand(rest, out, () => configOrExplain(out));
     case "messages":
-      return messagesCommand(rest, (line) => out.line(line), (line) => out.error(line));
+      return messagesCommand(
+        rest,
+        (line) => out.line(line),
+        (line) => out.error(line),
+      );
     case "sessions":
       return sessionsCommand(rest, out, () => configOrExplain(out));
     case "api-keys":
@@ -91,7 +103,11 @@ export async function main(argv: string[], out: Output = consoleOutput): Promise
     case "mail":
       return mailCommand(rest, out);
     case "audit":
-      return auditCommand(rest, (line) => out.line(line), (line) => out.error(line));
+      return auditCommand(
+        rest,
+        (line) => out.line(line),
+        (line) => out.error(line),
+      );
     default:
       out.error(`unknown command "${command}"\n\n${HELP}`);
       return 2;
@@ -100,7 +116,9 @@ export async function main(argv: string[], out: Output = consoleOutput): Promise
 
 process.on("unhandledRejection", (reason) => {
   // Last resort: log without the value's contents beyond its message, then let the exit code say it.
-  process.stderr.write(`bulwark: unhandled rejection: ${reason instanceof Error ? reason.message : "non-error value"}\n`);
+  process.stderr.write(
+    `bulwark: unhandled rejection: ${reason instanceof Error ? reason.message : "non-error value"}\n`,
+  );
   process.exitCode = 1;
 });
 

@@ -9,7 +9,8 @@ export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 /** The `skip` option of a browser test: false when Chromium is there. */
 export function needsChromium(): false | string {
   if (existsSync(CHROMIUM)) return false;
-  if (TEST_REQUIRE_SERVICES) throw new Error(`TEST_REQUIRE_SERVICES=1 but ${CHROMIUM} is missing (apt-get install -y chromium)`);
+  if (TEST_REQUIRE_SERVICES)
+    throw new Error(`TEST_REQUIRE_SERVICES=1 but ${CHROMIUM} is missing (apt-get install -y chromium)`);
   return `needs ${CHROMIUM}`;
 }
 
@@ -17,6 +18,15 @@ export function needsChromium(): false | string {
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }

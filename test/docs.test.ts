@@ -23,7 +23,13 @@ import { bearer, login, signedIn } from "./identity.js";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const read = (path: string): string => readFileSync(resolve(ROOT, path), "utf8");
 /** README.md and every page under docs/. */
-const DOC_FILES = ["README.md", ...readdirSync(resolve(ROOT, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`)];
+const DOC_FILES = [
+  "README.md",
+  ...readdirSync(resolve(ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 
 /** The fenced code blocks of a markdown text, with their info string. */
 function codeBlocks(markdown: string): { lang: string; code: string }[] {
@@ -32,7 +38,10 @@ function codeBlocks(markdown: string): { lang: string; code: string }[] {
 
 /** Non-blank lines with their indentation removed: layout may differ, code may not. */
 function codeLines(code: string): string[] {
-  return code.split("\n").map((line) => line.trim()).filter(Boolean);
+  return code
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
 }
 
 test("docs/configuration.md is what scripts/gen-config-docs.ts renders from the settings table", () => {
@@ -42,7 +51,8 @@ test("docs/configuration.md is what scripts/gen-config-docs.ts renders from the 
 
 test("every setting in SETTINGS is documented in docs/configuration.md", () => {
   const doc = read("docs/configuration.md");
-  for (const setting of SETTINGS) assert.ok(doc.includes(`\`${setting.name}\``), `${setting.name} is missing from docs/configuration.md`);
+  for (const setting of SETTINGS)
+    assert.ok(doc.includes(`\`${setting.name}\``), `${setting.name} is missing from docs/configuration.md`);
 });
 
 test("docs/errors.md documents every code of ERROR_CODES with its status, and no other code", () => {
@@ -52,19 +62,30 @@ test("docs/errors.md documents every code of ERROR_CODES with its status, and no
 
   // The code table: one row per code, `| status | \`code\` | …`.
   const rows = [...doc.matchAll(/^\| (\d{3}) \| `([a-z_]+)` \|/gm)].map((m) => ({ status: Number(m[1]), code: m[2]! }));
-  assert.deepEqual(rows.map((r) => r.code).sort(), [...codes].sort(), "the code table has exactly one row per code of ERROR_CODES");
+  assert.deepEqual(
+    rows.map((r) => r.code).sort(),
+    [...codes].sort(),
+    "the code table has exactly one row per code of ERROR_CODES",
+  );
   for (const row of rows) {
     assert.equal(row.status, ERROR_CODES[row.code as keyof typeof ERROR_CODES].status, `status of ${row.code}`);
   }
   // Codes shown in examples and in the other tables must be real codes too.
   const known = new Set<string>(codes);
-  for (const m of doc.matchAll(/"code":\s*"([^"]+)"/g)) assert.ok(known.has(m[1]!), `example uses unknown code ${m[1]}`);
-  for (const m of doc.matchAll(/^\|[^|\n]+\| \d{3} \| `([a-z_]+)` \|/gm)) assert.ok(known.has(m[1]!), `a table names unknown code ${m[1]}`);
+  for (const m of doc.matchAll(/"code":\s*"([^"]+)"/g))
+    assert.ok(known.has(m[1]!), `example uses unknown code ${m[1]}`);
+  for (const m of doc.matchAll(/^\|[^|\n]+\| \d{3} \| `([a-z_]+)` \|/gm))
+    assert.ok(known.has(m[1]!), `a table names unknown code ${m[1]}`);
 });
 
 test("the README states the two commands: install and start, install and test", () => {
-  const shell = codeBlocks(read("README.md")).filter((b) => b.lang === "sh").map((b) => b.code.trim());
-  assert.ok(shell.includes("npm install && npx bulwark start"), "README: `npm install && npx bulwark start` in a sh block");
+  const shell = codeBlocks(read("README.md"))
+    .filter((b) => b.lang === "sh")
+    .map((b) => b.code.trim());
+  assert.ok(
+    shell.includes("npm install && npx bulwark start"),
+    "README: `npm install && npx bulwark start` in a sh block",
+  );
   assert.ok(shell.includes("npm install && npm test"), "README: `npm install && npm test` in a sh block");
   const pkg = JSON.parse(read("package.json")) as { bin?: Record<string, string>; scripts?: Record<string, string> };
   assert.equal(pkg.bin?.bulwark, "dist/main.js", "the package has the `bulwark` bin that npx runs");
@@ -77,13 +98,20 @@ async function readmeExample(loadConfig: () => Config) {
   const app = await createApp(loadConfig());
   app.bulwark.audit.define({ "greeting.create": { description: "Someone was greeted." } });
 
-  const Greeting = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
+  const Greeting = Type.Object(
+    { name: Type.String({ minLength: 1, maxLength: 100 }) },
+    { additionalProperties: false },
+  );
   const GreetingReply = Type.Object({ greeting: Type.String() }, { additionalProperties: false });
 
-  app.post<{ Body: Type.Static<typeof Greeting> }>("/api/greetings", {
-    schema: { body: Greeting, response: { 201: GreetingReply } },
-    config: { auth: "public", rateLimit: "sensitive", audit: "greeting.create" },
-  }, async (req, reply) => reply.code(201).send({ greeting: `Hello, ${req.body.name}` }));
+  app.post<{ Body: Type.Static<typeof Greeting> }>(
+    "/api/greetings",
+    {
+      schema: { body: Greeting, response: { 201: GreetingReply } },
+      config: { auth: "public", rateLimit: "sensitive", audit: "greeting.create" },
+    },
+    async (req, reply) => reply.code(201).send({ greeting: `Hello, ${req.body.name}` }),
+  );
 
   await app.listen({ host: app.bulwark.config.host, port: app.bulwark.config.port });
   // README example: end
@@ -143,7 +171,11 @@ function anchors(markdown: string): Set<string> {
   const result = new Set<string>();
   const prose = markdown.replace(/^```[\s\S]*?^```$/gm, "");
   for (const m of prose.matchAll(/^#{1,6} (.+)$/gm)) {
-    const base = m[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+    const base = m[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+      .replace(/\s/g, "-");
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     result.add(n === 0 ? base : `${base}-${n}`);
@@ -158,7 +190,10 @@ test("links to a heading (#anchor) in README.md and docs/ name a heading that ex
       const target = m[1]!;
       if (/^[a-z]+:/.test(target) || (target !== "" && !target.endsWith(".md"))) continue;
       const page = target === "" ? file : join(dirname(file), target);
-      assert.ok(anchors(read(page)).has(m[2]!), `${file} links to ${target || file}#${m[2]}, which has no such heading`);
+      assert.ok(
+        anchors(read(page)).has(m[2]!),
+        `${file} links to ${target || file}#${m[2]}, which has no such heading`,
+      );
     }
   }
 });
@@ -215,22 +250,42 @@ test("docs/identity.md: the jose example verifies a live Bulwark's token through
   const ts = codeBlocks(doc).filter((b) => b.lang === "ts");
   assert.equal(ts.length, 1, "docs/identity.md has one ts block");
   const example = ts[0]!.code;
-  for (const needed of ['algorithms: ["EdDSA"]', 'typ: "at+jwt"', "issuer: BULWARK_URL", "audience: `${BULWARK_URL}/api`", 'const BULWARK_URL = "https://auth.example.com";']) {
+  for (const needed of [
+    'algorithms: ["EdDSA"]',
+    'typ: "at+jwt"',
+    "issuer: BULWARK_URL",
+    "audience: `${BULWARK_URL}/api`",
+    'const BULWARK_URL = "https://auth.example.com";',
+  ]) {
     assert.ok(example.includes(needed), `the example contains ${needed}`);
   }
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const app = await createApp(testConfig({ HOST: "127.0.0.1", PORT: String(port), PUBLIC_URL: url, RATE_LIMIT_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "100", AUTH_LOGIN_PER_MINUTE: "100" }));
+  const app = await createApp(
+    testConfig({
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      PUBLIC_URL: url,
+      RATE_LIMIT_PER_MINUTE: "1000",
+      AUTH_REGISTER_PER_MINUTE: "100",
+      AUTH_LOGIN_PER_MINUTE: "100",
+    }),
+  );
   const dir = mkdtempSync(join(tmpdir(), "bulwark-docs-"));
   try {
     await app.listen({ host: "127.0.0.1", port });
     // The example as printed, pointed at this Bulwark, with `jose` resolved from this project.
     const file = join(dir, "verify-example.ts");
-    writeFileSync(file, example
-      .replace('"https://auth.example.com"', JSON.stringify(url))
-      .replace('from "jose"', `from ${JSON.stringify(import.meta.resolve("jose"))}`));
-    const { verifyAccessToken } = (await import(pathToFileURL(file).href)) as { verifyAccessToken: (token: string) => Promise<{ userId: string; sessionId: string }> };
+    writeFileSync(
+      file,
+      example
+        .replace('"https://auth.example.com"', JSON.stringify(url))
+        .replace('from "jose"', `from ${JSON.stringify(import.meta.resolve("jose"))}`),
+    );
+    const { verifyAccessToken } = (await import(pathToFileURL(file).href)) as {
+      verifyAccessToken: (token: string) => Promise<{ userId: string; sessionId: string }>;
+    };
 
     const user = await signedIn(app);
     assert.deepEqual(await verifyAccessToken(user.access), { userId: user.userId, sessionId: user.sessionId });
@@ -239,8 +294,14 @@ test("docs/identity.md: the jose example verifies a live Bulwark's token through
     await assert.rejects(verifyAccessToken(forged), "a changed claim breaks the signature");
 
     // What the page says: verification alone does not see revocation; /api/whoami does.
-    assert.equal((await app.inject({ method: "POST", url: "/api/auth/logout", headers: bearer(user.access) })).statusCode, 204);
-    assert.equal((await app.inject({ method: "GET", url: "/api/whoami", headers: bearer(user.access) })).statusCode, 401);
+    assert.equal(
+      (await app.inject({ method: "POST", url: "/api/auth/logout", headers: bearer(user.access) })).statusCode,
+      204,
+    );
+    assert.equal(
+      (await app.inject({ method: "GET", url: "/api/whoami", headers: bearer(user.access) })).statusCode,
+      401,
+    );
     assert.deepEqual(await verifyAccessToken(user.access), { userId: user.userId, sessionId: user.sessionId });
 
     // The CSV shown in "Importing users" is accepted as is, and its bcrypt hashes are real.
@@ -249,7 +310,10 @@ test("docs/identity.md: the jose example verifies a live Bulwark's token through
     const rows = parseUsersCsv(csv[0]!.code);
     assert.equal(rows.length, 2);
     assert.deepEqual(await app.bulwark.accounts.importUsers(rows), { imported: 2, skipped: [] });
-    assert.equal((await login(app, { username: "grace", password: "correct horse battery staple imported" })).statusCode, 200);
+    assert.equal(
+      (await login(app, { username: "grace", password: "correct horse battery staple imported" })).statusCode,
+      200,
+    );
   } finally {
     await app.close();
     rmSync(dir, { recursive: true, force: true });
@@ -265,6 +329,7 @@ test("docs/architecture.md names every module of the list and what it needs", ()
   const doc = read("docs/architecture.md");
   for (const module of MODULES) {
     assert.ok(doc.includes(`\`${module.name}\``), `module ${module.name} is missing from docs/architecture.md`);
-    for (const need of module.needs) assert.ok(doc.includes(`${module.name} --> ${need}`), `the diagram lacks ${module.name} --> ${need}`);
+    for (const need of module.needs)
+      assert.ok(doc.includes(`${module.name} --> ${need}`), `the diagram lacks ${module.name} --> ${need}`);
   }
 });

@@ -11,7 +11,12 @@ import { fileURLToPath } from "node:url";
 import { startApp } from "./harness.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const DOC_FILES = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const DOC_FILES = [
+  "README.md",
+  ...readdirSync(join(ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
 
 /** What is really not built, with the route prefix it would have. */
 const NOT_BUILT = [
@@ -20,7 +25,8 @@ const NOT_BUILT = [
 ];
 
 /** Words that call something unbuilt; "a planned restart" is an operator's plan, not a feature. */
-const UNBUILT = /\b(?:planned(?! (?:restart|maintenance|downtime))|not (?:built )?yet|not built|not read yet|coming soon|todo)\b/i;
+const UNBUILT =
+  /\b(?:planned(?! (?:restart|maintenance|downtime))|not (?:built )?yet|not built|not read yet|coming soon|todo)\b/i;
 
 test("every 'planned' or 'not yet' in the docs names a feature that is in fact not built", () => {
   const wrong: string[] = [];
@@ -34,7 +40,11 @@ test("every 'planned' or 'not yet' in the docs names a feature that is in fact n
       }
     }
   }
-  assert.deepEqual(wrong, [], "these call something planned that is not on the NOT_BUILT list (is it built? then say so)");
+  assert.deepEqual(
+    wrong,
+    [],
+    "these call something planned that is not on the NOT_BUILT list (is it built? then say so)",
+  );
 });
 
 test("the NOT_BUILT list is true: none of its routes exists", async () => {
@@ -42,7 +52,10 @@ test("the NOT_BUILT list is true: none of its routes exists", async () => {
   try {
     const urls = t.app.bulwark.routes().map((r) => r.url);
     for (const feature of NOT_BUILT) {
-      assert.ok(!urls.some((url) => url.startsWith(feature.route)), `${feature.names[0]} is built (${feature.route}): update the docs and NOT_BUILT`);
+      assert.ok(
+        !urls.some((url) => url.startsWith(feature.route)),
+        `${feature.names[0]} is built (${feature.route}): update the docs and NOT_BUILT`,
+      );
     }
   } finally {
     await t.close();

@@ -27,12 +27,19 @@ export type Upstream = {
 export async function startUpstream(): Promise<Upstream> {
   const seen: Seen[] = [];
   let release: (() => void) | undefined;
-  const released = new Promise<void>((resolve) => { release = resolve; });
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const entry = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      const entry = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      };
       seen.push(entry);
       const path = entry.url.split("?")[0]!;
       if (path.includes("/slow")) return;
@@ -48,8 +55,13 @@ export async function startUpstream(): Promise<Upstream> {
       }
       if (path.includes("/loud")) {
         res.writeHead(200, {
-          "content-type": "application/json", server: "uvicorn", "x-powered-by": "Express", "x-frame-options": "ALLOWALL",
-          "content-security-policy": "default-src *", "access-control-allow-origin": "*", "cache-control": "max-age=60",
+          "content-type": "application/json",
+          server: "uvicorn",
+          "x-powered-by": "Express",
+          "x-frame-options": "ALLOWALL",
+          "content-security-policy": "default-src *",
+          "access-control-allow-origin": "*",
+          "cache-control": "max-age=60",
           "set-cookie": ["bulwark_access=planted; Path=/", "theme=dark; Path=/"],
         });
         return res.end("{}");
@@ -65,7 +77,9 @@ export async function startUpstream(): Promise<Upstream> {
     socket.on("close", () => upgraded.delete(socket));
     socket.on("end", () => socket.end());
     seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: "" });
-    socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nServer: uvicorn\r\n\r\n");
+    socket.write(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nServer: uvicorn\r\n\r\n",
+    );
     socket.on("data", (d: Buffer) => socket.write(`echo:${String(req.headers["x-bulwark-user"])}:${d.toString()}`));
     socket.on("error", () => socket.destroy());
   });
@@ -128,11 +142,20 @@ rules:
 `;
 
 /** An app in gateway mode in front of `upstream`, listening on 127.0.0.1; `secret` is its GATEWAY_SECRET. */
-export async function startGateway(upstream: Upstream, options: TestAppOptions & { rules?: string } = {}): Promise<TestApp & { base: string; secret: string }> {
+export async function startGateway(
+  upstream: Upstream,
+  options: TestAppOptions & { rules?: string } = {},
+): Promise<TestApp & { base: string; secret: string }> {
   const secret = randomToken(32);
   const t = await startApp({
     ...options,
-    env: { UPSTREAM_URL: upstream.url, GATEWAY_RULES: rulesFile(options.rules ?? STANDARD_RULES), GATEWAY_SECRET: secret, CORS_ORIGINS: "https://app.example.com", ...options.env },
+    env: {
+      UPSTREAM_URL: upstream.url,
+      GATEWAY_RULES: rulesFile(options.rules ?? STANDARD_RULES),
+      GATEWAY_SECRET: secret,
+      CORS_ORIGINS: "https://app.example.com",
+      ...options.env,
+    },
   });
   await t.app.listen({ host: "127.0.0.1", port: 0 });
   return { ...t, base: `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}`, secret };

@@ -54,10 +54,14 @@ export const TEST_REQUIRE_SERVICES = process.env.TEST_REQUIRE_SERVICES === "1";
  * quietly skipping the several-instance tests.
  */
 export function needs(...services: ("postgres" | "redis")[]): false | string {
-  const missing = services.filter((s) => (s === "postgres" ? !TEST_DATABASE_URL : !TEST_REDIS_URL))
+  const missing = services
+    .filter((s) => (s === "postgres" ? !TEST_DATABASE_URL : !TEST_REDIS_URL))
     .map((s) => (s === "postgres" ? "TEST_DATABASE_URL" : "TEST_REDIS_URL"));
   if (missing.length === 0) return false;
-  if (TEST_REQUIRE_SERVICES) throw new Error(`TEST_REQUIRE_SERVICES=1 but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not set`);
+  if (TEST_REQUIRE_SERVICES)
+    throw new Error(
+      `TEST_REQUIRE_SERVICES=1 but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not set`,
+    );
   return `needs ${missing.join(" and ")}`;
 }
 
@@ -86,7 +90,10 @@ export function productionEnv(): Env {
 export function testConfig(env: Env = {}): Config {
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-test-"));
   process.once("exit", () => rmSync(dataDir, { recursive: true, force: true }));
-  return loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "silent", ...testSecrets(), ...env }, { generateDevSecrets: false });
+  return loadConfig(
+    { DATA_DIR: dataDir, LOG_LEVEL: "silent", ...testSecrets(), ...env },
+    { generateDevSecrets: false },
+  );
 }
 
 /** A migrated database of its own: in-memory PGlite, or a new PostgreSQL database dropped on close. */
@@ -97,7 +104,9 @@ export async function testStore(options: { kind?: "pglite" | "postgres"; migrate
     store = await openStore({ template: await pgliteTemplate(options.migrate !== false) });
   } else {
     if (!TEST_DATABASE_URL) throw new Error("TEST_DATABASE_URL is not set");
-    const name = `bulwark_test_${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, "x")}`;
+    const name = `bulwark_test_${randomToken(6)
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, "x")}`;
     const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await admin.connect();
     await admin.query(`create database ${name}`);
@@ -126,7 +135,10 @@ export async function testStore(options: { kind?: "pglite" | "postgres"; migrate
  * migrations: PGlite's initdb costs seconds, loading a dump about one, so each test database is cheap.
  */
 async function pgliteTemplate(migrated: boolean): Promise<Blob> {
-  const files = readdirSync(MIGRATIONS_FOLDER, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()).map((f) => join(f.parentPath, f.name)).sort();
+  const files = readdirSync(MIGRATIONS_FOLDER, { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile())
+    .map((f) => join(f.parentPath, f.name))
+    .sort();
   const hash = sha256Hex(files.map((f) => `${f}\n${readFileSync(f, "utf8")}`).join("\n")).slice(0, 16);
   const file = join(tmpdir(), `bulwark-pglite-${migrated ? "migrated" : "empty"}-${hash}.tar.gz`);
   if (!existsSync(file)) {
@@ -147,9 +159,17 @@ async function pgliteTemplate(migrated: boolean): Promise<Blob> {
  * to open it between commands: a fresh PostgreSQL database, or PGlite under a temporary DATA_DIR
  * (one process at a time, so each step opens and closes it).
  */
-export async function cliDatabase(): Promise<{ env: Record<string, string>; open(): Promise<Store>; cleanup(): Promise<void> }> {
+export async function cliDatabase(): Promise<{
+  env: Record<string, string>;
+  open(): Promise<Store>;
+  cleanup(): Promise<void>;
+}> {
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-cli-"));
-  const env: Record<string, string> = { DATA_DIR: dataDir, LOG_LEVEL: "silent", ...(testSecrets() as Record<string, string>) };
+  const env: Record<string, string> = {
+    DATA_DIR: dataDir,
+    LOG_LEVEL: "silent",
+    ...(testSecrets() as Record<string, string>),
+  };
   if (TEST_DATABASE_URL) {
     const store = await testStore({ kind: "postgres" });
     const url = storeUrl(store)!;
@@ -182,9 +202,16 @@ export function storeUrl(store: Store): string | undefined {
 }
 
 /** Counters for a test: Redis under a unique prefix when TEST_REDIS_URL is set (or `prefix` to share), memory otherwise. */
-export function testCounters(clock: { now(): number }, options: { kind?: "memory" | "redis"; prefix?: string } = {}): Counters {
+export function testCounters(
+  clock: { now(): number },
+  options: { kind?: "memory" | "redis"; prefix?: string } = {},
+): Counters {
   const kind = options.kind ?? (TEST_REDIS_URL ? "redis" : "memory");
-  return createCounters({ clock, redisUrl: kind === "redis" ? TEST_REDIS_URL : undefined, prefix: options.prefix ?? `bwtest:${randomToken(6)}` });
+  return createCounters({
+    clock,
+    redisUrl: kind === "redis" ? TEST_REDIS_URL : undefined,
+    prefix: options.prefix ?? `bwtest:${randomToken(6)}`,
+  });
 }
 
 /** Pub/sub for a test: Redis under the given prefix (shared by the instances of one test) when TEST_REDIS_URL is set, memory otherwise. */
@@ -197,7 +224,12 @@ export function testPubSub(prefix: string): PubSub {
  * line matching the pattern has been written (at once if one was): a test that checks what is *not*
  * in the log first waits for the lines it inspects, instead of sleeping and hoping they arrived.
  */
-export function captureLog(): { stream: Writable; lines: string[]; text(): string; waitFor(pattern: RegExp): Promise<string> } {
+export function captureLog(): {
+  stream: Writable;
+  lines: string[];
+  text(): string;
+  waitFor(pattern: RegExp): Promise<string>;
+} {
   const lines: string[] = [];
   const waiting: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const stream = new Writable({
@@ -257,7 +289,12 @@ export async function startApp(options: TestAppOptions = {}): Promise<TestApp> {
   if (options.mailer) deps.mailer = options.mailer;
   const ownPubSub = !options.pubsub;
   deps.pubsub = options.pubsub ?? testPubSub(`bwtest:${randomToken(6)}`);
-  if (options.log) deps.logger = createLogger({ level: options.logLevel ?? "info", secrets: secretValues(config), destination: options.log });
+  if (options.log)
+    deps.logger = createLogger({
+      level: options.logLevel ?? "info",
+      secrets: secretValues(config),
+      destination: options.log,
+    });
   let app: FastifyInstance;
   try {
     app = await createApp(config, deps);
@@ -271,7 +308,11 @@ export async function startApp(options: TestAppOptions = {}): Promise<TestApp> {
     throw error;
   }
   return {
-    app, config, store, counters, clock,
+    app,
+    config,
+    store,
+    counters,
+    clock,
     async close() {
       await app.close();
       if (ownPubSub) await deps.pubsub!.close();
@@ -293,7 +334,10 @@ export type Deployment = {
  * Instances of one deployment behind a load balancer: one PostgreSQL database, one Redis for
  * counters and pub/sub, the same secrets, and real sockets. Needs TEST_DATABASE_URL and TEST_REDIS_URL.
  */
-export async function startDeployment(count: number, options: { clock: ReturnType<typeof createFakeClock>; env?: Env }): Promise<Deployment> {
+export async function startDeployment(
+  count: number,
+  options: { clock: ReturnType<typeof createFakeClock>; env?: Env },
+): Promise<Deployment> {
   const store = await testStore({ kind: "postgres" });
   const prefix = `bwtest:${randomToken(6)}`;
   // Shared SECRET_KEY and keyring, as a deployment has: what one instance signs, the others verify.

@@ -9,12 +9,22 @@ import { randomToken } from "../src/core/crypto/index.js";
 import { startApp, type TestApp } from "./harness.js";
 import { signedInAdmin } from "./webhooks.js";
 
-type JsonSchema = { type?: unknown; properties?: Record<string, JsonSchema>; items?: JsonSchema; anyOf?: JsonSchema[]; format?: string; const?: unknown };
+type JsonSchema = {
+  type?: unknown;
+  properties?: Record<string, JsonSchema>;
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  format?: string;
+  const?: unknown;
+};
 
 /** Control characters (Cc) every free-text field must refuse; passwords included. */
 const CONTROL = ["a\u0000b", "\u0000", "a\r\nb", "a\nb", "a\u001b[31mb", "a\u007fb", "a\u0085b", "a\u0008b"];
 /** Dates no account, key or audit filter means: year 0, year 9999. */
-const DATES = { date: ["0000-01-01", "9999-12-31", "0001-01-01"], "date-time": ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"] } as const;
+const DATES = {
+  date: ["0000-01-01", "9999-12-31", "0001-01-01"],
+  "date-time": ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"],
+} as const;
 
 /** Every string schema within `schema`, with its path. */
 function strings(schema: JsonSchema | undefined, path: string): { path: string; schema: JsonSchema }[] {
@@ -28,13 +38,27 @@ function strings(schema: JsonSchema | undefined, path: string): { path: string; 
 }
 
 function accepts(schema: JsonSchema, value: string): boolean {
-  const validate = validatorCompiler({ schema: { type: "object", properties: { v: schema }, required: ["v"], additionalProperties: false }, httpPart: "body", method: "POST", url: "/" });
+  const validate = validatorCompiler({
+    schema: { type: "object", properties: { v: schema }, required: ["v"], additionalProperties: false },
+    httpPart: "body",
+    method: "POST",
+    url: "/",
+  });
   return !("error" in (validate({ v: value }) as { error?: unknown }));
 }
 
 async function withApp(run: (t: TestApp, routes: readonly RouteRecord[]) => Promise<void>): Promise<void> {
   const many = "100000";
-  const t = await startApp({ env: { RATE_LIMIT_PER_MINUTE: many, RATE_LIMIT_PER_HOUR: many, AUTH_LOGIN_PER_MINUTE: many, AUTH_REGISTER_PER_MINUTE: many, SENSITIVE_PER_MINUTE: many, STRIPE_WEBHOOK_SECRET: `whsec_${randomToken(24)}` } });
+  const t = await startApp({
+    env: {
+      RATE_LIMIT_PER_MINUTE: many,
+      RATE_LIMIT_PER_HOUR: many,
+      AUTH_LOGIN_PER_MINUTE: many,
+      AUTH_REGISTER_PER_MINUTE: many,
+      SENSITIVE_PER_MINUTE: many,
+      STRIPE_WEBHOOK_SECRET: `whsec_${randomToken(24)}`,
+    },
+  });
   try {
     await run(t, t.app.bulwark.routes());
   } finally {
@@ -52,7 +76,9 @@ test("every string field of every route's body, query and path schema refuses co
           checked++;
           const format = field.schema.format;
           const hostile = format === "date" || format === "date-time" ? [...CONTROL, ...DATES[format]] : CONTROL;
-          for (const value of hostile) if (accepts(field.schema, value)) accepted.push(`${route.method} ${route.url} ${field.path} ${JSON.stringify(value)}`);
+          for (const value of hostile)
+            if (accepts(field.schema, value))
+              accepted.push(`${route.method} ${route.url} ${field.path} ${JSON.stringify(value)}`);
         }
       }
     }
@@ -65,7 +91,11 @@ test("every string field of every route's body, query and path schema refuses co
 async function snapshot(app: FastifyInstance): Promise<string> {
   const rows = [];
   for (const table of ["users", "api_keys", "webhook_endpoints", "external_identities", "mfa_totp", "account_tokens"]) {
-    rows.push(await app.bulwark.db.execute(sql`select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as h, count(*) as n from ${sql.identifier(table)} t`));
+    rows.push(
+      await app.bulwark.db.execute(
+        sql`select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as h, count(*) as n from ${sql.identifier(table)} t`,
+      ),
+    );
   }
   return JSON.stringify(rows);
 }
@@ -83,19 +113,38 @@ test("driving every registered route with a control character in each string fie
         return Object.entries(schema?.properties ?? {}).map(([name]) => ({ part, name }));
       });
       // Path parameters have a field even without a schema.
-      for (const p of params) if (!fields.some((f) => f.part === "params" && f.name === p.slice(1))) fields.push({ part: "params", name: p.slice(1) });
+      for (const p of params)
+        if (!fields.some((f) => f.part === "params" && f.name === p.slice(1)))
+          fields.push({ part: "params", name: p.slice(1) });
       for (const field of fields) {
         const format = (route.schema[field.part] as JsonSchema | undefined)?.properties?.[field.name]?.format;
-        for (const value of ["a\u0000b", "a\r\nb", ...(format === "date-time" || format === "date" ? ["0000-01-01T00:00:00Z", "0000-01-01"] : [])]) {
+        for (const value of [
+          "a\u0000b",
+          "a\r\nb",
+          ...(format === "date-time" || format === "date" ? ["0000-01-01T00:00:00Z", "0000-01-01"] : []),
+        ]) {
           let url = route.url;
-          for (const p of params) url = url.replace(p, field.part === "params" && p.slice(1) === field.name ? encodeURIComponent(value) : "0123456789abcdef0123456789abcdef");
+          for (const p of params)
+            url = url.replace(
+              p,
+              field.part === "params" && p.slice(1) === field.name
+                ? encodeURIComponent(value)
+                : "0123456789abcdef0123456789abcdef",
+            );
           if (field.part === "querystring") url += `?${field.name}=${encodeURIComponent(value)}`;
           const res = await t.app.inject({
-            method: route.method as "GET", url, headers: { authorization: admin.authorization, "content-type": "application/json" },
-            ...(route.method === "GET" || route.method === "DELETE" && field.part !== "body" ? {} : { payload: JSON.stringify(field.part === "body" ? { [field.name]: value } : {}) }),
+            method: route.method as "GET",
+            url,
+            headers: { authorization: admin.authorization, "content-type": "application/json" },
+            ...(route.method === "GET" || (route.method === "DELETE" && field.part !== "body")
+              ? {}
+              : { payload: JSON.stringify(field.part === "body" ? { [field.name]: value } : {}) }),
           });
           sent++;
-          if (![400, 401, 403, 404].includes(res.statusCode)) bad.push(`${route.method} ${route.url} ${field.part}.${field.name}=${JSON.stringify(value)}: ${res.statusCode} ${res.body.slice(0, 120)}`);
+          if (![400, 401, 403, 404].includes(res.statusCode))
+            bad.push(
+              `${route.method} ${route.url} ${field.part}.${field.name}=${JSON.stringify(value)}: ${res.statusCode} ${res.body.slice(0, 120)}`,
+            );
         }
       }
     }

@@ -15,7 +15,9 @@ export type TestSmtp = {
 
 /** Decodes quoted-printable soft breaks and escapes, enough to read links out of a mail. */
 function decode(raw: string): string {
-  return raw.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return raw
+    .replace(/=\r?\n/g, "")
+    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /** Starts an SMTP server on 127.0.0.1 (no TLS, no auth); the first `reject` deliveries are refused with 451. */
@@ -38,7 +40,13 @@ export async function startSmtp(options: { reject?: number } = {}): Promise<Test
         const raw = Buffer.concat(chunks).toString("utf8");
         const body = decode(raw);
         const subject = /^Subject: (.*)$/m.exec(raw)?.[1] ?? "";
-        mails.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "", to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), raw, body, subject });
+        mails.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+          to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
+          raw,
+          body,
+          subject,
+        });
         callback();
       });
     },
@@ -48,7 +56,8 @@ export async function startSmtp(options: { reject?: number } = {}): Promise<Test
   return {
     url: `smtp://127.0.0.1:${port}`,
     mails,
-    to: (to, subject) => mails.filter((m) => m.to.includes(to.toLowerCase()) && (subject === undefined || m.subject.includes(subject))),
+    to: (to, subject) =>
+      mails.filter((m) => m.to.includes(to.toLowerCase()) && (subject === undefined || m.subject.includes(subject))),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -11,17 +11,31 @@ export function codeAt(secret: string, ms: number): string {
 
 /** Sets up and enables TOTP for a signed-in user; moves the clock to the next step so the next code is fresh. */
 export async function enableTotp(t: TestApp, user: SignedIn): Promise<{ secret: string; recoveryCodes: string[] }> {
-  const setup = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/setup", headers: bearer(user.access), payload: { password: user.password } });
+  const setup = await t.app.inject({
+    method: "POST",
+    url: "/api/auth/mfa/totp/setup",
+    headers: bearer(user.access),
+    payload: { password: user.password },
+  });
   assert.equal(setup.statusCode, 200, setup.body);
   const secret = setup.json().secret as string;
-  const enable = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/enable", headers: bearer(user.access), payload: { code: codeAt(secret, t.clock.now()) } });
+  const enable = await t.app.inject({
+    method: "POST",
+    url: "/api/auth/mfa/totp/enable",
+    headers: bearer(user.access),
+    payload: { code: codeAt(secret, t.clock.now()) },
+  });
   assert.equal(enable.statusCode, 200, enable.body);
   t.clock.advance(30_000);
   return { secret, recoveryCodes: enable.json().recovery_codes as string[] };
 }
 
 /** Logs in a TOTP user: returns the mfa_token of the challenge. */
-export async function mfaToken(t: TestApp, user: { username: string; password: string }, extra: Record<string, unknown> = {}): Promise<string> {
+export async function mfaToken(
+  t: TestApp,
+  user: { username: string; password: string },
+  extra: Record<string, unknown> = {},
+): Promise<string> {
   const res = await login(t.app, user, extra);
   assert.equal(res.statusCode, 200, res.body);
   const body = res.json();

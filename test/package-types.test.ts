@@ -9,17 +9,30 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+};
 const installed = { ...pkg.dependencies, ...pkg.peerDependencies };
 
 /** The package a bare specifier names (`drizzle-orm/pg-core` → `drizzle-orm`, `@a/b/c` → `@a/b`). */
-const packageOf = (specifier: string): string => specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
+const packageOf = (specifier: string): string =>
+  specifier
+    .split("/")
+    .slice(0, specifier.startsWith("@") ? 2 : 1)
+    .join("/");
 
 /** Whether a package ships its own declarations. */
 function shipsTypes(name: string): boolean {
   const dir = join(ROOT, "node_modules", name);
   const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, unknown>;
-  if (manifest.types || manifest.typings || JSON.stringify(manifest.exports ?? {}).includes("\"types\"") || existsSync(join(dir, "index.d.ts"))) return true;
+  if (
+    manifest.types ||
+    manifest.typings ||
+    JSON.stringify(manifest.exports ?? {}).includes('"types"') ||
+    existsSync(join(dir, "index.d.ts"))
+  )
+    return true;
   // TypeScript also finds a declaration file beside an export's target (`index.mjs` → `index.d.mts`).
   const targets = JSON.stringify(manifest.exports ?? {}).match(/"\.\/[^"*]+\.[cm]?js"/g) ?? [];
   return targets.some((t) => existsSync(join(dir, t.slice(1, -1).replace(/\.(c|m)?js$/, ".d.$1ts"))));
@@ -28,7 +41,18 @@ function shipsTypes(name: string): boolean {
 test("every package the published declarations import is a dependency with types", () => {
   const out = mkdtempSync(join(tmpdir(), "bulwark-dts-"));
   try {
-    const tsc = spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json"), "--emitDeclarationOnly", "--outDir", out], { encoding: "utf8" });
+    const tsc = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, "node_modules/typescript/bin/tsc"),
+        "-p",
+        join(ROOT, "tsconfig.build.json"),
+        "--emitDeclarationOnly",
+        "--outDir",
+        out,
+      ],
+      { encoding: "utf8" },
+    );
     assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
     const specifiers = new Set<string>();
     for (const file of readdirSync(out, { recursive: true, withFileTypes: true })) {
@@ -41,7 +65,9 @@ test("every package the published declarations import is a dependency with types
       }
     }
     assert.ok(specifiers.has("fastify"), "the scan sees the declarations' imports");
-    const missing = [...specifiers].filter((name) => !(name in installed) || !(shipsTypes(name) || `@types/${name}` in installed));
+    const missing = [...specifiers].filter(
+      (name) => !(name in installed) || !(shipsTypes(name) || `@types/${name}` in installed),
+    );
     assert.deepEqual(missing, [], "packages the declarations import without the consumer getting their types");
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -27,7 +27,10 @@ export function postgresBinaries(): { bin: string } | { skip: string } {
   const root = "/usr/lib/postgresql";
   const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, "bin", "initdb"))) : [];
   const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
-  if (!newest) return { skip: "PostgreSQL's initdb was not found under /usr/lib/postgresql/*/bin: install PostgreSQL to run the outage tests" };
+  if (!newest)
+    return {
+      skip: "PostgreSQL's initdb was not found under /usr/lib/postgresql/*/bin: install PostgreSQL to run the outage tests",
+    };
   // PostgreSQL refuses to run as root; as root we switch to the postgres user.
   if (process.getuid?.() === 0 && spawnSync("runuser", ["-u", "postgres", "--", "true"]).status !== 0) {
     return { skip: "running as root without a usable `runuser -u postgres`: the outage tests cannot start PostgreSQL" };
@@ -55,7 +58,9 @@ export async function startPrivatePostgres(bin: string): Promise<PrivatePostgres
     chownSync(dir, uid, gid);
   }
   const run = (tool: string, args: string[]) => {
-    const [command, argv] = asRoot ? ["runuser", ["-u", "postgres", "--", join(bin, tool), ...args]] : [join(bin, tool), args];
+    const [command, argv] = asRoot
+      ? ["runuser", ["-u", "postgres", "--", join(bin, tool), ...args]]
+      : [join(bin, tool), args];
     const result = spawnSync(command as string, argv as string[], { encoding: "utf8", timeout: 60_000 });
     if (result.status !== 0) {
       const log = existsSync(join(dir, "server.log")) ? readFileSync(join(dir, "server.log"), "utf8").slice(-2000) : "";
@@ -64,10 +69,19 @@ export async function startPrivatePostgres(bin: string): Promise<PrivatePostgres
   };
   run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
   const port = await freePort();
-  const start = () => run("pg_ctl", [
-    "-D", data, "-l", join(dir, "server.log"), "-w", "-t", "60",
-    "-o", `-k ${dir} -p ${port} -c listen_addresses=127.0.0.1 -c fsync=off`, "start",
-  ]);
+  const start = () =>
+    run("pg_ctl", [
+      "-D",
+      data,
+      "-l",
+      join(dir, "server.log"),
+      "-w",
+      "-t",
+      "60",
+      "-o",
+      `-k ${dir} -p ${port} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      "start",
+    ]);
   start();
   const base = `postgres://postgres@127.0.0.1:${port}`;
   const query = async <T>(text: string, values?: unknown[], database = "bulwark"): Promise<T[]> => {

@@ -15,7 +15,12 @@ export async function listening(app: FastifyInstance): Promise<string> {
 
 /** A ticket for the user's session, requested from `remoteAddress`. */
 export async function ticket(app: FastifyInstance, user: SignedIn, remoteAddress = "127.0.0.1"): Promise<string> {
-  const res = await app.inject({ method: "POST", url: "/api/realtime/ticket", headers: bearer(user.access), remoteAddress });
+  const res = await app.inject({
+    method: "POST",
+    url: "/api/realtime/ticket",
+    headers: bearer(user.access),
+    remoteAddress,
+  });
   assert.equal(res.statusCode, 201, res.body);
   return res.json().ticket as string;
 }
@@ -33,10 +38,18 @@ export type Client = {
 };
 
 /** Opens a WebSocket with a ticket; rejects with `{ status }` when the upgrade is refused. */
-export function connect(base: string, ticketValue: string, options: { origin?: string | null; maxPayload?: number } = {}): Promise<Client> {
+export function connect(
+  base: string,
+  ticketValue: string,
+  options: { origin?: string | null; maxPayload?: number } = {},
+): Promise<Client> {
   const url = `${base.replace(/^http/, "ws")}/api/realtime?ticket=${encodeURIComponent(ticketValue)}`;
   const origin = options.origin === undefined ? ORIGIN : options.origin;
-  const ws = new WebSocket(url, { ...(origin === null ? {} : { origin }), perMessageDeflate: false, maxPayload: options.maxPayload ?? 100 * 1024 * 1024 });
+  const ws = new WebSocket(url, {
+    ...(origin === null ? {} : { origin }),
+    perMessageDeflate: false,
+    maxPayload: options.maxPayload ?? 100 * 1024 * 1024,
+  });
   const frames: Frame[] = [];
   const waiting: { match: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
   ws.on("message", (data) => {
@@ -49,25 +62,31 @@ export function connect(base: string, ticketValue: string, options: { origin?: s
       frames.push(frame);
     }
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: String(reason) })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once("close", (code, reason) => resolve({ code, reason: String(reason) })),
+  );
   return new Promise((resolve, reject) => {
     ws.once("unexpected-response", (_req, res) => {
       let body = "";
       res.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
-      res.on("end", () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, body })));
+      res.on("end", () =>
+        reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, body })),
+      );
     });
     ws.once("error", reject);
-    ws.once("open", () => resolve({
-      ws,
-      next(match = () => true) {
-        const i = frames.findIndex(match);
-        if (i >= 0) return Promise.resolve(frames.splice(i, 1)[0]!);
-        return new Promise((r) => waiting.push({ match, resolve: r }));
-      },
-      send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
-      closed,
-      close: () => ws.close(),
-    }));
+    ws.once("open", () =>
+      resolve({
+        ws,
+        next(match = () => true) {
+          const i = frames.findIndex(match);
+          if (i >= 0) return Promise.resolve(frames.splice(i, 1)[0]!);
+          return new Promise((r) => waiting.push({ match, resolve: r }));
+        },
+        send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
+        closed,
+        close: () => ws.close(),
+      }),
+    );
   });
 }
 

@@ -11,7 +11,8 @@ const ROOT = new URL("..", import.meta.url).pathname;
 /** Calls whose result is a MAC or a keyed digest: comparing one must go through timingSafeEqual*. */
 const MAC_PRODUCER = /\b(createHmac|hmacSha256|hmacSha256Hex|keyDigest|deviceMac|sign)\s*\(|\.digest\s*\(/;
 /** Names that by convention hold a secret or a MAC to check; a comparison of one with === is a leak. */
-const SECRET_NAME = /^(expected|candidate|given|sig|signature|signatures|mac|hmac|digest|tag|csrf\w*|\w*(Mac|Hmac|Digest|Signature|Secret|Csrf))$/;
+const SECRET_NAME =
+  /^(expected|candidate|given|sig|signature|signatures|mac|hmac|digest|tag|csrf\w*|\w*(Mac|Hmac|Digest|Signature|Secret|Csrf))$/;
 
 /**
  * Comparisons that look like one of the above but are not secret comparisons, each with its reason.
@@ -33,12 +34,19 @@ export function findLeakyComparisons(fileName: string, text: string): Finding[] 
   // Identifiers bound (const/let, anywhere in the file) to the result of a MAC producer.
   const macBound = new Set<string>();
   const collect = (node: ts.Node): void => {
-    if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.initializer && MAC_PRODUCER.test(node.initializer.getText(source))) macBound.add(node.name.text);
+    if (
+      ts.isVariableDeclaration(node) &&
+      ts.isIdentifier(node.name) &&
+      node.initializer &&
+      MAC_PRODUCER.test(node.initializer.getText(source))
+    )
+      macBound.add(node.name.text);
     ts.forEachChild(node, collect);
   };
   collect(source);
   const findings: Finding[] = [];
-  const where = (node: ts.Node) => `${relative(ROOT, fileName)}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1}`;
+  const where = (node: ts.Node) =>
+    `${relative(ROOT, fileName)}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1}`;
   const secretish = (operand: ts.Expression): string | undefined => {
     const text = operand.getText(source);
     if (MAC_PRODUCER.test(text)) return "compares a freshly computed MAC or digest";
@@ -60,13 +68,33 @@ export function findLeakyComparisons(fileName: string, text: string): Finding[] 
     return undefined;
   };
   const literal = (operand: ts.Expression) =>
-    operand.kind === ts.SyntaxKind.NullKeyword || (ts.isIdentifier(operand) && operand.text === "undefined") || ts.isTypeOfExpression(operand) ||
-    ts.isNumericLiteral(operand) || (ts.isStringLiteral(operand) && operand.text.length < 8) || ts.isPropertyAccessExpression(operand) && operand.name.text === "length";
+    operand.kind === ts.SyntaxKind.NullKeyword ||
+    (ts.isIdentifier(operand) && operand.text === "undefined") ||
+    ts.isTypeOfExpression(operand) ||
+    ts.isNumericLiteral(operand) ||
+    (ts.isStringLiteral(operand) && operand.text.length < 8) ||
+    (ts.isPropertyAccessExpression(operand) && operand.name.text === "length");
   const visit = (node: ts.Node): void => {
-    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && node.expression.name.text === "equals") {
-      findings.push({ where: where(node), text: node.getText(source), why: ".equals() compares byte by byte and stops early; use timingSafeEqual*" });
+    if (
+      ts.isCallExpression(node) &&
+      ts.isPropertyAccessExpression(node.expression) &&
+      node.expression.name.text === "equals"
+    ) {
+      findings.push({
+        where: where(node),
+        text: node.getText(source),
+        why: ".equals() compares byte by byte and stops early; use timingSafeEqual*",
+      });
     }
-    if (ts.isBinaryExpression(node) && [ts.SyntaxKind.EqualsEqualsEqualsToken, ts.SyntaxKind.ExclamationEqualsEqualsToken, ts.SyntaxKind.EqualsEqualsToken, ts.SyntaxKind.ExclamationEqualsToken].includes(node.operatorToken.kind)) {
+    if (
+      ts.isBinaryExpression(node) &&
+      [
+        ts.SyntaxKind.EqualsEqualsEqualsToken,
+        ts.SyntaxKind.ExclamationEqualsEqualsToken,
+        ts.SyntaxKind.EqualsEqualsToken,
+        ts.SyntaxKind.ExclamationEqualsToken,
+      ].includes(node.operatorToken.kind)
+    ) {
       if (!literal(node.left) && !literal(node.right)) {
         const why = secretish(node.left) ?? secretish(node.right);
         if (why) findings.push({ where: where(node), text: node.getText(source), why });
@@ -79,7 +107,9 @@ export function findLeakyComparisons(fileName: string, text: string): Finding[] 
 }
 
 test("secrets, MACs and digests in src/ are compared with timingSafeEqual*, never ===, !== or .equals()", () => {
-  const findings = sourceFiles(join(ROOT, "src")).flatMap((file) => findLeakyComparisons(file, readFileSync(file, "utf8")));
+  const findings = sourceFiles(join(ROOT, "src")).flatMap((file) =>
+    findLeakyComparisons(file, readFileSync(file, "utf8")),
+  );
   assert.deepEqual(findings, [], findings.map((f) => `${f.where}: ${f.text} (${f.why})`).join("\n"));
 });
 
@@ -94,7 +124,12 @@ test("the scan sees the leaks it is meant to catch (each line here is a known mu
     "const sig = createHmac('sha256', s).update(b).digest('hex'); const ok = sig == header;",
   ];
   for (const line of leaks) assert.notDeepEqual(findLeakyComparisons("probe.ts", line), [], line);
-  for (const line of ["if (value === undefined) return;", "if (parts.length !== 4) return;", "if (a.kid === kid) x();", "return timingSafeEqualString(given, expected);"]) {
+  for (const line of [
+    "if (value === undefined) return;",
+    "if (parts.length !== 4) return;",
+    "if (a.kid === kid) x();",
+    "return timingSafeEqualString(given, expected);",
+  ]) {
     assert.deepEqual(findLeakyComparisons("probe.ts", line), [], line);
   }
 });

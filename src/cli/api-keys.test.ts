@@ -17,14 +17,35 @@ test("api-keys create prints the key once; list never shows it; revoke stops it"
   } finally {
     await app.close();
   }
-  assert.equal(await apiKeysCommand(["create", "--user", username, "--name", "ci"], captureOutput(), () => config), 2, "--scopes is required");
-  assert.equal(await apiKeysCommand(["create", "--user", username, "--name", "ci", "--scopes", "Bad Scope"], captureOutput(), () => config), 2);
+  assert.equal(
+    await apiKeysCommand(["create", "--user", username, "--name", "ci"], captureOutput(), () => config),
+    2,
+    "--scopes is required",
+  );
+  assert.equal(
+    await apiKeysCommand(
+      ["create", "--user", username, "--name", "ci", "--scopes", "Bad Scope"],
+      captureOutput(),
+      () => config,
+    ),
+    2,
+  );
   const created = captureOutput();
-  assert.equal(await apiKeysCommand(["create", "--user", username, "--name", "ci", "--scopes", "files:read,files:write", "--expires", "30"], created, () => config), 0);
+  assert.equal(
+    await apiKeysCommand(
+      ["create", "--user", username, "--name", "ci", "--scopes", "files:read,files:write", "--expires", "30"],
+      created,
+      () => config,
+    ),
+    0,
+  );
   const key = created.lines.find((l) => l.startsWith("bwk_"))!;
   assert.ok(key, created.lines.join("\n"));
   const id = /created key ([0-9a-f]{32})/.exec(created.lines[0]!)![1]!;
-  assert.equal(await apiKeysCommand(["create", "--user", "nobody", "--name", "x", "--scopes", ""], captureOutput(), () => config), 1);
+  assert.equal(
+    await apiKeysCommand(["create", "--user", "nobody", "--name", "x", "--scopes", ""], captureOutput(), () => config),
+    1,
+  );
 
   const listed = captureOutput();
   assert.equal(await apiKeysCommand(["list", "--user", username], listed, () => config), 0);
@@ -36,7 +57,9 @@ test("api-keys create prints the key once; list never shows it; revoke stops it"
     const who = await app.inject({ method: "GET", url: "/api/whoami", headers: { "x-api-key": key } });
     assert.equal(who.statusCode, 200);
     assert.deepEqual(who.json().principal.scopes, ["files:read", "files:write"]);
-    const audit = JSON.stringify(rowsOf(await app.bulwark.store.db.execute(sql`select * from audit_logs where event_type = 'api_key.create'`)));
+    const audit = JSON.stringify(
+      rowsOf(await app.bulwark.store.db.execute(sql`select * from audit_logs where event_type = 'api_key.create'`)),
+    );
     assert.ok(audit.includes(id) && !audit.includes(key.slice(37)));
   } finally {
     await app.close();
@@ -47,7 +70,10 @@ test("api-keys create prints the key once; list never shows it; revoke stops it"
   assert.equal(await apiKeysCommand(["revoke", id], captureOutput(), () => config), 1, "already revoked");
   app = await createApp(config);
   try {
-    assert.equal((await app.inject({ method: "GET", url: "/api/whoami", headers: { "x-api-key": key } })).statusCode, 401);
+    assert.equal(
+      (await app.inject({ method: "GET", url: "/api/whoami", headers: { "x-api-key": key } })).statusCode,
+      401,
+    );
   } finally {
     await app.close();
   }

@@ -17,14 +17,23 @@ owner's budget. revoke stops the key on the next request on every instance shari
 and Redis. list shows live keys (never a secret). Every create and revoke is audited.`;
 
 /** Runs `bulwark api-keys <sub>`; returns the exit code. */
-export async function apiKeysCommand(argv: string[], out: Output, loadConfig: () => Config | undefined): Promise<number> {
+export async function apiKeysCommand(
+  argv: string[],
+  out: Output,
+  loadConfig: () => Config | undefined,
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
-      user: { type: "string" }, name: { type: "string" }, scopes: { type: "string" }, expires: { type: "string" },
-      "rate-limit": { type: "string" }, help: { type: "boolean", short: "h" },
+      user: { type: "string" },
+      name: { type: "string" },
+      scopes: { type: "string" },
+      expires: { type: "string" },
+      "rate-limit": { type: "string" },
+      help: { type: "boolean", short: "h" },
     },
-    allowPositionals: true, strict: true,
+    allowPositionals: true,
+    strict: true,
   });
   const [sub, id] = positionals;
   if (values.help || sub === undefined) return out.help(HELP);
@@ -33,13 +42,20 @@ export async function apiKeysCommand(argv: string[], out: Output, loadConfig: ()
     return 2;
   };
   if (sub === "create") {
-    if (positionals.length !== 1 || !values.user || !values.name || values.scopes === undefined) return usage("create needs --user, --name and --scopes");
+    if (positionals.length !== 1 || !values.user || !values.name || values.scopes === undefined)
+      return usage("create needs --user, --name and --scopes");
     const days = values.expires === undefined ? undefined : Number(values.expires);
-    if (days !== undefined && !(Number.isFinite(days) && days > 0 && days <= 3650)) return usage("--expires is a number of days from 1 to 3650");
+    if (days !== undefined && !(Number.isFinite(days) && days > 0 && days <= 3650))
+      return usage("--expires is a number of days from 1 to 3650");
     const limit = values["rate-limit"] === undefined ? undefined : Number(values["rate-limit"]);
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1_000_000)) return usage("--rate-limit is a whole number of requests per minute");
-    const scopes = values.scopes.split(",").map((s) => s.trim()).filter(Boolean);
-    if (scopes.some((s) => !/^[a-z][a-z0-9_.:-]{0,63}$/.test(s))) return usage("each scope is lower-case letters, digits and _ . : - (such as files:read)");
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1_000_000))
+      return usage("--rate-limit is a whole number of requests per minute");
+    const scopes = values.scopes
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (scopes.some((s) => !/^[a-z][a-z0-9_.:-]{0,63}$/.test(s)))
+      return usage("each scope is lower-case letters, digits and _ . : - (such as files:read)");
     if (values.name.length > 100) return usage("--name is at most 100 characters");
     const config = loadConfig();
     if (!config) return 1;
@@ -49,19 +65,27 @@ export async function apiKeysCommand(argv: string[], out: Output, loadConfig: ()
         out.error(`no user named ${values.user}`);
         return 1;
       }
-      const created = await apiKeys.create(user.id, {
-        name: values.name!, scopes,
-        expires_at: days === undefined ? undefined : new Date(clock.now() + days * 86_400_000),
-        rate_limit_per_minute: limit,
-      }, { userId: null });
-      out.line(`created key ${created.id} for ${user.username} (scopes: ${created.scopes.join(",") || "none"}; expires: ${created.expires_at ?? "never"})`);
+      const created = await apiKeys.create(
+        user.id,
+        {
+          name: values.name!,
+          scopes,
+          expires_at: days === undefined ? undefined : new Date(clock.now() + days * 86_400_000),
+          rate_limit_per_minute: limit,
+        },
+        { userId: null },
+      );
+      out.line(
+        `created key ${created.id} for ${user.username} (scopes: ${created.scopes.join(",") || "none"}; expires: ${created.expires_at ?? "never"})`,
+      );
       out.line("the key, shown this once:");
       out.line(created.key);
       return 0;
     });
   }
   if (sub === "revoke") {
-    if (positionals.length !== 2 || !id || !/^[0-9a-f]{32}$/.test(id)) return usage("revoke needs the key id (32 hex characters, as listed)");
+    if (positionals.length !== 2 || !id || !/^[0-9a-f]{32}$/.test(id))
+      return usage("revoke needs the key id (32 hex characters, as listed)");
     const config = loadConfig();
     if (!config) return 1;
     return withServices(config, async ({ apiKeys }) => {
@@ -89,7 +113,9 @@ export async function apiKeysCommand(argv: string[], out: Output, loadConfig: ()
       }
       const keys = await apiKeys.list(userId);
       for (const k of keys) {
-        out.line(`${k.id}  ${k.name}  user=${k.user_id}  scopes=${k.scopes.join(",") || "-"}  created=${k.created_at}  expires=${k.expires_at ?? "never"}  last_used=${k.last_used_at ?? "never"}`);
+        out.line(
+          `${k.id}  ${k.name}  user=${k.user_id}  scopes=${k.scopes.join(",") || "-"}  created=${k.created_at}  expires=${k.expires_at ?? "never"}  last_used=${k.last_used_at ?? "never"}`,
+        );
       }
       out.line(`${keys.length} live key${keys.length === 1 ? "" : "s"}`);
       return 0;

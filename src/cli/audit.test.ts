@@ -7,9 +7,11 @@ import { cliDatabase, testAudit } from "../../test/harness.js";
 import { auditCommand } from "./audit.js";
 import { createFakeClock } from "../core/clock.js";
 
-
 /** Runs the command with `env` applied to process.env, restoring it afterwards. */
-async function run(env: Record<string, string>, argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+async function run(
+  env: Record<string, string>,
+  argv: string[],
+): Promise<{ code: number; out: string[]; err: string[] }> {
   const names = ["DATABASE_URL", "DATA_DIR", "LOG_LEVEL", "SECRET_KEY", "ENCRYPTION_KEYS", "METRICS_TOKEN", "NODE_ENV"];
   const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
   for (const name of names) delete process.env[name];
@@ -17,7 +19,11 @@ async function run(env: Record<string, string>, argv: string[]): Promise<{ code:
   const out: string[] = [];
   const err: string[] = [];
   try {
-    const code = await auditCommand(argv, (line) => out.push(line), (line) => err.push(line));
+    const code = await auditCommand(
+      argv,
+      (line) => out.push(line),
+      (line) => err.push(line),
+    );
     return { code, out, err };
   } finally {
     for (const name of names) {
@@ -32,7 +38,14 @@ test("audit verify exits 0 on an intact log and 1 once it was tampered with", as
   try {
     let store = await db.open();
     const audit = testAudit(store.db, createFakeClock());
-    for (let i = 0; i < 3; i++) await audit.record({ eventType: "auth.login", result: "success", actor: { userId: "alice" }, ip: "203.0.113.7", metadata: { i } });
+    for (let i = 0; i < 3; i++)
+      await audit.record({
+        eventType: "auth.login",
+        result: "success",
+        actor: { userId: "alice" },
+        ip: "203.0.113.7",
+        metadata: { i },
+      });
     const victim = (await audit.query({ limit: 3 })).events[1]!;
     await store.close();
 
@@ -59,7 +72,14 @@ test("audit query prints a table or JSON lines, with filters", async () => {
     const clock = createFakeClock(Date.UTC(2026, 0, 1));
     const audit = testAudit(store.db, clock);
     for (let i = 0; i < 4; i++) {
-      await audit.record({ eventType: i % 2 ? "auth.logout" : "auth.login", result: i === 3 ? "denied" : "success", actor: { userId: i < 2 ? "alice" : "bob" }, ip: "203.0.113.7", target: "line\nbreak", metadata: { i } });
+      await audit.record({
+        eventType: i % 2 ? "auth.logout" : "auth.login",
+        result: i === 3 ? "denied" : "success",
+        actor: { userId: i < 2 ? "alice" : "bob" },
+        ip: "203.0.113.7",
+        target: "line\nbreak",
+        metadata: { i },
+      });
       clock.advance(60_000);
     }
     await store.close();
@@ -67,10 +87,25 @@ test("audit query prints a table or JSON lines, with filters", async () => {
     const json = await run(db.env, ["query", "--user-id", "bob", "--json"]);
     assert.equal(json.code, 0);
     const events = json.out.map((line) => JSON.parse(line) as { metadata: { i: number }; actor: { user_id: string } });
-    assert.deepEqual(events.map((e) => e.metadata.i), [3, 2]);
+    assert.deepEqual(
+      events.map((e) => e.metadata.i),
+      [3, 2],
+    );
 
-    const filtered = await run(db.env, ["query", "--event-type", "auth.login", "--result", "success", "--since", "2026-01-01T00:01:00Z", "--json"]);
-    assert.deepEqual(filtered.out.map((line) => (JSON.parse(line) as { metadata: { i: number } }).metadata.i), [2]);
+    const filtered = await run(db.env, [
+      "query",
+      "--event-type",
+      "auth.login",
+      "--result",
+      "success",
+      "--since",
+      "2026-01-01T00:01:00Z",
+      "--json",
+    ]);
+    assert.deepEqual(
+      filtered.out.map((line) => (JSON.parse(line) as { metadata: { i: number } }).metadata.i),
+      [2],
+    );
 
     const limited = await run(db.env, ["query", "--limit", "3", "--until", "2026-01-02", "--json"]);
     assert.equal(limited.out.length, 3);
@@ -90,7 +125,15 @@ test("audit query prints a table or JSON lines, with filters", async () => {
 
 test("audit usage errors exit 2 with a clear message; --help exits 0", async () => {
   const env = { LOG_LEVEL: "silent", DATA_DIR: join(tmpdir(), "bulwark-audit-cli-unused") };
-  for (const argv of [["verify", "--bogus"], ["verify", "extra"], ["query", "--result", "maybe"], ["query", "--since", "yesterday"], ["query", "--limit", "0"], ["query", "--nope"], ["frobnicate"]]) {
+  for (const argv of [
+    ["verify", "--bogus"],
+    ["verify", "extra"],
+    ["query", "--result", "maybe"],
+    ["query", "--since", "yesterday"],
+    ["query", "--limit", "0"],
+    ["query", "--nope"],
+    ["frobnicate"],
+  ]) {
     const result = await run(env, argv);
     assert.equal(result.code, 2, argv.join(" "));
     assert.equal(result.out.length, 0, argv.join(" "));

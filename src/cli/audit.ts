@@ -1,7 +1,13 @@
 // `bulwark audit verify | query`: checks the audit log's hash chain and searches it, straight
 // through the audit service (never over HTTP), so it works while the server is down.
 import { help, parseStrict as parse, UsageError, usageExit, type Write } from "./common.js";
-import { CHAIN_HEAD_MARKER, type AuditEventView, type AuditFilters, type AuditResult, type AuditService } from "../modules/audit/index.js";
+import {
+  CHAIN_HEAD_MARKER,
+  type AuditEventView,
+  type AuditFilters,
+  type AuditResult,
+  type AuditService,
+} from "../modules/audit/index.js";
 import { AppError } from "../core/errors.js";
 import { withConfiguredServices } from "./services.js";
 
@@ -35,7 +41,11 @@ const PAGE = 200;
 const MAX_LIMIT = 100_000;
 
 /** Runs `bulwark audit …`; returns the exit code (0 ok, 1 tampered or failed, 2 usage). */
-export async function auditCommand(argv: string[], out: Write = console.log, err: Write = (line) => process.stderr.write(`bulwark: ${line}\n`)): Promise<number> {
+export async function auditCommand(
+  argv: string[],
+  out: Write = console.log,
+  err: Write = (line) => process.stderr.write(`bulwark: ${line}\n`),
+): Promise<number> {
   const [sub, ...rest] = argv;
   try {
     switch (sub) {
@@ -49,7 +59,8 @@ export async function auditCommand(argv: string[], out: Write = console.log, err
             return 0;
           }
           out(`TAMPERED: first bad row ${outcome.first_bad_id ?? "unknown"} (${outcome.checked} checked)`);
-          if (outcome.first_bad_id === CHAIN_HEAD_MARKER) out("  the newest rows were deleted after the last row that verifies, or the chain head was removed");
+          if (outcome.first_bad_id === CHAIN_HEAD_MARKER)
+            out("  the newest rows were deleted after the last row that verifies, or the chain head was removed");
           return 1;
         });
       }
@@ -93,12 +104,9 @@ export async function auditCommand(argv: string[], out: Write = console.log, err
   }
 }
 
-
-
 function wantsHelp(args: string[]): boolean {
   return args.includes("--help") || args.includes("-h");
 }
-
 
 function queryFilters(values: Record<string, string | boolean | undefined>): AuditFilters {
   const str = (name: string): string | undefined => {
@@ -106,7 +114,8 @@ function queryFilters(values: Record<string, string | boolean | undefined>): Aud
     return typeof value === "string" ? value : undefined;
   };
   const result = str("result");
-  if (result !== undefined && !RESULTS.includes(result as AuditResult)) throw new UsageError(`--result must be one of ${RESULTS.join(", ")}`);
+  if (result !== undefined && !RESULTS.includes(result as AuditResult))
+    throw new UsageError(`--result must be one of ${RESULTS.join(", ")}`);
   return {
     eventType: str("event-type"),
     userId: str("user-id"),
@@ -120,13 +129,15 @@ function queryFilters(values: Record<string, string | boolean | undefined>): Aud
 function date(name: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   const parsed = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(parsed.getTime())) throw new UsageError(`${name} must be an ISO date or date-time, got "${value}"`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(parsed.getTime()))
+    throw new UsageError(`${name} must be an ISO date or date-time, got "${value}"`);
   return parsed;
 }
 
 function integer(name: string, value: string | boolean | undefined): number {
   const n = Number(value);
-  if (typeof value !== "string" || !/^\d+$/.test(value) || n < 1 || n > MAX_LIMIT) throw new UsageError(`${name} must be a whole number from 1 to ${MAX_LIMIT}`);
+  if (typeof value !== "string" || !/^\d+$/.test(value) || n < 1 || n > MAX_LIMIT)
+    throw new UsageError(`${name} must be a whole number from 1 to ${MAX_LIMIT}`);
   return n;
 }
 
@@ -151,14 +162,30 @@ async function collect(audit: AuditService, filters: AuditFilters, limit: number
 /** A plain-text table, one event a line; control characters are escaped so a logged value cannot forge lines. */
 function table(events: AuditEventView[]): string[] {
   if (events.length === 0) return ["(no events)"];
-  const rows = events.map((e) => [e.at, e.event_type, e.result, e.actor.user_id ?? "-", e.actor.key_id ?? "-", e.ip ?? "-", e.target ?? "-", e.id]);
+  const rows = events.map((e) => [
+    e.at,
+    e.event_type,
+    e.result,
+    e.actor.user_id ?? "-",
+    e.actor.key_id ?? "-",
+    e.ip ?? "-",
+    e.target ?? "-",
+    e.id,
+  ]);
   const head = ["AT", "EVENT", "RESULT", "USER", "KEY", "IP", "TARGET", "ID"];
   const all = [head, ...rows].map((row) => row.map(printable));
   const widths = head.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
-  return all.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd());
+  return all.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd(),
+  );
 }
 
 function printable(value: string): string {
   // eslint-disable-next-line no-control-regex
-  return JSON.stringify(value).slice(1, -1).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return JSON.stringify(value)
+    .slice(1, -1)
+    .replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -31,7 +31,12 @@ const FOREIGN_ORIGIN = "https://bulwark-check.invalid";
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k"];
 
 /** Runs `bulwark check`; returns the exit code. */
-export async function checkCommand(argv: string[], out: Output, env: Env = readEnv(), cwd = process.cwd()): Promise<number> {
+export async function checkCommand(
+  argv: string[],
+  out: Output,
+  env: Env = readEnv(),
+  cwd = process.cwd(),
+): Promise<number> {
   let values;
   try {
     values = parseStrict(argv, { url: { type: "string" }, json: { type: "boolean" } });
@@ -75,7 +80,12 @@ export async function runChecks(env: Env, cwd: string, url: string | undefined):
       config = undefined;
     }
   }
-  if (env.NODE_ENV !== "production") add("NODE_ENV", "warn", `is "${env.NODE_ENV ?? "development"}": the rules above are what production enforces; set NODE_ENV=production when deploying`);
+  if (env.NODE_ENV !== "production")
+    add(
+      "NODE_ENV",
+      "warn",
+      `is "${env.NODE_ENV ?? "development"}": the rules above are what production enforces; set NODE_ENV=production when deploying`,
+    );
   results.push(...envFileChecks(cwd));
   if (config) results.push(await databaseCheck(config), await redisCheck(config), ...gatewayChecks(config));
   if (url) results.push(...(await probe(url)));
@@ -88,15 +98,27 @@ function envFileChecks(cwd: string): CheckResult[] {
   if (!existsSync(file)) return [];
   const results: CheckResult[] = [];
   const mode = statSync(file).mode & 0o777;
-  results.push((mode & 0o077) === 0
-    ? { name: ".env permissions", status: "pass", message: `mode ${mode.toString(8)}` }
-    : { name: ".env permissions", status: "fail", message: `mode ${mode.toString(8)} lets other users read the secrets: chmod 600 .env` });
+  results.push(
+    (mode & 0o077) === 0
+      ? { name: ".env permissions", status: "pass", message: `mode ${mode.toString(8)}` }
+      : {
+          name: ".env permissions",
+          status: "fail",
+          message: `mode ${mode.toString(8)} lets other users read the secrets: chmod 600 .env`,
+        },
+  );
   if (existsSync(join(cwd, ".git"))) {
     const ignore = existsSync(join(cwd, ".gitignore")) ? readFileSync(join(cwd, ".gitignore"), "utf8") : "";
     const listed = ignore.split(/\r?\n/).some((line) => ["/.env", ".env", ".env*"].includes(line.trim()));
-    results.push(listed
-      ? { name: ".env in .gitignore", status: "pass", message: "listed" }
-      : { name: ".env in .gitignore", status: "fail", message: "not listed, so a commit could publish every secret: add .env to .gitignore" });
+    results.push(
+      listed
+        ? { name: ".env in .gitignore", status: "pass", message: "listed" }
+        : {
+            name: ".env in .gitignore",
+            status: "fail",
+            message: "not listed, so a commit could publish every secret: add .env to .gitignore",
+          },
+    );
   }
   return results;
 }
@@ -106,10 +128,24 @@ function gatewayChecks(config: Config): CheckResult[] {
   if (!config.gateway) return [];
   try {
     const rules = loadRules(config.gateway.rulesFile, { bodyLimit: config.maxBodyBytes });
-    const open = rules.filter((r) => r.auth === "public" && r.methods.some((m) => m !== "GET" && m !== "HEAD")).map((r) => r.name);
+    const open = rules
+      .filter((r) => r.auth === "public" && r.methods.some((m) => m !== "GET" && m !== "HEAD"))
+      .map((r) => r.name);
     return [
-      { name: "gateway rules", status: "pass", message: `${rules.length} rule(s), identity by ${config.gateway.identity}` },
-      ...(open.length > 0 ? [{ name: "gateway public writes", status: "warn" as const, message: `rule(s) ${open.join(", ")} let anyone write to the upstream: make sure that is meant` }] : []),
+      {
+        name: "gateway rules",
+        status: "pass",
+        message: `${rules.length} rule(s), identity by ${config.gateway.identity}`,
+      },
+      ...(open.length > 0
+        ? [
+            {
+              name: "gateway public writes",
+              status: "warn" as const,
+              message: `rule(s) ${open.join(", ")} let anyone write to the upstream: make sure that is meant`,
+            },
+          ]
+        : []),
     ];
   } catch (error) {
     return [{ name: "gateway rules", status: "fail", message: (error as Error).message }];
@@ -120,21 +156,37 @@ function gatewayChecks(config: Config): CheckResult[] {
 async function databaseCheck(config: Config): Promise<CheckResult> {
   const name = "database";
   // PGlite allows one process per data directory, and a running server holds it: not opened here.
-  if (!config.databaseUrl) return { name, status: "warn", message: "embedded PGlite under DATA_DIR: one instance only; set DATABASE_URL to run several" };
-  const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, "meta", "_journal.json"), "utf8")) as { entries: unknown[] };
+  if (!config.databaseUrl)
+    return {
+      name,
+      status: "warn",
+      message: "embedded PGlite under DATA_DIR: one instance only; set DATABASE_URL to run several",
+    };
+  const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, "meta", "_journal.json"), "utf8")) as {
+    entries: unknown[];
+  };
   let store;
   try {
     store = await openStore({ databaseUrl: config.databaseUrl, onError: () => undefined });
     await store.ping(PROBE_TIMEOUT_MS);
-    if (store.driver.kind !== "postgres") return { name, status: "fail", message: "unexpected embedded driver for DATABASE_URL" };
-    const applied = await store.driver.pool.query<{ n: string }>("select count(*) as n from drizzle.__drizzle_migrations")
-      .then((r) => Number(r.rows[0]?.n ?? 0), () => 0);
+    if (store.driver.kind !== "postgres")
+      return { name, status: "fail", message: "unexpected embedded driver for DATABASE_URL" };
+    const applied = await store.driver.pool
+      .query<{ n: string }>("select count(*) as n from drizzle.__drizzle_migrations")
+      .then(
+        (r) => Number(r.rows[0]?.n ?? 0),
+        () => 0,
+      );
     const pending = journal.entries.length - applied;
     return pending > 0
       ? { name, status: "fail", message: `${pending} migration(s) pending: run \`bulwark migrate\`` }
       : { name, status: "pass", message: `reachable, ${applied} migrations applied` };
   } catch (error) {
-    return { name, status: "fail", message: `unreachable: ${(error as Error).message.replace(/\/\/[^@\s]*@/g, "//***@")}` };
+    return {
+      name,
+      status: "fail",
+      message: `unreachable: ${(error as Error).message.replace(/\/\/[^@\s]*@/g, "//***@")}`,
+    };
   } finally {
     await store?.close();
   }
@@ -143,8 +195,18 @@ async function databaseCheck(config: Config): Promise<CheckResult> {
 /** Redis answers when configured; without it, limits and revocation hold per instance only. */
 async function redisCheck(config: Config): Promise<CheckResult> {
   const name = "redis";
-  if (!config.redisUrl) return { name, status: "warn", message: "not configured: counters and revocations are per instance; set REDIS_URL to run several" };
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, connectTimeout: PROBE_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  if (!config.redisUrl)
+    return {
+      name,
+      status: "warn",
+      message: "not configured: counters and revocations are per instance; set REDIS_URL to run several",
+    };
+  const redis = new Redis(config.redisUrl, {
+    lazyConnect: true,
+    connectTimeout: PROBE_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   redis.on("error", () => undefined);
   try {
     await redis.connect();
@@ -181,14 +243,25 @@ export async function probe(base: string): Promise<CheckResult[]> {
   add("probe /ready", ready.status === 200, ready.body, `status ${ready.status}: ${ready.body.slice(0, 200)}`);
   // Gateway mode: the instance reaches its upstream.
   const upstream = /"upstream":"(ok|down)"/.exec(ready.body)?.[1];
-  if (upstream) add("probe upstream", upstream === "ok", "the gateway reaches its upstream", "the gateway cannot reach UPSTREAM_URL: proxied requests get 502");
+  if (upstream)
+    add(
+      "probe upstream",
+      upstream === "ok",
+      "the gateway reaches its upstream",
+      "the gateway cannot reach UPSTREAM_URL: proxied requests get 502",
+    );
   const https = root.startsWith("https://");
   add("probe https", https, "served over https", "served over http: put TLS in front and probe the https URL");
 
   const h = health.headers;
   const hsts = /max-age=(\d+)/.exec(h.get("strict-transport-security") ?? "");
-  add("header Strict-Transport-Security", hsts !== null && Number(hsts[1]) >= 31_536_000, h.get("strict-transport-security") ?? "",
-    "missing or under a year: NODE_ENV=production sends max-age=63072000; includeSubDomains", !https);
+  add(
+    "header Strict-Transport-Security",
+    hsts !== null && Number(hsts[1]) >= 31_536_000,
+    h.get("strict-transport-security") ?? "",
+    "missing or under a year: NODE_ENV=production sends max-age=63072000; includeSubDomains",
+    !https,
+  );
   const expected: [string, (v: string) => boolean][] = [
     ["x-content-type-options", (v) => v === "nosniff"],
     ["x-frame-options", (v) => v.toUpperCase() === "DENY"],
@@ -200,14 +273,32 @@ export async function probe(base: string): Promise<CheckResult[]> {
     const value = h.get(header);
     add(`header ${header}`, value !== null && ok(value), value ?? "", `missing or weak (${value ?? "absent"})`);
   }
-  add("header X-Powered-By", !h.has("x-powered-by"), "absent", `present (${h.get("x-powered-by")}): it tells scanners what to attack`);
+  add(
+    "header X-Powered-By",
+    !h.has("x-powered-by"),
+    "absent",
+    `present (${h.get("x-powered-by")}): it tells scanners what to attack`,
+  );
 
-  const cors = await fetchProbe(`${root}/api/users/me`, { method: "OPTIONS", headers: { origin: FOREIGN_ORIGIN, "access-control-request-method": "GET" } });
+  const cors = await fetchProbe(`${root}/api/users/me`, {
+    method: "OPTIONS",
+    headers: { origin: FOREIGN_ORIGIN, "access-control-request-method": "GET" },
+  });
   const allowed = cors.headers.get("access-control-allow-origin");
-  add("CORS foreign origin", allowed !== "*" && allowed !== FOREIGN_ORIGIN, "a foreign origin is not allowed", `a foreign origin is allowed (${allowed}): list exact origins in CORS_ORIGINS`);
+  add(
+    "CORS foreign origin",
+    allowed !== "*" && allowed !== FOREIGN_ORIGIN,
+    "a foreign origin is not allowed",
+    `a foreign origin is allowed (${allowed}): list exact origins in CORS_ORIGINS`,
+  );
 
   const metrics = await fetchProbe(`${root}/metrics`);
-  add("/metrics protected", metrics.status === 401 || metrics.status === 404, `status ${metrics.status} without the token`, `status ${metrics.status} without a token: metrics must need METRICS_TOKEN`);
+  add(
+    "/metrics protected",
+    metrics.status === 401 || metrics.status === 404,
+    `status ${metrics.status} without the token`,
+    `status ${metrics.status} without a token: metrics must need METRICS_TOKEN`,
+  );
 
   const missing = await fetchProbe(`${root}/bulwark-check-${Date.now()}`);
   let envelope = false;
@@ -217,10 +308,18 @@ export async function probe(base: string): Promise<CheckResult[]> {
     envelope = false;
   }
   const leaky = /\bat [\w.<>]+ \(|node_modules|\/src\//.test(missing.body);
-  add("error body", missing.status === 404 && envelope && !leaky, "404 with the JSON error envelope, no stack", `status ${missing.status}, ${leaky ? "a stack trace or path leaks" : "not the error envelope"}`);
+  add(
+    "error body",
+    missing.status === 404 && envelope && !leaky,
+    "404 with the JSON error envelope, no stack",
+    `status ${missing.status}, ${leaky ? "a stack trace or path leaks" : "not the error envelope"}`,
+  );
 
   const envJs = await fetchProbe(`${root}/env.js`);
-  const shapes = envJs.status === 200 ? [...envJs.body.matchAll(/"([^"\\]*(?:\\.[^"\\]*)*)"/g)].map((m) => secretShape(m[1] ?? "")).filter(Boolean) : [];
+  const shapes =
+    envJs.status === 200
+      ? [...envJs.body.matchAll(/"([^"\\]*(?:\\.[^"\\]*)*)"/g)].map((m) => secretShape(m[1] ?? "")).filter(Boolean)
+      : [];
   add("/env.js", shapes.length === 0, "no secret-looking values", `exposes ${shapes.join(", ")}`);
 
   const jwks = await fetchProbe(`${root}/.well-known/jwks.json`);
@@ -231,6 +330,11 @@ export async function probe(base: string): Promise<CheckResult[]> {
     keys = [];
   }
   const exposed = keys.some((k) => PRIVATE_JWK_MEMBERS.some((m) => m in k));
-  add("JWKS", jwks.status === 200 && keys.length > 0 && !exposed, `${keys.length} public key(s)`, exposed ? "a key has private members" : `status ${jwks.status}, ${keys.length} keys`);
+  add(
+    "JWKS",
+    jwks.status === 200 && keys.length > 0 && !exposed,
+    `${keys.length} public key(s)`,
+    exposed ? "a key has private members" : `status ${jwks.status}, ${keys.length} keys`,
+  );
   return results;
 }

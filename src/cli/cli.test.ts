@@ -16,16 +16,27 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const TSX = import.meta.resolve("tsx");
 
 /** Runs the real `bulwark` entry point (through tsx) and collects its output and exit code. */
-function bulwark(args: string[], env: Record<string, string>, cwd: string, onStdout?: (text: string, child: ReturnType<typeof spawn>) => void) {
+function bulwark(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+  onStdout?: (text: string, child: ReturnType<typeof spawn>) => void,
+) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], { cwd, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => {
       stdout += chunk.toString();
       onStdout?.(stdout, child);
     });
-    child.stderr.on("data", (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     child.on("exit", (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -48,7 +59,10 @@ test("bulwark init writes .env with strong secrets, mode 0600, ignored by git, a
   const env = parseEnv(readFileSync(envFile, "utf8"));
   for (const name of ["SECRET_KEY", "METRICS_TOKEN"]) assert.equal(secretWeakness(env[name] ?? ""), undefined, name);
   assert.match(env.ENCRYPTION_KEYS ?? "", /^[A-Za-z0-9_-]+:[A-Za-z0-9+/=_-]{43,44}$/);
-  assert.deepEqual(readFileSync(join(dir, ".gitignore"), "utf8").split("\n").filter(Boolean), ["node_modules/", ".env"]);
+  assert.deepEqual(readFileSync(join(dir, ".gitignore"), "utf8").split("\n").filter(Boolean), [
+    "node_modules/",
+    ".env",
+  ]);
   assert.equal(out.lines.join("\n").includes(env.SECRET_KEY!), false, "secrets are not printed");
 
   const again = captureOutput();
@@ -75,9 +89,14 @@ test("bulwark secrets generate prints fresh strong values each time", async () =
 test("bulwark start refuses a weak production configuration, lists every problem, and serves nothing", async () => {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-prod-"));
   const port = await freePort();
-  const result = await bulwark(["start"], { NODE_ENV: "production", PORT: String(port), DATA_DIR: dir, SECRET_KEY: "changeme", CORS_ORIGINS: "*" }, dir);
+  const result = await bulwark(
+    ["start"],
+    { NODE_ENV: "production", PORT: String(port), DATA_DIR: dir, SECRET_KEY: "changeme", CORS_ORIGINS: "*" },
+    dir,
+  );
   assert.equal(result.code, 1);
-  for (const setting of ["SECRET_KEY", "ENCRYPTION_KEYS", "METRICS_TOKEN", "CORS_ORIGINS", "PUBLIC_URL"]) assert.match(result.stderr, new RegExp(`${setting}: `), setting);
+  for (const setting of ["SECRET_KEY", "ENCRYPTION_KEYS", "METRICS_TOKEN", "CORS_ORIGINS", "PUBLIC_URL"])
+    assert.match(result.stderr, new RegExp(`${setting}: `), setting);
   assert.match(result.stderr, /bulwark secrets generate/);
   assert.equal(existsSync(join(dir, "pglite")), false, "no database was created");
   await assert.rejects(fetch(`http://127.0.0.1:${port}/health`));
@@ -90,10 +109,13 @@ test("bulwark start serves on embedded defaults and stops cleanly on SIGTERM", a
   const result = await bulwark(["start"], { PORT: String(port), DATA_DIR: join(dir, "data") }, dir, (stdout, child) => {
     if (health === undefined && stdout.includes("bulwark listening")) {
       health = 0;
-      fetch(`http://127.0.0.1:${port}/health`).then((res) => {
-        health = res.status;
-        child.kill("SIGTERM");
-      }, () => child.kill("SIGTERM"));
+      fetch(`http://127.0.0.1:${port}/health`).then(
+        (res) => {
+          health = res.status;
+          child.kill("SIGTERM");
+        },
+        () => child.kill("SIGTERM"),
+      );
     }
   });
   assert.equal(health, 200);

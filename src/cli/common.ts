@@ -10,7 +10,12 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /** Strict parsing: an unknown option or a stray argument is a usage error, never ignored. */
 export function parseStrict(args: string[], options: Options): Record<string, string | boolean | undefined> {
-  const { values } = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
+  const { values } = parseArgs({
+    args,
+    options: { ...options, help: { type: "boolean", short: "h" } },
+    strict: true,
+    allowPositionals: false,
+  });
   return values as Record<string, string | boolean | undefined>;
 }
 
@@ -23,7 +28,8 @@ export function help(out: Write, text: string): number {
 /** Reports a usage error (ours or parseArgs') and returns 2; undefined for any other error. */
 export function usageExit(error: unknown, command: string, sub: string | undefined, err: Write): number | undefined {
   const code = (error as { code?: unknown }).code;
-  if (!(error instanceof UsageError) && !(typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))) return undefined;
+  if (!(error instanceof UsageError) && !(typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")))
+    return undefined;
   err(`${(error as Error).message} (see "bulwark ${command} ${sub && sub !== "help" ? `${sub} ` : ""}--help")`);
   return 2;
 }

@@ -13,18 +13,35 @@ import { createTokenService } from "../modules/tokens/index.js";
 import { createPubSub } from "../store/pubsub.js";
 import { keysCommand } from "./keys.js";
 
-
-const NAMES = ["DATABASE_URL", "DATA_DIR", "LOG_LEVEL", "SECRET_KEY", "ENCRYPTION_KEYS", "METRICS_TOKEN", "NODE_ENV", "REDIS_URL", "PUBLIC_URL", "ACCESS_TOKEN_TTL"];
+const NAMES = [
+  "DATABASE_URL",
+  "DATA_DIR",
+  "LOG_LEVEL",
+  "SECRET_KEY",
+  "ENCRYPTION_KEYS",
+  "METRICS_TOKEN",
+  "NODE_ENV",
+  "REDIS_URL",
+  "PUBLIC_URL",
+  "ACCESS_TOKEN_TTL",
+];
 
 /** Runs the command with `env` applied to process.env, restoring it afterwards. */
-async function run(env: Record<string, string>, argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+async function run(
+  env: Record<string, string>,
+  argv: string[],
+): Promise<{ code: number; out: string[]; err: string[] }> {
   const saved = Object.fromEntries(NAMES.map((name) => [name, process.env[name]]));
   for (const name of NAMES) delete process.env[name];
   Object.assign(process.env, env);
   const out: string[] = [];
   const err: string[] = [];
   try {
-    const code = await keysCommand(argv, (line) => out.push(line), (line) => err.push(line));
+    const code = await keysCommand(
+      argv,
+      (line) => out.push(line),
+      (line) => err.push(line),
+    );
     return { code, out, err };
   } finally {
     for (const name of NAMES) {
@@ -53,12 +70,26 @@ test("keys rotate-signing makes a new key, keeps the old one published, audits i
     assert.equal(second.code, 0, second.err.join("\n"));
     const kid2 = newKid(second.out);
     assert.notEqual(kid2, kid1);
-    assert.match(second.out[1]!, new RegExp(`^previous key ${kid1} stops signing now and stays published for 900 s \\(ACCESS_TOKEN_TTL\\), until \\d{4}-`));
+    assert.match(
+      second.out[1]!,
+      new RegExp(
+        `^previous key ${kid1} stops signing now and stays published for 900 s \\(ACCESS_TOKEN_TTL\\), until \\d{4}-`,
+      ),
+    );
 
     const listed = await run(db.env, ["list", "--json"]);
     assert.equal(listed.code, 0);
-    const keys = listed.out.map((line) => JSON.parse(line) as { kid: string; active: boolean; revoked_at: string | null; publish_until: string | null });
-    assert.deepEqual(keys.map((k) => [k.kid, k.active]), [[kid1, false], [kid2, true]]);
+    const keys = listed.out.map(
+      (line) =>
+        JSON.parse(line) as { kid: string; active: boolean; revoked_at: string | null; publish_until: string | null },
+    );
+    assert.deepEqual(
+      keys.map((k) => [k.kid, k.active]),
+      [
+        [kid1, false],
+        [kid2, true],
+      ],
+    );
     assert.ok(keys[0]!.publish_until);
     assert.equal(JSON.stringify(listed.out).includes("bw1."), false, "no key material is printed");
 
@@ -83,17 +114,32 @@ test("keys rotate-signing makes a new key, keeps the old one published, audits i
     assert.equal(table.code, 0);
     assert.match(table.out[0]!, /^KID\s+STATE\s+CREATED\s+RETIRED\s+PUBLISHED UNTIL\s+REVOKED$/);
     assert.equal(table.out.length, 4);
-    assert.match(table.out.find((l) => l.startsWith(kid1))!, /\brevoked\b/);
-    assert.match(table.out.find((l) => l.startsWith(kid3))!, /\bactive\b/);
+    assert.match(
+      table.out.find((l) => l.startsWith(kid1))!,
+      /\brevoked\b/,
+    );
+    assert.match(
+      table.out.find((l) => l.startsWith(kid3))!,
+      /\bactive\b/,
+    );
 
     const store = await db.open();
     try {
       const audit = createAuditService({ db: store.db, clock: systemClock });
       const rotations = (await audit.query({ eventType: "signing_key.rotate" })).events;
-      assert.deepEqual(rotations.map((e) => e.target), [kid2, kid1]);
+      assert.deepEqual(
+        rotations.map((e) => e.target),
+        [kid2, kid1],
+      );
       assert.equal(rotations[0]!.metadata.retired_kid, kid1);
       const revocations = (await audit.query({ eventType: "signing_key.revoke" })).events;
-      assert.deepEqual(revocations.map((e) => [e.target, e.metadata.replaced_by]), [[kid2, kid3], [kid1, null]]);
+      assert.deepEqual(
+        revocations.map((e) => [e.target, e.metadata.replaced_by]),
+        [
+          [kid2, kid3],
+          [kid1, null],
+        ],
+      );
       assert.equal((await audit.verify()).ok, true);
     } finally {
       await store.close();
@@ -103,36 +149,63 @@ test("keys rotate-signing makes a new key, keeps the old one published, audits i
   }
 });
 
-test("keys rotate-signing --revoke reaches a running instance over Redis", { skip: needs("postgres", "redis") }, async () => {
-  const db = await cliDatabase();
-  const store = await db.open();
-  // The CLI publishes under the default prefix, as a deployment does.
-  const pubsub = createPubSub({ redisUrl: TEST_REDIS_URL });
-  const tokens = createTokenService({ db: store.db, audit: testAudit(store.db, systemClock), keyring: parseKeyring(db.env.ENCRYPTION_KEYS!), clock: systemClock, pubsub, publicUrl: "http://127.0.0.1:8080", accessTokenTtl: 900, reloadIntervalMs: 0 });
-  try {
-    await tokens.init();
-    const { token } = await tokens.issue({ sub: "u1", sid: "s1" });
-    const claims = await tokens.verify(token); // cached
-    const result = await run({ ...db.env, REDIS_URL: TEST_REDIS_URL! }, ["rotate-signing", "--revoke", claims.kid]);
-    assert.equal(result.code, 0, result.err.join("\n"));
-    let refused = false;
-    for (let i = 0; i < 200 && !refused; i++) {
-      refused = await tokens.verify(token).then(() => false, (error: unknown) => error instanceof AppError && error.code === "unauthorized");
-      if (!refused) await new Promise((resolve) => setTimeout(resolve, 10));
+test(
+  "keys rotate-signing --revoke reaches a running instance over Redis",
+  { skip: needs("postgres", "redis") },
+  async () => {
+    const db = await cliDatabase();
+    const store = await db.open();
+    // The CLI publishes under the default prefix, as a deployment does.
+    const pubsub = createPubSub({ redisUrl: TEST_REDIS_URL });
+    const tokens = createTokenService({
+      db: store.db,
+      audit: testAudit(store.db, systemClock),
+      keyring: parseKeyring(db.env.ENCRYPTION_KEYS!),
+      clock: systemClock,
+      pubsub,
+      publicUrl: "http://127.0.0.1:8080",
+      accessTokenTtl: 900,
+      reloadIntervalMs: 0,
+    });
+    try {
+      await tokens.init();
+      const { token } = await tokens.issue({ sub: "u1", sid: "s1" });
+      const claims = await tokens.verify(token); // cached
+      const result = await run({ ...db.env, REDIS_URL: TEST_REDIS_URL! }, ["rotate-signing", "--revoke", claims.kid]);
+      assert.equal(result.code, 0, result.err.join("\n"));
+      let refused = false;
+      for (let i = 0; i < 200 && !refused; i++) {
+        refused = await tokens.verify(token).then(
+          () => false,
+          (error: unknown) => error instanceof AppError && error.code === "unauthorized",
+        );
+        if (!refused) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.ok(refused, "the running instance refuses the revoked key's token");
+      assert.equal(
+        tokens.jwks().keys.some((k) => k.kid === claims.kid),
+        false,
+      );
+    } finally {
+      tokens.close();
+      await pubsub.close();
+      await store.close();
+      await db.cleanup();
     }
-    assert.ok(refused, "the running instance refuses the revoked key's token");
-    assert.equal(tokens.jwks().keys.some((k) => k.kid === claims.kid), false);
-  } finally {
-    tokens.close();
-    await pubsub.close();
-    await store.close();
-    await db.cleanup();
-  }
-});
+  },
+);
 
 test("keys usage errors exit 2 with a clear message; --help exits 0", async () => {
   const env = { LOG_LEVEL: "silent", DATA_DIR: join(tmpdir(), "bulwark-keys-cli-unused") };
-  for (const argv of [["rotate-signing", "--bogus"], ["rotate-signing", "extra"], ["rotate-signing", "--revoke"], ["rotate-signing", "--revoke", "bad kid!"], ["list", "--nope"], ["list", "extra"], ["frobnicate"]]) {
+  for (const argv of [
+    ["rotate-signing", "--bogus"],
+    ["rotate-signing", "extra"],
+    ["rotate-signing", "--revoke"],
+    ["rotate-signing", "--revoke", "bad kid!"],
+    ["list", "--nope"],
+    ["list", "extra"],
+    ["frobnicate"],
+  ]) {
     const result = await run(env, argv);
     assert.equal(result.code, 2, argv.join(" "));
     assert.equal(result.out.length, 0, argv.join(" "));
@@ -155,11 +228,19 @@ test("keys rotate-encryption moves every encrypted value to the new first key, s
     const seeded = await db.open();
     try {
       const now = new Date();
-      await seeded.db.execute(sql`insert into users (id, username, username_key, email, email_key, created_at, updated_at) values ('u1', 'grace', 'grace', 'grace@example.com', 'grace@example.com', ${now}, ${now})`);
+      await seeded.db.execute(
+        sql`insert into users (id, username, username_key, email, email_key, created_at, updated_at) values ('u1', 'grace', 'grace', 'grace@example.com', 'grace@example.com', ${now}, ${now})`,
+      );
       const sealed = parseKeyring(oldKey).encrypt(totpSecret, { table: "mfa_totp", column: "secret", row: "u1" });
       await seeded.db.execute(sql`insert into mfa_totp (user_id, secret, created_at) values ('u1', ${sealed}, ${now})`);
-      const endpointSecret = parseKeyring(oldKey).encrypt(totpSecret, { table: "webhook_endpoints", column: "secret", row: "e1" });
-      await seeded.db.execute(sql`insert into webhook_endpoints (id, url, events, secret_enc, created_at) values ('e1', 'https://hooks.example.com/in', '["user.created"]'::jsonb, ${endpointSecret}, ${now})`);
+      const endpointSecret = parseKeyring(oldKey).encrypt(totpSecret, {
+        table: "webhook_endpoints",
+        column: "secret",
+        row: "e1",
+      });
+      await seeded.db.execute(
+        sql`insert into webhook_endpoints (id, url, events, secret_enc, created_at) values ('e1', 'https://hooks.example.com/in', '["user.created"]'::jsonb, ${endpointSecret}, ${now})`,
+      );
     } finally {
       await seeded.close();
     }
@@ -177,18 +258,32 @@ test("keys rotate-encryption moves every encrypted value to the new first key, s
     // The new key alone now decrypts every value: the old one can be removed.
     const store = await db.open();
     try {
-      const rows = rowsOf<{ kid: string; private_key: string }>(await store.db.execute(sql`select kid, private_key from signing_keys`));
+      const rows = rowsOf<{ kid: string; private_key: string }>(
+        await store.db.execute(sql`select kid, private_key from signing_keys`),
+      );
       assert.equal(rows.length, 3);
       const onlyNew = parseKeyring(newKey);
       for (const row of rows) {
         assert.ok(row.private_key.startsWith("bw1.k2."));
-        assert.match(onlyNew.decryptString(row.private_key, { table: "signing_keys", column: "private_key", row: row.kid }), /PRIVATE KEY/);
+        assert.match(
+          onlyNew.decryptString(row.private_key, { table: "signing_keys", column: "private_key", row: row.kid }),
+          /PRIVATE KEY/,
+        );
       }
-      const [totp] = rowsOf<{ secret: string }>(await store.db.execute(sql`select secret from mfa_totp where user_id = 'u1'`));
+      const [totp] = rowsOf<{ secret: string }>(
+        await store.db.execute(sql`select secret from mfa_totp where user_id = 'u1'`),
+      );
       assert.equal(onlyNew.decryptString(totp!.secret, { table: "mfa_totp", column: "secret", row: "u1" }), totpSecret);
-      const [endpoint] = rowsOf<{ secret_enc: string }>(await store.db.execute(sql`select secret_enc from webhook_endpoints where id = 'e1'`));
-      assert.equal(onlyNew.decryptString(endpoint!.secret_enc, { table: "webhook_endpoints", column: "secret", row: "e1" }), totpSecret);
-      const { events } = await createAuditService({ db: store.db, clock: systemClock }).query({ eventType: "encryption_key.rotate" });
+      const [endpoint] = rowsOf<{ secret_enc: string }>(
+        await store.db.execute(sql`select secret_enc from webhook_endpoints where id = 'e1'`),
+      );
+      assert.equal(
+        onlyNew.decryptString(endpoint!.secret_enc, { table: "webhook_endpoints", column: "secret", row: "e1" }),
+        totpSecret,
+      );
+      const { events } = await createAuditService({ db: store.db, clock: systemClock }).query({
+        eventType: "encryption_key.rotate",
+      });
       assert.equal(events.length, 2);
       assert.deepEqual(events[1]!.metadata, { via: "cli", reencrypted: 5 });
     } finally {

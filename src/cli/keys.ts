@@ -51,7 +51,11 @@ Prints every signing key, oldest first: kid, state (active, retired, expired, re
 --json prints one JSON object per line.`;
 
 /** Runs `bulwark keys …`; returns the exit code (0 ok, 1 failed, 2 usage). */
-export async function keysCommand(argv: string[], out: Write = console.log, err: Write = (line) => process.stderr.write(`bulwark: ${line}\n`)): Promise<number> {
+export async function keysCommand(
+  argv: string[],
+  out: Write = console.log,
+  err: Write = (line) => process.stderr.write(`bulwark: ${line}\n`),
+): Promise<number> {
   const [sub, ...rest] = argv;
   try {
     switch (sub) {
@@ -59,7 +63,8 @@ export async function keysCommand(argv: string[], out: Write = console.log, err:
         const values = parse(rest, { revoke: { type: "string" } });
         if (values.help) return help(out, ROTATE_HELP);
         const revoke = values.revoke;
-        if (revoke !== undefined && (typeof revoke !== "string" || !/^[A-Za-z0-9_-]{1,128}$/.test(revoke))) throw new UsageError("--revoke needs a key id (see \"bulwark keys list\")");
+        if (revoke !== undefined && (typeof revoke !== "string" || !/^[A-Za-z0-9_-]{1,128}$/.test(revoke)))
+          throw new UsageError('--revoke needs a key id (see "bulwark keys list")');
         return await withTokens(err, async ({ tokens, config }) => {
           if (typeof revoke === "string") {
             const result = await tokens.revoke(revoke);
@@ -69,13 +74,17 @@ export async function keysCommand(argv: string[], out: Write = console.log, err:
             }
             out(`revoked signing key ${revoke}`);
             if (result.replacedBy) out(`new active signing key: ${result.replacedBy}`);
-            err(`warning: every access token signed by ${revoke} is refused from now on; its users get 401 and must refresh`);
+            err(
+              `warning: every access token signed by ${revoke} is refused from now on; its users get 401 and must refresh`,
+            );
             return 0;
           }
           const rotation = await tokens.rotate();
           out(`new active signing key: ${rotation.kid}`);
           if (rotation.retired) {
-            out(`previous key ${rotation.retired.kid} stops signing now and stays published for ${config.accessTokenTtl} s (ACCESS_TOKEN_TTL), until ${rotation.retired.publishUntil.toISOString()}, so the tokens it signed keep working until they expire`);
+            out(
+              `previous key ${rotation.retired.kid} stops signing now and stays published for ${config.accessTokenTtl} s (ACCESS_TOKEN_TTL), until ${rotation.retired.publishUntil.toISOString()}, so the tokens it signed keep working until they expire`,
+            );
           } else {
             out("there was no previous key");
           }
@@ -89,25 +98,38 @@ export async function keysCommand(argv: string[], out: Write = console.log, err:
           return await withTokens(err, async ({ db, keyring, modules }) => {
             for (const column of modules.flatMap(({ module }) => module.encryptedColumns ?? [])) {
               const counts = await countByKey(db, column);
-              const text = Object.entries(counts).map(([id, n]) => `${id}${id === keyring.activeId ? " (active)" : ""}: ${n}`).join(", ");
+              const text = Object.entries(counts)
+                .map(([id, n]) => `${id}${id === keyring.activeId ? " (active)" : ""}: ${n}`)
+                .join(", ");
               out(`${column.table}.${column.column}: ${text || "no values"}`);
             }
             return 0;
           });
         }
         const batch = values.batch === undefined ? 500 : Number(values.batch);
-        if (!Number.isInteger(batch) || batch < 1 || batch > 10_000) throw new UsageError("--batch must be a whole number from 1 to 10000");
+        if (!Number.isInteger(batch) || batch < 1 || batch > 10_000)
+          throw new UsageError("--batch must be a whole number from 1 to 10000");
         return await withTokens(err, async ({ db, keyring, audit, modules }) => {
           let total = 0;
           // Every column a module declares sealed with the keyring: a new module cannot be forgotten here.
           for (const column of modules.flatMap(({ module }) => module.encryptedColumns ?? [])) {
             // Progress after each batch, on stderr: stdout keeps one line per column for scripts.
-            const result = await reencryptColumn(db, keyring, column, { batch, onBatch: (done) => err(`${column.table}.${column.column}: ${done} re-encrypted so far…`) });
+            const result = await reencryptColumn(db, keyring, column, {
+              batch,
+              onBatch: (done) => err(`${column.table}.${column.column}: ${done} re-encrypted so far…`),
+            });
             out(`${column.table}.${column.column}: ${result.reencrypted} re-encrypted`);
             total += result.reencrypted;
           }
-          await audit.record({ eventType: "encryption_key.rotate", result: "success", target: keyring.activeId, metadata: { via: "cli", reencrypted: total } });
-          out(`every encrypted value is now under key ${keyring.activeId}; 0 values left under older keys, which may be removed from ENCRYPTION_KEYS once every instance runs with ${keyring.activeId} first`);
+          await audit.record({
+            eventType: "encryption_key.rotate",
+            result: "success",
+            target: keyring.activeId,
+            metadata: { via: "cli", reencrypted: total },
+          });
+          out(
+            `every encrypted value is now under key ${keyring.activeId}; 0 values left under older keys, which may be removed from ENCRYPTION_KEYS once every instance runs with ${keyring.activeId} first`,
+          );
           return 0;
         });
       }
@@ -140,17 +162,33 @@ export async function keysCommand(argv: string[], out: Write = console.log, err:
   }
 }
 
-
-
-
 /** A plain-text table of keys, oldest first. */
 function table(keys: SigningKeyInfo[], now: number): string[] {
   if (keys.length === 0) return ["(no signing keys yet: one is made when the server first starts)"];
   const date = (d: Date | null) => d?.toISOString() ?? "-";
-  const state = (k: SigningKeyInfo) => k.revoked_at ? "revoked" : k.active ? "active" : k.publish_until && k.publish_until.getTime() > now ? "retired" : "expired";
+  const state = (k: SigningKeyInfo) =>
+    k.revoked_at
+      ? "revoked"
+      : k.active
+        ? "active"
+        : k.publish_until && k.publish_until.getTime() > now
+          ? "retired"
+          : "expired";
   const head = ["KID", "STATE", "CREATED", "RETIRED", "PUBLISHED UNTIL", "REVOKED"];
-  const rows = keys.map((k) => [k.kid, state(k), date(k.created_at), date(k.retired_at), date(k.publish_until), date(k.revoked_at)]);
+  const rows = keys.map((k) => [
+    k.kid,
+    state(k),
+    date(k.created_at),
+    date(k.retired_at),
+    date(k.publish_until),
+    date(k.revoked_at),
+  ]);
   const all = [head, ...rows];
   const widths = head.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
-  return all.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd());
+  return all.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd(),
+  );
 }

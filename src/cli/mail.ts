@@ -12,7 +12,8 @@ Prints the newest mail of the development outbox (DATA_DIR/outbox, used when SMT
 its file, recipient, subject and every link in it. --to picks the newest mail to that address.`;
 
 /** Undoes quoted-printable (outbox files written by older versions). */
-const unQuote = (text: string) => text.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+const unQuote = (text: string) =>
+  text.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 
 export type OutboxMail = { file: string; to: string; subject: string; links: string[]; text: string };
 
@@ -36,10 +37,19 @@ export async function mailCommand(argv: string[], out: Output, env = readEnv()):
     out.error(`unknown subcommand "mail ${sub}"; try: bulwark mail latest`);
     return 2;
   }
-  const { values } = parseArgs({ args: rest, options: { to: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true });
+  const { values } = parseArgs({
+    args: rest,
+    options: { to: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+  });
   if (values.help) return out.help(HELP);
   const dir = join(resolve(env.DATA_DIR || "./data"), "outbox");
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".eml")).sort().reverse() : [];
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith(".eml"))
+        .sort()
+        .reverse()
+    : [];
   const want = values.to?.toLowerCase();
   for (const file of files) {
     const mail = readOutboxMail(join(dir, file));
@@ -54,6 +64,10 @@ export async function mailCommand(argv: string[], out: Output, env = readEnv()):
     }
     return 0;
   }
-  out.error(env.SMTP_URL ? "SMTP_URL is set: mails go to the mail server, not the outbox" : `no mail${want ? ` to ${want}` : ""} in ${dir}`);
+  out.error(
+    env.SMTP_URL
+      ? "SMTP_URL is set: mails go to the mail server, not the outbox"
+      : `no mail${want ? ` to ${want}` : ""} in ${dir}`,
+  );
   return 1;
 }

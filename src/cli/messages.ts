@@ -27,19 +27,32 @@ Users must exist first (bulwark users import keeps their usernames). Rejected ro
 their reason; the exit code is 1 when any row was rejected.`;
 
 /** Runs `bulwark messages …`; returns the exit code. */
-export async function messagesCommand(argv: string[], out: Write = console.log, err: Write = (line) => process.stderr.write(`bulwark: ${line}\n`)): Promise<number> {
+export async function messagesCommand(
+  argv: string[],
+  out: Write = console.log,
+  err: Write = (line) => process.stderr.write(`bulwark: ${line}\n`),
+): Promise<number> {
   const [sub, ...rest] = argv;
   try {
     if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") return help(out, HELP);
     if (sub !== "import") throw new UsageError(`unknown messages subcommand "${sub}"`);
     const { values, positionals } = parseArgs({
-      args: rest, strict: true, allowPositionals: true,
-      options: { "keys-file": { type: "string" }, "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      args: rest,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        "keys-file": { type: "string" },
+        "dry-run": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
     });
     if (values.help) return help(out, HELP);
     const file = positionals[0];
     if (!file || positionals.length !== 1) throw new UsageError("give one export FILE");
-    const keyText = typeof values["keys-file"] === "string" ? readFileSync(values["keys-file"], "utf8").replace(/\s+/g, ",") : process.env.FERNET_KEYS;
+    const keyText =
+      typeof values["keys-file"] === "string"
+        ? readFileSync(values["keys-file"], "utf8").replace(/\s+/g, ",")
+        : process.env.FERNET_KEYS;
     if (!keyText) throw new UsageError("no Fernet keys: set FERNET_KEYS or pass --keys-file");
     const keys = parseFernetKeys(keyText);
     const rows = parseExport(readFileSync(file, "utf8"));
@@ -49,7 +62,9 @@ export async function messagesCommand(argv: string[], out: Write = console.log, 
         onProgress: (done, total) => err(`checked ${done} of ${total} rows`),
       });
       for (const r of report.rejects) out(`rejected row ${r.row}${r.id ? ` (id ${r.id})` : ""}: ${r.reason}`);
-      out(`${values["dry-run"] ? "would import" : "imported"} ${report.imported} of ${report.read} messages into ${report.conversations} conversations; ${report.rejects.length} rejected`);
+      out(
+        `${values["dry-run"] ? "would import" : "imported"} ${report.imported} of ${report.read} messages into ${report.conversations} conversations; ${report.rejects.length} rejected`,
+      );
       return report.rejects.length > 0 ? 1 : 0;
     });
   } catch (error) {

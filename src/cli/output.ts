@@ -24,8 +24,12 @@ export function captureOutput(): Output & { lines: string[]; errors: string[] } 
   return {
     lines,
     errors,
-    line: (text) => { lines.push(text); },
-    error: (text) => { errors.push(text); },
+    line: (text) => {
+      lines.push(text);
+    },
+    error: (text) => {
+      errors.push(text);
+    },
     help: (text) => {
       lines.push(text);
       return 0;
@@ -34,7 +38,13 @@ export function captureOutput(): Output & { lines: string[]; errors: string[] } 
 }
 
 /** Prints why the configuration was refused, then (development) the production-only warnings apart from it. */
-export function explainConfigError(error: { problems: readonly { setting: string; message: string }[]; warnings: readonly { setting: string; message: string }[] }, write: (text: string) => void): void {
+export function explainConfigError(
+  error: {
+    problems: readonly { setting: string; message: string }[];
+    warnings: readonly { setting: string; message: string }[];
+  },
+  write: (text: string) => void,
+): void {
   for (const problem of error.problems) write(`  ${problem.setting}: ${problem.message}`);
   if (error.warnings.length === 0) return;
   write("not why it stopped, but refused in production (warnings in development):");

@@ -16,7 +16,11 @@ export async function secretsCommand(argv: string[], out: Output): Promise<numbe
     out.error(`unknown subcommand "secrets ${sub}"; try: bulwark secrets generate`);
     return 2;
   }
-  const { values } = parseArgs({ args: rest, options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true });
+  const { values } = parseArgs({
+    args: rest,
+    options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+  });
   if (values.help) return out.help(HELP);
   const secrets = generateSecrets();
   if (values.json) out.line(JSON.stringify(secrets));

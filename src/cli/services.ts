@@ -12,7 +12,11 @@ export type CliServices = Kernel & Readonly<Services> & { readonly modules: read
 
 /** Runs `work` with the services of the runtime the server runs. */
 export async function withServices<T>(config: Config, work: (services: CliServices) => Promise<T>): Promise<T> {
-  const runtime = await createRuntime(config, { logger: createLogger({ level: "warn", secrets: secretValues(config) }), background: false, serving: false });
+  const runtime = await createRuntime(config, {
+    logger: createLogger({ level: "warn", secrets: secretValues(config) }),
+    background: false,
+    serving: false,
+  });
   try {
     return await work({ ...runtime.kernel, ...runtime.services, modules: runtime.created });
   } finally {
@@ -21,7 +25,10 @@ export async function withServices<T>(config: Config, work: (services: CliServic
 }
 
 /** Loads the configuration (reporting what is wrong with it, exit code 1) and runs `work` with the services. */
-export async function withConfiguredServices(err: Write, work: (services: CliServices) => Promise<number>): Promise<number> {
+export async function withConfiguredServices(
+  err: Write,
+  work: (services: CliServices) => Promise<number>,
+): Promise<number> {
   let config: Config;
   try {
     config = loadConfig();

@@ -13,10 +13,23 @@ Access and refresh tokens of the ended sessions stop working on the next request
 instance that shares this database and Redis. Users sign in again. Audited.`;
 
 /** Runs `bulwark sessions <sub>`; returns the exit code. */
-export async function sessionsCommand(argv: string[], out: Output, loadConfig: () => Config | undefined): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { all: { type: "boolean" }, user: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+export async function sessionsCommand(
+  argv: string[],
+  out: Output,
+  loadConfig: () => Config | undefined,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { all: { type: "boolean" }, user: { type: "string" }, help: { type: "boolean", short: "h" } },
+    allowPositionals: true,
+    strict: true,
+  });
   if (values.help || positionals.length === 0) return out.help(HELP);
-  if (positionals[0] !== "revoke" || positionals.length !== 1 || (values.all === true) === (values.user !== undefined)) {
+  if (
+    positionals[0] !== "revoke" ||
+    positionals.length !== 1 ||
+    (values.all === true) === (values.user !== undefined)
+  ) {
     out.error("usage: bulwark sessions revoke --all | --user NAME");
     return 2;
   }

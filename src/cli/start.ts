@@ -20,9 +20,12 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** Logs the start-up notices: development secrets in use, and each configuration warning. */
 export function logConfigNotices(config: Config, logger: Logger): void {
   if (config.devSecrets.length > 0) {
-    logger.warn(`development secrets in use (${config.devSecrets.join(", ")} from ${config.dataDir}/secrets.json); set them for production: bulwark secrets generate`);
+    logger.warn(
+      `development secrets in use (${config.devSecrets.join(", ")} from ${config.dataDir}/secrets.json); set them for production: bulwark secrets generate`,
+    );
   }
-  for (const problem of config.warnings) logger.warn(`config: ${problem.setting} ${problem.message} (refused in production)`);
+  for (const problem of config.warnings)
+    logger.warn(`config: ${problem.setting} ${problem.message} (refused in production)`);
 }
 
 /** Runs `bulwark start`; resolves with the exit code once the server has stopped. */
@@ -33,7 +36,10 @@ export async function startCommand(argv: string[], out: Output, config: Config):
   logConfigNotices(config, logger);
   const app = await createApp(config, { logger });
   await app.listen({ host: config.host, port: config.port });
-  logger.info({ url: config.publicUrl, database: app.bulwark.store.kind, counters: app.bulwark.counters.kind }, "bulwark listening");
+  logger.info(
+    { url: config.publicUrl, database: app.bulwark.store.kind, counters: app.bulwark.counters.kind },
+    "bulwark listening",
+  );
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -47,14 +53,17 @@ export async function startCommand(argv: string[], out: Output, config: Config):
         resolve(1);
       }, SHUTDOWN_GRACE_MS);
       force.unref();
-      app.close().then(() => {
-        clearTimeout(force);
-        logger.info("stopped");
-        resolve(0);
-      }, (error: unknown) => {
-        logger.error({ err: error }, "error during shutdown");
-        resolve(1);
-      });
+      app.close().then(
+        () => {
+          clearTimeout(force);
+          logger.info("stopped");
+          resolve(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, "error during shutdown");
+          resolve(1);
+        },
+      );
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));

@@ -17,12 +17,15 @@ test("users import, users promote and sessions revoke act on the configured data
   const password = goodPassword();
   const dir = mkdtempSync(join(tmpdir(), "bulwark-users-"));
   const csv = join(dir, "users.csv");
-  writeFileSync(csv, [
-    "username,email,password_hash",
-    `grace,grace@example.com,${bcryptjs.hashSync(password, 4).replace("$2b$", "$2y$")}`,
-    "heidi,heidi@example.com,plaintext-not-a-hash",
-    "x,bad,$2b$04$abc",
-  ].join("\n"));
+  writeFileSync(
+    csv,
+    [
+      "username,email,password_hash",
+      `grace,grace@example.com,${bcryptjs.hashSync(password, 4).replace("$2b$", "$2y$")}`,
+      "heidi,heidi@example.com,plaintext-not-a-hash",
+      "x,bad,$2b$04$abc",
+    ].join("\n"),
+  );
 
   const imported = captureOutput();
   assert.equal(await usersCommand(["import", csv], imported, () => config), 1, "exit 1 when rows were skipped");
@@ -45,11 +48,19 @@ test("users import, users promote and sessions revoke act on the configured data
     const res = await login(app, { username: "grace", password });
     assert.equal(res.statusCode, 200, "the imported bcrypt hash verifies");
     refreshToken = res.json().refresh_token as string;
-    const me = await app.inject({ method: "GET", url: "/api/users/me", headers: { authorization: `Bearer ${res.json().access_token}` } });
+    const me = await app.inject({
+      method: "GET",
+      url: "/api/users/me",
+      headers: { authorization: `Bearer ${res.json().access_token}` },
+    });
     assert.equal(me.json().user.role, "admin");
     assert.equal(me.json().user.email_verified, true);
     const busy = captureOutput();
-    await assert.rejects(sessionsCommand(["revoke", "--all"], busy, () => config), /in use by process/, "the CLI refuses a database another process holds");
+    await assert.rejects(
+      sessionsCommand(["revoke", "--all"], busy, () => config),
+      /in use by process/,
+      "the CLI refuses a database another process holds",
+    );
   } finally {
     await app.close();
   }
@@ -58,7 +69,11 @@ test("users import, users promote and sessions revoke act on the configured data
   assert.match(revoked.lines[0]!, /revoked 1 session/);
   const again = await createApp(config);
   try {
-    assert.equal((await again.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: refreshToken } })).statusCode, 401);
+    assert.equal(
+      (await again.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: refreshToken } }))
+        .statusCode,
+      401,
+    );
   } finally {
     await again.close();
   }
@@ -85,27 +100,50 @@ test("users import, users promote and sessions revoke act on the configured data
 });
 
 test("the users CSV parser takes an optional header and refuses malformed lines", () => {
-  assert.deepEqual(parseUsersCsv("a_user,a@example.com,$2b$x\n"), [{ username: "a_user", email: "a@example.com", passwordHash: "$2b$x" }]);
+  assert.deepEqual(parseUsersCsv("a_user,a@example.com,$2b$x\n"), [
+    { username: "a_user", email: "a@example.com", passwordHash: "$2b$x" },
+  ]);
   assert.throws(() => parseUsersCsv("only-one-field"), /line 1/);
   const argon = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
-  assert.deepEqual(parseUsersCsv(`b_user,b@example.com,${argon}`), [{ username: "b_user", email: "b@example.com", passwordHash: argon }], "Argon2 PHC strings keep their commas");
+  assert.deepEqual(
+    parseUsersCsv(`b_user,b@example.com,${argon}`),
+    [{ username: "b_user", email: "b@example.com", passwordHash: argon }],
+    "Argon2 PHC strings keep their commas",
+  );
 });
 
 test("users reset-mfa turns two-factor off for a user who lost the device, ends the sessions, audits it", async () => {
-  const config = testConfig({ RATE_LIMIT_PER_MINUTE: "1000", AUTH_LOGIN_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000" });
+  const config = testConfig({
+    RATE_LIMIT_PER_MINUTE: "1000",
+    AUTH_LOGIN_PER_MINUTE: "1000",
+    AUTH_REGISTER_PER_MINUTE: "1000",
+  });
   const password = goodPassword();
   const app = await createApp(config);
   let refreshToken: string;
   try {
-    const registered = await app.inject({ method: "POST", url: "/api/auth/register", payload: { username: "ivan", email: "ivan@example.com", password } });
+    const registered = await app.inject({
+      method: "POST",
+      url: "/api/auth/register",
+      payload: { username: "ivan", email: "ivan@example.com", password },
+    });
     // Two-factor needs a proven address.
     await app.bulwark.accounts.markEmailVerified(registered.json().user.id as string, { via: "test" });
     const signed = (await login(app, { username: "ivan", password })).json();
     refreshToken = signed.refresh_token as string;
     const auth = { authorization: `Bearer ${signed.access_token as string}` };
-    const setup = await app.inject({ method: "POST", url: "/api/auth/mfa/totp/setup", headers: auth, payload: { password } });
+    const setup = await app.inject({
+      method: "POST",
+      url: "/api/auth/mfa/totp/setup",
+      headers: auth,
+      payload: { password },
+    });
     const code = codeAt(setup.json().secret as string, Date.now());
-    assert.equal((await app.inject({ method: "POST", url: "/api/auth/mfa/totp/enable", headers: auth, payload: { code } })).statusCode, 200);
+    assert.equal(
+      (await app.inject({ method: "POST", url: "/api/auth/mfa/totp/enable", headers: auth, payload: { code } }))
+        .statusCode,
+      200,
+    );
     assert.equal((await login(app, { username: "ivan", password })).json().mfa_required, true);
   } finally {
     await app.close();
@@ -121,7 +159,12 @@ test("users reset-mfa turns two-factor off for a user who lost the device, ends 
     const res = await login(after, { username: "ivan", password });
     assert.equal(res.statusCode, 200);
     assert.equal(res.json().mfa_required, undefined, "the password alone signs in again");
-    assert.equal((await after.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: refreshToken } })).statusCode, 401, "the lost device's session is over");
+    assert.equal(
+      (await after.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: refreshToken } }))
+        .statusCode,
+      401,
+      "the lost device's session is over",
+    );
     const [event] = (await after.bulwark.audit.query({ eventType: "mfa.disable" })).events;
     assert.deepEqual(event?.metadata, { method: "operator_reset", via: "cli" });
   } finally {

@@ -24,22 +24,38 @@ and listed. Passwords never pass through this command.`;
 
 /** Parses the CSV of `users import`: username, email, then the hash (the rest of the line: Argon2 PHC strings contain commas). */
 export function parseUsersCsv(text: string): { username: string; email: string; passwordHash: string }[] {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   if (lines[0]?.toLowerCase().replace(/\s/g, "") === "username,email,password_hash") lines.shift();
   return lines.map((line, i) => {
     const first = line.indexOf(",");
     const second = line.indexOf(",", first + 1);
     if (first < 0 || second < 0) throw new Error(`line ${i + 1}: expected username,email,password_hash`);
-    return { username: line.slice(0, first).trim(), email: line.slice(first + 1, second).trim(), passwordHash: line.slice(second + 1).trim() };
+    return {
+      username: line.slice(0, first).trim(),
+      email: line.slice(first + 1, second).trim(),
+      passwordHash: line.slice(second + 1).trim(),
+    };
   });
 }
 
 /** Runs `bulwark users <sub>`; returns the exit code. */
 export async function usersCommand(argv: string[], out: Output, loadConfig: () => Config | undefined): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { help: { type: "boolean", short: "h" } },
+    allowPositionals: true,
+    strict: true,
+  });
   const [sub, target] = positionals;
   if (values.help || sub === undefined) return out.help(HELP);
-  if (!["promote", "import", "disable", "enable", "reset-mfa", "verify-email"].includes(sub) || !target || positionals.length !== 2) {
+  if (
+    !["promote", "import", "disable", "enable", "reset-mfa", "verify-email"].includes(sub) ||
+    !target ||
+    positionals.length !== 2
+  ) {
     out.error(`usage: bulwark users promote|disable|enable|reset-mfa|verify-email NAME | bulwark users import FILE`);
     return 2;
   }
@@ -73,7 +89,11 @@ export async function usersCommand(argv: string[], out: Output, loadConfig: () =
         return 0;
       }
       await accounts.setDisabled(user.id, sub === "disable", { userId: null });
-      out.line(sub === "disable" ? `${user.username} is disabled: sessions ended, login refused` : `${user.username} is enabled`);
+      out.line(
+        sub === "disable"
+          ? `${user.username} is disabled: sessions ended, login refused`
+          : `${user.username} is enabled`,
+      );
       return 0;
     }
     const result = await accounts.importUsers(rows);

@@ -32,7 +32,13 @@ test("concurrent calls with an expired access token share one refresh and all su
   const user = await register(t.app);
   const { counts, fetcher } = countingFetch();
   let ended = 0;
-  const client = createClient({ baseUrl, fetch: fetcher, onSessionEnded: () => { ended += 1; } });
+  const client = createClient({
+    baseUrl,
+    fetch: fetcher,
+    onSessionEnded: () => {
+      ended += 1;
+    },
+  });
   assert.equal((await client.signIn({ login: user.username, password: user.password })).status, "signed_in");
   const first = client.tokens.get()!;
 
@@ -53,7 +59,9 @@ test("a 401 to a call sent before a refresh finished is retried, not refreshed a
   const { counts, fetcher } = countingFetch();
   // Hold one call's answer until the refresh has happened, so its 401 arrives late.
   let release!: () => void;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   let held = false;
   const slow = async (request: Request) => {
     const response = await fetcher(request);
@@ -79,7 +87,12 @@ test("a 401 to a call sent before a refresh finished is retried, not refreshed a
 test("a session ended elsewhere ends the client's: one refresh attempt, then onSessionEnded", async () => {
   const user = await register(t.app);
   let ended = 0;
-  const client = createClient({ baseUrl, onSessionEnded: () => { ended += 1; } });
+  const client = createClient({
+    baseUrl,
+    onSessionEnded: () => {
+      ended += 1;
+    },
+  });
   await client.signIn({ login: user.username, password: user.password });
   // The same session signed out from another copy of its tokens (another tab, the user's other device).
   const other = createClient({ baseUrl });

@@ -26,14 +26,19 @@ before(async () => {
 after(() => t.close());
 
 test("src/client/openapi.ts is what the route registry generates (npm run client:generate)", async () => {
-  assert.ok(readFileSync(CLIENT_TYPES_PATH, "utf8") === await renderClientTypes(), "src/client/openapi.ts is stale: run npm run client:generate");
+  assert.ok(
+    readFileSync(CLIENT_TYPES_PATH, "utf8") === (await renderClientTypes()),
+    "src/client/openapi.ts is stale: run npm run client:generate",
+  );
 });
 
 test("register, sign in, read the profile and sign out with typed calls", async () => {
   const client = createClient({ baseUrl });
   const username = `cl_${randomToken(6).replace(/[^A-Za-z0-9]/g, "x")}`;
   const password = goodPassword();
-  const registered = await client.POST("/api/auth/register", { body: { username, email: `${username.toLowerCase()}@example.com`, password } });
+  const registered = await client.POST("/api/auth/register", {
+    body: { username, email: `${username.toLowerCase()}@example.com`, password },
+  });
   assert.equal(registered.response.status, 201);
   assert.equal(registered.data?.user.username, username);
 
@@ -62,9 +67,15 @@ test("a wrong body, path or field does not compile (tsc on a fixture of @ts-expe
   const stripped = `${ROOT}test/fixtures/client-types.stripped.ts`;
   const strippedConfig = `${ROOT}test/fixtures/tsconfig.stripped.json`;
   writeFileSync(stripped, fixture.replace(/\/\/ @ts-expect-error[^\n]*\n/g, ""));
-  writeFileSync(strippedConfig, JSON.stringify({ extends: "./tsconfig.client.json", files: ["client-types.stripped.ts"] }));
+  writeFileSync(
+    strippedConfig,
+    JSON.stringify({ extends: "./tsconfig.client.json", files: ["client-types.stripped.ts"] }),
+  );
   try {
-    const failed = await run(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, "-p", strippedConfig]).then(() => undefined, (error: { stdout: string }) => error.stdout);
+    const failed = await run(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, "-p", strippedConfig]).then(
+      () => undefined,
+      (error: { stdout: string }) => error.stdout,
+    );
     assert.ok(failed, "the fixture compiles without its @ts-expect-error lines");
     const errors = failed.split("\n").filter((line) => line.includes("error TS"));
     const directives = (fixture.match(/^\s*\/\/ @ts-expect-error/gm) ?? []).length;
@@ -75,10 +86,20 @@ test("a wrong body, path or field does not compile (tsc on a fixture of @ts-expe
   }
 });
 
-test("`bulwark/client` resolves through the package's exports to the built client", { skip: existsSync(`${ROOT}dist/client/index.js`) ? false : "dist/ is not built (npm install builds it)" }, async () => {
-  const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { exports: Record<string, { types: string; default: string }> };
-  assert.deepEqual(pkg.exports["./client"], { types: "./dist/client/index.d.ts", default: "./dist/client/index.js" });
-  const { stdout } = await run(process.execPath, ["--input-type=module", "-e", "import { createClient } from 'bulwark/client'; console.log(typeof createClient)"], { cwd: ROOT });
-  assert.equal(stdout.trim(), "function");
-  assert.ok(existsSync(`${ROOT}dist/client/index.d.ts`));
-});
+test(
+  "`bulwark/client` resolves through the package's exports to the built client",
+  { skip: existsSync(`${ROOT}dist/client/index.js`) ? false : "dist/ is not built (npm install builds it)" },
+  async () => {
+    const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as {
+      exports: Record<string, { types: string; default: string }>;
+    };
+    assert.deepEqual(pkg.exports["./client"], { types: "./dist/client/index.d.ts", default: "./dist/client/index.js" });
+    const { stdout } = await run(
+      process.execPath,
+      ["--input-type=module", "-e", "import { createClient } from 'bulwark/client'; console.log(typeof createClient)"],
+      { cwd: ROOT },
+    );
+    assert.equal(stdout.trim(), "function");
+    assert.ok(existsSync(`${ROOT}dist/client/index.d.ts`));
+  },
+);

@@ -50,7 +50,12 @@ const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 /** An in-memory token store. */
 export function memoryStore(): TokenStore {
   let tokens: Tokens | null = null;
-  return { get: () => tokens, set: (next) => { tokens = next; } };
+  return {
+    get: () => tokens,
+    set: (next) => {
+      tokens = next;
+    },
+  };
 }
 
 /** The CSRF cookie of browser mode (`__Host-` prefixed over https). */
@@ -89,9 +94,16 @@ export function createClient(options: ClientOptions) {
       const tokens = store.get();
       if (mode === "tokens" && !tokens) return false;
       const body = mode === "tokens" ? { refresh_token: tokens!.refresh_token } : { use_cookies: true };
-      const response = await baseFetch(decorate(new Request(`${base}/api/auth/refresh`, {
-        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), credentials: mode === "cookies" ? "include" : "same-origin",
-      })));
+      const response = await baseFetch(
+        decorate(
+          new Request(`${base}/api/auth/refresh`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(body),
+            credentials: mode === "cookies" ? "include" : "same-origin",
+          }),
+        ),
+      );
       if (!response.ok) {
         // token_reused or unauthorized: this session is over; a 429 or 5xx is not (keep the tokens).
         if (response.status === 401) {
@@ -106,7 +118,9 @@ export function createClient(options: ClientOptions) {
       }
       generation += 1;
       return true;
-    })().finally(() => { refreshing = null; });
+    })().finally(() => {
+      refreshing = null;
+    });
     return refreshing;
   };
 
@@ -124,10 +138,15 @@ export function createClient(options: ClientOptions) {
     return response;
   };
 
-  const api = createFetchClient<paths>({ baseUrl: base, fetch: authFetch, ...(mode === "cookies" ? { credentials: "include" } : {}) });
+  const api = createFetchClient<paths>({
+    baseUrl: base,
+    fetch: authFetch,
+    ...(mode === "cookies" ? { credentials: "include" } : {}),
+  });
 
   const settle = (data: { access_token?: string; refresh_token?: string; session_id: string }): SignInResult => {
-    if (mode === "tokens" && data.access_token && data.refresh_token) store.set({ access_token: data.access_token, refresh_token: data.refresh_token });
+    if (mode === "tokens" && data.access_token && data.refresh_token)
+      store.set({ access_token: data.access_token, refresh_token: data.refresh_token });
     return { status: "signed_in", session_id: data.session_id };
   };
 
@@ -138,9 +157,12 @@ export function createClient(options: ClientOptions) {
     refresh,
     /** Signs in; answers `mfa_required` when the account has a second factor. */
     async signIn(credentials: { login: string; password: string; device_token?: string }): Promise<SignInResult> {
-      const { data, error } = await api.POST("/api/auth/login", { body: { ...credentials, ...(mode === "cookies" ? { use_cookies: true } : {}) } });
+      const { data, error } = await api.POST("/api/auth/login", {
+        body: { ...credentials, ...(mode === "cookies" ? { use_cookies: true } : {}) },
+      });
       if (error || !data) return { status: "error", error: error as BulwarkError };
-      if ("mfa_required" in data) return { status: "mfa_required", mfa_token: data.mfa_token, expires_in: data.expires_in };
+      if ("mfa_required" in data)
+        return { status: "mfa_required", mfa_token: data.mfa_token, expires_in: data.expires_in };
       return settle(data);
     },
     /** The second step: the code from the authenticator app (or a recovery code). */

@@ -18,7 +18,10 @@ test("a development config error lists the malformed setting as the error and pr
     error = e;
   }
   assert.ok(error instanceof ConfigError);
-  assert.deepEqual(error.problems.map((p) => p.setting), ["PORT"]);
+  assert.deepEqual(
+    error.problems.map((p) => p.setting),
+    ["PORT"],
+  );
   assert.ok(error.warnings.length > 0, "the production rules are kept, as warnings");
   assert.ok(!error.message.includes("SMTP_URL"), error.message);
 
@@ -33,6 +36,12 @@ test("a development config error lists the malformed setting as the error and pr
 
 test("in production every rule is fatal, all listed at once", () => {
   const env = { NODE_ENV: "production", DATA_DIR: mkdtempSync(join(tmpdir(), "bulwark-prod-")), PORT: "eighty" };
-  assert.throws(() => loadConfig(env, { generateDevSecrets: false }), (e: unknown) =>
-    e instanceof ConfigError && e.problems.some((p) => p.setting === "PORT") && e.problems.some((p) => p.setting === "SECRET_KEY") && e.warnings.length === 0);
+  assert.throws(
+    () => loadConfig(env, { generateDevSecrets: false }),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.problems.some((p) => p.setting === "PORT") &&
+      e.problems.some((p) => p.setting === "SECRET_KEY") &&
+      e.warnings.length === 0,
+  );
 });

@@ -33,7 +33,10 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
 
   const dataDir = resolve(v.DATA_DIR);
   const generated = production || options.generateDevSecrets === false ? {} : loadDevSecrets(dataDir, env);
-  const publicUrl = (v.PUBLIC_URL ?? `http://${v.HOST.includes(":") ? `[${v.HOST}]` : v.HOST}:${v.PORT}`).replace(/\/+$/, "");
+  const publicUrl = (v.PUBLIC_URL ?? `http://${v.HOST.includes(":") ? `[${v.HOST}]` : v.HOST}:${v.PORT}`).replace(
+    /\/+$/,
+    "",
+  );
   const config: Config = {
     production,
     host: v.HOST,
@@ -71,7 +74,11 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     maxBodyBytes: v.MAX_BODY_BYTES,
     logLevel: v.LOG_LEVEL,
     adminEmails: [...v.ADMIN_EMAILS, ...v.SUPER_ADMIN_EMAIL].map((email) => email.toLowerCase()),
-    mail: { smtpUrl: v.SMTP_URL, templatesDir: v.MAIL_TEMPLATES_DIR ? resolve(v.MAIL_TEMPLATES_DIR) : undefined, from: v.MAIL_FROM ?? `${mailName(v.APP_NAME)} <no-reply@${mailHost(publicUrl)}>` },
+    mail: {
+      smtpUrl: v.SMTP_URL,
+      templatesDir: v.MAIL_TEMPLATES_DIR ? resolve(v.MAIL_TEMPLATES_DIR) : undefined,
+      from: v.MAIL_FROM ?? `${mailName(v.APP_NAME)} <no-reply@${mailHost(publicUrl)}>`,
+    },
     external: external(v, problems),
     webhooks: {
       stripeSecrets: v.STRIPE_WEBHOOK_SECRET,
@@ -83,7 +90,9 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     files: {
       maxBytes: v.FILE_MAX_BYTES,
       quotaBytes: v.FILE_QUOTA_BYTES,
-      allowedTypes: v.FILE_ALLOWED_TYPES.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean),
+      allowedTypes: v.FILE_ALLOWED_TYPES.split(",")
+        .map((t) => t.trim().toLowerCase())
+        .filter(Boolean),
       maxPixels: v.FILE_MAX_PIXELS,
       s3: s3Storage(v, problems),
       clamdSocket: v.CLAMD_SOCKET,
@@ -105,7 +114,11 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
 
   const rules = checkConfig(config);
   // Who may sign up is a decision: production does not take the development default silently.
-  if (production && !env.REGISTRATION?.trim()) rules.push({ setting: "REGISTRATION", message: "must be set in production: open, invite (only invited addresses) or closed" });
+  if (production && !env.REGISTRATION?.trim())
+    rules.push({
+      setting: "REGISTRATION",
+      message: "must be set in production: open, invite (only invited addresses) or closed",
+    });
   // Malformed values are fatal everywhere; the production rules only where it matters.
   if (production && (problems.length > 0 || rules.length > 0)) throw new ConfigError([...problems, ...rules]);
   // In development only the malformed values are why it stops; the rules stay warnings, told apart.
@@ -132,29 +145,60 @@ function external(v: SettingValues, problems: Problem[]): Config["external"] {
   const issuer = v.EXTERNAL_JWT_ISSUER ?? "";
   const audience = v.EXTERNAL_JWT_AUDIENCE ?? "";
   // Without both claims pinned, a token the provider issued for another app would be accepted here.
-  if (!issuer) problems.push({ setting: "EXTERNAL_JWT_ISSUER", message: "is required with EXTERNAL_JWT_SECRET or EXTERNAL_JWKS_URL (Supabase: https://<project>.supabase.co/auth/v1)" });
-  if (!audience) problems.push({ setting: "EXTERNAL_JWT_AUDIENCE", message: "is required with EXTERNAL_JWT_SECRET or EXTERNAL_JWKS_URL (Supabase: authenticated)" });
-  if (secret && Buffer.byteLength(secret) < 32) problems.push({ setting: "EXTERNAL_JWT_SECRET", message: "is shorter than 32 bytes: HS256 needs at least 256 bits of key" });
+  if (!issuer)
+    problems.push({
+      setting: "EXTERNAL_JWT_ISSUER",
+      message:
+        "is required with EXTERNAL_JWT_SECRET or EXTERNAL_JWKS_URL (Supabase: https://<project>.supabase.co/auth/v1)",
+    });
+  if (!audience)
+    problems.push({
+      setting: "EXTERNAL_JWT_AUDIENCE",
+      message: "is required with EXTERNAL_JWT_SECRET or EXTERNAL_JWKS_URL (Supabase: authenticated)",
+    });
+  if (secret && Buffer.byteLength(secret) < 32)
+    problems.push({
+      setting: "EXTERNAL_JWT_SECRET",
+      message: "is shorter than 32 bytes: HS256 needs at least 256 bits of key",
+    });
   return { secret, jwksUrl, issuer, audience };
 }
 
 /** Gateway mode when `UPSTREAM_URL` is set: the rules file is required, and the secret in `headers` mode. */
 function gateway(v: SettingValues, problems: Problem[], dataDir: string): Config["gateway"] {
   if (!v.UPSTREAM_URL) {
-    if (v.GATEWAY_RULES) problems.push({ setting: "GATEWAY_RULES", message: "is set but UPSTREAM_URL is not: set the backend to proxy to, or unset GATEWAY_RULES" });
+    if (v.GATEWAY_RULES)
+      problems.push({
+        setting: "GATEWAY_RULES",
+        message: "is set but UPSTREAM_URL is not: set the backend to proxy to, or unset GATEWAY_RULES",
+      });
     return undefined;
   }
   // Paths are forwarded as they are, so the upstream is named by its origin alone.
   try {
     const url = new URL(v.UPSTREAM_URL);
-    if (url.pathname !== "/" || url.search || url.username || url.password) problems.push({ setting: "UPSTREAM_URL", message: "must be an origin (scheme://host[:port]) without a path, query or credentials: paths are forwarded as they are" });
+    if (url.pathname !== "/" || url.search || url.username || url.password)
+      problems.push({
+        setting: "UPSTREAM_URL",
+        message:
+          "must be an origin (scheme://host[:port]) without a path, query or credentials: paths are forwarded as they are",
+      });
   } catch {
     // Reported by the URL parser of the settings table.
   }
-  if (!v.GATEWAY_RULES) problems.push({ setting: "GATEWAY_RULES", message: "is required with UPSTREAM_URL: the path of a YAML or JSON rules file (docs/gateway.md)" });
+  if (!v.GATEWAY_RULES)
+    problems.push({
+      setting: "GATEWAY_RULES",
+      message: "is required with UPSTREAM_URL: the path of a YAML or JSON rules file (docs/gateway.md)",
+    });
   const secret = v.GATEWAY_SECRET;
-  if (v.GATEWAY_IDENTITY === "headers" && !secret) problems.push({ setting: "GATEWAY_SECRET", message: "is required with UPSTREAM_URL and GATEWAY_IDENTITY=headers: `bulwark secrets generate` prints one" });
-  if (secret && Buffer.byteLength(secret) < 32) problems.push({ setting: "GATEWAY_SECRET", message: "is shorter than 32 bytes" });
+  if (v.GATEWAY_IDENTITY === "headers" && !secret)
+    problems.push({
+      setting: "GATEWAY_SECRET",
+      message: "is required with UPSTREAM_URL and GATEWAY_IDENTITY=headers: `bulwark secrets generate` prints one",
+    });
+  if (secret && Buffer.byteLength(secret) < 32)
+    problems.push({ setting: "GATEWAY_SECRET", message: "is shorter than 32 bytes" });
   return {
     upstreamUrl: v.UPSTREAM_URL.replace(/\/+$/, ""),
     // A relative path is read from the working directory, as the shell that started Bulwark sees it.
@@ -173,16 +217,30 @@ function apiDocs(v: SettingValues, production: boolean, problems: Problem[]): Co
   const openapi = on(v.OPENAPI_ENABLED);
   const docs = on(v.DOCS_ENABLED);
   // The reference page reads /openapi.json: without it the page would be an empty shell.
-  if (docs && !openapi) problems.push({ setting: "DOCS_ENABLED", message: "the reference at /docs reads /openapi.json: set OPENAPI_ENABLED=true too, or DOCS_ENABLED=false" });
+  if (docs && !openapi)
+    problems.push({
+      setting: "DOCS_ENABLED",
+      message: "the reference at /docs reads /openapi.json: set OPENAPI_ENABLED=true too, or DOCS_ENABLED=false",
+    });
   return { openapi, docs };
 }
 
 function s3Storage(v: SettingValues, problems: Problem[]): Config["files"]["s3"] {
   if (!v.S3_BUCKET) return undefined;
   if (Boolean(v.S3_ACCESS_KEY_ID) !== Boolean(v.S3_SECRET_ACCESS_KEY)) {
-    problems.push({ setting: v.S3_ACCESS_KEY_ID ? "S3_SECRET_ACCESS_KEY" : "S3_ACCESS_KEY_ID", message: "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are set together (or neither, for the SDK's default credentials)" });
+    problems.push({
+      setting: v.S3_ACCESS_KEY_ID ? "S3_SECRET_ACCESS_KEY" : "S3_ACCESS_KEY_ID",
+      message:
+        "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are set together (or neither, for the SDK's default credentials)",
+    });
   }
-  return { bucket: v.S3_BUCKET, endpoint: v.S3_ENDPOINT, region: v.S3_REGION, accessKeyId: v.S3_ACCESS_KEY_ID, secretAccessKey: v.S3_SECRET_ACCESS_KEY };
+  return {
+    bucket: v.S3_BUCKET,
+    endpoint: v.S3_ENDPOINT,
+    region: v.S3_REGION,
+    accessKeyId: v.S3_ACCESS_KEY_ID,
+    secretAccessKey: v.S3_SECRET_ACCESS_KEY,
+  };
 }
 
 const WEBHOOK_PREFIX = "WEBHOOK_SECRET_";
@@ -194,13 +252,28 @@ function webhookSources(variables: Record<string, string>, problems: Problem[]):
     if (!value) continue;
     const source = name.slice(WEBHOOK_PREFIX.length).toLowerCase().replaceAll("_", "-");
     if (!/^[a-z0-9][a-z0-9-]{0,49}$/.test(source) || source === "stripe") {
-      problems.push({ setting: name, message: source === "stripe" ? "Stripe has its own scheme: use STRIPE_WEBHOOK_SECRET" : "the source name must be letters, digits and _ (at most 50)" });
+      problems.push({
+        setting: name,
+        message:
+          source === "stripe"
+            ? "Stripe has its own scheme: use STRIPE_WEBHOOK_SECRET"
+            : "the source name must be letters, digits and _ (at most 50)",
+      });
       continue;
     }
-    const secrets = value.split(",").map((s) => s.trim()).filter(Boolean);
+    const secrets = value
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     // Standard Webhooks secrets are `whsec_` + base64 of the key bytes.
-    const bad = secrets.filter((s) => !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(s) || Buffer.from(s.slice(6), "base64").length < 24);
-    if (bad.length > 0) problems.push({ setting: name, message: "each secret must be whsec_ followed by the base64 of at least 24 random bytes" });
+    const bad = secrets.filter(
+      (s) => !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(s) || Buffer.from(s.slice(6), "base64").length < 24,
+    );
+    if (bad.length > 0)
+      problems.push({
+        setting: name,
+        message: "each secret must be whsec_ followed by the base64 of at least 24 random bytes",
+      });
     else sources[source] = secrets;
   }
   return sources;

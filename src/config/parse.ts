@@ -39,10 +39,17 @@ function readSetting(setting: Setting, env: Env, production: boolean, problems: 
 
 /** A comma list, trimmed, without empty entries. */
 function list(raw: string): string[] {
-  return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
-function readInt(raw: string | undefined, parse: Extract<SettingParse, { type: "int" }>, problem: (message: string) => void): number {
+function readInt(
+  raw: string | undefined,
+  parse: Extract<SettingParse, { type: "int" }>,
+  problem: (message: string) => void,
+): number {
   if (raw === undefined || raw === "") return parse.default;
   const value = Number(raw);
   const max = parse.max ?? Number.MAX_SAFE_INTEGER;
@@ -62,10 +69,17 @@ function readBool(raw: string | undefined, fallback: boolean, problem: (message:
   return fallback;
 }
 
-function readEnum(raw: string | undefined, values: readonly string[], fallback: string, problem: (message: string) => void): string {
+function readEnum(
+  raw: string | undefined,
+  values: readonly string[],
+  fallback: string,
+  problem: (message: string) => void,
+): string {
   if (raw === undefined || raw === "") return fallback;
   if (values.includes(raw)) return raw;
-  problem(values.length === 2 ? `must be ${values[0]} or ${values[1]}, got "${raw}"` : `must be one of ${values.join(", ")}`);
+  problem(
+    values.length === 2 ? `must be ${values[0]} or ${values[1]}, got "${raw}"` : `must be one of ${values.join(", ")}`,
+  );
   return fallback;
 }
 
@@ -83,7 +97,9 @@ function readTrustProxy(raw: string | undefined, problem: (message: string) => v
   if (value === "" || value === "false" || value === "0") return false;
   // `true` trusts every hop, which lets any client forge its IP; refuse it rather than guess.
   if (value === "true") {
-    problem("`true` would let any client choose its IP: list your proxies' addresses or CIDRs (e.g. 10.0.0.0/8), or give their number");
+    problem(
+      "`true` would let any client choose its IP: list your proxies' addresses or CIDRs (e.g. 10.0.0.0/8), or give their number",
+    );
     return false;
   }
   if (/^\d+$/.test(value)) return Number(value);
@@ -93,7 +109,9 @@ function readTrustProxy(raw: string | undefined, problem: (message: string) => v
   // A prefix of 0 (`0.0.0.0/0`, `::/0`) covers every address: the same as `true`, so refused the same way.
   const everything = entries.filter((entry) => isProxyAddress(entry) && /\/0+$/.test(entry));
   if (everything.length > 0) {
-    problem(`${everything.join(", ")} covers every address, which would let any client choose its IP: list your proxies' addresses or CIDRs`);
+    problem(
+      `${everything.join(", ")} covers every address, which would let any client choose its IP: list your proxies' addresses or CIDRs`,
+    );
     return false;
   }
   return entries;

@@ -54,7 +54,11 @@ test("production refuses a short secret", () => {
 
 test("production refuses a low-entropy secret", () => {
   assertRefused({ ...goodProduction(), SECRET_KEY: "ab".repeat(40) }, "SECRET_KEY", /low in entropy/);
-  assertRefused({ ...goodProduction(), METRICS_TOKEN: "0f1e2d3c4b5a6978".repeat(4) }, "METRICS_TOKEN", /low in entropy/);
+  assertRefused(
+    { ...goodProduction(), METRICS_TOKEN: "0f1e2d3c4b5a6978".repeat(4) },
+    "METRICS_TOKEN",
+    /low in entropy/,
+  );
 });
 
 test("production refuses a known example value whatever its length", () => {
@@ -63,7 +67,11 @@ test("production refuses a known example value whatever its length", () => {
 });
 
 test("production refuses an encryption key that is not 32 bytes", () => {
-  assertRefused({ ...goodProduction(), ENCRYPTION_KEYS: `k1:${Buffer.alloc(16, 7).toString("base64")}` }, "ENCRYPTION_KEYS", /.+/);
+  assertRefused(
+    { ...goodProduction(), ENCRYPTION_KEYS: `k1:${Buffer.alloc(16, 7).toString("base64")}` },
+    "ENCRYPTION_KEYS",
+    /.+/,
+  );
 });
 
 test("production refuses a wildcard CORS origin", () => {
@@ -71,7 +79,11 @@ test("production refuses a wildcard CORS origin", () => {
 });
 
 test("production refuses an http CORS origin", () => {
-  assertRefused({ ...goodProduction(), CORS_ORIGINS: "https://app.example.com,http://app.example.com" }, "CORS_ORIGINS", /not https/);
+  assertRefused(
+    { ...goodProduction(), CORS_ORIGINS: "https://app.example.com,http://app.example.com" },
+    "CORS_ORIGINS",
+    /not https/,
+  );
 });
 
 test("production refuses an http PUBLIC_URL", () => {
@@ -79,9 +91,22 @@ test("production refuses an http PUBLIC_URL", () => {
 });
 
 test("production refuses a remote DATABASE_URL without sslmode=require or stronger", () => {
-  assertRefused({ ...goodProduction(), DATABASE_URL: "postgres://app@db.example.com:5432/app" }, "DATABASE_URL", /sslmode/);
-  assertRefused({ ...goodProduction(), DATABASE_URL: "postgres://app@db.example.com:5432/app?sslmode=prefer" }, "DATABASE_URL", /sslmode/);
-  for (const ok of ["postgres://app@db.example.com/app?sslmode=require", "postgres://app@db.example.com/app?sslmode=verify-full", "postgres://app@127.0.0.1/app", "postgres://app@localhost/app"]) {
+  assertRefused(
+    { ...goodProduction(), DATABASE_URL: "postgres://app@db.example.com:5432/app" },
+    "DATABASE_URL",
+    /sslmode/,
+  );
+  assertRefused(
+    { ...goodProduction(), DATABASE_URL: "postgres://app@db.example.com:5432/app?sslmode=prefer" },
+    "DATABASE_URL",
+    /sslmode/,
+  );
+  for (const ok of [
+    "postgres://app@db.example.com/app?sslmode=require",
+    "postgres://app@db.example.com/app?sslmode=verify-full",
+    "postgres://app@127.0.0.1/app",
+    "postgres://app@localhost/app",
+  ]) {
     assert.doesNotThrow(() => loadConfig({ ...goodProduction(), DATABASE_URL: ok }), ok);
   }
 });
@@ -89,7 +114,11 @@ test("production refuses a remote DATABASE_URL without sslmode=require or strong
 test("production refuses a PUBLIC_* value that looks like a secret", () => {
   const stripeLike = ["sk", "live", randomToken(18).replace(/[-_]/g, "a")].join("_");
   assertRefused({ ...goodProduction(), PUBLIC_STRIPE_KEY: stripeLike }, "PUBLIC_STRIPE_KEY", /Stripe secret key/);
-  assertRefused({ ...goodProduction(), PUBLIC_API: "https://user:pw@api.example.com" }, "PUBLIC_API", /URL with a password/);
+  assertRefused(
+    { ...goodProduction(), PUBLIC_API: "https://user:pw@api.example.com" },
+    "PUBLIC_API",
+    /URL with a password/,
+  );
   assert.doesNotThrow(() => loadConfig({ ...goodProduction(), PUBLIC_STRIPE_KEY: "pk_live_abcdefgh12345678" }));
 });
 
@@ -117,31 +146,81 @@ test("development only warns, and generates strong secrets once into DATA_DIR/se
   assert.equal(second.secretKey, first.secretKey);
   assert.equal(second.encryptionKeys, first.encryptionKeys);
   assert.equal(JSON.parse(readFileSync(file, "utf8")).SECRET_KEY, first.secretKey);
-  assert.equal(loadConfig({ DATA_DIR: dir }).warnings.some((w) => w.setting === "SECRET_KEY"), false, "generated secrets are strong");
+  assert.equal(
+    loadConfig({ DATA_DIR: dir }).warnings.some((w) => w.setting === "SECRET_KEY"),
+    false,
+    "generated secrets are strong",
+  );
 });
 
 test("malformed values are refused in development too", () => {
-  for (const [name, value] of [["PORT", "eighty"], ["RATE_LIMIT_PER_MINUTE", "-1"], ["RATE_LIMIT_ENABLED", "maybe"], ["LOG_LEVEL", "loud"], ["TRUST_PROXY", "true"], ["TRUST_PROXY", "10.0.0.1,proxy.internal"], ["TRUST_PROXY", "10.0.0.0/33"]]) {
+  for (const [name, value] of [
+    ["PORT", "eighty"],
+    ["RATE_LIMIT_PER_MINUTE", "-1"],
+    ["RATE_LIMIT_ENABLED", "maybe"],
+    ["LOG_LEVEL", "loud"],
+    ["TRUST_PROXY", "true"],
+    ["TRUST_PROXY", "10.0.0.1,proxy.internal"],
+    ["TRUST_PROXY", "10.0.0.0/33"],
+  ]) {
     const error = refusal({ DATA_DIR: mkdtempSync(join(tmpdir(), "bulwark-dev-")), [name!]: value });
-    assert.ok(error.problems.some((p) => p.setting === name), name);
+    assert.ok(
+      error.problems.some((p) => p.setting === name),
+      name,
+    );
   }
 });
 
 test("production refuses a missing SMTP_URL, outside-token settings without issuer and audience, and private webhook targets", () => {
   const { SMTP_URL: _smtp, ...noMail } = goodProduction();
   assertRefused(noMail, "SMTP_URL", /outbox/);
-  assertRefused({ ...goodProduction(), EXTERNAL_JWKS_URL: "https://idp.example.com/.well-known/jwks.json" }, "EXTERNAL_JWT_ISSUER", /required/);
-  assertRefused({ ...goodProduction(), EXTERNAL_JWKS_URL: "http://idp.example.com/jwks.json", EXTERNAL_JWT_ISSUER: "https://idp.example.com/", EXTERNAL_JWT_AUDIENCE: "api" }, "EXTERNAL_JWKS_URL", /https/);
-  assertRefused({ ...goodProduction(), EXTERNAL_JWT_SECRET: "short", EXTERNAL_JWT_ISSUER: "https://idp.example.com/", EXTERNAL_JWT_AUDIENCE: "api" }, "EXTERNAL_JWT_SECRET", /32 bytes/);
-  assertRefused({ ...goodProduction(), WEBHOOK_ALLOW_PRIVATE_TARGETS: "true" }, "WEBHOOK_ALLOW_PRIVATE_TARGETS", /SSRF/);
+  assertRefused(
+    { ...goodProduction(), EXTERNAL_JWKS_URL: "https://idp.example.com/.well-known/jwks.json" },
+    "EXTERNAL_JWT_ISSUER",
+    /required/,
+  );
+  assertRefused(
+    {
+      ...goodProduction(),
+      EXTERNAL_JWKS_URL: "http://idp.example.com/jwks.json",
+      EXTERNAL_JWT_ISSUER: "https://idp.example.com/",
+      EXTERNAL_JWT_AUDIENCE: "api",
+    },
+    "EXTERNAL_JWKS_URL",
+    /https/,
+  );
+  assertRefused(
+    {
+      ...goodProduction(),
+      EXTERNAL_JWT_SECRET: "short",
+      EXTERNAL_JWT_ISSUER: "https://idp.example.com/",
+      EXTERNAL_JWT_AUDIENCE: "api",
+    },
+    "EXTERNAL_JWT_SECRET",
+    /32 bytes/,
+  );
+  assertRefused(
+    { ...goodProduction(), WEBHOOK_ALLOW_PRIVATE_TARGETS: "true" },
+    "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+    /SSRF/,
+  );
   assertRefused({ ...goodProduction(), WEBHOOK_SECRET_GITHUB: "not-a-secret" }, "WEBHOOK_SECRET_GITHUB", /whsec_/);
-  assertRefused({ ...goodProduction(), WEBHOOK_SECRET_STRIPE: `whsec_${randomToken(32)}` }, "WEBHOOK_SECRET_STRIPE", /STRIPE_WEBHOOK_SECRET/);
+  assertRefused(
+    { ...goodProduction(), WEBHOOK_SECRET_STRIPE: `whsec_${randomToken(32)}` },
+    "WEBHOOK_SECRET_STRIPE",
+    /STRIPE_WEBHOOK_SECRET/,
+  );
 });
 
 test("webhook sources are named from their setting and keep every secret of a rotation", () => {
   const a = `whsec_${Buffer.from(randomToken(24)).toString("base64")}`;
   const b = `whsec_${Buffer.from(randomToken(24)).toString("base64")}`;
-  const config = loadConfig({ ...goodProduction(), WEBHOOK_SECRET_GITHUB_APP: `${a}, ${b}`, ADMIN_EMAILS: "Ops@Example.com, sec@example.com", SUPER_ADMIN_EMAIL: "root@example.com" });
+  const config = loadConfig({
+    ...goodProduction(),
+    WEBHOOK_SECRET_GITHUB_APP: `${a}, ${b}`,
+    ADMIN_EMAILS: "Ops@Example.com, sec@example.com",
+    SUPER_ADMIN_EMAIL: "root@example.com",
+  });
   assert.deepEqual(config.webhooks.sources, { "github-app": [a, b] });
   assert.deepEqual(config.adminEmails, ["ops@example.com", "sec@example.com", "root@example.com"]);
 });
@@ -152,11 +231,24 @@ test("every secret of the new settings reaches the log scrubber: outside-provide
   const standard = `whsec_${Buffer.from(randomToken(24)).toString("base64")}`;
   const smtpPassword = randomToken(16);
   const config = loadConfig({
-    ...goodProduction(), EXTERNAL_JWT_SECRET: external, EXTERNAL_JWT_ISSUER: "https://idp.example.com/", EXTERNAL_JWT_AUDIENCE: "api",
-    STRIPE_WEBHOOK_SECRET: stripe, WEBHOOK_SECRET_GITHUB: standard, SMTP_URL: `smtps://bulwark:${smtpPassword}@smtp.example.com:465`,
+    ...goodProduction(),
+    EXTERNAL_JWT_SECRET: external,
+    EXTERNAL_JWT_ISSUER: "https://idp.example.com/",
+    EXTERNAL_JWT_AUDIENCE: "api",
+    STRIPE_WEBHOOK_SECRET: stripe,
+    WEBHOOK_SECRET_GITHUB: standard,
+    SMTP_URL: `smtps://bulwark:${smtpPassword}@smtp.example.com:465`,
   });
   const values = secretValues(config);
   for (const secret of [external, stripe, standard, smtpPassword]) assert.ok(values.includes(secret));
   assert.equal(config.mail.from, "Bulwark <no-reply@api.example.com>", "the sender defaults to PUBLIC_URL's host");
-  assert.equal(loadConfig({ LOG_LEVEL: "silent", ...productionEnv(), NODE_ENV: "development", PUBLIC_URL: "http://127.0.0.1:8080" }).mail.from, "Bulwark <no-reply@localhost>");
+  assert.equal(
+    loadConfig({
+      LOG_LEVEL: "silent",
+      ...productionEnv(),
+      NODE_ENV: "development",
+      PUBLIC_URL: "http://127.0.0.1:8080",
+    }).mail.from,
+    "Bulwark <no-reply@localhost>",
+  );
 });

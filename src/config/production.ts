@@ -7,12 +7,36 @@ import type { Config, Problem } from "./types.js";
 export type { Problem } from "./types.js";
 
 /** The types the files pipeline can recognise from bytes (src/modules/files/types.ts keeps the same list). */
-export const KNOWN_FILE_TYPES: readonly string[] = ["image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain", "image/svg+xml", "text/html"];
+export const KNOWN_FILE_TYPES: readonly string[] = [
+  "image/jpeg",
+  "image/png",
+  "image/gif",
+  "image/webp",
+  "application/pdf",
+  "text/plain",
+  "image/svg+xml",
+  "text/html",
+];
 
 const GENERATE = "generate one with `bulwark secrets generate`";
 
 /** Placeholder phrases seen in docs and tutorials: refused wherever they appear in the value. */
-const EXAMPLE_PHRASES = ["changeme", "change-me", "change_me", "example", "your-api-key", "your_api_key", "yoursecret", "your-secret", "your_secret", "placeholder", "replace-me", "replace_me", "xxxxxxxx", "12345678"];
+const EXAMPLE_PHRASES = [
+  "changeme",
+  "change-me",
+  "change_me",
+  "example",
+  "your-api-key",
+  "your_api_key",
+  "yoursecret",
+  "your-secret",
+  "your_secret",
+  "placeholder",
+  "replace-me",
+  "replace_me",
+  "xxxxxxxx",
+  "12345678",
+];
 /** Generic words refused at the start of a value ("secret-123…", "test_key…"); anywhere else they would reject random values now and then. */
 const EXAMPLE_PREFIXES = ["secret", "password", "default", "test", "dev", "demo", "sample", "dummy", "insecure"];
 
@@ -43,11 +67,15 @@ export function secretWeakness(value: string): string | undefined {
   // `<output of …>`, `…`, `your key here`: a placeholder copied from the docs instead of a value.
   if (/[<>…\s]/.test(value)) return `is a placeholder, not a value: ${GENERATE}`;
   const lower = value.toLowerCase();
-  if (EXAMPLE_PHRASES.some((phrase) => lower.includes(phrase)) || EXAMPLE_PREFIXES.some((word) => lower.startsWith(word))) {
+  if (
+    EXAMPLE_PHRASES.some((phrase) => lower.includes(phrase)) ||
+    EXAMPLE_PREFIXES.some((word) => lower.startsWith(word))
+  ) {
     return `is an example or placeholder value: ${GENERATE}`;
   }
   if (secretBytes(value) < 32) return `is shorter than 32 bytes: ${GENERATE}`;
-  if (isPeriodic(value) || entropyBits(value) < 128 || new Set(value).size < 10) return `is low in entropy (not random): ${GENERATE}`;
+  if (isPeriodic(value) || entropyBits(value) < 128 || new Set(value).size < 10)
+    return `is low in entropy (not random): ${GENERATE}`;
   return undefined;
 }
 
@@ -74,43 +102,108 @@ export function secretShape(value: string): string | undefined {
 /** Every rule production enforces; the caller decides whether they are fatal or warnings. */
 export function checkConfig(config: Config): Problem[] {
   const problems: Problem[] = [];
-  for (const [setting, value] of [["SECRET_KEY", config.secretKey], ["METRICS_TOKEN", config.metricsToken]] as const) {
+  for (const [setting, value] of [
+    ["SECRET_KEY", config.secretKey],
+    ["METRICS_TOKEN", config.metricsToken],
+  ] as const) {
     const weakness = secretWeakness(value);
     if (weakness) problems.push({ setting, message: weakness });
   }
   problems.push(...checkEncryptionKeys(config.encryptionKeys));
 
   if (!config.publicUrl.startsWith("https://")) {
-    problems.push({ setting: "PUBLIC_URL", message: `must be an https URL (got "${config.publicUrl}"): terminate TLS in front of Bulwark and set PUBLIC_URL=https://your.domain` });
+    problems.push({
+      setting: "PUBLIC_URL",
+      message: `must be an https URL (got "${config.publicUrl}"): terminate TLS in front of Bulwark and set PUBLIC_URL=https://your.domain`,
+    });
   }
   for (const origin of config.corsOrigins) {
-    if (origin === "*") problems.push({ setting: "CORS_ORIGINS", message: "`*` lets every site call the API with the user's credentials: list the exact origins, e.g. https://app.example.com" });
-    else if (origin === "null") problems.push({ setting: "CORS_ORIGINS", message: "`null` is the origin of sandboxed frames and local files, which anyone can produce: remove it" });
-    else if (!/^https?:\/\/[^/\s]+$/.test(origin)) problems.push({ setting: "CORS_ORIGINS", message: `"${origin}" is not an origin (scheme://host[:port], no path)` });
-    else if (origin.startsWith("http://")) problems.push({ setting: "CORS_ORIGINS", message: `"${origin}" is not https: browsers on other networks could be served a forged page from it` });
+    if (origin === "*")
+      problems.push({
+        setting: "CORS_ORIGINS",
+        message:
+          "`*` lets every site call the API with the user's credentials: list the exact origins, e.g. https://app.example.com",
+      });
+    else if (origin === "null")
+      problems.push({
+        setting: "CORS_ORIGINS",
+        message: "`null` is the origin of sandboxed frames and local files, which anyone can produce: remove it",
+      });
+    else if (!/^https?:\/\/[^/\s]+$/.test(origin))
+      problems.push({
+        setting: "CORS_ORIGINS",
+        message: `"${origin}" is not an origin (scheme://host[:port], no path)`,
+      });
+    else if (origin.startsWith("http://"))
+      problems.push({
+        setting: "CORS_ORIGINS",
+        message: `"${origin}" is not https: browsers on other networks could be served a forged page from it`,
+      });
   }
   if (config.databaseUrl) problems.push(...checkDatabaseUrl(config.databaseUrl));
   for (const [name, value] of Object.entries(config.publicEnv)) {
     const shape = secretShape(value);
-    if (shape) problems.push({ setting: name, message: `looks like ${shape}; PUBLIC_* settings are sent to every browser: move it to a server-side setting` });
+    if (shape)
+      problems.push({
+        setting: name,
+        message: `looks like ${shape}; PUBLIC_* settings are sent to every browser: move it to a server-side setting`,
+      });
   }
   if (config.external?.secret) {
     const weakness = secretWeakness(config.external.secret);
-    if (weakness) problems.push({ setting: "EXTERNAL_JWT_SECRET", message: weakness.replace(GENERATE, "copy the provider's JWT secret exactly") });
+    if (weakness)
+      problems.push({
+        setting: "EXTERNAL_JWT_SECRET",
+        message: weakness.replace(GENERATE, "copy the provider's JWT secret exactly"),
+      });
   }
-  if (config.frontendUrl?.startsWith("http://")) problems.push({ setting: "FRONTEND_URL", message: "must be https: reset and verification links would travel in the clear" });
+  if (config.frontendUrl?.startsWith("http://"))
+    problems.push({
+      setting: "FRONTEND_URL",
+      message: "must be https: reset and verification links would travel in the clear",
+    });
   for (const url of config.redirectUrls) {
-    if (url.startsWith("http://")) problems.push({ setting: "REDIRECT_URLS", message: `${url} must be https: a mailed token would travel in the clear` });
+    if (url.startsWith("http://"))
+      problems.push({
+        setting: "REDIRECT_URLS",
+        message: `${url} must be https: a mailed token would travel in the clear`,
+      });
   }
-  if (config.external?.jwksUrl?.startsWith("http://")) problems.push({ setting: "EXTERNAL_JWKS_URL", message: "must be https: keys fetched over http can be swapped by anyone on the path" });
+  if (config.external?.jwksUrl?.startsWith("http://"))
+    problems.push({
+      setting: "EXTERNAL_JWKS_URL",
+      message: "must be https: keys fetched over http can be swapped by anyone on the path",
+    });
   for (const secret of config.webhooks.stripeSecrets) {
-    if (!secret.startsWith("whsec_")) problems.push({ setting: "STRIPE_WEBHOOK_SECRET", message: "each secret starts with whsec_: copy it from the Stripe dashboard (Developers → Webhooks → Signing secret)" });
+    if (!secret.startsWith("whsec_"))
+      problems.push({
+        setting: "STRIPE_WEBHOOK_SECRET",
+        message:
+          "each secret starts with whsec_: copy it from the Stripe dashboard (Developers → Webhooks → Signing secret)",
+      });
   }
-  if (config.webhooks.allowPrivateTargets) problems.push({ setting: "WEBHOOK_ALLOW_PRIVATE_TARGETS", message: "outbound webhooks could reach internal services (SSRF): remove the setting" });
-  if (!config.mail.smtpUrl) problems.push({ setting: "SMTP_URL", message: "is missing, so mail would only be written to DATA_DIR/outbox: set smtps://user:password@smtp.example.com:465" });
+  if (config.webhooks.allowPrivateTargets)
+    problems.push({
+      setting: "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+      message: "outbound webhooks could reach internal services (SSRF): remove the setting",
+    });
+  if (!config.mail.smtpUrl)
+    problems.push({
+      setting: "SMTP_URL",
+      message:
+        "is missing, so mail would only be written to DATA_DIR/outbox: set smtps://user:password@smtp.example.com:465",
+    });
   const unknownTypes = config.files.allowedTypes.filter((type) => !KNOWN_FILE_TYPES.includes(type));
-  if (unknownTypes.length > 0) problems.push({ setting: "FILE_ALLOWED_TYPES", message: `unknown type ${unknownTypes.join(", ")}: the known ones are ${KNOWN_FILE_TYPES.join(", ")}` });
-  if (config.files.s3?.endpoint?.startsWith("http://")) problems.push({ setting: "S3_ENDPOINT", message: "must be https: file bytes and signed requests would cross the network in clear" });
+  if (unknownTypes.length > 0)
+    problems.push({
+      setting: "FILE_ALLOWED_TYPES",
+      message: `unknown type ${unknownTypes.join(", ")}: the known ones are ${KNOWN_FILE_TYPES.join(", ")}`,
+    });
+  if (config.files.s3?.endpoint?.startsWith("http://"))
+    problems.push({
+      setting: "S3_ENDPOINT",
+      message: "must be https: file bytes and signed requests would cross the network in clear",
+    });
   if (config.gateway?.secret !== undefined) {
     const weakness = secretWeakness(config.gateway.secret);
     if (weakness) problems.push({ setting: "GATEWAY_SECRET", message: weakness });
@@ -118,9 +211,17 @@ export function checkConfig(config: Config): Problem[] {
   // Plain http to the upstream is fine on the same host or a private network (the usual sidecar);
   // across anything else the identity headers and the users' data would travel in clear.
   if (config.gateway?.upstreamUrl.startsWith("http://") && !privateHost(config.gateway.upstreamUrl)) {
-    problems.push({ setting: "UPSTREAM_URL", message: "must be https unless the upstream is on loopback or a private address (10/8, 172.16/12, 192.168/16, fc00::/7)" });
+    problems.push({
+      setting: "UPSTREAM_URL",
+      message:
+        "must be https unless the upstream is on loopback or a private address (10/8, 172.16/12, 192.168/16, fc00::/7)",
+    });
   }
-  if (!config.rateLimit.enabled) problems.push({ setting: "RATE_LIMIT_ENABLED", message: "rate limiting is off: remove the setting or set it to true" });
+  if (!config.rateLimit.enabled)
+    problems.push({
+      setting: "RATE_LIMIT_ENABLED",
+      message: "rate limiting is off: remove the setting or set it to true",
+    });
   problems.push(...checkPublished(config), ...checkPublicEqualsSecret(config));
   return problems;
 }
@@ -157,10 +258,18 @@ export function secretsBySetting(config: Config): { setting: string; values: str
   return SECRET_SETTINGS.flatMap((setting) => {
     if (setting.parse.type === "prefix") {
       // One variable per source: `github-app` came from WEBHOOK_SECRET_GITHUB_APP.
-      return Object.entries(config.webhooks.sources).map(([source, values]) => ({ setting: `WEBHOOK_SECRET_${source.toUpperCase().replaceAll("-", "_")}`, values: [...values] }));
+      return Object.entries(config.webhooks.sources).map(([source, values]) => ({
+        setting: `WEBHOOK_SECRET_${source.toUpperCase().replaceAll("-", "_")}`,
+        values: [...values],
+      }));
     }
     const values = setting.secrets(config).filter((v): v is string => Boolean(v));
-    return [{ setting: setting.name, values: setting.parse.type === "url" ? [...values, ...values.flatMap(urlPassword)] : values }];
+    return [
+      {
+        setting: setting.name,
+        values: setting.parse.type === "url" ? [...values, ...values.flatMap(urlPassword)] : values,
+      },
+    ];
   });
 }
 
@@ -168,17 +277,26 @@ export function secretsBySetting(config: Config): { setting: string; values: str
 function checkPublished(config: Config): Problem[] {
   return secretsBySetting(config)
     .filter(({ values }) => values.some(isPublishedSecret))
-    .map(({ setting }) => ({ setting, message: `holds a value published in Bulwark's documentation or tests (anyone can read it): ${GENERATE}` }));
+    .map(({ setting }) => ({
+      setting,
+      message: `holds a value published in Bulwark's documentation or tests (anyone can read it): ${GENERATE}`,
+    }));
 }
 
 /** A `PUBLIC_*` value that is (or contains) a secret's value sends that secret to every browser. */
 function checkPublicEqualsSecret(config: Config): Problem[] {
   // Only values long enough to be secrets: a short one would match ordinary text by chance.
-  const secrets = secretsBySetting(config).flatMap(({ setting, values }) => values.filter((v) => v.length >= 8).map((value) => ({ setting, value })));
+  const secrets = secretsBySetting(config).flatMap(({ setting, values }) =>
+    values.filter((v) => v.length >= 8).map((value) => ({ setting, value })),
+  );
   const problems: Problem[] = [];
   for (const [name, value] of Object.entries(config.publicEnv)) {
     const match = secrets.find((s) => value.includes(s.value));
-    if (match) problems.push({ setting: name, message: `holds the value of ${match.setting}, a secret: every browser would receive it` });
+    if (match)
+      problems.push({
+        setting: name,
+        message: `holds the value of ${match.setting}, a secret: every browser would receive it`,
+      });
   }
   return problems;
 }
@@ -190,8 +308,18 @@ function checkEncryptionKeys(spec: string): Problem[] {
   } catch (error) {
     return [{ setting: "ENCRYPTION_KEYS", message: `${(error as Error).message}; ${GENERATE}` }];
   }
-  const weak = spec.split(",").map((entry) => entry.slice(entry.indexOf(":") + 1)).filter((key) => secretWeakness(key));
-  return weak.length > 0 ? [{ setting: "ENCRYPTION_KEYS", message: `a key is low in entropy, an example value or a placeholder: ${GENERATE}` }] : [];
+  const weak = spec
+    .split(",")
+    .map((entry) => entry.slice(entry.indexOf(":") + 1))
+    .filter((key) => secretWeakness(key));
+  return weak.length > 0
+    ? [
+        {
+          setting: "ENCRYPTION_KEYS",
+          message: `a key is low in entropy, an example value or a placeholder: ${GENERATE}`,
+        },
+      ]
+    : [];
 }
 
 function checkDatabaseUrl(url: string): Problem[] {
@@ -199,23 +327,44 @@ function checkDatabaseUrl(url: string): Problem[] {
   try {
     parsed = new URL(url);
   } catch {
-    return [{ setting: "DATABASE_URL", message: "is not a valid URL (postgres://user:password@host:5432/db?sslmode=require)" }];
+    return [
+      {
+        setting: "DATABASE_URL",
+        message: "is not a valid URL (postgres://user:password@host:5432/db?sslmode=require)",
+      },
+    ];
   }
   // The driver takes the last of a repeated parameter (and `host=` over the URL's host), so a URL
   // that reads `sslmode=require` or `db.internal` first could connect in the clear to elsewhere.
   for (const name of ["sslmode", "host"]) {
     if (parsed.searchParams.getAll(name).length > 1) {
-      return [{ setting: "DATABASE_URL", message: `gives ${name} more than once: give it once (the driver would use the last one)` }];
+      return [
+        {
+          setting: "DATABASE_URL",
+          message: `gives ${name} more than once: give it once (the driver would use the last one)`,
+        },
+      ];
     }
   }
   const socketHost = parsed.searchParams.get("host");
   if (socketHost !== null && !socketHost.startsWith("/")) {
-    return [{ setting: "DATABASE_URL", message: "has a host= parameter that overrides the URL's host: put the host in the URL (host= is for a Unix socket directory)" }];
+    return [
+      {
+        setting: "DATABASE_URL",
+        message:
+          "has a host= parameter that overrides the URL's host: put the host in the URL (host= is for a Unix socket directory)",
+      },
+    ];
   }
   const local = LOCAL_HOSTS.has(parsed.hostname) || socketHost !== null;
   const sslmode = parsed.searchParams.get("sslmode") ?? "";
   if (!local && !STRONG_SSL.has(sslmode)) {
-    return [{ setting: "DATABASE_URL", message: `host ${parsed.hostname} is not local, so the connection must be encrypted: add ?sslmode=verify-full (or require)` }];
+    return [
+      {
+        setting: "DATABASE_URL",
+        message: `host ${parsed.hostname} is not local, so the connection must be encrypted: add ?sslmode=verify-full (or require)`,
+      },
+    ];
   }
   return [];
 }

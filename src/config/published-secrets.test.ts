@@ -13,9 +13,10 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** README.md, every page under docs/, and every test file and test helper: what the project publishes. */
 function publishedFiles(): string[] {
-  const under = (dir: string, keep: (name: string) => boolean) => readdirSync(resolve(ROOT, dir), { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile() && keep(entry.name))
-    .map((entry) => join(entry.parentPath, entry.name));
+  const under = (dir: string, keep: (name: string) => boolean) =>
+    readdirSync(resolve(ROOT, dir), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile() && keep(entry.name))
+      .map((entry) => join(entry.parentPath, entry.name));
   return [
     resolve(ROOT, "README.md"),
     ...under("docs", (name) => name.endsWith(".md")),
@@ -24,7 +25,9 @@ function publishedFiles(): string[] {
   ];
 }
 
-const NAMES = SECRET_SETTINGS.map((s) => (s.name.endsWith("*") ? `${s.name.slice(0, -1)}[A-Z0-9_]+` : s.name)).join("|");
+const NAMES = SECRET_SETTINGS.map((s) => (s.name.endsWith("*") ? `${s.name.slice(0, -1)}[A-Z0-9_]+` : s.name)).join(
+  "|",
+);
 /** `NAME=value` (shell, .env, prose) and `NAME: "value"` / `"NAME": "value"` (TypeScript, JSON). */
 const FORMS = [
   new RegExp(`\\b(${NAMES})=([^\\s\`'"]+)`, "g"),
@@ -41,7 +44,11 @@ function publishedValues(): { name: string; value: string; where: string }[] {
         const value = m[2] ?? m[3] ?? m[4] ?? "";
         // An empty value is "unset" (its own test covers it); a shell variable is not a value.
         if (value === "" || value.startsWith("$")) continue;
-        found.push({ name: m[1]!, value, where: `${file.slice(ROOT.length + 1)}:${text.slice(0, m.index).split("\n").length}` });
+        found.push({
+          name: m[1]!,
+          value,
+          where: `${file.slice(ROOT.length + 1)}:${text.slice(0, m.index).split("\n").length}`,
+        });
       }
     }
   }
@@ -49,7 +56,9 @@ function publishedValues(): { name: string; value: string; where: string }[] {
 }
 
 /** Settings a secret is only read with (an S3 secret means nothing without a bucket). */
-const COMPANIONS: Record<string, Record<string, string>> = { S3_SECRET_ACCESS_KEY: { S3_BUCKET: "bulwark-files", S3_ACCESS_KEY_ID: "an-access-key-id" } };
+const COMPANIONS: Record<string, Record<string, string>> = {
+  S3_SECRET_ACCESS_KEY: { S3_BUCKET: "bulwark-files", S3_ACCESS_KEY_ID: "an-access-key-id" },
+};
 
 /** Whether production refuses the value for that setting. URL settings hold a secret only in their password. */
 function refused(name: string, value: string): boolean {
@@ -64,14 +73,23 @@ function refused(name: string, value: string): boolean {
 
 test("every secret value written in the docs, the README or the tests is refused by a production start", () => {
   const values = publishedValues();
-  assert.ok(values.some((v) => v.where.startsWith("docs/operations.md")), "the scan finds the secrets generate example");
+  assert.ok(
+    values.some((v) => v.where.startsWith("docs/operations.md")),
+    "the scan finds the secrets generate example",
+  );
   const accepted = values.filter(({ name, value }) => {
-    const setting = SECRET_SETTINGS.find((s) => s.name === name || (s.name.endsWith("*") && name.startsWith(s.name.slice(0, -1))));
+    const setting = SECRET_SETTINGS.find(
+      (s) => s.name === name || (s.name.endsWith("*") && name.startsWith(s.name.slice(0, -1))),
+    );
     // A URL without a password (a local relay, a socket) carries no secret to publish.
     if (setting?.parse.type === "url" && !/^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]+@/i.test(value)) return false;
     return !refused(name, value);
   });
-  assert.deepEqual(accepted.map((v) => `${v.where} ${v.name}`), [], "published secret values a production start accepts");
+  assert.deepEqual(
+    accepted.map((v) => `${v.where} ${v.name}`),
+    [],
+    "published secret values a production start accepts",
+  );
 });
 
 test("the values `bulwark secrets generate` once printed in docs/operations.md are refused, and /metrics never answers them", async () => {
@@ -93,7 +111,11 @@ test("the values `bulwark secrets generate` once printed in docs/operations.md a
   }
   const app = await createApp(config);
   try {
-    const res = await app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${env.METRICS_TOKEN}` } });
+    const res = await app.inject({
+      method: "GET",
+      url: "/metrics",
+      headers: { authorization: `Bearer ${env.METRICS_TOKEN}` },
+    });
     assert.fail(`a production start accepted the documented secrets, and /metrics answered ${res.statusCode}`);
   } finally {
     await app.close();

@@ -11,7 +11,8 @@ import { loadConfig, secretValues, type Env } from "./load.js";
 import { documentedDefault, SECRET_SETTINGS, SETTINGS, type Setting } from "./settings.js";
 
 /** The variable a row stands for: a pattern row (`WEBHOOK_SECRET_*`) gets one example name. */
-const variable = (setting: Setting): string => (setting.name.endsWith("*") ? `${setting.name.slice(0, -1)}SCRUBBER_TEST` : setting.name);
+const variable = (setting: Setting): string =>
+  setting.name.endsWith("*") ? `${setting.name.slice(0, -1)}SCRUBBER_TEST` : setting.name;
 
 /** A distinct value that a public setting's parse kind accepts, or undefined to leave it unset. */
 function publicValue(setting: Setting, dir: string): string | undefined {
@@ -43,10 +44,14 @@ test("every secret setting's value reaches the log scrubber, with URL passwords 
     const token = randomToken(32);
     // A URL-valued secret carries the token as its password, ENCRYPTION_KEYS as its one key: both are listed too.
     const inside = setting.parse.type === "url" || setting.name === "ENCRYPTION_KEYS";
-    const value = setting.parse.type === "url" ? `proto://user:${token}@localhost:1/`
-      : setting.name === "ENCRYPTION_KEYS" ? `k1:${token}`
-      : setting.parse.type === "prefix" ? `whsec_${Buffer.from(token).toString("base64")}`
-      : token;
+    const value =
+      setting.parse.type === "url"
+        ? `proto://user:${token}@localhost:1/`
+        : setting.name === "ENCRYPTION_KEYS"
+          ? `k1:${token}`
+          : setting.parse.type === "prefix"
+            ? `whsec_${Buffer.from(token).toString("base64")}`
+            : token;
     env[variable(setting)] = value;
     expected.push(value, ...(inside ? [token] : []));
   }
@@ -59,9 +64,15 @@ test("every secret setting's value reaches the log scrubber, with URL passwords 
   }
 
   const listed = secretValues(loadConfig(env, { generateDevSecrets: false }));
-  for (const setting of SECRET_SETTINGS) assert.ok(listed.includes(env[variable(setting)]!), `${setting.name} is scrubbed`);
-  for (const value of publicValues) assert.ok(!listed.some((secret) => secret.includes(value)), `public value ${value} is not scrubbed`);
-  assert.deepEqual([...listed].sort(), [...expected].sort(), "exactly the secrets (and the passwords and keys inside them)");
+  for (const setting of SECRET_SETTINGS)
+    assert.ok(listed.includes(env[variable(setting)]!), `${setting.name} is scrubbed`);
+  for (const value of publicValues)
+    assert.ok(!listed.some((secret) => secret.includes(value)), `public value ${value} is not scrubbed`);
+  assert.deepEqual(
+    [...listed].sort(),
+    [...expected].sort(),
+    "exactly the secrets (and the passwords and keys inside them)",
+  );
 });
 
 test("an environment setting every setting to its documented default loads the same Config as an empty one", () => {

@@ -54,9 +54,20 @@ export type Config = {
   readonly logLevel: string;
   /** Lower-cased emails that get role `admin` once verified (`ADMIN_EMAILS` plus `SUPER_ADMIN_EMAIL`). */
   readonly adminEmails: readonly string[];
-  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string; readonly templatesDir: string | undefined };
+  readonly mail: {
+    readonly smtpUrl: string | undefined;
+    readonly from: string;
+    readonly templatesDir: string | undefined;
+  };
   /** An outside identity provider whose bearer tokens are accepted; undefined when none is configured. */
-  readonly external: { readonly secret: string | undefined; readonly jwksUrl: string | undefined; readonly issuer: string; readonly audience: string } | undefined;
+  readonly external:
+    | {
+        readonly secret: string | undefined;
+        readonly jwksUrl: string | undefined;
+        readonly issuer: string;
+        readonly audience: string;
+      }
+    | undefined;
   readonly webhooks: {
     /** `STRIPE_WEBHOOK_SECRET`, split: any of them may sign. */
     readonly stripeSecrets: readonly string[];
@@ -73,20 +84,30 @@ export type Config = {
     readonly allowedTypes: readonly string[];
     readonly maxPixels: number;
     /** S3 storage; undefined: files on disk under `DATA_DIR/files`. */
-    readonly s3: { readonly bucket: string; readonly endpoint: string | undefined; readonly region: string; readonly accessKeyId: string | undefined; readonly secretAccessKey: string | undefined } | undefined;
+    readonly s3:
+      | {
+          readonly bucket: string;
+          readonly endpoint: string | undefined;
+          readonly region: string;
+          readonly accessKeyId: string | undefined;
+          readonly secretAccessKey: string | undefined;
+        }
+      | undefined;
     readonly clamdSocket: string | undefined;
   };
   /** Whether `GET /openapi.json` and `GET /docs` are served. */
   readonly apiDocs: { readonly openapi: boolean; readonly docs: boolean };
   /** Gateway mode: the upstream behind Bulwark and how it learns the caller; undefined without `UPSTREAM_URL`. */
-  readonly gateway: {
-    readonly upstreamUrl: string;
-    readonly rulesFile: string;
-    readonly identity: "headers" | "jwt";
-    readonly secret: string | undefined;
-    readonly timeoutMs: number;
-    readonly connections: number;
-  } | undefined;
+  readonly gateway:
+    | {
+        readonly upstreamUrl: string;
+        readonly rulesFile: string;
+        readonly identity: "headers" | "jwt";
+        readonly secret: string | undefined;
+        readonly timeoutMs: number;
+        readonly connections: number;
+      }
+    | undefined;
   readonly messages: { readonly retentionDays: number };
   readonly realtime: {
     readonly maxConnectionsPerUser: number;

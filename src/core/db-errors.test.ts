@@ -15,7 +15,12 @@ function serverError(code: string, message: string, detail?: string): pg.Databas
   return error;
 }
 
-const wrapped = (cause: Error) => new DrizzleQueryError("insert into users (email, password_hash) values ($1, $2)", ["alice@example.com", "$argon2id$v=19$secret"], cause);
+const wrapped = (cause: Error) =>
+  new DrizzleQueryError(
+    "insert into users (email, password_hash) values ($1, $2)",
+    ["alice@example.com", "$argon2id$v=19$secret"],
+    cause,
+  );
 
 function withCode(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
@@ -44,8 +49,8 @@ test("connection-class failures are outages, wrapped by drizzle or not", () => {
 
 test("query failures stay errors: a constraint, a missing table, a statement timeout, a bug", () => {
   const bugs: unknown[] = [
-    serverError("23505", "duplicate key value violates unique constraint \"users_email_key\""),
-    serverError("42P01", "relation \"nope\" does not exist"),
+    serverError("23505", 'duplicate key value violates unique constraint "users_email_key"'),
+    serverError("42P01", 'relation "nope" does not exist'),
     serverError("57014", "canceling statement due to statement timeout"),
     new TypeError("cannot read properties of undefined"),
     "a string",
@@ -65,7 +70,11 @@ test("a cause chain that loops ends", () => {
 });
 
 test("the log copy of a failed query keeps the SQL and the codes, never the values", () => {
-  const cause = serverError("23505", "duplicate key value violates unique constraint \"users_email_key\"", "Key (email)=(alice@example.com) already exists.");
+  const cause = serverError(
+    "23505",
+    'duplicate key value violates unique constraint "users_email_key"',
+    "Key (email)=(alice@example.com) already exists.",
+  );
   const copy = withoutSqlValues(wrapped(cause));
   const text = `${copy.message}\n${copy.stack}\n${JSON.stringify(copy)}\n${JSON.stringify(copy.cause)}`;
   assert.doesNotMatch(text, /alice@example\.com|argon2/);

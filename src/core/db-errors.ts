@@ -4,8 +4,18 @@
 
 /** Socket-level codes of a connection that could not be made or was lost. */
 const NETWORK_CODES = new Set([
-  "ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "EHOSTDOWN", "ENETUNREACH",
-  "ENETDOWN", "ENOTFOUND", "EAI_AGAIN", "EADDRNOTAVAIL",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EADDRNOTAVAIL",
 ]);
 
 /**
@@ -30,7 +40,11 @@ const MAX_CAUSES = 8;
 /** The error and its causes (drizzle's DrizzleQueryError carries pg's error as `cause`), outermost first. */
 function chain(error: unknown): unknown[] {
   const errors: unknown[] = [];
-  for (let e = error; e !== null && e !== undefined && errors.length < MAX_CAUSES; e = (e as { cause?: unknown }).cause) {
+  for (
+    let e = error;
+    e !== null && e !== undefined && errors.length < MAX_CAUSES;
+    e = (e as { cause?: unknown }).cause
+  ) {
     if (errors.includes(e)) break;
     errors.push(e);
   }
@@ -79,7 +93,9 @@ const VALUE_FIELDS = new Set(["params", "detail", "where"]);
 
 /** True when `error` or one of its causes could put the values of a query into a log line. */
 export function carriesSqlValues(error: Error): boolean {
-  return chain(error).some((e) => e instanceof Error && (Object.keys(e).some((k) => VALUE_FIELDS.has(k)) || e.message.includes("\nparams: ")));
+  return chain(error).some(
+    (e) => e instanceof Error && (Object.keys(e).some((k) => VALUE_FIELDS.has(k)) || e.message.includes("\nparams: ")),
+  );
 }
 
 /**
@@ -99,7 +115,9 @@ export function withoutSqlValues(error: Error, depth = 0): Error {
   if (cause instanceof Error && depth < MAX_CAUSES) copy.cause = withoutSqlValues(cause, depth + 1);
   // The log shows a cause's message but not its fields: lift the SQLSTATE to where it is seen.
   if (fields.code === undefined) {
-    const code = chain(error).map((e) => (e as { code?: unknown }).code).find((c) => typeof c === "string");
+    const code = chain(error)
+      .map((e) => (e as { code?: unknown }).code)
+      .find((c) => typeof c === "string");
     if (code !== undefined) fields.code = code;
   }
   // The copy must serialise under the original's class name (DrizzleQueryError, DatabaseError).

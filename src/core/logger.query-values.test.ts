@@ -13,14 +13,20 @@ test("a query failing in the real database logs its SQL, never its values nor th
   const t = await startApp({
     log: log.stream,
     extend: (app) => {
-      app.withTypeProvider<TypeBoxTypeProvider>().get("/failing-query", {
-        schema: { querystring: Type.Object({ email: Type.String({ maxLength: 100 }) }, { additionalProperties: false }) },
-        config: { auth: "public", rateLimit: "default" },
-      }, async (req) => {
-        // A bug: the value cannot be cast, so PostgreSQL refuses the query and the handler throws.
-        await app.bulwark.db.execute(sql`select ${req.query.email}::int as n`);
-        return { ok: true };
-      });
+      app.withTypeProvider<TypeBoxTypeProvider>().get(
+        "/failing-query",
+        {
+          schema: {
+            querystring: Type.Object({ email: Type.String({ maxLength: 100 }) }, { additionalProperties: false }),
+          },
+          config: { auth: "public", rateLimit: "default" },
+        },
+        async (req) => {
+          // A bug: the value cannot be cast, so PostgreSQL refuses the query and the handler throws.
+          await app.bulwark.db.execute(sql`select ${req.query.email}::int as n`);
+          return { ok: true };
+        },
+      );
     },
   });
   try {
@@ -32,7 +38,14 @@ test("a query failing in the real database logs its SQL, never its values nor th
     const text = log.text();
     assert.match(text, /unhandled error/, "the failure was logged");
     assert.match(text, /select \$1::int/, "with its SQL");
-    assert.equal(text.includes(value), false, `the value reached the log: ${log.lines.filter((l) => l.includes(value)).join("\n").slice(0, 1500)}`);
+    assert.equal(
+      text.includes(value),
+      false,
+      `the value reached the log: ${log.lines
+        .filter((l) => l.includes(value))
+        .join("\n")
+        .slice(0, 1500)}`,
+    );
     assert.equal(text.includes(value.slice(0, 10)), false, "part of the value reached the log");
   } finally {
     await t.close();

@@ -7,10 +7,35 @@ export type { Logger } from "pino";
 
 /** Field names whose values are replaced with "[redacted]" wherever they appear in a logged object. */
 export const SENSITIVE_FIELDS = new Set([
-  "authorization", "cookie", "set-cookie", "x-api-key", "x-csrf-token", "stripe-signature", "webhook-signature",
-  "password", "new_password", "current_password", "token", "access_token", "refresh_token", "id_token", "mfa_token",
-  "device_token", "secret", "client_secret", "api_key", "apikey", "key", "private_key", "code", "recovery_code",
-  "secretkey", "encryptionkeys", "metricstoken", "databaseurl", "redisurl",
+  "authorization",
+  "cookie",
+  "set-cookie",
+  "x-api-key",
+  "x-csrf-token",
+  "stripe-signature",
+  "webhook-signature",
+  "password",
+  "new_password",
+  "current_password",
+  "token",
+  "access_token",
+  "refresh_token",
+  "id_token",
+  "mfa_token",
+  "device_token",
+  "secret",
+  "client_secret",
+  "api_key",
+  "apikey",
+  "key",
+  "private_key",
+  "code",
+  "recovery_code",
+  "secretkey",
+  "encryptionkeys",
+  "metricstoken",
+  "databaseurl",
+  "redisurl",
 ]);
 
 const MAX_DEPTH = 8;
@@ -57,13 +82,16 @@ export function createLogger(options: LoggerOptions): Logger {
       level: options.level,
       base: undefined,
       formatters: { log: (object) => redact(object) as Record<string, unknown> },
-      hooks: secrets.length === 0 ? {} : {
-        streamWrite: (line) => {
-          let out = line;
-          for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join("[redacted]");
-          return out;
-        },
-      },
+      hooks:
+        secrets.length === 0
+          ? {}
+          : {
+              streamWrite: (line) => {
+                let out = line;
+                for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join("[redacted]");
+                return out;
+              },
+            },
     },
     // Lines are written in batches of 8 KiB, and at least every 250 ms: a write per line cost more
     // than the rest of logging (bench: 19.7k -> 22.8k req/s). pino flushes the rest at exit.

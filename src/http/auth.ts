@@ -15,7 +15,10 @@ export function hasCredentials(req: FastifyRequest): boolean {
 }
 
 /** Whether a principal meets a route's requirement; throws the right AppError when not. */
-export function authorize(principal: Principal | null, requirement: Exclude<AuthRequirement, { token: OperatorToken }>): void {
+export function authorize(
+  principal: Principal | null,
+  requirement: Exclude<AuthRequirement, { token: OperatorToken }>,
+): void {
   if (requirement === "optional" || requirement === "public") return;
   if (!principal) throw errors.unauthorized();
   const isKey = principal.type === "api_key";
@@ -58,7 +61,10 @@ export function authenticateHook(resolvers: readonly AuthResolver[]) {
     // Unlimited routes (health, metrics) never pay for resolving credentials, and cannot be used to
     // test stolen ones without being counted.
     if (!hasCredentials(req) || req.routeOptions.config.rateLimit === false) return done();
-    resolveAll(req).then(() => done(), () => done());
+    resolveAll(req).then(
+      () => done(),
+      () => done(),
+    );
   };
 }
 
@@ -67,13 +73,19 @@ export function authenticateHook(resolvers: readonly AuthResolver[]) {
  * them. Operator tokens (`{ token: "metrics" }`) are compared in constant time with the configured value.
  */
 export function authorizeHook(tokens: Readonly<Record<OperatorToken, string>>) {
-  const expected = Object.fromEntries(Object.entries(tokens).map(([name, value]) => [name, `Bearer ${value}`])) as Record<OperatorToken, string>;
+  const expected = Object.fromEntries(
+    Object.entries(tokens).map(([name, value]) => [name, `Bearer ${value}`]),
+  ) as Record<OperatorToken, string>;
   return function authorizeRequest(req: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
     const requirement = req.routeOptions.config.auth;
     if (!requirement || requirement === "public") return done();
     if (typeof requirement === "object" && "token" in requirement) {
       const given = req.headers.authorization ?? "";
-      return done(timingSafeEqualString(given, expected[requirement.token]) ? undefined : errors.unauthorized(`this route needs the ${requirement.token.toUpperCase()}_TOKEN bearer token`));
+      return done(
+        timingSafeEqualString(given, expected[requirement.token])
+          ? undefined
+          : errors.unauthorized(`this route needs the ${requirement.token.toUpperCase()}_TOKEN bearer token`),
+      );
     }
     if (req.authError) return done(req.authError as Error);
     try {

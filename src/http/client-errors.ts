@@ -9,8 +9,10 @@ type ClientError = Error & { code?: string };
 
 /** Status, stable code and message for a parser error; never the parser's own text (it may quote the bytes). */
 function describe(error: ClientError): { status: number; code: string; message: string } {
-  if (error.code === "HPE_HEADER_OVERFLOW") return { status: 431, code: "headers_too_large", message: "request headers are too large" };
-  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return { status: 408, code: "invalid_request", message: "the request was not received in time" };
+  if (error.code === "HPE_HEADER_OVERFLOW")
+    return { status: 431, code: "headers_too_large", message: "request headers are too large" };
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT")
+    return { status: 408, code: "invalid_request", message: "the request was not received in time" };
   return { status: 400, code: "invalid_request", message: "malformed HTTP request" };
 }
 
@@ -24,7 +26,10 @@ export function clientErrorHandler(headers: Record<string, string>): (error: Cli
   return (error, socket) => {
     // A reset connection is gone; a socket already written to cannot take a second response.
     if (error.code === "ECONNRESET" || socket.destroyed) return;
-    if (!socket.writable || (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+    if (
+      !socket.writable ||
+      (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent
+    ) {
       socket.destroy();
       return;
     }

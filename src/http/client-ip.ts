@@ -8,7 +8,9 @@ import type { TrustProxy } from "../config/load.js";
  * end of X-Forwarded-For; it is only safe when clients cannot reach Bulwark except through those
  * proxies (docs/configuration.md), which is why a list of proxy addresses is preferred.
  */
-export function trustProxyOption(setting: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+export function trustProxyOption(
+  setting: TrustProxy,
+): boolean | string[] | ((address: string, hop: number) => boolean) {
   if (typeof setting !== "number") return setting;
   const hops = setting;
   return (_address, hop) => hop < hops;
@@ -25,5 +27,8 @@ export function clientKey(ip: string): string {
   const tailGroups = tail ? tail.split(":") : [];
   const missing = 8 - headGroups.length - tailGroups.length;
   const groups = ip.includes("::") ? [...headGroups, ...Array<string>(missing).fill("0"), ...tailGroups] : headGroups;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }

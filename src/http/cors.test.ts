@@ -17,7 +17,12 @@ test("an allowed origin is echoed exactly, with credentials and Vary: Origin", a
 });
 
 test("another origin gets no CORS headers at all", async () => {
-  for (const origin of ["https://evil.example", "https://app.example.com.evil.example", "http://app.example.com", "https://APP.example.com"]) {
+  for (const origin of [
+    "https://evil.example",
+    "https://app.example.com.evil.example",
+    "http://app.example.com",
+    "https://APP.example.com",
+  ]) {
     const res = await t.app.inject({ method: "GET", url: "/health", headers: { origin } });
     assert.equal(res.headers["access-control-allow-origin"], undefined, origin);
     assert.equal(res.headers["access-control-allow-credentials"], undefined, origin);
@@ -43,7 +48,11 @@ test("preflight from an allowed origin is answered with methods, headers and a c
   const res = await t.app.inject({
     method: "OPTIONS",
     url: "/api/anything",
-    headers: { origin: "http://localhost:5173", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+    headers: {
+      origin: "http://localhost:5173",
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "authorization,content-type",
+    },
   });
   assert.equal(res.statusCode, 204);
   assert.equal(res.headers["access-control-allow-origin"], "http://localhost:5173");
@@ -54,7 +63,11 @@ test("preflight from an allowed origin is answered with methods, headers and a c
 });
 
 test("preflight from another origin gets no allowance", async () => {
-  const res = await t.app.inject({ method: "OPTIONS", url: "/api/anything", headers: { origin: "https://evil.example", "access-control-request-method": "DELETE" } });
+  const res = await t.app.inject({
+    method: "OPTIONS",
+    url: "/api/anything",
+    headers: { origin: "https://evil.example", "access-control-request-method": "DELETE" },
+  });
   assert.equal(res.statusCode, 204);
   assert.equal(res.headers["access-control-allow-origin"], undefined);
   assert.equal(res.headers["access-control-allow-methods"], undefined);

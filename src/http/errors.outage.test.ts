@@ -24,12 +24,21 @@ before(async () => {
     env: { RATE_LIMIT_PER_MINUTE: "1000" },
     extend: async (app) => {
       await app.bulwark.store.db.execute(sql`create table if not exists test_emails (email text primary key)`);
-      app.get("/outage", { config: { auth: "public", rateLimit: "default" } }, async () => { throw terminated(); });
-      app.post("/emails", { schema: { body: Type.Object({}, { additionalProperties: false }) }, config: { auth: "public", rateLimit: "default" } }, async (_req, reply) => {
-        const email = "dave@example.com";
-        await app.bulwark.store.db.execute(sql`insert into test_emails (email) values (${email})`);
-        return reply.code(201).send({ ok: true });
+      app.get("/outage", { config: { auth: "public", rateLimit: "default" } }, async () => {
+        throw terminated();
       });
+      app.post(
+        "/emails",
+        {
+          schema: { body: Type.Object({}, { additionalProperties: false }) },
+          config: { auth: "public", rateLimit: "default" },
+        },
+        async (_req, reply) => {
+          const email = "dave@example.com";
+          await app.bulwark.store.db.execute(sql`insert into test_emails (email) values (${email})`);
+          return reply.code(201).send({ ok: true });
+        },
+      );
     },
   });
 });
@@ -51,7 +60,11 @@ test("a database outage is a 503 envelope with Retry-After, counted, and logged 
   const lines = log.lines.slice(before).map((line) => JSON.parse(line) as { level: number; msg: string });
   assert.equal(lines.filter((l) => l.level >= 50).length, 0, "no error-level line for an outage");
   assert.equal(lines.filter((l) => l.msg.startsWith("database unavailable")).length, 1, "one warning for the burst");
-  const metrics = await t.app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${t.config.metricsToken}` } });
+  const metrics = await t.app.inject({
+    method: "GET",
+    url: "/metrics",
+    headers: { authorization: `Bearer ${t.config.metricsToken}` },
+  });
   assert.match(metrics.body, /^bulwark_database_unavailable_total 5$/m);
   assert.doesNotMatch(log.text(), /carol@example\.com/);
 });

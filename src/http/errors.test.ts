@@ -5,23 +5,32 @@ import { Type } from "typebox";
 import { rowsOf } from "../store/db.js";
 import { startApp, type TestApp } from "../../test/harness.js";
 
-const Note = Type.Object({
-  title: Type.String({ minLength: 1, maxLength: 100 }),
-  count: Type.Integer({ minimum: 0 }),
-  tags: Type.Optional(Type.Array(Type.String(), { maxItems: 5 })),
-}, { additionalProperties: false });
+const Note = Type.Object(
+  {
+    title: Type.String({ minLength: 1, maxLength: 100 }),
+    count: Type.Integer({ minimum: 0 }),
+    tags: Type.Optional(Type.Array(Type.String(), { maxItems: 5 })),
+  },
+  { additionalProperties: false },
+);
 
 let t: TestApp;
 before(async () => {
   t = await startApp({
     env: { MAX_BODY_BYTES: "2048", RATE_LIMIT_PER_MINUTE: "1000" },
     extend: async (app) => {
-      await app.bulwark.store.db.execute(sql`create table if not exists test_notes (id serial primary key, title text not null)`);
-      app.post("/notes", { schema: { body: Note }, config: { auth: "public", rateLimit: "default" } }, async (req, reply) => {
-        const body = req.body as { title: string };
-        await app.bulwark.store.db.execute(sql`insert into test_notes (title) values (${body.title})`);
-        return reply.code(201).send({ ok: true });
-      });
+      await app.bulwark.store.db.execute(
+        sql`create table if not exists test_notes (id serial primary key, title text not null)`,
+      );
+      app.post(
+        "/notes",
+        { schema: { body: Note }, config: { auth: "public", rateLimit: "default" } },
+        async (req, reply) => {
+          const body = req.body as { title: string };
+          await app.bulwark.store.db.execute(sql`insert into test_notes (title) values (${body.title})`);
+          return reply.code(201).send({ ok: true });
+        },
+      );
     },
   });
 });
@@ -31,7 +40,11 @@ async function noteCount(): Promise<number> {
   return Number(rowsOf<{ n: string }>(await t.store.db.execute(sql`select count(*) as n from test_notes`))[0]!.n);
 }
 
-function assertEnvelope(res: { statusCode: number; json(): any; headers: Record<string, unknown> }, status: number, code: string): any {
+function assertEnvelope(
+  res: { statusCode: number; json(): any; headers: Record<string, unknown> },
+  status: number,
+  code: string,
+): any {
   assert.equal(res.statusCode, status);
   const body = res.json();
   assert.equal(body.error.code, code);
@@ -51,7 +64,12 @@ test("bad input gets a clear error and changes nothing", async () => {
     { what: "prototype pollution", payload: '{"title":"a","count":1,"__proto__":{"admin":true}}', path: undefined },
   ];
   for (const c of bad) {
-    const res = await t.app.inject({ method: "POST", url: "/notes", payload: c.payload as object, headers: { "content-type": "application/json" } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/notes",
+      payload: c.payload as object,
+      headers: { "content-type": "application/json" },
+    });
     const error = assertEnvelope(res, 400, "invalid_request");
     if (c.path) {
       assert.equal(error.details?.[0]?.path, c.path, c.what);
@@ -66,7 +84,12 @@ test("bad input gets a clear error and changes nothing", async () => {
 });
 
 test("malformed JSON is a 400 that does not echo the parser's internals", async () => {
-  const res = await t.app.inject({ method: "POST", url: "/notes", payload: '{"title": "a",', headers: { "content-type": "application/json" } });
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/notes",
+    payload: '{"title": "a",',
+    headers: { "content-type": "application/json" },
+  });
   const error = assertEnvelope(res, 400, "invalid_request");
   assert.equal(error.message, "body is not valid JSON");
 });
@@ -80,8 +103,18 @@ test("a body over MAX_BODY_BYTES is 413 and changes nothing", async () => {
 
 test("a non-JSON content type is 415 and changes nothing", async () => {
   const before = await noteCount();
-  for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"]) {
-    const res = await t.app.inject({ method: "POST", url: "/notes", payload: "title=a&count=1", headers: { "content-type": type } });
+  for (const type of [
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/xml",
+  ]) {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/notes",
+      payload: "title=a&count=1",
+      headers: { "content-type": type },
+    });
     assertEnvelope(res, 415, "unsupported_media_type");
   }
   assert.equal(await noteCount(), before);
@@ -94,7 +127,11 @@ test("an unknown route or method is a 404 envelope", async () => {
 
 test("a route whose schema would accept unknown fields is refused at registration", async () => {
   await assert.rejects(
-    startApp({ extend: (app) => { app.post("/loose", { schema: { body: Type.Object({ a: Type.String() }) } }, async () => ({})); } }),
+    startApp({
+      extend: (app) => {
+        app.post("/loose", { schema: { body: Type.Object({ a: Type.String() }) } }, async () => ({}));
+      },
+    }),
     /additionalProperties/,
   );
 });

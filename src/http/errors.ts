@@ -13,16 +13,33 @@ const FASTIFY_MESSAGES: Record<string, { code: ErrorCode; message: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: "payload_too_large", message: "request body is too large" },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type", message: "content type must be application/json" },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: "invalid_request", message: "content-length does not match the body" },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: "invalid_request", message: "body must not be empty when content-type is application/json" },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    code: "invalid_request",
+    message: "body must not be empty when content-type is application/json",
+  },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: "invalid_request", message: "body is not valid JSON" },
 };
 
 const BY_STATUS: Record<number, ErrorCode> = {
-  400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_found",
-  409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 429: "rate_limited", 503: "service_unavailable",
+  400: "invalid_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "not_found",
+  409: "conflict",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+  429: "rate_limited",
+  503: "service_unavailable",
 };
 
-export type ErrorResponse = { status: number; code: ErrorCode; message: string; details?: unknown; headers?: Record<string, string> };
+export type ErrorResponse = {
+  status: number;
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+  headers?: Record<string, string>;
+};
 
 /** Seconds a client is asked to wait when the database is away: a restart or failover takes a few. */
 export const DATABASE_RETRY_AFTER = 5;
@@ -33,12 +50,23 @@ export function describeError(error: unknown): ErrorResponse & { internal: boole
   // another instance), so it is a 503 with Retry-After, and the balancer sees the same on /ready.
   if (isDatabaseUnavailable(error)) {
     return {
-      status: 503, code: "service_unavailable", message: "database unavailable; retry later",
-      headers: { "retry-after": String(DATABASE_RETRY_AFTER) }, internal: false, outage: true,
+      status: 503,
+      code: "service_unavailable",
+      message: "database unavailable; retry later",
+      headers: { "retry-after": String(DATABASE_RETRY_AFTER) },
+      internal: false,
+      outage: true,
     };
   }
   if (error instanceof AppError) {
-    return { status: error.status, code: error.code, message: error.message, details: error.details, headers: error.headers, internal: false };
+    return {
+      status: error.status,
+      code: error.code,
+      message: error.message,
+      details: error.details,
+      headers: error.headers,
+      internal: false,
+    };
   }
   const e = error as Partial<FastifyError> & { validation?: ErrorObject[]; validationContext?: string };
   if (Array.isArray(e.validation)) {
@@ -49,14 +77,16 @@ export function describeError(error: unknown): ErrorResponse & { internal: boole
   }
   const known = e.code ? FASTIFY_MESSAGES[e.code] : undefined;
   if (known) return { status: ERROR_CODES[known.code].status, ...known, internal: false };
-  if (error instanceof SyntaxError && e.statusCode === 400) return { status: 400, code: "invalid_request", message: "body is not valid JSON", internal: false };
+  if (error instanceof SyntaxError && e.statusCode === 400)
+    return { status: 400, code: "invalid_request", message: "body is not valid JSON", internal: false };
   const status = typeof e.statusCode === "number" ? e.statusCode : 500;
   const code = BY_STATUS[status];
   if (status < 500 && code) {
     // Fastify's 4xx messages describe the request, not the server; still, keep them short.
     return { status, code, message: (e.message ?? code).slice(0, 200), internal: false };
   }
-  if (status === 503) return { status, code: "service_unavailable", message: "service unavailable; retry later", internal: false };
+  if (status === 503)
+    return { status, code: "service_unavailable", message: "service unavailable; retry later", internal: false };
   return { status: 500, code: "internal_error", message: "internal error", internal: true };
 }
 
@@ -86,13 +116,19 @@ export function outageReporter(counter: { inc(): void }, log: Logger): OutageRep
 /** The message of the deepest cause (pg's own error under drizzle's wrapper). */
 function innermostMessage(error: Error): string {
   let e: unknown = error;
-  for (let depth = 0; depth < 8 && (e as { cause?: unknown }).cause instanceof Error; depth++) e = (e as { cause: Error }).cause;
+  for (let depth = 0; depth < 8 && (e as { cause?: unknown }).cause instanceof Error; depth++)
+    e = (e as { cause: Error }).cause;
   const { code, message } = e as { code?: unknown; message: string };
   return typeof code === "string" ? `${code}: ${message}` : message;
 }
 
 /** Writes the error envelope; never a stack trace, SQL or secret. */
-export function sendError(req: FastifyRequest, reply: FastifyReply, error: unknown, onOutage?: OutageReporter): FastifyReply {
+export function sendError(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+  onOutage?: OutageReporter,
+): FastifyReply {
   const described = describeError(error);
   if (described.internal) req.log.error({ err: error, reqId: req.id }, "unhandled error");
   if (described.outage) {

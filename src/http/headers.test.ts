@@ -22,7 +22,14 @@ before(async () => {
       app.get("/boom", { config: { auth: "public", rateLimit: "default" } }, async () => {
         throw new Error("connect ECONNREFUSED postgres://admin:hunter2@db/prod");
       });
-      app.post("/echo", { schema: { body: Type.Object({ name: Type.String() }, { additionalProperties: false }) }, config: { auth: "public", rateLimit: "default" } }, async (req) => req.body);
+      app.post(
+        "/echo",
+        {
+          schema: { body: Type.Object({ name: Type.String() }, { additionalProperties: false }) },
+          config: { auth: "public", rateLimit: "default" },
+        },
+        async (req) => req.body,
+      );
       app.get("/secret-area", { config: { auth: "user", rateLimit: "default" } }, async () => ({ ok: true }));
     },
   });
@@ -31,7 +38,11 @@ after(() => t.close());
 
 function assertSecurityHeaders(headers: Record<string, unknown>, what: string): void {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) assert.equal(headers[name], value, `${what}: ${name}`);
-  assert.match(String(headers["permissions-policy"]), /camera=\(\).*geolocation=\(\).*microphone=\(\)/, `${what}: permissions-policy`);
+  assert.match(
+    String(headers["permissions-policy"]),
+    /camera=\(\).*geolocation=\(\).*microphone=\(\)/,
+    `${what}: permissions-policy`,
+  );
   assert.match(String(headers["x-request-id"]), /^[A-Za-z0-9._:-]{8,128}$/, `${what}: x-request-id`);
   assert.equal(headers["x-powered-by"], undefined, `${what}: no x-powered-by`);
   assert.equal(headers["strict-transport-security"], undefined, `${what}: no HSTS outside production`);
@@ -43,10 +54,26 @@ test("security headers are on every kind of response", async () => {
     { what: "400", req: { method: "POST" as const, url: "/echo", payload: { name: 1 } }, status: 400 },
     { what: "401", req: { method: "GET" as const, url: "/secret-area" }, status: 401 },
     { what: "404", req: { method: "GET" as const, url: "/no/such/route" }, status: 404 },
-    { what: "413", req: { method: "POST" as const, url: "/echo", payload: { name: "x".repeat(1_100_000) } }, status: 413 },
-    { what: "415", req: { method: "POST" as const, url: "/echo", payload: "name=x", headers: { "content-type": "text/plain" } }, status: 415 },
+    {
+      what: "413",
+      req: { method: "POST" as const, url: "/echo", payload: { name: "x".repeat(1_100_000) } },
+      status: 413,
+    },
+    {
+      what: "415",
+      req: { method: "POST" as const, url: "/echo", payload: "name=x", headers: { "content-type": "text/plain" } },
+      status: 415,
+    },
     { what: "500", req: { method: "GET" as const, url: "/boom" }, status: 500 },
-    { what: "preflight", req: { method: "OPTIONS" as const, url: "/echo", headers: { origin: "http://localhost:5173", "access-control-request-method": "POST" } }, status: 204 },
+    {
+      what: "preflight",
+      req: {
+        method: "OPTIONS" as const,
+        url: "/echo",
+        headers: { origin: "http://localhost:5173", "access-control-request-method": "POST" },
+      },
+      status: 204,
+    },
     { what: "bad url", req: { method: "GET" as const, url: "/%E0%A4%A" }, status: 400 },
   ];
   for (const c of cases) {
@@ -58,7 +85,8 @@ test("security headers are on every kind of response", async () => {
 
 test("a 429 carries the security headers too", async () => {
   let res;
-  for (let i = 0; i < 31; i++) res = await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "198.51.100.7" });
+  for (let i = 0; i < 31; i++)
+    res = await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "198.51.100.7" });
   assert.equal(res?.statusCode, 429);
   assertSecurityHeaders(res!.headers, "429");
 });
@@ -82,7 +110,11 @@ test("HSTS is sent in production", async () => {
 test("a well-formed client request id is echoed; a malformed one is replaced", async () => {
   const good = await t.app.inject({ method: "GET", url: "/health", headers: { "x-request-id": "trace-abc-12345678" } });
   assert.equal(good.headers["x-request-id"], "trace-abc-12345678");
-  const bad = await t.app.inject({ method: "GET", url: "/health", headers: { "x-request-id": "x\r\nset-cookie: a=b" } });
+  const bad = await t.app.inject({
+    method: "GET",
+    url: "/health",
+    headers: { "x-request-id": "x\r\nset-cookie: a=b" },
+  });
   assert.notEqual(bad.headers["x-request-id"], "x\r\nset-cookie: a=b");
   assert.match(String(bad.headers["x-request-id"]), /^[A-Za-z0-9_-]{8}-[0-9a-z]{8,}$/);
   const long = await t.app.inject({ method: "GET", url: "/health", headers: { "x-request-id": "a".repeat(500) } });

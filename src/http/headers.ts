@@ -5,11 +5,32 @@ import type { IncomingMessage } from "node:http";
 import { isWellFormedRequestId } from "../core/ids.js";
 
 const PERMISSIONS_POLICY = [
-  "accelerometer", "autoplay", "camera", "clipboard-read", "clipboard-write", "display-capture",
-  "encrypted-media", "fullscreen", "geolocation", "gyroscope", "hid", "idle-detection", "magnetometer",
-  "microphone", "midi", "payment", "picture-in-picture", "publickey-credentials-get", "screen-wake-lock",
-  "serial", "usb", "web-share", "xr-spatial-tracking",
-].map((feature) => `${feature}=()`).join(", ");
+  "accelerometer",
+  "autoplay",
+  "camera",
+  "clipboard-read",
+  "clipboard-write",
+  "display-capture",
+  "encrypted-media",
+  "fullscreen",
+  "geolocation",
+  "gyroscope",
+  "hid",
+  "idle-detection",
+  "magnetometer",
+  "microphone",
+  "midi",
+  "payment",
+  "picture-in-picture",
+  "publickey-credentials-get",
+  "screen-wake-lock",
+  "serial",
+  "usb",
+  "web-share",
+  "xr-spatial-tracking",
+]
+  .map((feature) => `${feature}=()`)
+  .join(", ");
 
 /** The fixed header set for every response; HSTS only in production, where PUBLIC_URL is https. */
 export function securityHeaders(production: boolean): Record<string, string> {

@@ -18,7 +18,8 @@ export function nestedDeeperThan(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
@@ -39,7 +40,10 @@ export function registerJsonParser(app: FastifyInstance): void {
     // body: treat it as no body (as without the header), so the route's schema decides, not the parser.
     if (text.trim() === "") return done(null, undefined);
     if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
-      return done(new AppError("invalid_request", `body is nested too deeply (at most ${MAX_JSON_DEPTH} levels)`), undefined);
+      return done(
+        new AppError("invalid_request", `body is nested too deeply (at most ${MAX_JSON_DEPTH} levels)`),
+        undefined,
+      );
     }
     parse(req, text, done);
   });

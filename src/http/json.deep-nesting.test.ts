@@ -21,7 +21,12 @@ test("JSON nested past 32 levels is refused with 400 invalid_request before any 
     // POST /api/auth/logout declares no body schema: without a cap in the parser it would accept any depth.
     for (const url of ["/api/auth/login", "/api/auth/register", "/api/auth/logout"]) {
       for (const payload of bodies) {
-        const res = await t.app.inject({ method: "POST", url, headers: { "content-type": "application/json", ...bearer(user.access) }, payload });
+        const res = await t.app.inject({
+          method: "POST",
+          url,
+          headers: { "content-type": "application/json", ...bearer(user.access) },
+          payload,
+        });
         assert.equal(res.statusCode, 400, `${url}: ${res.body.slice(0, 200)}`);
         const error = res.json().error;
         assert.equal(error.code, "invalid_request");
@@ -32,11 +37,25 @@ test("JSON nested past 32 levels is refused with 400 invalid_request before any 
     const still = await t.app.inject({ method: "GET", url: "/api/sessions", headers: bearer(user.access) });
     assert.equal(still.statusCode, 200, "the refused logout ended nothing");
     // 32 levels, and brackets inside strings, are ordinary JSON.
-    const ok = await t.app.inject({ method: "POST", url: "/api/auth/login", headers: { "content-type": "application/json" }, payload: `{"login":"${"[{".repeat(100)}","password":"x"}` });
+    const ok = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/login",
+      headers: { "content-type": "application/json" },
+      payload: `{"login":"${"[{".repeat(100)}","password":"x"}`,
+    });
     assert.equal(ok.statusCode, 401, ok.body);
-    const atCap = await t.app.inject({ method: "POST", url: "/api/auth/login", headers: { "content-type": "application/json" }, payload: `{"login":${deepArray(31)},"password":"x"}` });
+    const atCap = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/login",
+      headers: { "content-type": "application/json" },
+      payload: `{"login":${deepArray(31)},"password":"x"}`,
+    });
     assert.equal(atCap.statusCode, 400);
-    assert.doesNotMatch(atCap.json().error.message, /nested too deeply/, "32 levels pass the parser (and fail the schema)");
+    assert.doesNotMatch(
+      atCap.json().error.message,
+      /nested too deeply/,
+      "32 levels pass the parser (and fail the schema)",
+    );
   } finally {
     await t.close();
   }

@@ -18,7 +18,10 @@ export function observeHook(metrics: Metrics) {
     const id = `${req.method} ${route} ${status}`;
     let s = series.get(id);
     if (!s) {
-      s = { count: metrics.httpRequests.labels(req.method, route, String(status)), duration: metrics.httpDuration.labels(req.method, route) };
+      s = {
+        count: metrics.httpRequests.labels(req.method, route, String(status)),
+        duration: metrics.httpDuration.labels(req.method, route),
+      };
       series.set(id, s);
     }
     s.count.inc();

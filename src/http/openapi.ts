@@ -10,7 +10,12 @@ import { ERROR_CODES } from "../core/errors.js";
 import type { AuthRequirement } from "./types.js";
 
 type SecurityRequirement = Record<string, string[]>;
-type Operation = { responses?: Record<string, unknown>; security?: SecurityRequirement[]; requestBody?: unknown; [key: string]: unknown };
+type Operation = {
+  responses?: Record<string, unknown>;
+  security?: SecurityRequirement[];
+  requestBody?: unknown;
+  [key: string]: unknown;
+};
 
 /** The error envelope (docs/errors.md), with every stable code. */
 const ERROR_SCHEMA: OpenAPIV3_1.SchemaObject = {
@@ -28,7 +33,12 @@ const ERROR_SCHEMA: OpenAPIV3_1.SchemaObject = {
         request_id: { type: "string" },
         details: {
           type: "array",
-          items: { type: "object", required: ["path", "message"], additionalProperties: false, properties: { path: { type: "string" }, message: { type: "string" } } },
+          items: {
+            type: "object",
+            required: ["path", "message"],
+            additionalProperties: false,
+            properties: { path: { type: "string" }, message: { type: "string" } },
+          },
         },
       },
     },
@@ -37,10 +47,33 @@ const ERROR_SCHEMA: OpenAPIV3_1.SchemaObject = {
 
 /** How each credential travels; `cookie` and `csrf` together are browser mode (double-submit CSRF). */
 export const SECURITY_SCHEMES: Record<string, OpenAPIV3_1.SecuritySchemeObject> = {
-  bearer: { type: "http", scheme: "bearer", description: "An access token (EdDSA JWT from `/api/auth/login` or `/api/auth/refresh`), an API key, or an outside identity provider's token." },
-  apiKey: { type: "apiKey", in: "header", name: "X-API-Key", description: "An API key (`bwk_…`); the same key is also accepted as a bearer token. The requirement lists the scope the route needs." },
-  cookie: { type: "apiKey", in: "cookie", name: "bulwark_access", description: "Browser mode: the HttpOnly access-token cookie (`__Host-bulwark_access` over https). Unsafe methods also need the CSRF header." },
-  csrf: { type: "apiKey", in: "header", name: "X-CSRF-Token", description: "Browser mode: equals the `bulwark_csrf` cookie; required with the cookie on POST, PUT, PATCH and DELETE." },
+  bearer: {
+    type: "http",
+    scheme: "bearer",
+    description:
+      "An access token (EdDSA JWT from `/api/auth/login` or `/api/auth/refresh`), an API key, or an outside identity provider's token.",
+  },
+  apiKey: {
+    type: "apiKey",
+    in: "header",
+    name: "X-API-Key",
+    description:
+      "An API key (`bwk_…`); the same key is also accepted as a bearer token. The requirement lists the scope the route needs.",
+  },
+  cookie: {
+    type: "apiKey",
+    in: "cookie",
+    name: "bulwark_access",
+    description:
+      "Browser mode: the HttpOnly access-token cookie (`__Host-bulwark_access` over https). Unsafe methods also need the CSRF header.",
+  },
+  csrf: {
+    type: "apiKey",
+    in: "header",
+    name: "X-CSRF-Token",
+    description:
+      "Browser mode: equals the `bulwark_csrf` cookie; required with the cookie on POST, PUT, PATCH and DELETE.",
+  },
   metricsToken: { type: "http", scheme: "bearer", description: "The operator's `METRICS_TOKEN`." },
 };
 
@@ -60,7 +93,10 @@ export function securityOf(auth: AuthRequirement, method: string): SecurityRequi
 }
 
 /** The error statuses the pipeline can answer for a route, beyond what the route itself declares. */
-export function errorStatuses(config: { auth?: AuthRequirement; rateLimit?: unknown; rawBody?: unknown; multipart?: unknown }, method: string): number[] {
+export function errorStatuses(
+  config: { auth?: AuthRequirement; rateLimit?: unknown; rawBody?: unknown; multipart?: unknown },
+  method: string,
+): number[] {
   const statuses = [400, 404, 500, 503];
   const auth = config.auth ?? "public";
   if (auth !== "public") statuses.push(401);
@@ -71,21 +107,28 @@ export function errorStatuses(config: { auth?: AuthRequirement; rateLimit?: unkn
   return statuses.sort((a, b) => a - b);
 }
 
-const codesOf = (status: number) => Object.entries(ERROR_CODES).filter(([, spec]) => spec.status === status).map(([code]) => code);
+const codesOf = (status: number) =>
+  Object.entries(ERROR_CODES)
+    .filter(([, spec]) => spec.status === status)
+    .map(([code]) => code);
 
 /**
  * Registers @fastify/swagger on the root instance, before any route: its onRoute hook then sees
  * every route registered afterwards, an application's included. Serving the document is a
  * separate choice (the api-docs module, OPENAPI_ENABLED); `app.swagger()` always works.
  */
-export async function registerOpenApi(app: FastifyInstance, options: { publicUrl: string; version: string }): Promise<void> {
+export async function registerOpenApi(
+  app: FastifyInstance,
+  options: { publicUrl: string; version: string },
+): Promise<void> {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: "3.1.0",
       info: {
         title: "Bulwark",
         version: options.version,
-        description: "Every route this instance serves, generated from its route registry. Errors share one envelope; `x-bulwark-rate-limit` names the rate-limit class counted on top of the global budget, `x-bulwark-audit` the audit event a call is recorded under.",
+        description:
+          "Every route this instance serves, generated from its route registry. Errors share one envelope; `x-bulwark-rate-limit` names the rate-limit class counted on top of the global budget, `x-bulwark-audit` the audit event a call is recorded under.",
       },
       servers: [{ url: options.publicUrl }],
       components: { securitySchemes: SECURITY_SCHEMES, schemas: { Error: ERROR_SCHEMA } },
@@ -104,15 +147,25 @@ export async function registerOpenApi(app: FastifyInstance, options: { publicUrl
         ...(config.rawBody ? { "x-bulwark-body": "raw" } : config.multipart ? { "x-bulwark-body": "multipart" } : {}),
         ...(security ? { security } : {}),
       };
-      const tag = url.replace(/^\/(api\/)?/, "").split("/")[0]?.replace(/^\./, "") || "root";
+      const tag =
+        url
+          .replace(/^\/(api\/)?/, "")
+          .split("/")[0]
+          ?.replace(/^\./, "") || "root";
       // @fastify/websocket hides its routes from the document; a WebSocket endpoint is still part of the API.
       const websocket = (route as { websocket?: boolean }).websocket === true;
       const described = websocket
-        ? { ...(schema ?? {}), hide: false, "x-bulwark-websocket": true, description: "Upgrades to a WebSocket (101 Switching Protocols)." }
+        ? {
+            ...(schema ?? {}),
+            hide: false,
+            "x-bulwark-websocket": true,
+            description: "Upgrades to a WebSocket (101 Switching Protocols).",
+          }
         : (schema ?? {});
       return { schema: { ...described, tags: [tag], ...extra } as typeof schema, url };
     },
-    transformObject: (document) => ("openapiObject" in document ? withErrorResponses(document.openapiObject) : document.swaggerObject),
+    transformObject: (document) =>
+      "openapiObject" in document ? withErrorResponses(document.openapiObject) : document.swaggerObject,
   });
 }
 
@@ -126,12 +179,18 @@ function withErrorResponses<T extends { paths?: object }>(document: T): T {
       for (const status of statuses ?? []) {
         if (responses[String(status)]) continue;
         responses[String(status)] = {
-          description: `Error: ${codesOf(status).map((c) => `\`${c}\``).join(", ")}`,
+          description: `Error: ${codesOf(status)
+            .map((c) => `\`${c}\``)
+            .join(", ")}`,
           content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
         };
       }
       if (operation["x-bulwark-body"] === "raw") {
-        operation.requestBody = { required: true, description: "The signed bytes, verified before parsing.", content: { "application/json": { schema: {} } } };
+        operation.requestBody = {
+          required: true,
+          description: "The signed bytes, verified before parsing.",
+          content: { "application/json": { schema: {} } },
+        };
       } else if (operation["x-bulwark-body"] === "multipart") {
         operation.requestBody = {
           required: true,

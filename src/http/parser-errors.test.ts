@@ -20,7 +20,9 @@ function raw(port: number, bytes: string): Promise<string> {
 function parse(response: string): { status: number; headers: Record<string, string>; body: string } {
   const [head = "", body = ""] = response.split("\r\n\r\n");
   const [statusLine = "", ...lines] = head.split("\r\n");
-  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
+  const headers = Object.fromEntries(
+    lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]),
+  );
   return { status: Number(statusLine.split(" ")[1]), headers, body };
 }
 
@@ -30,15 +32,41 @@ test("errors of Node's HTTP parser answer with the security headers and the JSON
     await t.app.listen({ port: 0, host: "127.0.0.1" });
     const { port } = t.app.server.address() as AddressInfo;
     const cases = [
-      { name: "a malformed header line", bytes: "GET /health HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", status: 400, code: "invalid_request" },
-      { name: "a NUL in the request line", bytes: "GET /hea\u0000lth HTTP/1.1\r\nHost: x\r\n\r\n", status: 400, code: "invalid_request" },
-      { name: "a bad Content-Length", bytes: "POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", status: 400, code: "invalid_request" },
-      { name: "headers past Node's 16 KiB", bytes: `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`, status: 431, code: "headers_too_large" },
+      {
+        name: "a malformed header line",
+        bytes: "GET /health HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+        status: 400,
+        code: "invalid_request",
+      },
+      {
+        name: "a NUL in the request line",
+        bytes: "GET /hea\u0000lth HTTP/1.1\r\nHost: x\r\n\r\n",
+        status: 400,
+        code: "invalid_request",
+      },
+      {
+        name: "a bad Content-Length",
+        bytes: "POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        status: 400,
+        code: "invalid_request",
+      },
+      {
+        name: "headers past Node's 16 KiB",
+        bytes: `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`,
+        status: 431,
+        code: "headers_too_large",
+      },
     ];
     for (const c of cases) {
       const res = parse(await raw(port, c.bytes));
       assert.equal(res.status, c.status, c.name);
-      for (const header of ["x-content-type-options", "x-frame-options", "content-security-policy", "cache-control", "referrer-policy"]) {
+      for (const header of [
+        "x-content-type-options",
+        "x-frame-options",
+        "content-security-policy",
+        "cache-control",
+        "referrer-policy",
+      ]) {
         assert.ok(res.headers[header], `${c.name}: ${header}`);
       }
       assert.equal(res.headers["connection"], "close", c.name);

@@ -3,7 +3,15 @@ import assert from "node:assert/strict";
 import { createFakeClock } from "../core/clock.js";
 import { randomToken } from "../core/crypto/index.js";
 import { createCounters } from "../store/counters.js";
-import { startApp, testCounters, testSecrets, testStore, TEST_REDIS_URL, type TestApp, needs } from "../../test/harness.js";
+import {
+  startApp,
+  testCounters,
+  testSecrets,
+  testStore,
+  TEST_REDIS_URL,
+  type TestApp,
+  needs,
+} from "../../test/harness.js";
 
 const opened: TestApp[] = [];
 const given: { close(): Promise<void> }[] = [];
@@ -24,7 +32,11 @@ const kinds = TEST_REDIS_URL ? (["memory", "redis"] as const) : (["memory"] as c
 for (const kind of kinds) {
   test(`${kind}: the per-minute limit refuses the next request with 429, Retry-After and draft headers`, async () => {
     const clock = createFakeClock(Date.UTC(2026, 0, 1, 12, 0, 15));
-    const t = await app({ clock, counters: testCounters(clock, { kind }), env: { RATE_LIMIT_PER_MINUTE: "3", RATE_LIMIT_PER_HOUR: "100" } });
+    const t = await app({
+      clock,
+      counters: testCounters(clock, { kind }),
+      env: { RATE_LIMIT_PER_MINUTE: "3", RATE_LIMIT_PER_HOUR: "100" },
+    });
     for (let i = 3; i >= 1; i--) {
       const res = await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.1" });
       assert.equal(res.statusCode, 200);
@@ -37,17 +49,30 @@ for (const kind of kinds) {
     assert.equal(refused.headers["retry-after"], "45");
     assert.equal(refused.headers.ratelimit, '"minute";r=0;t=45');
     // Another client is not affected.
-    assert.equal((await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.2" })).statusCode, 200);
+    assert.equal(
+      (await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.2" })).statusCode,
+      200,
+    );
     // The next window starts afresh, without sleeping.
     clock.advance(45_000);
-    assert.equal((await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.1" })).statusCode, 200);
+    assert.equal(
+      (await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.1" })).statusCode,
+      200,
+    );
   });
 
   test(`${kind}: the per-hour limit holds across minutes`, async () => {
     const clock = createFakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
-    const t = await app({ clock, counters: testCounters(clock, { kind }), env: { RATE_LIMIT_PER_MINUTE: "100", RATE_LIMIT_PER_HOUR: "4" } });
+    const t = await app({
+      clock,
+      counters: testCounters(clock, { kind }),
+      env: { RATE_LIMIT_PER_MINUTE: "100", RATE_LIMIT_PER_HOUR: "4" },
+    });
     for (let i = 0; i < 4; i++) {
-      assert.equal((await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.3" })).statusCode, 200);
+      assert.equal(
+        (await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.3" })).statusCode,
+        200,
+      );
       clock.advance(61_000);
     }
     const refused = await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.3" });
@@ -69,7 +94,12 @@ test("X-Forwarded-For is not believed by default: a client cannot dodge its limi
   const t = await app({ env: { RATE_LIMIT_PER_MINUTE: "2" } });
   const statuses = [];
   for (let i = 0; i < 3; i++) {
-    const res = await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.9", headers: { "x-forwarded-for": `10.0.0.${i}` } });
+    const res = await t.app.inject({
+      method: "GET",
+      url: "/api/config/public",
+      remoteAddress: "203.0.113.9",
+      headers: { "x-forwarded-for": `10.0.0.${i}` },
+    });
     statuses.push(res.statusCode);
   }
   assert.deepEqual(statuses, [200, 200, 429]);
@@ -77,9 +107,24 @@ test("X-Forwarded-For is not believed by default: a client cannot dodge its limi
 
 test("with TRUST_PROXY=1 the proxy's X-Forwarded-For hop names the client", async () => {
   const t = await app({ env: { RATE_LIMIT_PER_MINUTE: "1", TRUST_PROXY: "1" } });
-  const a = await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "10.0.0.1", headers: { "x-forwarded-for": "198.51.100.1" } });
-  const b = await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "10.0.0.1", headers: { "x-forwarded-for": "198.51.100.2" } });
-  const c = await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "10.0.0.1", headers: { "x-forwarded-for": "198.51.100.1" } });
+  const a = await t.app.inject({
+    method: "GET",
+    url: "/api/config/public",
+    remoteAddress: "10.0.0.1",
+    headers: { "x-forwarded-for": "198.51.100.1" },
+  });
+  const b = await t.app.inject({
+    method: "GET",
+    url: "/api/config/public",
+    remoteAddress: "10.0.0.1",
+    headers: { "x-forwarded-for": "198.51.100.2" },
+  });
+  const c = await t.app.inject({
+    method: "GET",
+    url: "/api/config/public",
+    remoteAddress: "10.0.0.1",
+    headers: { "x-forwarded-for": "198.51.100.1" },
+  });
   assert.deepEqual([a.statusCode, b.statusCode, c.statusCode], [200, 200, 429]);
 });
 
@@ -90,12 +135,16 @@ test("IPv6 clients are counted by /64: rotating addresses inside one prefix does
     statuses.push((await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: ip })).statusCode);
   }
   assert.deepEqual(statuses, [200, 200, 429]);
-  assert.equal((await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "2001:db8:1:3::1" })).statusCode, 200);
+  assert.equal(
+    (await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "2001:db8:1:3::1" })).statusCode,
+    200,
+  );
 });
 
 test("a rate-limit violation is audited once per key and window, however long the flood", async () => {
   const t = await app({ env: { RATE_LIMIT_PER_MINUTE: "1" } });
-  for (let i = 0; i < 20; i++) await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.77" });
+  for (let i = 0; i < 20; i++)
+    await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.77" });
   // The audit write is not awaited by the request; let it land.
   await new Promise((resolve) => setImmediate(resolve));
   let events: { ip: string | null }[] = [];
@@ -113,7 +162,12 @@ test("failed authentications are rate limited too: credential guessing gets 429,
   const t = await app({ env: { RATE_LIMIT_PER_MINUTE: "3" } });
   const statuses = [];
   for (let i = 0; i < 5; i++) {
-    const res = await t.app.inject({ method: "GET", url: "/api/admin/audit-logs", remoteAddress: "203.0.113.90", headers: { authorization: `Bearer guess-${i}` } });
+    const res = await t.app.inject({
+      method: "GET",
+      url: "/api/admin/audit-logs",
+      remoteAddress: "203.0.113.90",
+      headers: { authorization: `Bearer guess-${i}` },
+    });
     statuses.push(res.statusCode);
   }
   assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
@@ -121,7 +175,8 @@ test("failed authentications are rate limited too: credential guessing gets 429,
 
 test("RATE_LIMIT_ENABLED=false turns limits off", async () => {
   const t = await app({ env: { RATE_LIMIT_PER_MINUTE: "1", RATE_LIMIT_ENABLED: "false" } });
-  for (let i = 0; i < 3; i++) assert.equal((await t.app.inject({ method: "GET", url: "/api/config/public" })).statusCode, 200);
+  for (let i = 0; i < 3; i++)
+    assert.equal((await t.app.inject({ method: "GET", url: "/api/config/public" })).statusCode, 200);
 });
 
 test("two instances sharing one Redis enforce one global limit", { skip: needs("redis") }, async () => {
@@ -135,7 +190,10 @@ test("two instances sharing one Redis enforce one global limit", { skip: needs("
   const statuses = [];
   for (let i = 0; i < 6; i++) {
     const instance = i % 2 === 0 ? a : b;
-    statuses.push((await instance.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.50" })).statusCode);
+    statuses.push(
+      (await instance.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.50" }))
+        .statusCode,
+    );
   }
   assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429]);
   for (const t of opened.splice(0)) await t.close();
@@ -148,7 +206,10 @@ test("when Redis is unreachable, limits still hold per instance and /ready says 
   const counters = createCounters({ clock, redisUrl: "redis://127.0.0.1:1", prefix: `bwtest:${randomToken(6)}` });
   const t = await app({ clock, counters, env: { RATE_LIMIT_PER_MINUTE: "2" } });
   const statuses = [];
-  for (let i = 0; i < 3; i++) statuses.push((await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.60" })).statusCode);
+  for (let i = 0; i < 3; i++)
+    statuses.push(
+      (await t.app.inject({ method: "GET", url: "/api/config/public", remoteAddress: "203.0.113.60" })).statusCode,
+    );
   assert.deepEqual(statuses, [200, 200, 429]);
   const ready = await t.app.inject({ method: "GET", url: "/ready" });
   assert.equal(ready.statusCode, 200);

@@ -22,7 +22,9 @@ export function ratePlans(limits: Config["rateLimit"]): Record<RateLimitClass, C
     { name: "hour", limit: limits.perHour, window: 3600, by: "client" },
   ];
   const plan = (policies: Policy[]): ClassPlan => ({
-    policies, byIp: policies.some((p) => p.by === "ip"), header: policies.map((p) => `"${p.name}";q=${p.limit};w=${p.window}`).join(", "),
+    policies,
+    byIp: policies.some((p) => p.by === "ip"),
+    header: policies.map((p) => `"${p.name}";q=${p.limit};w=${p.window}`).join(", "),
   });
   return {
     default: plan(global),
@@ -61,16 +63,30 @@ export function rateLimitHook(counters: Counters, limits: Config["rateLimit"], o
   const plans = ratePlans(limits);
   const hitNow = counters.hitNow;
   /** Sets the headers from the counts; the error to refuse with, when a policy is exhausted. */
-  const decide = (req: FastifyRequest, reply: FastifyReply, plan: ClassPlan, hits: Hit[], keys: Keys): Error | undefined => {
+  const decide = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    plan: ClassPlan,
+    hits: Hit[],
+    keys: Keys,
+  ): Error | undefined => {
     // Report the policy that refused, or else the one closest to running out.
     let index = hits.findIndex((h) => !h.allowed);
     if (index < 0) index = hits.reduce((best, h, i) => (h.remaining < hits[best]!.remaining ? i : best), 0);
     const hit = hits[index] as Hit;
     const policy = (index < plan.policies.length ? plan.policies[index] : keyPolicy(keys.own!.limit)) as Policy;
-    reply.header("ratelimit-policy", keys.own === undefined ? plan.header : `${plan.header}, "key";q=${keys.own.limit};w=60`);
+    reply.header(
+      "ratelimit-policy",
+      keys.own === undefined ? plan.header : `${plan.header}, "key";q=${keys.own.limit};w=60`,
+    );
     reply.header("ratelimit", `"${policy.name}";r=${hit.remaining};t=${hit.resetSeconds}`);
     if (hit.allowed) return undefined;
-    onExceeded(req, policy.name, policy.name === "key" ? keys.own!.key : policy.by === "ip" ? keys.ip : keys.client, policy.window);
+    onExceeded(
+      req,
+      policy.name,
+      policy.name === "key" ? keys.own!.key : policy.by === "ip" ? keys.ip : keys.client,
+      policy.window,
+    );
     return errors.rateLimited(hit.resetSeconds);
   };
   // Callback style, and counted synchronously when the counters live in this process: the common
@@ -83,12 +99,31 @@ export function rateLimitHook(counters: Counters, limits: Config["rateLimit"], o
     const ip = plan.byIp || !req.principal ? `ip:${clientKey(req.ip)}` : "";
     // A key's own per-minute limit is one more budget, on top of its owner's.
     const p = req.principal;
-    const own = p?.type === "api_key" && p.rateLimitPerMinute !== undefined ? { key: `api_key:${p.keyId}`, limit: p.rateLimitPerMinute } : undefined;
+    const own =
+      p?.type === "api_key" && p.rateLimitPerMinute !== undefined
+        ? { key: `api_key:${p.keyId}`, limit: p.rateLimitPerMinute }
+        : undefined;
     const keys: Keys = { ip, client: p ? principalKey(p) : ip, own };
-    const requests = plan.policies.map((policy) => ({ key: `${policy.name}:${policy.by === "ip" ? keys.ip : keys.client}`, limit: policy.limit, windowSeconds: policy.window }));
+    const requests = plan.policies.map((policy) => ({
+      key: `${policy.name}:${policy.by === "ip" ? keys.ip : keys.client}`,
+      limit: policy.limit,
+      windowSeconds: policy.window,
+    }));
     if (own) requests.push({ key: `key:${own.key}`, limit: own.limit, windowSeconds: 60 });
-    if (hitNow) return done(decide(req, reply, plan, requests.map((r) => hitNow(r.key, r.limit, r.windowSeconds)), keys));
-    counters.hitMany(requests).then((hits) => done(decide(req, reply, plan, hits, keys)), (error: unknown) => done(error as Error));
+    if (hitNow)
+      return done(
+        decide(
+          req,
+          reply,
+          plan,
+          requests.map((r) => hitNow(r.key, r.limit, r.windowSeconds)),
+          keys,
+        ),
+      );
+    counters.hitMany(requests).then(
+      (hits) => done(decide(req, reply, plan, hits, keys)),
+      (error: unknown) => done(error as Error),
+    );
   };
 }
 

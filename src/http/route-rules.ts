@@ -10,12 +10,24 @@ const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const SCOPE = /^[a-z][a-z0-9_:.-]{0,63}$/;
 
 /** What a route's config must hold: `auth` and `rateLimit` spelled out, known values, a declared audit event. */
-export function routeProblem(route: Pick<RouteOptions, "method" | "url" | "schema" | "config">, knownAuditEvent: (type: string) => boolean): string | undefined {
-  const config = (route.config ?? {}) as { auth?: AuthRequirement; rateLimit?: unknown; audit?: unknown; rawBody?: unknown; multipart?: unknown; proxied?: unknown };
+export function routeProblem(
+  route: Pick<RouteOptions, "method" | "url" | "schema" | "config">,
+  knownAuditEvent: (type: string) => boolean,
+): string | undefined {
+  const config = (route.config ?? {}) as {
+    auth?: AuthRequirement;
+    rateLimit?: unknown;
+    audit?: unknown;
+    rawBody?: unknown;
+    multipart?: unknown;
+    proxied?: unknown;
+  };
   if (config.auth === undefined) return 'config.auth is required ("public" where anyone may call)';
-  if (!validAuth(config.auth)) return `config.auth ${JSON.stringify(config.auth)} is not one of public, user, admin, optional, { apiKey: scope }, { token: "metrics" }`;
-  if (config.rateLimit === undefined) return 'config.rateLimit is required (a class, or false spelled out)';
-  if (!CLASSES.has(config.rateLimit)) return `config.rateLimit ${JSON.stringify(config.rateLimit)} is not one of ${RATE_LIMIT_CLASSES.join(", ")}, false`;
+  if (!validAuth(config.auth))
+    return `config.auth ${JSON.stringify(config.auth)} is not one of public, user, admin, optional, { apiKey: scope }, { token: "metrics" }`;
+  if (config.rateLimit === undefined) return "config.rateLimit is required (a class, or false spelled out)";
+  if (!CLASSES.has(config.rateLimit))
+    return `config.rateLimit ${JSON.stringify(config.rateLimit)} is not one of ${RATE_LIMIT_CLASSES.join(", ")}, false`;
   if (config.audit !== undefined && (typeof config.audit !== "string" || !knownAuditEvent(config.audit))) {
     return `config.audit ${JSON.stringify(config.audit)} is not a declared audit event type (declare it in the module's auditEvents)`;
   }
@@ -26,8 +38,10 @@ export function routeProblem(route: Pick<RouteOptions, "method" | "url" | "schem
   // body schema: the parts are not validated by it, so it would only pretend to.
   // A proxied route (gateway mode) streams the body to the upstream, which validates it; the
   // gateway holds it to the rule's size and content types. A schema here would pretend likewise.
-  if (config.multipart === true && route.schema?.body !== undefined) return "a multipart route reads its parts itself: drop the body schema";
-  if (config.proxied === true && route.schema?.body !== undefined) return "a proxied route streams its body to the upstream: drop the body schema";
+  if (config.multipart === true && route.schema?.body !== undefined)
+    return "a multipart route reads its parts itself: drop the body schema";
+  if (config.proxied === true && route.schema?.body !== undefined)
+    return "a proxied route streams its body to the upstream: drop the body schema";
   const readsItself = config.rawBody === true || config.multipart === true || config.proxied === true;
   if (methods.some((m) => STATE_CHANGING.has(m)) && route.schema?.body === undefined && !readsItself) {
     return "a state-changing route needs a body schema (Type.Object({}, { additionalProperties: false }) when it takes none)";
@@ -41,5 +55,9 @@ function validAuth(auth: unknown): boolean {
   const a = auth as Record<string, unknown>;
   if ("token" in a) return Object.keys(a).length === 1 && OPERATOR_TOKENS.has(a.token as string);
   const keys = Object.keys(a);
-  return typeof a.apiKey === "string" && SCOPE.test(a.apiKey) && keys.every((k) => k === "apiKey" || (k === "user" && typeof a.user === "boolean"));
+  return (
+    typeof a.apiKey === "string" &&
+    SCOPE.test(a.apiKey) &&
+    keys.every((k) => k === "apiKey" || (k === "user" && typeof a.user === "boolean"))
+  );
 }

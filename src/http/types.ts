@@ -22,13 +22,21 @@ export type AuthResolver = (req: FastifyRequest) => Promise<Principal | null>;
  * (users pass too when `user` is true), `optional` (anyone, but credentials that are sent must be
  * good), or the holder of a named operator token (`{ token: "metrics" }`: METRICS_TOKEN).
  */
-export type AuthRequirement = "public" | "user" | "admin" | "optional" | { apiKey: string; user?: boolean } | { token: OperatorToken };
+export type AuthRequirement =
+  "public" | "user" | "admin" | "optional" | { apiKey: string; user?: boolean } | { token: OperatorToken };
 
 /** Operator tokens a route can demand as a bearer token. */
 export type OperatorToken = "metrics";
 
 /** The rate-limit classes a route can pick; `false` opts out (health checks and metrics only). */
-export const RATE_LIMIT_CLASSES = ["default", "auth-login", "auth-register", "sensitive", "webhook", "introspect"] as const;
+export const RATE_LIMIT_CLASSES = [
+  "default",
+  "auth-login",
+  "auth-register",
+  "sensitive",
+  "webhook",
+  "introspect",
+] as const;
 export type RateLimitClass = (typeof RATE_LIMIT_CLASSES)[number];
 
 declare module "fastify" {

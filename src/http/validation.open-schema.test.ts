@@ -13,22 +13,40 @@ const closed = { additionalProperties: false } as const;
 const OPEN_SCHEMAS: Record<string, object> = {
   "additionalProperties unset": Type.Object({ name: Type.String() }),
   "additionalProperties: true": Type.Object({ name: Type.String() }, { additionalProperties: true }),
-  "additionalProperties: {} (accepts anything)": { type: "object", properties: { name: { type: "string" } }, additionalProperties: {} },
-  "an open object nested in a closed one": Type.Object({ profile: Type.Object({ name: Type.String() }, { additionalProperties: true }) }, closed),
-  "an open object in an array": Type.Object({ items: Type.Array(Type.Object({ id: Type.String() }, { additionalProperties: true })) }, closed),
+  "additionalProperties: {} (accepts anything)": {
+    type: "object",
+    properties: { name: { type: "string" } },
+    additionalProperties: {},
+  },
+  "an open object nested in a closed one": Type.Object(
+    { profile: Type.Object({ name: Type.String() }, { additionalProperties: true }) },
+    closed,
+  ),
+  "an open object in an array": Type.Object(
+    { items: Type.Array(Type.Object({ id: Type.String() }, { additionalProperties: true })) },
+    closed,
+  ),
 };
 
 for (const [what, schema] of Object.entries(OPEN_SCHEMAS)) {
   test(`registration refuses a body schema with ${what}`, async () => {
     assert.notEqual(openObjectIn(schema), undefined);
     await assert.rejects(
-      startApp({ extend: (app) => { app.post("/loose", { schema: { body: schema } }, async () => ({})); } }),
+      startApp({
+        extend: (app) => {
+          app.post("/loose", { schema: { body: schema } }, async () => ({}));
+        },
+      }),
       /body schema at \$[.a-z]* must set additionalProperties: false/,
     );
   });
 
   test(`registration refuses a querystring schema with ${what}, even on a route with openBody`, () => {
-    assert.throws(() => assertClosedSchemas({ method: "GET", url: "/q", schema: { querystring: schema }, config: { openBody: true } }), /querystring schema/);
+    assert.throws(
+      () =>
+        assertClosedSchemas({ method: "GET", url: "/q", schema: { querystring: schema }, config: { openBody: true } }),
+      /querystring schema/,
+    );
   });
 }
 
@@ -39,7 +57,14 @@ test("a schema-valued additionalProperties (a map with typed values) is a decisi
 test("config: { openBody: true } is the one way to take an open body, and the route then sees unknown fields", async () => {
   const t = await startApp({
     extend: (app: FastifyInstance) => {
-      app.post("/passthrough", { schema: { body: Type.Object({ name: Type.String() }, { additionalProperties: true }) }, config: { auth: "public", rateLimit: "default", openBody: true } }, async (req) => req.body);
+      app.post(
+        "/passthrough",
+        {
+          schema: { body: Type.Object({ name: Type.String() }, { additionalProperties: true }) },
+          config: { auth: "public", rateLimit: "default", openBody: true },
+        },
+        async (req) => req.body,
+      );
     },
   });
   try {
@@ -54,7 +79,14 @@ test("config: { openBody: true } is the one way to take an open body, and the ro
 test("no Bulwark route declares openBody today (each one added must be listed here, with its reason)", () => {
   const declared: string[] = [];
   for (const entry of readdirSync(new URL("..", import.meta.url).pathname, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || !entry.name.endsWith(".ts") || entry.name.endsWith(".test.ts") || entry.name === "types.ts" || entry.name === "validation.ts") continue;
+    if (
+      !entry.isFile() ||
+      !entry.name.endsWith(".ts") ||
+      entry.name.endsWith(".test.ts") ||
+      entry.name === "types.ts" ||
+      entry.name === "validation.ts"
+    )
+      continue;
     const file = join(entry.parentPath, entry.name);
     if (/openBody\s*:\s*true/.test(readFileSync(file, "utf8"))) declared.push(file);
   }

@@ -6,7 +6,9 @@ import type { FastifySchema, FastifySchemaCompiler } from "fastify";
 import type { ErrorDetail } from "../core/errors.js";
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv,
+) => Ajv;
 
 const base: Options = {
   // Never delete unknown fields silently: reject them (Fastify's default removes them).
@@ -48,7 +50,8 @@ export function validationDetails(errors: readonly ErrorObject[], context: strin
     if (error.keyword === "required") {
       return { path: join(base, String(params.missingProperty)), message: "is required" };
     }
-    const message = error.keyword === "pattern" ? `must match ${String(params.pattern)}` : (error.message ?? "is invalid");
+    const message =
+      error.keyword === "pattern" ? `must match ${String(params.pattern)}` : (error.message ?? "is invalid");
     return { path: base || context, message };
   });
 }
@@ -57,11 +60,23 @@ function join(base: string, field: string): string {
   return base ? `${base}.${field}` : field;
 }
 
-type JsonSchema = { type?: unknown; properties?: Record<string, JsonSchema>; additionalProperties?: unknown; items?: JsonSchema; anyOf?: JsonSchema[]; oneOf?: JsonSchema[]; allOf?: JsonSchema[] };
+type JsonSchema = {
+  type?: unknown;
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: unknown;
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+};
 
 /** Whether an `additionalProperties` value lets any unknown field through: unset, `true`, or the empty schema `{}`. */
 function acceptsAnyField(value: unknown): boolean {
-  return value === undefined || value === true || (typeof value === "object" && value !== null && Object.keys(value).length === 0);
+  return (
+    value === undefined ||
+    value === true ||
+    (typeof value === "object" && value !== null && Object.keys(value).length === 0)
+  );
 }
 
 /** Names the first object in a schema that would accept unknown fields, or undefined when all are closed. */
@@ -85,13 +100,20 @@ export function openObjectIn(schema: unknown, path = "$"): string | undefined {
  * through — unset `additionalProperties`, `true` or `{}` alike — so mass assignment needs a visible
  * decision: a route that must take arbitrary fields in its body declares `config: { openBody: true }`.
  */
-export function assertClosedSchemas(route: { method: string | string[]; url: string; schema?: FastifySchema; config?: unknown }): void {
+export function assertClosedSchemas(route: {
+  method: string | string[];
+  url: string;
+  schema?: FastifySchema;
+  config?: unknown;
+}): void {
   const openBody = (route.config as { openBody?: unknown } | undefined)?.openBody === true;
   for (const part of ["body", "querystring", "params"] as const) {
     if (part === "body" && openBody) continue;
     const where = openObjectIn(route.schema?.[part]);
     if (where) {
-      throw new Error(`route ${String(route.method)} ${route.url}: ${part} schema at ${where} must set additionalProperties: false (use Type.Object(..., { additionalProperties: false }); a body that must stay open declares config: { openBody: true })`);
+      throw new Error(
+        `route ${String(route.method)} ${route.url}: ${part} schema at ${where} must set additionalProperties: false (use Type.Object(..., { additionalProperties: false }); a body that must stay open declares config: { openBody: true })`,
+      );
     }
   }
 }

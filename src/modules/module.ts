@@ -95,7 +95,12 @@ export type Module<N extends ModuleName, Needs extends ModuleName = never> = {
   /** Revokes what the user holds of this module's credentials inside `tx`, when the user is disabled. */
   onUserDisabled?(service: Services[N], tx: Executor, userId: string): Promise<Revocation>;
   /** The same when the user's password changed or was reset. */
-  onCredentialsRevoked?(service: Services[N], tx: Executor, userId: string, why: RevokeReason): Promise<Revocation | undefined>;
+  onCredentialsRevoked?(
+    service: Services[N],
+    tx: Executor,
+    userId: string,
+    why: RevokeReason,
+  ): Promise<Revocation | undefined>;
   /** Whether what the module depends on outside Bulwark answers (`/ready` reports it), by check name. */
   ready?(service: Services[N]): Promise<Record<string, "ok" | "down">>;
   /** Deletes what has outlived its use; returns counts by kind. Runs hourly; must be idempotent. */
@@ -110,7 +115,9 @@ export type Module<N extends ModuleName, Needs extends ModuleName = never> = {
 export type AnyModule = Module<ModuleName, ModuleName>;
 
 /** Declares a module; the compiler checks that `create` uses only what `needs` names. */
-export function defineModule<N extends ModuleName, const Needs extends ModuleName = never>(module: Module<N, Needs>): Module<N, Needs> {
+export function defineModule<N extends ModuleName, const Needs extends ModuleName = never>(
+  module: Module<N, Needs>,
+): Module<N, Needs> {
   return module;
 }
 
@@ -123,7 +130,10 @@ export function orderModules(modules: readonly AnyModule[]): AnyModule[] {
   const visit = (module: AnyModule, path: string[]) => {
     const seen = state.get(module.name);
     if (seen === "done") return;
-    if (seen === "visiting") throw new Error(`modules: dependency cycle ${[...path.slice(path.indexOf(module.name)), module.name].join(" -> ")}`);
+    if (seen === "visiting")
+      throw new Error(
+        `modules: dependency cycle ${[...path.slice(path.indexOf(module.name)), module.name].join(" -> ")}`,
+      );
     state.set(module.name, "visiting");
     for (const need of module.needs) {
       const dependency = byName.get(need);

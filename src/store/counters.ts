@@ -105,18 +105,32 @@ export function createCounters(options: CountersOptions): Counters {
     const keys = requests.map((r, i) => `${prefix}:rl:${r.limit}/${r.windowSeconds}:${windows[i]!.index}:${r.key}`);
     const nowMs = options.clock.now();
     if (keys.every((key) => (blocked.get(key) ?? 0) > nowMs)) {
-      return requests.map((r, i) => ({ allowed: false, limit: r.limit, remaining: 0, resetSeconds: windows[i]!.resetSeconds }));
+      return requests.map((r, i) => ({
+        allowed: false,
+        limit: r.limit,
+        remaining: 0,
+        resetSeconds: windows[i]!.resetSeconds,
+      }));
     }
     // One script for all of a request's windows: one round trip, atomic per key. Keys carry the
     // window number, so their TTL only has to outlive the window.
-    const counts = await (client as unknown as HitCommand).bulwarkHit(keys.length, ...keys, ...requests.map((r) => r.windowSeconds + 1));
+    const counts = await (client as unknown as HitCommand).bulwarkHit(
+      keys.length,
+      ...keys,
+      ...requests.map((r) => r.windowSeconds + 1),
+    );
     return requests.map((r, i) => {
       const count = Number(counts[i]);
       if (count > r.limit) {
         if (blocked.size >= MAX_MEMORY_KEYS) blocked.clear();
         blocked.set(keys[i]!, nowMs + windows[i]!.resetSeconds * 1000);
       }
-      return { allowed: count <= r.limit, limit: r.limit, remaining: Math.max(0, r.limit - count), resetSeconds: windows[i]!.resetSeconds };
+      return {
+        allowed: count <= r.limit,
+        limit: r.limit,
+        remaining: Math.max(0, r.limit - count),
+        resetSeconds: windows[i]!.resetSeconds,
+      };
     });
   };
   const local = (requests: readonly HitRequest[]) => requests.map((r) => hitMemory(r.key, r.limit, r.windowSeconds));
@@ -129,7 +143,8 @@ export function createCounters(options: CountersOptions): Counters {
       return local(requests);
     }
   };
-  const hit = async (key: string, limit: number, windowSeconds: number): Promise<Hit> => (await hitMany([{ key, limit, windowSeconds }]))[0]!;
+  const hit = async (key: string, limit: number, windowSeconds: number): Promise<Hit> =>
+    (await hitMany([{ key, limit, windowSeconds }]))[0]!;
 
   return {
     kind: redis ? "redis" : "memory",

@@ -64,7 +64,9 @@ function lockDataDir(dir: string): () => void {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const owner = Number(readFileSync(file, "utf8"));
       if (owner === process.pid || isAlive(owner)) {
-        throw new Error(`the embedded database in ${dir} is in use by process ${owner}: stop it first (with PGlite one process owns the data), or use DATABASE_URL for several processes`);
+        throw new Error(
+          `the embedded database in ${dir} is in use by process ${owner}: stop it first (with PGlite one process owns the data), or use DATABASE_URL for several processes`,
+        );
       }
       rmSync(file, { force: true });
     }
@@ -116,8 +118,12 @@ class GuardedPool extends pg.Pool {
   }
 
   override connect(): Promise<pg.PoolClient>;
-  override connect(callback: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): void;
-  override connect(callback?: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): Promise<pg.PoolClient> | void {
+  override connect(
+    callback: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void,
+  ): void;
+  override connect(
+    callback?: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void,
+  ): Promise<pg.PoolClient> | void {
     // The callback form is pool.query's own, which releases a client that fails by itself.
     if (callback) return super.connect(callback);
     return super.connect().then((client) => {
@@ -140,13 +146,16 @@ class GuardedPool extends pg.Pool {
 /** Opens the database named by the options. */
 export async function openStore(options: StoreOptions): Promise<Store> {
   if (options.databaseUrl) {
-    const pool = new GuardedPool({
-      connectionString: options.databaseUrl,
-      max: 10,
-      connectionTimeoutMillis: 5_000,
-      // A runaway query must not hold a connection (and a lock) forever.
-      statement_timeout: 15_000,
-    }, oncePer(ERROR_REPORT_INTERVAL_MS, options.onError));
+    const pool = new GuardedPool(
+      {
+        connectionString: options.databaseUrl,
+        max: 10,
+        connectionTimeoutMillis: 5_000,
+        // A runaway query must not hold a connection (and a lock) forever.
+        statement_timeout: 15_000,
+      },
+      oncePer(ERROR_REPORT_INTERVAL_MS, options.onError),
+    );
     const db = drizzlePg({ client: pool }) as unknown as Database;
     return makeStore("postgres", db, { kind: "postgres", pool }, () => pool.end());
   }
@@ -158,7 +167,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const template = fresh ? (options.template ?? builtTemplate()) : undefined;
     const unlock = lockDataDir(options.dataDir);
     try {
-      client = await PGlite.create(dir, { postgresqlconf: PGLITE_CONF, ...(template ? { loadDataDir: template } : {}) });
+      client = await PGlite.create(dir, {
+        postgresqlconf: PGLITE_CONF,
+        ...(template ? { loadDataDir: template } : {}),
+      });
     } catch (error) {
       unlock();
       throw error;
@@ -170,7 +182,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       unlock();
     });
   } else {
-    client = await PGlite.create({ postgresqlconf: PGLITE_CONF, ...(options.template ? { loadDataDir: options.template } : {}) });
+    client = await PGlite.create({
+      postgresqlconf: PGLITE_CONF,
+      ...(options.template ? { loadDataDir: options.template } : {}),
+    });
   }
   const db = drizzlePglite({ client }) as unknown as Database;
   return makeStore("pglite", db, { kind: "pglite", client }, () => client.close());

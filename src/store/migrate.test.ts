@@ -6,7 +6,9 @@ import { migrate } from "./migrate.js";
 import { storeUrl, testStore, TEST_DATABASE_URL, needs } from "../../test/harness.js";
 
 async function tables(store: Awaited<ReturnType<typeof testStore>>): Promise<string[]> {
-  const result = await store.db.execute(sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`);
+  const result = await store.db.execute(
+    sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`,
+  );
   return rowsOf<{ table_name: string }>(result).map((r) => r.table_name);
 }
 
@@ -26,18 +28,26 @@ for (const kind of TEST_DATABASE_URL ? (["pglite", "postgres"] as const) : (["pg
   });
 }
 
-test("postgres: several instances migrating at once apply each migration exactly once", { skip: needs("postgres") }, async () => {
-  const first = await testStore({ kind: "postgres", migrate: false });
-  const others = await Promise.all([1, 2, 3].map(() => openStore({ databaseUrl: storeUrl(first) })));
-  try {
-    await Promise.all([first, ...others].map((store) => migrate(store)));
-    const applied = rowsOf<{ n: string }>(await first.db.execute(sql`select count(*) as n from drizzle.__drizzle_migrations`))[0]!.n;
-    const { readFileSync } = await import("node:fs");
-    const { MIGRATIONS_FOLDER } = await import("./migrate.js");
-    const journal = JSON.parse(readFileSync(`${MIGRATIONS_FOLDER}/meta/_journal.json`, "utf8")) as { entries: unknown[] };
-    assert.equal(Number(applied), journal.entries.length);
-  } finally {
-    for (const store of others) await store.close();
-    await first.close();
-  }
-});
+test(
+  "postgres: several instances migrating at once apply each migration exactly once",
+  { skip: needs("postgres") },
+  async () => {
+    const first = await testStore({ kind: "postgres", migrate: false });
+    const others = await Promise.all([1, 2, 3].map(() => openStore({ databaseUrl: storeUrl(first) })));
+    try {
+      await Promise.all([first, ...others].map((store) => migrate(store)));
+      const applied = rowsOf<{ n: string }>(
+        await first.db.execute(sql`select count(*) as n from drizzle.__drizzle_migrations`),
+      )[0]!.n;
+      const { readFileSync } = await import("node:fs");
+      const { MIGRATIONS_FOLDER } = await import("./migrate.js");
+      const journal = JSON.parse(readFileSync(`${MIGRATIONS_FOLDER}/meta/_journal.json`, "utf8")) as {
+        entries: unknown[];
+      };
+      assert.equal(Number(applied), journal.entries.length);
+    } finally {
+      for (const store of others) await store.close();
+      await first.close();
+    }
+  },
+);

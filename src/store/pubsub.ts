@@ -84,7 +84,12 @@ export type Broadcast = {
 };
 
 /** A channel of id lists (revoked sessions, changed keys) that every instance applies with `apply`. */
-export function broadcast(pubsub: PubSub, channel: string, apply: (ids: string[]) => void, onError?: (error: Error) => void): Broadcast {
+export function broadcast(
+  pubsub: PubSub,
+  channel: string,
+  apply: (ids: string[]) => void,
+  onError?: (error: Error) => void,
+): Broadcast {
   const echoes = new Map<string, () => void>();
   return {
     async subscribe() {

@@ -32,13 +32,18 @@ function decode(text: string): Buffer | undefined {
 /** Parses one Fernet key (44 characters of URL-safe base64, 32 bytes); throws ERR_FERNET_KEY. */
 export function parseFernetKey(text: string, label = "Fernet key"): FernetKey {
   const bytes = decode(text);
-  if (!bytes || bytes.length !== 32) throw new FernetError("ERR_FERNET_KEY", `${label} is not 32 bytes of URL-safe base64`);
+  if (!bytes || bytes.length !== 32)
+    throw new FernetError("ERR_FERNET_KEY", `${label} is not 32 bytes of URL-safe base64`);
   return { signing: bytes.subarray(0, 16), encryption: bytes.subarray(16) };
 }
 
 /** Parses a comma list of Fernet keys in MultiFernet order (the first is the newest). */
 export function parseFernetKeys(list: string): FernetKey[] {
-  const keys = list.split(",").map((k) => k.trim()).filter(Boolean).map((k, i) => parseFernetKey(k, `Fernet key ${i + 1}`));
+  const keys = list
+    .split(",")
+    .map((k) => k.trim())
+    .filter(Boolean)
+    .map((k, i) => parseFernetKey(k, `Fernet key ${i + 1}`));
   if (keys.length === 0) throw new FernetError("ERR_FERNET_KEY", "no Fernet key given");
   return keys;
 }
@@ -50,7 +55,8 @@ export function parseFernetKeys(list: string): FernetKey[] {
 export function fernetDecrypt(token: string, keys: readonly FernetKey[]): { plaintext: Buffer; timestamp: Date } {
   const bytes = typeof token === "string" ? decode(token) : undefined;
   // version + timestamp + IV + at least one block + HMAC
-  if (!bytes || bytes.length < 1 + 8 + 16 + 16 + 32 || (bytes.length - 57) % 16 !== 0) throw new FernetError("ERR_FERNET_MALFORMED", "not a Fernet token");
+  if (!bytes || bytes.length < 1 + 8 + 16 + 16 + 32 || (bytes.length - 57) % 16 !== 0)
+    throw new FernetError("ERR_FERNET_MALFORMED", "not a Fernet token");
   if (bytes[0] !== 0x80) throw new FernetError("ERR_FERNET_MALFORMED", "unknown Fernet version");
   const signed = bytes.subarray(0, bytes.length - 32);
   const mac = bytes.subarray(bytes.length - 32);
@@ -68,5 +74,8 @@ export function fernetDecrypt(token: string, keys: readonly FernetKey[]): { plai
     }
     return { plaintext, timestamp: new Date(Number(bytes.readBigUInt64BE(1)) * 1000) };
   }
-  throw new FernetError("ERR_FERNET_SIGNATURE", "the token's HMAC does not verify under any given key (wrong key or tampered token)");
+  throw new FernetError(
+    "ERR_FERNET_SIGNATURE",
+    "the token's HMAC does not verify under any given key (wrong key or tampered token)",
+  );
 }

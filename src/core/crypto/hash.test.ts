@@ -6,7 +6,9 @@ import { hmacSha256, hmacSha256Hex, sha256, sha256Hex, timingSafeEqualBytes, tim
 type HmacCase = { case: number; key: string; data: string; hmacSha256: string; truncateBits?: number };
 
 function loadRfc4231(): HmacCase[] {
-  const raw: unknown = JSON.parse(readFileSync(new URL("../../../test/vectors/rfc4231-hmac-sha256.json", import.meta.url), "utf8"));
+  const raw: unknown = JSON.parse(
+    readFileSync(new URL("../../../test/vectors/rfc4231-hmac-sha256.json", import.meta.url), "utf8"),
+  );
   assert.ok(typeof raw === "object" && raw !== null && "cases" in raw && Array.isArray(raw.cases));
   return raw.cases as HmacCase[];
 }
@@ -14,7 +16,10 @@ function loadRfc4231(): HmacCase[] {
 const rfc4231 = loadRfc4231();
 
 test("RFC 4231 vectors file holds test cases 1 to 7", () => {
-  assert.deepEqual(rfc4231.map((c) => c.case), [1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(
+    rfc4231.map((c) => c.case),
+    [1, 2, 3, 4, 5, 6, 7],
+  );
 });
 
 for (const vector of rfc4231) {
@@ -37,7 +42,7 @@ test("HMAC-SHA-256 takes string key and data as UTF-8 (RFC 4231 test case 2)", (
   );
 });
 
-test("SHA-256 of \"abc\" matches FIPS 180-2 appendix B.1", () => {
+test('SHA-256 of "abc" matches FIPS 180-2 appendix B.1', () => {
   const expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
   assert.equal(sha256Hex("abc"), expected);
   assert.equal(sha256(Buffer.from("abc")).toString("hex"), expected);

@@ -9,7 +9,10 @@ const KEY_2 = Buffer.from("1f3e5d7c9b2a4e6d8c0b1a3f5e7d9c2b4a6e8d0c1b3a5f7e9d2c4
 const CTX: EncryptionContext = { table: "users", column: "totp_secret", row: "row-1" };
 const PLAINTEXT = "JBSWY3DPEHPK3PXP-a-totp-secret";
 
-const ring = createKeyring([{ id: "k2", key: KEY_2 }, { id: "k1", key: KEY_1 }]);
+const ring = createKeyring([
+  { id: "k2", key: KEY_2 },
+  { id: "k1", key: KEY_1 },
+]);
 const envelope = ring.encrypt(PLAINTEXT, CTX);
 
 function expectRefused(candidate: string, context: EncryptionContext, code: KeyringErrorCode): void {
@@ -19,10 +22,17 @@ function expectRefused(candidate: string, context: EncryptionContext, code: Keyr
     assert.ok(error instanceof KeyringError, `expected a KeyringError, got ${String(error)}`);
     assert.equal(error.code, code, error.message);
     // The refusal must not hand back anything worth having.
-    for (const secret of [PLAINTEXT, KEY_1.toString("base64"), KEY_2.toString("base64"), KEY_1.toString("hex"), KEY_2.toString("hex")]) {
+    for (const secret of [
+      PLAINTEXT,
+      KEY_1.toString("base64"),
+      KEY_2.toString("base64"),
+      KEY_1.toString("hex"),
+      KEY_2.toString("hex"),
+    ]) {
       assert.ok(!error.message.includes(secret), `message leaks: ${error.message}`);
     }
-    if (typeof candidate === "string" && candidate.length > 8) assert.ok(!error.message.includes(candidate), "message echoes the envelope");
+    if (typeof candidate === "string" && candidate.length > 8)
+      assert.ok(!error.message.includes(candidate), "message echoes the envelope");
     return;
   }
   assert.fail(`accepted a tampered envelope (expected ${code})`);
@@ -73,14 +83,17 @@ test("context fields cannot be shifted across their boundaries", () => {
   expectRefused(shifted, { table: "a", column: "b.c", row: "r" }, "ERR_DECRYPT_FAILED");
   const joined = ring.encrypt(PLAINTEXT, { table: "a", column: "b", row: "c" });
   expectRefused(joined, { table: "a", column: "", row: "b\u0000c" }, "ERR_DECRYPT_FAILED");
-  expectRefused(joined, { table: "a\",\"b", column: "c", row: "" }, "ERR_DECRYPT_FAILED");
+  expectRefused(joined, { table: 'a","b', column: "c", row: "" }, "ERR_DECRYPT_FAILED");
 });
 
 test("a changed key id in the envelope is refused, even where both ids hold the same key", () => {
   expectRefused(envelope.replace(/^bw1\.k2\./, "bw1.k1."), CTX, "ERR_DECRYPT_FAILED");
   // The key id is part of the associated data, so relabelling fails even when
   // the bytes under both ids are the same.
-  const aliased = createKeyring([{ id: "k2", key: KEY_2 }, { id: "alias", key: KEY_2 }]);
+  const aliased = createKeyring([
+    { id: "k2", key: KEY_2 },
+    { id: "alias", key: KEY_2 },
+  ]);
   const sealed = aliased.encrypt(PLAINTEXT, CTX);
   assert.throws(
     () => aliased.decrypt(sealed.replace(/^bw1\.k2\./, "bw1.alias."), CTX),
@@ -99,17 +112,37 @@ test("a truncated envelope is refused", () => {
   expectRefused("bw1.k2", CTX, "ERR_MALFORMED_ENVELOPE");
   expectRefused("bw1.k2.", CTX, "ERR_MALFORMED_ENVELOPE");
   // Shorter than nonce + tag.
-  expectRefused(editBody((b) => b.subarray(0, 27)), CTX, "ERR_MALFORMED_ENVELOPE");
-  expectRefused(editBody((b) => b.subarray(0, 12)), CTX, "ERR_MALFORMED_ENVELOPE");
+  expectRefused(
+    editBody((b) => b.subarray(0, 27)),
+    CTX,
+    "ERR_MALFORMED_ENVELOPE",
+  );
+  expectRefused(
+    editBody((b) => b.subarray(0, 12)),
+    CTX,
+    "ERR_MALFORMED_ENVELOPE",
+  );
   // Long enough to parse, but the tag is now made of other bytes.
-  expectRefused(editBody((b) => b.subarray(0, b.length - 1)), CTX, "ERR_DECRYPT_FAILED");
-  expectRefused(editBody((b) => b.subarray(0, 28)), CTX, "ERR_DECRYPT_FAILED");
+  expectRefused(
+    editBody((b) => b.subarray(0, b.length - 1)),
+    CTX,
+    "ERR_DECRYPT_FAILED",
+  );
+  expectRefused(
+    editBody((b) => b.subarray(0, 28)),
+    CTX,
+    "ERR_DECRYPT_FAILED",
+  );
   // Cut mid-character: no longer canonical base64url.
   expectRefused(envelope.slice(0, -1), CTX, "ERR_MALFORMED_ENVELOPE");
 });
 
 test("extended or re-encoded envelopes are refused", () => {
-  expectRefused(editBody((b) => Buffer.concat([b, Buffer.from([0])])), CTX, "ERR_DECRYPT_FAILED");
+  expectRefused(
+    editBody((b) => Buffer.concat([b, Buffer.from([0])])),
+    CTX,
+    "ERR_DECRYPT_FAILED",
+  );
   expectRefused(`${envelope}.extra`, CTX, "ERR_MALFORMED_ENVELOPE");
   expectRefused(`${envelope}=`, CTX, "ERR_MALFORMED_ENVELOPE");
   expectRefused(` ${envelope}`, CTX, "ERR_MALFORMED_ENVELOPE");
@@ -136,7 +169,13 @@ test("an empty string or a non-string is refused", () => {
 
 test("keyIdOf and needsRotation refuse malformed envelopes the same way", () => {
   for (const bad of ["", "bw2.k2.AAAA", "bw1.k2"]) {
-    assert.throws(() => ring.keyIdOf(bad), (e: unknown) => e instanceof KeyringError && e.code === "ERR_MALFORMED_ENVELOPE");
-    assert.throws(() => ring.needsRotation(bad), (e: unknown) => e instanceof KeyringError && e.code === "ERR_MALFORMED_ENVELOPE");
+    assert.throws(
+      () => ring.keyIdOf(bad),
+      (e: unknown) => e instanceof KeyringError && e.code === "ERR_MALFORMED_ENVELOPE",
+    );
+    assert.throws(
+      () => ring.needsRotation(bad),
+      (e: unknown) => e instanceof KeyringError && e.code === "ERR_MALFORMED_ENVELOPE",
+    );
   }
 });

@@ -62,7 +62,10 @@ test("decrypting with an older (non-first) key works, and the envelope needs rot
   const before = createKeyring([{ id: "k1", key: KEY_A }]);
   const old = before.encrypt("written before the rotation", CTX);
 
-  const after = createKeyring([{ id: "k2", key: KEY_B }, { id: "k1", key: KEY_A }]);
+  const after = createKeyring([
+    { id: "k2", key: KEY_B },
+    { id: "k1", key: KEY_A },
+  ]);
   assert.equal(after.decryptString(old, CTX), "written before the rotation");
   assert.equal(after.keyIdOf(old), "k1");
   assert.equal(after.needsRotation(old), true);
@@ -80,7 +83,11 @@ test("two encryptions of the same plaintext differ (fresh nonce each time)", () 
   for (let i = 0; i < 200; i++) {
     const envelope = ring.encrypt("same plaintext", CTX);
     seen.add(envelope);
-    nonces.add(Buffer.from(envelope.split(".")[2] ?? "", "base64url").subarray(0, 12).toString("hex"));
+    nonces.add(
+      Buffer.from(envelope.split(".")[2] ?? "", "base64url")
+        .subarray(0, 12)
+        .toString("hex"),
+    );
   }
   assert.equal(seen.size, 200);
   assert.equal(nonces.size, 200);
@@ -139,7 +146,14 @@ test("createKeyring refuses no keys, bad ids, duplicate ids and wrong key sizes"
   assertKeyringError(() => createKeyring([]), "ERR_KEYRING_CONFIG");
   assertKeyringError(() => createKeyring([{ id: "", key: KEY_A }]), "ERR_KEYRING_CONFIG");
   assertKeyringError(() => createKeyring([{ id: "a/b", key: KEY_A }]), "ERR_KEYRING_CONFIG");
-  assertKeyringError(() => createKeyring([{ id: "k1", key: KEY_A }, { id: "k1", key: KEY_B }]), "ERR_KEYRING_CONFIG");
+  assertKeyringError(
+    () =>
+      createKeyring([
+        { id: "k1", key: KEY_A },
+        { id: "k1", key: KEY_B },
+      ]),
+    "ERR_KEYRING_CONFIG",
+  );
   assertKeyringError(() => createKeyring([{ id: "k1", key: KEY_A.subarray(0, 16) }]), "ERR_KEYRING_CONFIG");
   assertKeyringError(() => createKeyring([{ id: "k1", key: new Uint8Array(64).fill(7) }]), "ERR_KEYRING_CONFIG");
 });
@@ -171,10 +185,21 @@ test("generateKeyringEntry makes a parseable id:<base64 of 32 bytes> entry", () 
   assert.equal(rotated.ids.length, 2);
 });
 
-type GcmVector = { group: string; count?: number; key: string; iv: string; pt: string; aad: string; ct: string; tag: string };
+type GcmVector = {
+  group: string;
+  count?: number;
+  key: string;
+  iv: string;
+  pt: string;
+  aad: string;
+  ct: string;
+  tag: string;
+};
 
 function loadNistGcm(): GcmVector[] {
-  const raw: unknown = JSON.parse(readFileSync(new URL("../../../test/vectors/nist-aes256-gcm.json", import.meta.url), "utf8"));
+  const raw: unknown = JSON.parse(
+    readFileSync(new URL("../../../test/vectors/nist-aes256-gcm.json", import.meta.url), "utf8"),
+  );
   assert.ok(typeof raw === "object" && raw !== null && "cases" in raw && Array.isArray(raw.cases));
   return raw.cases as GcmVector[];
 }

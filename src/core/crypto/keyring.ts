@@ -46,7 +46,8 @@ export type Keyring = {
 };
 
 /** Stable keyring error codes. */
-export type KeyringErrorCode = "ERR_KEYRING_CONFIG" | "ERR_UNKNOWN_KEY_ID" | "ERR_MALFORMED_ENVELOPE" | "ERR_DECRYPT_FAILED";
+export type KeyringErrorCode =
+  "ERR_KEYRING_CONFIG" | "ERR_UNKNOWN_KEY_ID" | "ERR_MALFORMED_ENVELOPE" | "ERR_DECRYPT_FAILED";
 
 /** A keyring configuration or decryption failure; messages never contain key material or plaintext. */
 export class KeyringError extends Error {
@@ -70,7 +71,9 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/;
 /** Parse an ENCRYPTION_KEYS setting (`id:base64,id2:base64`, first key active); throws ERR_KEYRING_CONFIG. */
 export function parseKeyring(spec: string): Keyring {
   if (typeof spec !== "string" || spec.trim() === "") {
-    throw configError("ENCRYPTION_KEYS is empty; set it to id:<base64 of 32 random bytes> (`bulwark secrets generate`)");
+    throw configError(
+      "ENCRYPTION_KEYS is empty; set it to id:<base64 of 32 random bytes> (`bulwark secrets generate`)",
+    );
   }
   const entries = spec.split(",").map((raw, index) => {
     const entry = raw.trim();
@@ -124,7 +127,10 @@ export function createKeyring(keys: { id: string; key: Uint8Array }[]): Keyring 
     } catch {
       // One message for every cause (wrong key, wrong context, tampering) and
       // nothing from the envelope, the key or the underlying error.
-      throw new KeyringError("ERR_DECRYPT_FAILED", "envelope failed authentication (wrong key, wrong context or tampered data)");
+      throw new KeyringError(
+        "ERR_DECRYPT_FAILED",
+        "envelope failed authentication (wrong key, wrong context or tampered data)",
+      );
     }
   };
 
@@ -163,7 +169,12 @@ export function generateKeyringEntry(id: string = defaultKeyId()): string {
  * AES-256-GCM with a 16-byte tag; returns ciphertext ‖ tag.
  * @internal the one encryption path of the keyring, exported so the NIST vectors test exactly this code.
  */
-export function sealAes256Gcm(key: Uint8Array | KeyObject, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+export function sealAes256Gcm(
+  key: Uint8Array | KeyObject,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Buffer {
   // GCM accepts other nonce lengths, but only 96 bits is used directly as the
   // counter block; anything else is hashed first and weakens the bounds.
   if (nonce.length !== NONCE_BYTES) throw new RangeError(`AES-256-GCM nonce must be ${NONCE_BYTES} bytes`);
@@ -176,7 +187,12 @@ export function sealAes256Gcm(key: Uint8Array | KeyObject, nonce: Uint8Array, pl
  * Open ciphertext ‖ tag sealed by sealAes256Gcm; throws if authentication fails.
  * @internal the one decryption path of the keyring, exported so the NIST vectors test exactly this code.
  */
-export function openAes256Gcm(key: Uint8Array | KeyObject, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
+export function openAes256Gcm(
+  key: Uint8Array | KeyObject,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Buffer {
   if (nonce.length !== NONCE_BYTES) throw new RangeError(`AES-256-GCM nonce must be ${NONCE_BYTES} bytes`);
   if (sealed.length < TAG_BYTES) throw new RangeError("AES-256-GCM input is shorter than its tag");
   // authTagLength is fixed at 16: without it Node accepts a truncated tag
@@ -218,7 +234,8 @@ function decodeKey(encoded: string, label: string): Uint8Array {
   if (!BASE64_ANY.test(encoded)) throw configError(`${label}: the key is not base64 or base64url`);
   const canonical = encoded.replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
   const bytes = Buffer.from(canonical, "base64url");
-  if (bytes.length !== KEY_BYTES) throw configError(`${label}: the key must decode to exactly ${KEY_BYTES} bytes, not ${bytes.length}`);
+  if (bytes.length !== KEY_BYTES)
+    throw configError(`${label}: the key must decode to exactly ${KEY_BYTES} bytes, not ${bytes.length}`);
   // Refuse non-canonical text (stray low bits in the last character): two
   // different settings must never silently be the same key.
   if (bytes.toString("base64url") !== canonical) throw configError(`${label}: the key is not canonical base64`);

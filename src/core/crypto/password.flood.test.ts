@@ -57,7 +57,10 @@ test("with 1 slot and a queue of 2, ten verifications at once: 3 accepted, 7 ref
   const firstAccepted = settled.findIndex((s) => s.ok);
   assert.equal(firstAccepted, 7, JSON.stringify(settled));
   // The first three callers (FIFO) are the ones served.
-  assert.deepEqual(settled.filter((s) => s.ok).map((s) => s.index), [0, 1, 2]);
+  assert.deepEqual(
+    settled.filter((s) => s.ok).map((s) => s.index),
+    [0, 1, 2],
+  );
 
   assert.ok(samples > 0);
   assert.ok(maxInFlight <= 1, `inFlight reached ${maxInFlight}`);
@@ -74,8 +77,14 @@ test("hash and verifyDummy share the same cap and queue", async () => {
   const hasher = createPasswordHasher({ maxConcurrent: 1, maxQueue: 1 });
   const first = hasher.hash(PASSWORD);
   const second = hasher.verifyDummy(PASSWORD);
-  await assert.rejects(hasher.hash(PASSWORD), (error: unknown) => error instanceof AppError && error.code === "service_unavailable");
-  await assert.rejects(hasher.verifyDummy(PASSWORD), (error: unknown) => error instanceof AppError && error.code === "service_unavailable");
+  await assert.rejects(
+    hasher.hash(PASSWORD),
+    (error: unknown) => error instanceof AppError && error.code === "service_unavailable",
+  );
+  await assert.rejects(
+    hasher.verifyDummy(PASSWORD),
+    (error: unknown) => error instanceof AppError && error.code === "service_unavailable",
+  );
   assert.match(await first, /^\$argon2id\$/);
   assert.equal(await second, false);
   assert.deepEqual(hasher.stats(), { hashes: 1, verifications: 1, inFlight: 0, queued: 0 });
@@ -84,5 +93,8 @@ test("hash and verifyDummy share the same cap and queue", async () => {
 test("a queue of 0 admits only maxConcurrent calls", async () => {
   const hasher = createPasswordHasher({ maxConcurrent: 2, maxQueue: 0 });
   const results = await Promise.allSettled([1, 2, 3, 4].map(() => hasher.verifyDummy(PASSWORD)));
-  assert.deepEqual(results.map((r) => r.status), ["fulfilled", "fulfilled", "rejected", "rejected"]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ["fulfilled", "fulfilled", "rejected", "rejected"],
+  );
 });

@@ -6,7 +6,16 @@ import bcryptjs from "bcryptjs";
 import { argon2d, argon2i, argon2id, argon2Verify } from "hash-wasm";
 import { ARGON2ID_PARAMS, createPasswordHasher } from "./password.js";
 
-type Argon2Case = { type: "argon2id" | "argon2i"; t: number; m: number; p: number; password: string; salt: string; hex: string; phc: string };
+type Argon2Case = {
+  type: "argon2id" | "argon2i";
+  t: number;
+  m: number;
+  p: number;
+  password: string;
+  salt: string;
+  hex: string;
+  phc: string;
+};
 type BcryptCase = { origin: string; password: string; hash: string };
 
 function loadCases<T>(file: string): T[] {
@@ -97,7 +106,11 @@ test("Argon2 reference implementation vectors file holds argon2id and argon2i ca
   for (const c of argon2Vectors) {
     // The PHC string's tag is the published raw output, and its parameters are the case's.
     assert.equal(Buffer.from(c.phc.split("$").at(-1) ?? "", "base64").toString("hex"), c.hex);
-    assert.ok(c.phc.startsWith(`$${c.type}$v=19$m=${c.m},t=${c.t},p=${c.p}$${Buffer.from(c.salt).toString("base64").replace(/=+$/, "")}$`));
+    assert.ok(
+      c.phc.startsWith(
+        `$${c.type}$v=19$m=${c.m},t=${c.t},p=${c.p}$${Buffer.from(c.salt).toString("base64").replace(/=+$/, "")}$`,
+      ),
+    );
   }
 });
 
@@ -110,7 +123,10 @@ for (const c of argon2Vectors) {
 
 test("bcrypt vectors file covers $2a$, $2b$ and $2y$", () => {
   for (const label of ["$2a$", "$2b$", "$2y$"]) {
-    assert.ok(bcryptVectors.some((c) => c.hash.startsWith(label)), label);
+    assert.ok(
+      bcryptVectors.some((c) => c.hash.startsWith(label)),
+      label,
+    );
   }
 });
 
@@ -150,7 +166,10 @@ test("needsRehash: false for a current hash, true for bcrypt, argon2i/d and weak
   assert.equal(hasher.needsRehash(await foreignArgon2("argon2d", { kind: "d" })), true);
   assert.equal(hasher.needsRehash(await foreignArgon2("less memory", { m: 4096 })), true);
   assert.equal(hasher.needsRehash(await foreignArgon2("fewer passes", { t: 1 })), true);
-  assert.equal(hasher.needsRehash(await foreignArgon2("argon2id m=12288 t=3 p=1 (OWASP's third option)", { m: 12288, t: 3 })), true);
+  assert.equal(
+    hasher.needsRehash(await foreignArgon2("argon2id m=12288 t=3 p=1 (OWASP's third option)", { m: 12288, t: 3 })),
+    true,
+  );
   // The reference vectors use an 8-byte salt, below the 16 bytes of a new hash.
   const reference = argon2Vectors.find((c) => c.type === "argon2id" && c.m === 65536 && c.t === 2);
   assert.ok(reference);

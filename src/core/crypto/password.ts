@@ -66,7 +66,8 @@ export type PasswordHasher = {
 /** Creates a password hasher whose hash and verify calls share one concurrency cap and one bounded queue. */
 export function createPasswordHasher(options: PasswordHasherOptions = {}): PasswordHasher {
   const maxConcurrent = options.maxConcurrent ?? defaultConcurrency();
-  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError("maxConcurrent must be an integer of at least 1");
+  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1)
+    throw new RangeError("maxConcurrent must be an integer of at least 1");
   const maxQueue = options.maxQueue ?? 64 * maxConcurrent;
   if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError("maxQueue must be a non-negative integer");
 
@@ -170,7 +171,13 @@ function defaultConcurrency(): number {
 }
 
 function argon2Options(): Argon2Options {
-  return { algorithm: ARGON2ID, version: VERSION_0X13, ...ARGON2ID_PARAMS, outputLen: TAG_BYTES, salt: randomBytes(SALT_BYTES) };
+  return {
+    algorithm: ARGON2ID,
+    version: VERSION_0X13,
+    ...ARGON2ID_PARAMS,
+    outputLen: TAG_BYTES,
+    salt: randomBytes(SALT_BYTES),
+  };
 }
 
 function parseArgon2(stored: string): Argon2Parsed | undefined {

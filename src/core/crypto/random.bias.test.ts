@@ -14,7 +14,10 @@ test("every base62 character is drawn with probability 1/62: no count strays 7 s
   const sigma = Math.sqrt(62 * perSymbol * (1 / 62) * (61 / 62));
   for (const ch of BASE62) {
     const count = counts.get(ch) ?? 0;
-    assert.ok(Math.abs(count - perSymbol) < 7 * sigma, `${ch}: ${count} draws, expected ${perSymbol} ± ${Math.round(7 * sigma)}`);
+    assert.ok(
+      Math.abs(count - perSymbol) < 7 * sigma,
+      `${ch}: ${count} draws, expected ${perSymbol} ± ${Math.round(7 * sigma)}`,
+    );
   }
 });
 

@@ -17,7 +17,8 @@ export function randomToken(bytes = 32): string {
 
 /** A string of `length` characters drawn uniformly and independently from BASE62. */
 export function randomBase62(length: number): string {
-  if (!Number.isInteger(length) || length < 0) throw new RangeError("randomBase62: length must be a non-negative integer");
+  if (!Number.isInteger(length) || length < 0)
+    throw new RangeError("randomBase62: length must be a non-negative integer");
   let out = "";
   while (out.length < length) {
     // Rejection sampling keeps 248/256 of the bytes on average, so ask for a
@@ -46,6 +47,7 @@ export function encodeBase62(n: bigint | number, width?: number): string {
   if (!Number.isInteger(width) || width < 1) throw new RangeError("encodeBase62: width must be a positive integer");
   // A fixed-width field (such as a checksum) that silently grows would shift
   // every field after it; refuse instead of returning a longer string.
-  if (digits.length > width) throw new RangeError(`encodeBase62: value needs ${digits.length} digits, more than width ${width}`);
+  if (digits.length > width)
+    throw new RangeError(`encodeBase62: value needs ${digits.length} digits, more than width ${width}`);
   return digits.padStart(width, "0");
 }

@@ -6,8 +6,10 @@ import { bearer, login, register, signedIn } from "../../../test/identity.js";
 import { startSmtp, tokenIn } from "../../../test/mail.js";
 
 type App = { app: import("fastify").FastifyInstance };
-const verify = (t: App, token: string, headers: Record<string, string> = {}) => t.app.inject({ method: "POST", url: "/api/auth/email/verify", payload: { token }, headers });
-const me = async (t: App, access: string) => (await t.app.inject({ url: "/api/users/me", headers: bearer(access) })).json().user;
+const verify = (t: App, token: string, headers: Record<string, string> = {}) =>
+  t.app.inject({ method: "POST", url: "/api/auth/email/verify", payload: { token }, headers });
+const me = async (t: App, access: string) =>
+  (await t.app.inject({ url: "/api/users/me", headers: bearer(access) })).json().user;
 
 test("an admin address registered by someone else gives them nothing when the owner clicks the mailed link", async () => {
   const smtp = await startSmtp();
@@ -26,7 +28,9 @@ test("an admin address registered by someone else gives them nothing when the ow
     assert.equal(after.email_verified, true, "the address is proven");
     assert.equal(after.role, "user", "the role is not");
     assert.equal((await t.app.inject({ url: "/api/admin/users", headers: bearer(access) })).statusCode, 403);
-    const event = (await t.app.bulwark.audit.query({ eventType: "email.verified" })).events.find((e) => e.target === attacker.userId)!;
+    const event = (await t.app.bulwark.audit.query({ eventType: "email.verified" })).events.find(
+      (e) => e.target === attacker.userId,
+    )!;
     assert.equal(event.metadata.role_granted, null);
   } finally {
     await t.close();
@@ -43,17 +47,27 @@ test("the admin role is granted only when the link is confirmed inside the accou
     const stranger = await signedIn(t.app);
     await t.app.bulwark.mailer.idle();
     // Confirmed with another account's session: verified, not promoted.
-    assert.equal((await verify(t, tokenIn(smtp.to("boss@example.com", "confirm your email")[0]), bearer(stranger.access))).statusCode, 204);
+    assert.equal(
+      (await verify(t, tokenIn(smtp.to("boss@example.com", "confirm your email")[0]), bearer(stranger.access)))
+        .statusCode,
+      204,
+    );
     assert.equal((await me(t, access)).role, "user");
     assert.equal((await me(t, stranger.access)).role, "user");
     // The verified owner asks again from their own session: a new link, and this time it grants.
-    assert.equal((await t.app.inject({ method: "POST", url: "/api/auth/email/verify/request", headers: bearer(access) })).statusCode, 202);
+    assert.equal(
+      (await t.app.inject({ method: "POST", url: "/api/auth/email/verify/request", headers: bearer(access) }))
+        .statusCode,
+      202,
+    );
     await t.app.bulwark.mailer.idle();
     const second = smtp.to("boss@example.com", "confirm your email")[1];
     assert.equal((await verify(t, tokenIn(second), bearer(access))).statusCode, 204);
     assert.equal((await me(t, access)).role, "admin");
     assert.equal((await t.app.inject({ url: "/api/admin/users", headers: bearer(access) })).statusCode, 200);
-    const granted = (await t.app.bulwark.audit.query({ eventType: "email.verified" })).events.filter((e) => e.target === boss.userId);
+    const granted = (await t.app.bulwark.audit.query({ eventType: "email.verified" })).events.filter(
+      (e) => e.target === boss.userId,
+    );
     assert.deepEqual(granted.map((e) => e.metadata.role_granted).sort(), ["admin", null]);
     // An ordinary address's mail says nothing about administrator rights.
     const plain = smtp.to(stranger.email, "confirm your email")[0];

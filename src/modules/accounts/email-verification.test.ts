@@ -9,8 +9,10 @@ import { bearer, login, register, signedIn } from "../../../test/identity.js";
 import { startSmtp, tokenIn } from "../../../test/mail.js";
 
 type App = { app: import("fastify").FastifyInstance };
-const verify = (t: App, token: string) => t.app.inject({ method: "POST", url: "/api/auth/email/verify", payload: { token } });
-const me = async (t: App, access: string) => (await t.app.inject({ url: "/api/users/me", headers: bearer(access) })).json().user;
+const verify = (t: App, token: string) =>
+  t.app.inject({ method: "POST", url: "/api/auth/email/verify", payload: { token } });
+const me = async (t: App, access: string) =>
+  (await t.app.inject({ url: "/api/users/me", headers: bearer(access) })).json().user;
 
 test("registration mails a verification link; the token verifies once", async () => {
   const smtp = await startSmtp();
@@ -27,7 +29,11 @@ test("registration mails a verification link; the token verifies once", async ()
     const again = await verify(t, token);
     assert.equal(again.statusCode, 400, "single use");
     assert.equal(again.json().error.code, "invalid_request");
-    assert.equal(JSON.stringify(await t.store.db.execute(sql`select * from account_tokens`)).includes(token), false, "stored hashed");
+    assert.equal(
+      JSON.stringify(await t.store.db.execute(sql`select * from account_tokens`)).includes(token),
+      false,
+      "stored hashed",
+    );
     const events = (await t.app.bulwark.audit.query({ eventType: "email.verified", result: "success" })).events;
     assert.equal(events.length, 1);
     assert.equal(events[0]!.target, user.userId);
@@ -48,18 +54,33 @@ test("a verification token expires after 24 hours; a new request mails a new lin
     t.clock.advance(24 * 3_600_000 + 1_000);
     assert.equal((await verify(t, first)).statusCode, 400, "expired");
     user.access = (await login(t.app, user, { device_token: user.deviceToken })).json().access_token;
-    const request = await t.app.inject({ method: "POST", url: "/api/auth/email/verify/request", headers: bearer(user.access) });
+    const request = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/email/verify/request",
+      headers: bearer(user.access),
+    });
     assert.equal(request.statusCode, 202);
     await t.app.bulwark.mailer.idle();
     const second = tokenIn(smtp.to(email, "confirm your email")[1]);
     assert.notEqual(second, first);
-    const third = await t.app.inject({ method: "POST", url: "/api/auth/email/verify/request", headers: bearer(user.access) });
+    const third = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/email/verify/request",
+      headers: bearer(user.access),
+    });
     assert.equal(third.statusCode, 202);
     await t.app.bulwark.mailer.idle();
     assert.equal((await verify(t, second)).statusCode, 400, "superseded by the newer link");
     assert.equal((await verify(t, tokenIn(smtp.to(email, "confirm your email")[2]))).statusCode, 204);
-    assert.equal((await t.app.bulwark.audit.query({ eventType: "email.verify_request", result: "success" })).events.length, 2);
-    assert.equal((await t.app.inject({ method: "POST", url: "/api/auth/email/verify/request" })).statusCode, 401, "signed-in only");
+    assert.equal(
+      (await t.app.bulwark.audit.query({ eventType: "email.verify_request", result: "success" })).events.length,
+      2,
+    );
+    assert.equal(
+      (await t.app.inject({ method: "POST", url: "/api/auth/email/verify/request" })).statusCode,
+      401,
+      "signed-in only",
+    );
   } finally {
     await t.close();
     await smtp.close();
@@ -74,7 +95,12 @@ test("changing the email resets verification, mails the new address, and the old
     const oldEmail = `${user.username.toLowerCase()}@example.com`;
     await t.app.bulwark.mailer.idle();
     const oldToken = tokenIn(smtp.to(oldEmail, "confirm your email")[0]);
-    const patch = await t.app.inject({ method: "PATCH", url: "/api/users/me", headers: bearer(user.access), payload: { email: "new-home@example.com", current_password: user.password } });
+    const patch = await t.app.inject({
+      method: "PATCH",
+      url: "/api/users/me",
+      headers: bearer(user.access),
+      payload: { email: "new-home@example.com", current_password: user.password },
+    });
     assert.equal(patch.statusCode, 200, patch.body);
     assert.equal(patch.json().user.email_verified, false);
     assert.equal((await verify(t, oldToken)).statusCode, 400, "a link to the old address does not verify the new one");
@@ -83,7 +109,12 @@ test("changing the email resets verification, mails the new address, and the old
     assert.equal((await verify(t, newToken)).statusCode, 204);
     assert.equal((await me(t, user.access)).email_verified, true);
     // Verified, then changed again: unverified again.
-    await t.app.inject({ method: "PATCH", url: "/api/users/me", headers: bearer(user.access), payload: { email: "third@example.com", current_password: user.password } });
+    await t.app.inject({
+      method: "PATCH",
+      url: "/api/users/me",
+      headers: bearer(user.access),
+      payload: { email: "third@example.com", current_password: user.password },
+    });
     assert.equal((await me(t, user.access)).email_verified, false);
   } finally {
     await t.close();
@@ -102,7 +133,12 @@ test("an ADMIN_EMAILS address becomes admin on verification, not at registration
     assert.equal((await t.app.inject({ url: "/api/admin/users", headers: bearer(access) })).statusCode, 403);
     await t.app.bulwark.mailer.idle();
     // Confirmed inside the account's own session (see admin-email.squatting.test.ts for the plain link).
-    const confirm = await t.app.inject({ method: "POST", url: "/api/auth/email/verify", payload: { token: tokenIn(smtp.to("boss@example.com", "confirm your email")[0]) }, headers: bearer(access) });
+    const confirm = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/email/verify",
+      payload: { token: tokenIn(smtp.to("boss@example.com", "confirm your email")[0]) },
+      headers: bearer(access),
+    });
     assert.equal(confirm.statusCode, 204);
     assert.equal((await me(t, access)).role, "admin");
     assert.equal((await t.app.inject({ url: "/api/admin/users", headers: bearer(access) })).statusCode, 200);

@@ -3,7 +3,14 @@ import { defineModule } from "../module.js";
 import { accountRoutes } from "./routes.js";
 import { createAccountService, type AccountService } from "./service.js";
 
-export { createAccountService, userView, type AccountService, type UserView, type LoginCandidate, type Prove } from "./service.js";
+export {
+  createAccountService,
+  userView,
+  type AccountService,
+  type UserView,
+  type LoginCandidate,
+  type Prove,
+} from "./service.js";
 export { emailKeyOf, isAdminEmail } from "./admin-email.js";
 export { checkPassword, normalizePassword } from "./password-policy.js";
 export { Password, UserEnvelope, PatchMeBody, PasswordBody } from "./schema.js";
@@ -15,20 +22,46 @@ declare module "../module.js" {
 }
 
 const EVENTS = {
-  "user.register": { description: "An account was registered.", webhook: { event: "user.created", results: ["success"] }, targetIsUser: true },
+  "user.register": {
+    description: "An account was registered.",
+    webhook: { event: "user.created", results: ["success"] },
+    targetIsUser: true,
+  },
   "user.import": { description: "An operator imported an account with its password hash." },
   "user.update": { description: "A user changed their profile (the field names are recorded, never the values)." },
-  "user.disabled": { description: "An admin or operator disabled an account; its sessions and keys ended.", webhook: { event: "user.disabled", results: ["success"] }, targetIsUser: true },
+  "user.disabled": {
+    description: "An admin or operator disabled an account; its sessions and keys ended.",
+    webhook: { event: "user.disabled", results: ["success"] },
+    targetIsUser: true,
+  },
   "user.enabled": { description: "An admin or operator enabled an account again." },
   "user.promote": { description: "An account was given the admin role." },
   "user.demote": { description: "An admin took the admin role from an account (never the last admin's)." },
-  "password.changed": { description: "A user changed their password; their other sessions ended.", webhook: { event: "password.changed", results: ["success"] }, targetIsUser: true },
+  "password.changed": {
+    description: "A user changed their password; their other sessions ended.",
+    webhook: { event: "password.changed", results: ["success"] },
+    targetIsUser: true,
+  },
   "password.reset_request": { description: "Someone asked for a reset link (the outcome says whether one was sent)." },
-  "password.reset": { description: "A password was set with a reset link; every session ended.", webhook: { event: "password.reset", results: ["success"] }, targetIsUser: true },
+  "password.reset": {
+    description: "A password was set with a reset link; every session ended.",
+    webhook: { event: "password.reset", results: ["success"] },
+    targetIsUser: true,
+  },
   "email.verify_request": { description: "A user asked for a new verification link." },
-  "email.change_undone": { description: "An email change was undone with the link mailed to the old address; every session ended.", webhook: { event: "email.change_undone", results: ["success"] }, targetIsUser: true },
-  "email.verified": { description: "An address was proven by its link, or marked proven by an operator; the admin role is granted only for an admin address confirmed inside the account's own session (`role_granted`, `in_session`)." },
-  "user.expired": { description: "A registration whose address was never proven outlived UNVERIFIED_ACCOUNT_TTL and was deleted, freeing its username and address." },
+  "email.change_undone": {
+    description: "An email change was undone with the link mailed to the old address; every session ended.",
+    webhook: { event: "email.change_undone", results: ["success"] },
+    targetIsUser: true,
+  },
+  "email.verified": {
+    description:
+      "An address was proven by its link, or marked proven by an operator; the admin role is granted only for an admin address confirmed inside the account's own session (`role_granted`, `in_session`).",
+  },
+  "user.expired": {
+    description:
+      "A registration whose address was never proven outlived UNVERIFIED_ACCOUNT_TTL and was deleted, freeing its username and address.",
+  },
   "invitation.create": { description: "An admin invited an address (the address and the expiry; never the link)." },
   "invitation.revoke": { description: "An admin ended a pending invitation." },
   "invitation.accept": { description: "An invitation's link created an account (the invitation is used up)." },
@@ -47,5 +80,8 @@ export const accountsModule = defineModule({
   auditEvents: EVENTS,
   start: (accounts) => accounts.start(),
   // Registrations nobody confirmed stop holding their address (registering it again also reclaims it at once).
-  prune: async (accounts) => ({ unverified_accounts: await accounts.pruneUnverified(), invitations: await accounts.invitations.prune() }),
+  prune: async (accounts) => ({
+    unverified_accounts: await accounts.pruneUnverified(),
+    invitations: await accounts.invitations.prune(),
+  }),
 });

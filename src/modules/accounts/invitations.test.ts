@@ -16,21 +16,39 @@ test("REGISTRATION=invite: open sign-up is refused; an admin's invitation makes 
   // Two instances of one deployment (same database and secrets): the first still open, to set the scene.
   const secrets = testSecrets();
   const t = await startApp({ env: { ...limits, ...secrets, SMTP_URL: smtp.url, REGISTRATION: "open" } });
-  const invite = await startApp({ store: t.store, clock: t.clock, env: { ...limits, ...secrets, SMTP_URL: smtp.url, REGISTRATION: "invite", APP_NAME: "Acme" } });
+  const invite = await startApp({
+    store: t.store,
+    clock: t.clock,
+    env: { ...limits, ...secrets, SMTP_URL: smtp.url, REGISTRATION: "invite", APP_NAME: "Acme" },
+  });
   try {
     const admin = await signedIn(t.app);
     await t.app.bulwark.accounts.promote(admin.username, { userId: null });
     const adminLogin = (await login(invite.app, admin)).json().access_token as string;
 
-    const register = await invite.app.inject({ method: "POST", url: "/api/auth/register", payload: { username: "stranger", email: "stranger@example.com", password: goodPassword() } });
+    const register = await invite.app.inject({
+      method: "POST",
+      url: "/api/auth/register",
+      payload: { username: "stranger", email: "stranger@example.com", password: goodPassword() },
+    });
     assert.equal(register.statusCode, 403, register.body);
     assert.match(register.json().error.message, /invitation/);
 
     const member = await signedIn(t.app);
-    const notAdmin = await invite.app.inject({ method: "POST", url: "/api/admin/invitations", headers: bearer((await login(invite.app, member)).json().access_token), payload: { email: "x@example.com" } });
+    const notAdmin = await invite.app.inject({
+      method: "POST",
+      url: "/api/admin/invitations",
+      headers: bearer((await login(invite.app, member)).json().access_token),
+      payload: { email: "x@example.com" },
+    });
     assert.equal(notAdmin.statusCode, 403);
 
-    const created = await invite.app.inject({ method: "POST", url: "/api/admin/invitations", headers: bearer(adminLogin), payload: { email: "Invitee@Example.com", expires_in_days: 2 } });
+    const created = await invite.app.inject({
+      method: "POST",
+      url: "/api/admin/invitations",
+      headers: bearer(adminLogin),
+      payload: { email: "Invitee@Example.com", expires_in_days: 2 },
+    });
     assert.equal(created.statusCode, 201, created.body);
     assert.equal(JSON.stringify(created.json()).includes("token"), false, "the link goes by mail only");
     await invite.app.bulwark.mailer.idle();
@@ -42,7 +60,12 @@ test("REGISTRATION=invite: open sign-up is refused; an admin's invitation makes 
     const stored = JSON.stringify(rowsOf(await t.store.db.execute(sql`select * from invitations`)));
     assert.equal(stored.includes(token), false, "only an HMAC of the token is stored");
 
-    const accept = (username: string, password = goodPassword()) => invite.app.inject({ method: "POST", url: "/api/auth/invitations/accept", payload: { token, username, password } });
+    const accept = (username: string, password = goodPassword()) =>
+      invite.app.inject({
+        method: "POST",
+        url: "/api/auth/invitations/accept",
+        payload: { token, username, password },
+      });
     const weak = await accept("invitee", "password1234");
     assert.equal(weak.statusCode, 400, "a refused password leaves the invitation usable");
     const ok = await accept("invitee");
@@ -53,8 +76,18 @@ test("REGISTRATION=invite: open sign-up is refused; an admin's invitation makes 
     const twice = await accept("invitee2");
     assert.equal(twice.statusCode, 400, "single use");
 
-    const events = rowsOf<{ event_type: string; result: string }>(await t.store.db.execute(sql`select event_type, result from audit_logs where event_type like 'invitation.%' order by id`));
-    assert.deepEqual(events.map((e) => `${e.event_type}:${e.result}`).sort(), ["invitation.accept:failure", "invitation.accept:failure", "invitation.accept:success", "invitation.create:failure", "invitation.create:success"]);
+    const events = rowsOf<{ event_type: string; result: string }>(
+      await t.store.db.execute(
+        sql`select event_type, result from audit_logs where event_type like 'invitation.%' order by id`,
+      ),
+    );
+    assert.deepEqual(events.map((e) => `${e.event_type}:${e.result}`).sort(), [
+      "invitation.accept:failure",
+      "invitation.accept:failure",
+      "invitation.accept:success",
+      "invitation.create:failure",
+      "invitation.create:success",
+    ]);
   } finally {
     await invite.close();
     await t.close();
@@ -70,20 +103,44 @@ test("an invitation expires, can be revoked, and REGISTRATION=closed refuses bot
     await t.app.bulwark.accounts.promote(admin.username, { userId: null });
     const headers = bearer((await login(t.app, admin)).json().access_token);
     const invite = async (email: string) => {
-      const res = await t.app.inject({ method: "POST", url: "/api/admin/invitations", headers, payload: { email, expires_in_days: 1 } });
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/api/admin/invitations",
+        headers,
+        payload: { email, expires_in_days: 1 },
+      });
       assert.equal(res.statusCode, 201, `${res.body} ${JSON.stringify(headers)}`);
       await t.app.bulwark.mailer.idle();
       return { id: res.json().invitation.id as string, token: tokenIn(smtp.to(email)[0]) };
     };
-    const accept = (token: string, username: string) => t.app.inject({ method: "POST", url: "/api/auth/invitations/accept", payload: { token, username, password: goodPassword() } });
+    const accept = (token: string, username: string) =>
+      t.app.inject({
+        method: "POST",
+        url: "/api/auth/invitations/accept",
+        payload: { token, username, password: goodPassword() },
+      });
 
     const late = await invite("late@example.com");
     const revoked = await invite("revoked@example.com");
     const list = await t.app.inject({ method: "GET", url: "/api/admin/invitations", headers });
-    assert.deepEqual(list.json().invitations.map((i: { email: string }) => i.email).sort(), ["late@example.com", "revoked@example.com"]);
-    assert.equal((await t.app.inject({ method: "DELETE", url: `/api/admin/invitations/${revoked.id}`, headers })).statusCode, 204);
+    assert.deepEqual(
+      list
+        .json()
+        .invitations.map((i: { email: string }) => i.email)
+        .sort(),
+      ["late@example.com", "revoked@example.com"],
+    );
+    assert.equal(
+      (await t.app.inject({ method: "DELETE", url: `/api/admin/invitations/${revoked.id}`, headers })).statusCode,
+      204,
+    );
     assert.equal((await accept(revoked.token, "revoked")).statusCode, 400, "revoked");
-    assert.equal((await t.app.inject({ method: "POST", url: "/api/admin/invitations", headers, payload: { email: admin.email } })).statusCode, 409, "the address has an account");
+    assert.equal(
+      (await t.app.inject({ method: "POST", url: "/api/admin/invitations", headers, payload: { email: admin.email } }))
+        .statusCode,
+      409,
+      "the address has an account",
+    );
 
     t.clock.advance(86_400_000 + 1000);
     assert.equal((await accept(late.token, "late")).statusCode, 400, "expired");
@@ -94,7 +151,11 @@ test("an invitation expires, can be revoked, and REGISTRATION=closed refuses bot
   }
   const closed = await startApp({ env: { ...limits, SMTP_URL: smtp.url, REGISTRATION: "closed" } });
   try {
-    const register = await closed.app.inject({ method: "POST", url: "/api/auth/register", payload: { username: "nobody", email: "nobody@example.com", password: goodPassword() } });
+    const register = await closed.app.inject({
+      method: "POST",
+      url: "/api/auth/register",
+      payload: { username: "nobody", email: "nobody@example.com", password: goodPassword() },
+    });
     assert.equal(register.statusCode, 403);
   } finally {
     await closed.close();
@@ -107,6 +168,9 @@ test("production refuses to start without an explicit REGISTRATION", async () =>
   const { productionEnv } = await import("../../../test/harness.js");
   const env = productionEnv();
   delete env.REGISTRATION;
-  assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.setting === "REGISTRATION"));
+  assert.throws(
+    () => loadConfig(env),
+    (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.setting === "REGISTRATION"),
+  );
   assert.doesNotThrow(() => loadConfig({ ...env, REGISTRATION: "invite" }));
 });

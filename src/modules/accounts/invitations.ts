@@ -35,20 +35,30 @@ export type InvitationDeps = {
 
 type Actor = { userId: string | null; ip?: string | null; userAgent?: string | null };
 
-const view = (row: store.InvitationRow): InvitationView => ({ id: row.id, email: row.email, created_at: row.createdAt.toISOString(), expires_at: row.expiresAt.toISOString() });
-const invalidToken = () => errors.invalid("token is invalid, used or expired", [{ path: "token", message: "is invalid, used or expired" }]);
+const view = (row: store.InvitationRow): InvitationView => ({
+  id: row.id,
+  email: row.email,
+  created_at: row.createdAt.toISOString(),
+  expires_at: row.expiresAt.toISOString(),
+});
+const invalidToken = () =>
+  errors.invalid("token is invalid, used or expired", [{ path: "token", message: "is invalid, used or expired" }]);
 
 /** Builds the invitation operations the accounts service exposes. */
 export function createInvitations(deps: InvitationDeps) {
   const { db, clock, audit, mailer, config } = deps;
   const hashToken = (token: string) => hmacSha256Hex(config.secretKey, `invitation:${token}`);
   const refuseWhenClosed = () => {
-    if (config.registration === "closed") throw errors.forbidden("registration is closed (REGISTRATION=closed): operators add accounts");
+    if (config.registration === "closed")
+      throw errors.forbidden("registration is closed (REGISTRATION=closed): operators add accounts");
   };
 
   return {
     /** Admin: invites an address; the link goes by mail only (never in the answer). */
-    async create(actor: Actor, input: { email: string; expires_in_days?: number | undefined }): Promise<InvitationView> {
+    async create(
+      actor: Actor,
+      input: { email: string; expires_in_days?: number | undefined },
+    ): Promise<InvitationView> {
       refuseWhenClosed();
       const email = input.email.trim();
       const emailKey = emailKeyOf(email);
@@ -56,12 +66,35 @@ export function createInvitations(deps: InvitationDeps) {
       const now = new Date(clock.now());
       const days = input.expires_in_days ?? INVITATION_DEFAULT_DAYS;
       const token = randomToken(32);
-      const row = { id: newId(now.getTime()), tokenHash: hashToken(token), email, emailKey, invitedBy: actor.userId, createdAt: now, expiresAt: new Date(now.getTime() + days * DAY_MS) };
+      const row = {
+        id: newId(now.getTime()),
+        tokenHash: hashToken(token),
+        email,
+        emailKey,
+        invitedBy: actor.userId,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + days * DAY_MS),
+      };
       await db.transaction(async (tx) => {
         await store.insertInvitation(tx, row);
-        await audit.record({ eventType: "invitation.create", result: "success", actor: { userId: actor.userId }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: row.id, metadata: { email, expires_in_days: days } }, tx);
+        await audit.record(
+          {
+            eventType: "invitation.create",
+            result: "success",
+            actor: { userId: actor.userId },
+            ip: actor.ip ?? null,
+            userAgent: actor.userAgent ?? null,
+            target: row.id,
+            metadata: { email, expires_in_days: days },
+          },
+          tx,
+        );
       });
-      mailer.send({ to: email, userId: null, template: { type: "invitation", link: pageLink(config, "accept_invite", token), expiresDays: days } });
+      mailer.send({
+        to: email,
+        userId: null,
+        template: { type: "invitation", link: pageLink(config, "accept_invite", token), expiresDays: days },
+      });
       return view({ ...row, invitedBy: actor.userId, usedAt: null, userId: null });
     },
 
@@ -73,13 +106,27 @@ export function createInvitations(deps: InvitationDeps) {
     /** Admin: ends a pending invitation; its link stops working. */
     async revoke(actor: Actor, id: string): Promise<void> {
       await db.transaction(async (tx) => {
-        if (!(await store.revokeInvitation(tx, id, new Date(clock.now())))) throw errors.notFound("no such pending invitation");
-        await audit.record({ eventType: "invitation.revoke", result: "success", actor: { userId: actor.userId }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: id }, tx);
+        if (!(await store.revokeInvitation(tx, id, new Date(clock.now()))))
+          throw errors.notFound("no such pending invitation");
+        await audit.record(
+          {
+            eventType: "invitation.revoke",
+            result: "success",
+            actor: { userId: actor.userId },
+            ip: actor.ip ?? null,
+            userAgent: actor.userAgent ?? null,
+            target: id,
+          },
+          tx,
+        );
       });
     },
 
     /** The link's holder creates the account for the invited address, verified; the invitation is used up. */
-    async accept(input: { token: string; username: string; password: string; display_name?: string | undefined }, meta: ClientMeta): Promise<UserRow> {
+    async accept(
+      input: { token: string; username: string; password: string; display_name?: string | undefined },
+      meta: ClientMeta,
+    ): Promise<UserRow> {
       refuseWhenClosed();
       const now = new Date(clock.now());
       const tokenHash = hashToken(input.token);
@@ -88,20 +135,58 @@ export function createInvitations(deps: InvitationDeps) {
         // Used up here; an error below (taken username, weak password) rolls this back, so the link still works.
         const invitation = await store.takeInvitation(tx, tokenHash, now);
         if (!invitation) throw invalidToken();
-        const normalized = deps.policyCheck(input.password, { username: input.username, email: invitation.email }, "password");
-        if (await store.taken(tx, { usernameKey, emailKey: invitation.emailKey })) throw errors.conflict("username or email is already taken");
+        const normalized = deps.policyCheck(
+          input.password,
+          { username: input.username, email: invitation.email },
+          "password",
+        );
+        if (await store.taken(tx, { usernameKey, emailKey: invitation.emailKey }))
+          throw errors.conflict("username or email is already taken");
         const row: UserRow = {
-          id: newId(now.getTime()), username: input.username, usernameKey, email: invitation.email, emailKey: invitation.emailKey,
+          id: newId(now.getTime()),
+          username: input.username,
+          usernameKey,
+          email: invitation.email,
+          emailKey: invitation.emailKey,
           // Opening the mailed link proved the address.
-          emailVerified: true, firstVerifiedAt: now, passwordHash: await deps.hasher.hash(normalized),
-          displayName: input.display_name ?? null, birthDate: null,
-          role: isAdminEmail(config.adminEmails, invitation.emailKey) ? "admin" : "user", plan: null, mfaEnabled: false,
-          disabledAt: null, createdAt: now, updatedAt: now,
+          emailVerified: true,
+          firstVerifiedAt: now,
+          passwordHash: await deps.hasher.hash(normalized),
+          displayName: input.display_name ?? null,
+          birthDate: null,
+          role: isAdminEmail(config.adminEmails, invitation.emailKey) ? "admin" : "user",
+          plan: null,
+          mfaEnabled: false,
+          disabledAt: null,
+          createdAt: now,
+          updatedAt: now,
         };
         await store.insertUser(tx, row);
         await store.linkInvitation(tx, invitation.id, row.id);
-        await audit.record({ eventType: "user.register", result: "success", actor: { userId: row.id }, ip: meta.ip, userAgent: meta.userAgent, target: row.id, metadata: { via: "invitation" } }, tx);
-        await audit.record({ eventType: "invitation.accept", result: "success", actor: { userId: row.id }, ip: meta.ip, userAgent: meta.userAgent, target: invitation.id, metadata: { role: row.role } }, tx);
+        await audit.record(
+          {
+            eventType: "user.register",
+            result: "success",
+            actor: { userId: row.id },
+            ip: meta.ip,
+            userAgent: meta.userAgent,
+            target: row.id,
+            metadata: { via: "invitation" },
+          },
+          tx,
+        );
+        await audit.record(
+          {
+            eventType: "invitation.accept",
+            result: "success",
+            actor: { userId: row.id },
+            ip: meta.ip,
+            userAgent: meta.userAgent,
+            target: invitation.id,
+            metadata: { role: row.role },
+          },
+          tx,
+        );
         return row;
       });
     },

@@ -1,7 +1,12 @@
 // Attack: account enumeration by timing — a login for an unknown user answered without the Argon2 work that a known user's login costs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ARGON2ID_PARAMS, createPasswordHasher, type PasswordHasher, type PasswordHasherWork } from "../../core/crypto/index.js";
+import {
+  ARGON2ID_PARAMS,
+  createPasswordHasher,
+  type PasswordHasher,
+  type PasswordHasherWork,
+} from "../../core/crypto/index.js";
 import { startApp } from "../../../test/harness.js";
 import { login, register } from "../../../test/identity.js";
 
@@ -20,7 +25,10 @@ async function workOf(hasher: PasswordHasher, call: () => Promise<unknown>): Pro
 
 /** One full Argon2id verification at the current parameters. */
 const ONE_FULL_VERIFICATION: PasswordHasherWork = {
-  argon2Verifications: 1, memoryKiB: ARGON2ID_PARAMS.memoryCost, passes: ARGON2ID_PARAMS.timeCost, lanes: ARGON2ID_PARAMS.parallelism,
+  argon2Verifications: 1,
+  memoryKiB: ARGON2ID_PARAMS.memoryCost,
+  passes: ARGON2ID_PARAMS.timeCost,
+  lanes: ARGON2ID_PARAMS.parallelism,
 };
 
 test("the dummy verification is one full-cost Argon2id verification (19 MiB, 2 passes), like a real one", async () => {
@@ -29,7 +37,10 @@ test("the dummy verification is one full-cost Argon2id verification (19 MiB, 2 p
   assert.deepEqual(await workOf(hasher, () => hasher.verify(real, "a wrong password")), ONE_FULL_VERIFICATION);
   assert.deepEqual(await workOf(hasher, () => hasher.verifyDummy("a wrong password")), ONE_FULL_VERIFICATION);
   // A stored value that is no hash at all (an account without a password) costs the same too.
-  assert.deepEqual(await workOf(hasher, () => hasher.verify("!no-password", "a wrong password")), ONE_FULL_VERIFICATION);
+  assert.deepEqual(
+    await workOf(hasher, () => hasher.verify("!no-password", "a wrong password")),
+    ONE_FULL_VERIFICATION,
+  );
 });
 
 test("a login for an unknown user or email does the same Argon2 work as a wrong password for a known user", async () => {
@@ -47,7 +58,9 @@ test("a login for an unknown user or email does the same Argon2 work as a wrong 
     ];
     for (const a of attempts) {
       let status = 0;
-      const work = await workOf(hasher, async () => { status = (await login(t.app, { username: a.login, password: a.password })).statusCode; });
+      const work = await workOf(hasher, async () => {
+        status = (await login(t.app, { username: a.login, password: a.password })).statusCode;
+      });
       assert.equal(status, 401, a.what);
       assert.deepEqual(work, ONE_FULL_VERIFICATION, `${a.what}: one full Argon2id verification`);
     }

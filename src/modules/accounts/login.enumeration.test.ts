@@ -24,7 +24,16 @@ test("unknown user, wrong password and disabled account get the same status and 
       const res = await login(t.app, { username: a.login, password: a.password });
       assert.equal(hasher.stats().verifications - before, 1, `${a.what}: exactly one verification`);
       const body = res.json();
-      answers.push({ status: res.statusCode, code: body.error.code, message: body.error.message, keys: Object.keys(body.error).sort().join(","), headers: Object.keys(res.headers).filter((h) => !["x-request-id", "date", "content-length", "ratelimit"].includes(h)).sort().join(",") });
+      answers.push({
+        status: res.statusCode,
+        code: body.error.code,
+        message: body.error.message,
+        keys: Object.keys(body.error).sort().join(","),
+        headers: Object.keys(res.headers)
+          .filter((h) => !["x-request-id", "date", "content-length", "ratelimit"].includes(h))
+          .sort()
+          .join(","),
+      });
     }
     for (const answer of answers.slice(1)) assert.deepEqual(answer, answers[0]);
     assert.equal(answers[0]!.status, 401);

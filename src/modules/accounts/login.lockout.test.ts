@@ -5,7 +5,12 @@ import { sql } from "drizzle-orm";
 import { startApp, type TestApp } from "../../../test/harness.js";
 import { login, register } from "../../../test/identity.js";
 
-const env = { LOCKOUT_THRESHOLD: "3", AUTH_LOGIN_PER_MINUTE: "1000", RATE_LIMIT_PER_MINUTE: "10000", RATE_LIMIT_PER_HOUR: "100000" };
+const env = {
+  LOCKOUT_THRESHOLD: "3",
+  AUTH_LOGIN_PER_MINUTE: "1000",
+  RATE_LIMIT_PER_MINUTE: "10000",
+  RATE_LIMIT_PER_HOUR: "100000",
+};
 
 async function fail(t: TestApp, username: string, ip = "198.51.100.20") {
   return login(t.app, { username, password: "definitely not the password" }, {}, ip);
@@ -45,8 +50,12 @@ test("an account's username and email share one failure budget, silently", async
     const viaEmail = await login(t.app, { username: user.email, password: user.password });
     assert.equal(viaEmail.statusCode, 401);
     assert.equal(viaEmail.json().error.code, "invalid_credentials");
-    const rows = JSON.stringify((await t.store.db.execute(sql`select * from login_failures`)));
-    assert.equal(rows.includes(user.username) || rows.includes(user.email), false, "login names are not stored in clear");
+    const rows = JSON.stringify(await t.store.db.execute(sql`select * from login_failures`));
+    assert.equal(
+      rows.includes(user.username) || rows.includes(user.email),
+      false,
+      "login names are not stored in clear",
+    );
   } finally {
     await t.close();
   }
@@ -74,12 +83,31 @@ test("a device that signed in before is exempt from the back-off, so an attacker
     for (let i = 0; i < 5; i++) await fail(t, user.username, "203.0.113.66");
     assert.equal((await login(t.app, user)).statusCode, 429, "a new device is locked out");
     assert.equal((await login(t.app, user, { device_token: deviceToken })).statusCode, 200, "the known device gets in");
-    const cookie = await t.app.inject({ method: "POST", url: "/api/auth/login", payload: { login: user.username, password: user.password }, headers: { cookie: `bulwark_device=${deviceToken}` } });
+    const cookie = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/login",
+      payload: { login: user.username, password: user.password },
+      headers: { cookie: `bulwark_device=${deviceToken}` },
+    });
     assert.equal(cookie.statusCode, 200, "also when the device token comes as the bulwark_device cookie");
     const other = await register(t.app);
-    assert.equal((await login(t.app, { username: user.username, password: user.password }, { device_token: (await login(t.app, other)).json().device_token })).statusCode, 429, "another account's device token does not exempt");
+    assert.equal(
+      (
+        await login(
+          t.app,
+          { username: user.username, password: user.password },
+          { device_token: (await login(t.app, other)).json().device_token },
+        )
+      ).statusCode,
+      429,
+      "another account's device token does not exempt",
+    );
     const forged = deviceToken.replace(/.$/, (c) => (c === "A" ? "B" : "A"));
-    assert.equal((await login(t.app, user, { device_token: forged })).statusCode, 429, "a forged device token does not exempt");
+    assert.equal(
+      (await login(t.app, user, { device_token: forged })).statusCode,
+      429,
+      "a forged device token does not exempt",
+    );
   } finally {
     await t.close();
   }
@@ -91,7 +119,11 @@ test("no login name gets more than 100 failures an hour, known device or not", a
     const user = await register(t.app);
     const deviceToken = (await login(t.app, user)).json().device_token as string;
     for (let i = 0; i < 100; i++) {
-      const res = await login(t.app, { username: user.username, password: "wrong wrong wrong" }, { device_token: deviceToken });
+      const res = await login(
+        t.app,
+        { username: user.username, password: "wrong wrong wrong" },
+        { device_token: deviceToken },
+      );
       assert.equal(res.statusCode, 401, `attempt ${i + 1}`);
     }
     assert.equal((await login(t.app, user, { device_token: deviceToken })).statusCode, 429);

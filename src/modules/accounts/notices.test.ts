@@ -11,7 +11,13 @@ test("a login from a device without a device token mails a new-sign-in notice (I
   const t = await startApp({ env: { SMTP_URL: smtp.url } });
   try {
     const user = await register(t.app);
-    const first = await t.app.inject({ method: "POST", url: "/api/auth/login", payload: { login: user.username, password: user.password }, remoteAddress: "203.0.113.7", headers: { "user-agent": "Evil <script>alert(1)</script>" } });
+    const first = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/login",
+      payload: { login: user.username, password: user.password },
+      remoteAddress: "203.0.113.7",
+      headers: { "user-agent": "Evil <script>alert(1)</script>" },
+    });
     assert.equal(first.statusCode, 200);
     await t.app.bulwark.mailer.idle();
     const notices = smtp.to(user.email, "new sign-in");
@@ -49,7 +55,8 @@ test("a lockout mails the owner a notice with a reset link, at most once an hour
     await t.app.bulwark.mailer.idle();
     assert.equal(smtp.to(user.email, "sign-in to your account is paused").length, 1, "not a mail per failure");
     // A guessed name without an account gets no mail (and the same answers).
-    for (let i = 0; i < 5; i++) await login(t.app, { username: "no_such_user_here", password: "wrong password entirely" });
+    for (let i = 0; i < 5; i++)
+      await login(t.app, { username: "no_such_user_here", password: "wrong password entirely" });
     await t.app.bulwark.mailer.idle();
     assert.equal(smtp.mails.filter((m) => m.subject.includes("paused")).length, 1);
   } finally {

@@ -14,7 +14,13 @@ test("a new password the policy refuses leaves the TOTP code usable", async () =
     const { secret } = await enableTotp(t, user);
     t.clock.advance(30_000);
     const code = codeAt(secret, t.clock.now());
-    const change = (new_password: string) => t.app.inject({ method: "POST", url: "/api/users/me/password", headers: bearer(user.access), payload: { current_password: user.password, new_password, code } });
+    const change = (new_password: string) =>
+      t.app.inject({
+        method: "POST",
+        url: "/api/users/me/password",
+        headers: bearer(user.access),
+        payload: { current_password: user.password, new_password, code },
+      });
     const weak = await change("password1234");
     assert.equal(weak.statusCode, 400, weak.body);
     const ok = await change(goodPassword());

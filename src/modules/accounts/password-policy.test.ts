@@ -62,7 +62,14 @@ test("too long: 129 code points are refused, 128 accepted, nothing is truncated"
 });
 
 test("common and breached passwords are refused, case-insensitively", () => {
-  for (const password of ["password1234", "qwertyuiop12", "PassWord1234", "QWERTYUIOP12", "123456789012", "1qaz2wsx3edc"]) {
+  for (const password of [
+    "password1234",
+    "qwertyuiop12",
+    "PassWord1234",
+    "QWERTYUIOP12",
+    "123456789012",
+    "1qaz2wsx3edc",
+  ]) {
     const result = checkPassword(password, NIST);
     assert.deepEqual(
       result,
@@ -85,7 +92,11 @@ test("the common-password list holds at least 10,000 entries", () => {
 test("a password containing the username is refused (case-insensitive, username of 3 or more)", () => {
   const options: PasswordCheckOptions = { ...NIST, username: "Marguerite" };
   const result = checkPassword("my name is MARGUERITE ok", options);
-  assert.deepEqual(result, { ok: false, rule: "contains_identity", message: "password must not contain your username or email" });
+  assert.deepEqual(result, {
+    ok: false,
+    rule: "contains_identity",
+    message: "password must not contain your username or email",
+  });
   assert.equal(refusedBy("violet marguerite7 sky", options), "contains_identity");
   assert.equal(refusedBy("ｍａｒｇｕｅｒｉｔｅ plus more words", options), "contains_identity");
   assert.equal(refusedBy(GOOD, options), "ok");
@@ -122,7 +133,12 @@ test("classes policy demands an upper-case letter, a lower-case letter and a dig
 
 test("messages never echo the password", () => {
   const secret = "Zq9secretword";
-  for (const options of [NIST, CLASSES, { ...NIST, username: "secretword" }, { minLength: 64, policy: "nist" as const }]) {
+  for (const options of [
+    NIST,
+    CLASSES,
+    { ...NIST, username: "secretword" },
+    { minLength: 64, policy: "nist" as const },
+  ]) {
     const result = checkPassword(secret, options);
     if (!result.ok) assert.ok(!result.message.toLowerCase().includes("secretword"), result.message);
   }

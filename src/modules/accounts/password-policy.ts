@@ -28,7 +28,8 @@ export function checkPassword(password: string, options: PasswordCheckOptions): 
 
   // Messages name the rule and never echo the password.
   if (length < minLength) return fail("too_short", `password must be at least ${minLength} characters`);
-  if (length > PASSWORD_MAX_LENGTH) return fail("too_long", `password must be at most ${PASSWORD_MAX_LENGTH} characters`);
+  if (length > PASSWORD_MAX_LENGTH)
+    return fail("too_long", `password must be at most ${PASSWORD_MAX_LENGTH} characters`);
 
   const folded = fold(normalized);
   if (commonPasswordSet().has(folded)) {
@@ -37,7 +38,10 @@ export function checkPassword(password: string, options: PasswordCheckOptions): 
   if (identityFragments(options).some((fragment) => folded.includes(fragment))) {
     return fail("contains_identity", "password must not contain your username or email");
   }
-  if (options.policy === "classes" && !(/\p{Lu}/u.test(normalized) && /\p{Ll}/u.test(normalized) && /\p{Nd}/u.test(normalized))) {
+  if (
+    options.policy === "classes" &&
+    !(/\p{Lu}/u.test(normalized) && /\p{Ll}/u.test(normalized) && /\p{Nd}/u.test(normalized))
+  ) {
     return fail("classes", "password must contain an upper-case letter, a lower-case letter and a digit");
   }
   return { ok: true, normalized };

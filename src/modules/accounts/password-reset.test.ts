@@ -61,7 +61,10 @@ test("a reset token works once, applies the password policy, and expires after 3
     assert.equal((await reset(t, token, goodPassword())).statusCode, 400, "single use");
     assert.equal((await login(t.app, { username: user.username, password: fresh })).statusCode, 200);
     assert.equal((await login(t.app, user)).statusCode, 401, "the old password is dead");
-    assert.equal((await t.app.bulwark.audit.query({ eventType: "password.reset", result: "success" })).events.length, 1);
+    assert.equal(
+      (await t.app.bulwark.audit.query({ eventType: "password.reset", result: "success" })).events.length,
+      1,
+    );
 
     await forgot(t, user.email);
     await t.app.bulwark.mailer.idle();
@@ -87,12 +90,19 @@ test("a reset ends every session and refresh token of the user", async () => {
     const second = (await login(t.app, user)).json();
     await forgot(t, user.email);
     await t.app.bulwark.mailer.idle();
-    assert.equal((await reset(t, tokenIn(smtp.to(user.email, "reset your password")[0]), goodPassword())).statusCode, 204);
+    assert.equal(
+      (await reset(t, tokenIn(smtp.to(user.email, "reset your password")[0]), goodPassword())).statusCode,
+      204,
+    );
     for (const access of [user.access, second.access_token]) {
       assert.equal((await t.app.inject({ url: "/api/users/me", headers: bearer(access) })).statusCode, 401);
     }
     for (const refresh of [user.refresh, second.refresh_token]) {
-      assert.equal((await t.app.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: refresh } })).statusCode, 401);
+      assert.equal(
+        (await t.app.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: refresh } }))
+          .statusCode,
+        401,
+      );
     }
     const event = (await t.app.bulwark.audit.query({ eventType: "password.reset" })).events[0]!;
     assert.equal(event.metadata.sessions_revoked, 2);

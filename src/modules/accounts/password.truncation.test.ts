@@ -7,7 +7,9 @@ import { login, register } from "../../../test/identity.js";
 
 let t: TestApp;
 before(async () => {
-  t = await startApp({ env: { AUTH_LOGIN_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000", RATE_LIMIT_PER_MINUTE: "10000" } });
+  t = await startApp({
+    env: { AUTH_LOGIN_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000", RATE_LIMIT_PER_MINUTE: "10000" },
+  });
 });
 after(() => t.close());
 
@@ -20,7 +22,11 @@ for (const length of [64, 72, 128]) {
     assert.equal(prefix.statusCode, 401, "the prefix must not sign in");
     assert.equal(prefix.json().error.code, "invalid_credentials");
     const lastChanged = `${password.slice(0, -1)}${password.endsWith("A") ? "B" : "A"}`;
-    assert.equal((await login(t.app, { username: user.username, password: lastChanged })).statusCode, 401, "the last character counts");
+    assert.equal(
+      (await login(t.app, { username: user.username, password: lastChanged })).statusCode,
+      401,
+      "the last character counts",
+    );
     const whole = await login(t.app, { username: user.username, password });
     assert.equal(whole.statusCode, 200, whole.body);
   });

@@ -42,12 +42,17 @@ export type RecoveryDeps = {
   /** Drops the user from every instance's cache after a change. */
   changed(id: string): Promise<void>;
   /** Revokes everything the user holds across modules inside `tx` (sessions, API keys, the login back-off, …). */
-  revokeAll(tx: Executor, userId: string, why: RevokeReason): Promise<{ counts: Record<string, number>; announce(): Promise<void> }>;
+  revokeAll(
+    tx: Executor,
+    userId: string,
+    why: RevokeReason,
+  ): Promise<{ counts: Record<string, number>; announce(): Promise<void> }>;
   /** Whether another account holds this address (lower-cased). */
   emailTakenByOther(emailKey: string, userId: string): Promise<boolean>;
 };
 
-const invalidToken = () => errors.invalid("token is invalid, used or expired", [{ path: "token", message: "is invalid, used or expired" }]);
+const invalidToken = () =>
+  errors.invalid("token is invalid, used or expired", [{ path: "token", message: "is invalid, used or expired" }]);
 
 /** Builds the verification and reset operations the accounts service exposes. */
 export function createRecovery(deps: RecoveryDeps) {
@@ -60,7 +65,14 @@ export function createRecovery(deps: RecoveryDeps) {
     const token = randomToken(32);
     // Only the newest link works: an older mail (perhaps to an old address) is dead.
     await store.retireTokens(tx, user.id, "verify_email", now);
-    await store.insertToken(tx, { tokenHash: hashToken(token), purpose: "verify_email", userId: user.id, emailKey: user.emailKey, createdAt: now, expiresAt: new Date(now.getTime() + VERIFY_TTL_MS) });
+    await store.insertToken(tx, {
+      tokenHash: hashToken(token),
+      purpose: "verify_email",
+      userId: user.id,
+      emailKey: user.emailKey,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + VERIFY_TTL_MS),
+    });
     return token;
   };
 
@@ -70,7 +82,12 @@ export function createRecovery(deps: RecoveryDeps) {
   const sendVerification = (user: UserRow, token: string, redirectTo?: string) => {
     // An admin address's mail says what confirming does, and for which account, before anyone clicks.
     const adminAccount = adminPending(user) ? user.username : undefined;
-    mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "verify_email", link: pageLink(deps.links, "verify_email", token, redirectTo), adminAccount } });
+    mailer.send({
+      to: user.email,
+      name: user.displayName ?? user.username,
+      userId: user.id,
+      template: { type: "verify_email", link: pageLink(deps.links, "verify_email", token, redirectTo), adminAccount },
+    });
   };
 
   /**
@@ -81,8 +98,13 @@ export function createRecovery(deps: RecoveryDeps) {
     const now = new Date(clock.now());
     const token = randomToken(32);
     await store.insertToken(tx, {
-      tokenHash: hashToken(token), purpose: "undo_email_change", userId: before.id, emailKey: before.emailKey, previousEmail: before.email,
-      createdAt: now, expiresAt: new Date(now.getTime() + UNDO_EMAIL_TTL_MS),
+      tokenHash: hashToken(token),
+      purpose: "undo_email_change",
+      userId: before.id,
+      emailKey: before.emailKey,
+      previousEmail: before.email,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + UNDO_EMAIL_TTL_MS),
     });
     return token;
   };
@@ -90,8 +112,15 @@ export function createRecovery(deps: RecoveryDeps) {
   /** Tells the old address that it no longer belongs to the account, with the undo link. */
   const sendUndo = (before: UserRow, token: string) => {
     mailer.send({
-      to: before.email, name: before.displayName ?? before.username, userId: before.id,
-      template: { type: "email_changed", time: new Date(clock.now()).toISOString(), undoLink: pageLink(deps.links, "undo_email_change", token), expiresDays: UNDO_EMAIL_TTL_MS / 86_400_000 },
+      to: before.email,
+      name: before.displayName ?? before.username,
+      userId: before.id,
+      template: {
+        type: "email_changed",
+        time: new Date(clock.now()).toISOString(),
+        undoLink: pageLink(deps.links, "undo_email_change", token),
+        expiresDays: UNDO_EMAIL_TTL_MS / 86_400_000,
+      },
     });
   };
 
@@ -114,15 +143,32 @@ export function createRecovery(deps: RecoveryDeps) {
       if (!row?.previousEmail) throw invalidToken();
       const user = await store.findById(db, row.userId);
       if (!user || user.disabledAt !== null) throw invalidToken();
-      if (await deps.emailTakenByOther(row.emailKey, user.id)) throw errors.conflict("the old address now belongs to another account; contact your administrator");
+      if (await deps.emailTakenByOther(row.emailKey, user.id))
+        throw errors.conflict("the old address now belongs to another account; contact your administrator");
       const previousEmail = row.previousEmail;
       const { announce } = await db.transaction(async (tx) => {
         if (!(await store.consumeToken(tx, hash, now))) throw invalidToken();
         // Changes made after this one (perhaps by the intruder, to reach their own address) cannot be undone back.
         await store.retireTokensSince(tx, user.id, "undo_email_change", row.createdAt, now);
-        await store.updateUser(tx, user.id, { email: previousEmail, emailKey: row.emailKey, emailVerified: true, updatedAt: now });
+        await store.updateUser(tx, user.id, {
+          email: previousEmail,
+          emailKey: row.emailKey,
+          emailVerified: true,
+          updatedAt: now,
+        });
         const revoked = await deps.revokeAll(tx, user.id, { reason: "email_change_undone" });
-        await audit.record({ eventType: "email.change_undone", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent, target: user.id, metadata: revoked.counts }, tx);
+        await audit.record(
+          {
+            eventType: "email.change_undone",
+            result: "success",
+            actor: { userId: user.id },
+            ip: meta.ip,
+            userAgent: meta.userAgent,
+            target: user.id,
+            metadata: revoked.counts,
+          },
+          tx,
+        );
         return revoked;
       });
       await announce();
@@ -143,7 +189,17 @@ export function createRecovery(deps: RecoveryDeps) {
       if (!hit.allowed) throw errors.rateLimited(hit.resetSeconds);
       const token = await db.transaction(async (tx) => {
         const t = await issueVerification(tx, user);
-        await audit.record({ eventType: "email.verify_request", result: "success", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, target: userId }, tx);
+        await audit.record(
+          {
+            eventType: "email.verify_request",
+            result: "success",
+            actor: { userId },
+            ip: meta.ip,
+            userAgent: meta.userAgent,
+            target: userId,
+          },
+          tx,
+        );
         return t;
       });
       sendVerification(user, token);
@@ -169,11 +225,28 @@ export function createRecovery(deps: RecoveryDeps) {
       const grantAdmin = inSession && adminPending(user);
       await db.transaction(async (tx) => {
         if (!(await store.consumeToken(tx, hash, now))) throw invalidToken();
-        await store.updateUser(tx, user.id, { emailVerified: true, firstVerifiedAt: user.firstVerifiedAt ?? now, ...(grantAdmin ? { role: "admin" as const } : {}), updatedAt: now });
-        await audit.record({
-          eventType: "email.verified", result: "success", actor: { userId: inSession ? user.id : null }, ip: meta.ip, userAgent: meta.userAgent, target: user.id,
-          metadata: { role_granted: grantAdmin ? "admin" : null, in_session: inSession, ...(adminPending(user) && !grantAdmin ? { admin_address: true } : {}) },
-        }, tx);
+        await store.updateUser(tx, user.id, {
+          emailVerified: true,
+          firstVerifiedAt: user.firstVerifiedAt ?? now,
+          ...(grantAdmin ? { role: "admin" as const } : {}),
+          updatedAt: now,
+        });
+        await audit.record(
+          {
+            eventType: "email.verified",
+            result: "success",
+            actor: { userId: inSession ? user.id : null },
+            ip: meta.ip,
+            userAgent: meta.userAgent,
+            target: user.id,
+            metadata: {
+              role_granted: grantAdmin ? "admin" : null,
+              in_session: inSession,
+              ...(adminPending(user) && !grantAdmin ? { admin_address: true } : {}),
+            },
+          },
+          tx,
+        );
       });
       await deps.changed(user.id);
     },
@@ -189,23 +262,67 @@ export function createRecovery(deps: RecoveryDeps) {
       if (!ip.allowed) throw errors.rateLimited(ip.resetSeconds);
       // Counted for every address, known or not (so the limit says nothing); past it, silence, not 429:
       // the owner is not flooded and the caller learns nothing.
-      const perEmail = (await counters.hit(`forgot-email:${hmacSha256Hex(deps.secretKey, `forgot:${emailKey}`)}`, RESET_MAILS_PER_EMAIL_HOUR, 3600)).allowed;
+      const perEmail = (
+        await counters.hit(
+          `forgot-email:${hmacSha256Hex(deps.secretKey, `forgot:${emailKey}`)}`,
+          RESET_MAILS_PER_EMAIL_HOUR,
+          3600,
+        )
+      ).allowed;
       const user = await store.findByEmail(db, emailKey);
       const actor = { ip: meta.ip, userAgent: meta.userAgent };
       // An account without a local password signs in through its outside provider: a reset link would
       // give whoever holds the address a second way in (and the provider's user keeps the first).
       if (!user || user.disabledAt !== null || user.passwordHash === null || !perEmail) {
-        const reason = !user ? "unknown_email" : user.disabledAt !== null ? "disabled" : user.passwordHash === null ? "no_password" : "throttled";
-        await audit.record({ eventType: "password.reset_request", result: "failure", actor: { userId: null }, ...actor, target: user?.id ?? null, metadata: { reason } });
+        const reason = !user
+          ? "unknown_email"
+          : user.disabledAt !== null
+            ? "disabled"
+            : user.passwordHash === null
+              ? "no_password"
+              : "throttled";
+        await audit.record({
+          eventType: "password.reset_request",
+          result: "failure",
+          actor: { userId: null },
+          ...actor,
+          target: user?.id ?? null,
+          metadata: { reason },
+        });
         return;
       }
       const now = new Date(clock.now());
       const token = randomToken(32);
       await db.transaction(async (tx) => {
-        await store.insertToken(tx, { tokenHash: hashToken(token), purpose: "reset_password", userId: user.id, emailKey: user.emailKey, createdAt: now, expiresAt: new Date(now.getTime() + RESET_TTL_MS) });
-        await audit.record({ eventType: "password.reset_request", result: "success", actor: { userId: null }, ...actor, target: user.id }, tx);
+        await store.insertToken(tx, {
+          tokenHash: hashToken(token),
+          purpose: "reset_password",
+          userId: user.id,
+          emailKey: user.emailKey,
+          createdAt: now,
+          expiresAt: new Date(now.getTime() + RESET_TTL_MS),
+        });
+        await audit.record(
+          {
+            eventType: "password.reset_request",
+            result: "success",
+            actor: { userId: null },
+            ...actor,
+            target: user.id,
+          },
+          tx,
+        );
       });
-      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_reset", link: pageLink(deps.links, "reset_password", token, redirectTo), expiresMinutes: RESET_TTL_MS / 60_000 } });
+      mailer.send({
+        to: user.email,
+        name: user.displayName ?? user.username,
+        userId: user.id,
+        template: {
+          type: "password_reset",
+          link: pageLink(deps.links, "reset_password", token, redirectTo),
+          expiresMinutes: RESET_TTL_MS / 60_000,
+        },
+      });
     },
 
     /**
@@ -222,21 +339,52 @@ export function createRecovery(deps: RecoveryDeps) {
       if (!row) throw invalidToken();
       const user = await store.findById(db, row.userId);
       // A link mailed to an address the account no longer has is dead.
-      if (!user || user.disabledAt !== null || user.emailKey !== row.emailKey || user.passwordHash === null) throw invalidToken();
+      if (!user || user.disabledAt !== null || user.emailKey !== row.emailKey || user.passwordHash === null)
+        throw invalidToken();
       const passwordHash = await deps.hasher.hash(deps.policyCheck(newPassword, user, "new_password"));
       const { announce, counts } = await db.transaction(async (tx) => {
         if (!(await store.consumeToken(tx, hash, now))) throw invalidToken();
         await store.retireTokens(tx, user.id, "reset_password", now);
-        await store.updateUser(tx, user.id, { passwordHash, emailVerified: true, firstVerifiedAt: user.firstVerifiedAt ?? now, updatedAt: now });
+        await store.updateUser(tx, user.id, {
+          passwordHash,
+          emailVerified: true,
+          firstVerifiedAt: user.firstVerifiedAt ?? now,
+          updatedAt: now,
+        });
         // Sessions and keys end, two-factor older than the first proof goes, the login back-off is cleared.
         const revoked = await deps.revokeAll(tx, user.id, { reason: "password_reset", provenAt: user.firstVerifiedAt });
-        await audit.record({ eventType: "password.reset", result: "success", actor: { userId: user.id }, ip: meta.ip, userAgent: meta.userAgent, target: user.id, metadata: revoked.counts }, tx);
+        await audit.record(
+          {
+            eventType: "password.reset",
+            result: "success",
+            actor: { userId: user.id },
+            ip: meta.ip,
+            userAgent: meta.userAgent,
+            target: user.id,
+            metadata: revoked.counts,
+          },
+          tx,
+        );
         return revoked;
       });
       await announce();
       await deps.changed(user.id);
-      const ended = { sessions: counts.sessions_revoked ?? 0, apiKeys: counts.api_keys_revoked ?? 0, mfa: (counts.mfa_revoked ?? 0) > 0 };
-      mailer.send({ to: user.email, name: user.displayName ?? user.username, userId: user.id, template: { type: "password_changed", time: now.toISOString(), resetLink: pageLink(deps.links, "reset_password"), ended } });
+      const ended = {
+        sessions: counts.sessions_revoked ?? 0,
+        apiKeys: counts.api_keys_revoked ?? 0,
+        mfa: (counts.mfa_revoked ?? 0) > 0,
+      };
+      mailer.send({
+        to: user.email,
+        name: user.displayName ?? user.username,
+        userId: user.id,
+        template: {
+          type: "password_changed",
+          time: now.toISOString(),
+          resetLink: pageLink(deps.links, "reset_password"),
+          ended,
+        },
+      });
     },
   };
 }

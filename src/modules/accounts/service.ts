@@ -16,7 +16,10 @@ import { createRecovery } from "./recovery.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
 
-export type AccountDeps = Pick<Kernel, "db" | "clock" | "audit" | "pubsub" | "hasher" | "mailer" | "counters" | "credentials" | "config">;
+export type AccountDeps = Pick<
+  Kernel,
+  "db" | "clock" | "audit" | "pubsub" | "hasher" | "mailer" | "counters" | "credentials" | "config"
+>;
 
 /** Proves, before a sensitive change, that the caller is the account's owner (the signin module's step-up). */
 export type Prove = () => Promise<void>;
@@ -39,7 +42,6 @@ const CACHE_TTL_MS = 5 * 60_000;
 
 /** The fields sign-in needs of an account (never leaves the server). */
 export type LoginCandidate = Pick<UserRow, "id" | "passwordHash" | "disabledAt" | "mfaEnabled">;
-
 
 /** The public view of a user row: never the password hash, never the disabled flag's details. */
 export function userView(row: UserRow): UserView {
@@ -70,13 +72,20 @@ export function createAccountService(deps: AccountDeps) {
   const { db, clock, audit, pubsub, hasher, mailer, config } = deps;
   // Resolving a principal must not cost a query per request: rows are kept five minutes, and a
   // change on any instance drops the row everywhere.
-  const users = createSharedCache<UserRow>({ pubsub, channel: USERS_CHANNEL, clock, ttlMs: CACHE_TTL_MS, load: (id) => store.findById(db, id) });
+  const users = createSharedCache<UserRow>({
+    pubsub,
+    channel: USERS_CHANNEL,
+    clock,
+    ttlMs: CACHE_TTL_MS,
+    load: (id) => store.findById(db, id),
+  });
   const changed = (id: string) => users.invalidate(id);
 
   /** The current password, or 403: re-authentication before a sensitive change. */
   const requirePassword = async (user: UserRow | undefined, password: string | undefined, field: string) => {
     if (!user) throw errors.unauthorized("account unavailable");
-    if (!password) throw errors.invalid(`${field} is required for this change`, [{ path: field, message: "is required" }]);
+    if (!password)
+      throw errors.invalid(`${field} is required for this change`, [{ path: field, message: "is required" }]);
     const ok = user.passwordHash !== null && (await hasher.verify(user.passwordHash, normalizePassword(password)));
     if (!ok) throw errors.forbidden(`${field} is wrong`);
   };
@@ -94,7 +103,10 @@ export function createAccountService(deps: AccountDeps) {
 
   /** Revokes what the user holds everywhere (sessions, keys, …) inside `tx`; returns counts and the announcement. */
   const revokeAll = async (tx: Executor, userId: string, why: RevokeReason | "disabled") => {
-    const revoked = why === "disabled" ? await deps.credentials.userDisabled(tx, userId) : await deps.credentials.revoked(tx, userId, why);
+    const revoked =
+      why === "disabled"
+        ? await deps.credentials.userDisabled(tx, userId)
+        : await deps.credentials.revoked(tx, userId, why);
     const counts = Object.fromEntries(Object.entries(revoked).map(([kind, r]) => [`${kind}_revoked`, r.count]));
     const announce = async () => {
       for (const r of Object.values(revoked)) await r.announce();
@@ -104,8 +116,15 @@ export function createAccountService(deps: AccountDeps) {
   };
 
   const recovery = createRecovery({
-    db, clock, audit, mailer, counters: deps.counters, hasher,
-    secretKey: config.secretKey, links: config, adminEmails: config.adminEmails,
+    db,
+    clock,
+    audit,
+    mailer,
+    counters: deps.counters,
+    hasher,
+    secretKey: config.secretKey,
+    links: config,
+    adminEmails: config.adminEmails,
     policyCheck: (password, user, field) => policyCheck(password, user, field),
     changed: (id) => changed(id),
     revokeAll: (tx, userId, why) => revokeAll(tx, userId, why),
@@ -116,17 +135,34 @@ export function createAccountService(deps: AccountDeps) {
    * Deletes never-verified registrations older than UNVERIFIED_ACCOUNT_TTL (only those holding `keys`
    * when given) inside `tx`, auditing each; returns their ids for `changed` after commit.
    */
-  const expireUnverified = async (tx: Executor, keys?: { usernameKey?: string; emailKey: string }): Promise<string[]> => {
+  const expireUnverified = async (
+    tx: Executor,
+    keys?: { usernameKey?: string; emailKey: string },
+  ): Promise<string[]> => {
     const cutoff = new Date(clock.now() - config.unverifiedAccountTtl * 1000);
     const ids = await store.deleteExpiredUnverified(tx, cutoff, keys);
     for (const id of ids) {
-      await audit.record({ eventType: "user.expired", result: "success", actor: { userId: null }, target: id, metadata: { ttl_seconds: config.unverifiedAccountTtl } }, tx);
+      await audit.record(
+        {
+          eventType: "user.expired",
+          result: "success",
+          actor: { userId: null },
+          target: id,
+          metadata: { ttl_seconds: config.unverifiedAccountTtl },
+        },
+        tx,
+      );
     }
     return ids;
   };
 
   const invitations = createInvitations({
-    db, clock, audit, mailer, hasher, config,
+    db,
+    clock,
+    audit,
+    mailer,
+    hasher,
+    config,
     policyCheck: (password, user, field) => policyCheck(password, user, field),
     userView: (row) => userView(row),
   });
@@ -134,7 +170,9 @@ export function createAccountService(deps: AccountDeps) {
   /** A `redirect_to` outside the allow-list is refused: it would mail a real token to someone else's page. */
   const checkRedirect = (url: string | undefined) => {
     if (url !== undefined && !allowedRedirect(config, url)) {
-      throw errors.invalid("redirect_to is not an allowed redirect URL (REDIRECT_URLS, FRONTEND_URL)", [{ path: "redirect_to", message: "is not allowed" }]);
+      throw errors.invalid("redirect_to is not an allowed redirect URL (REDIRECT_URLS, FRONTEND_URL)", [
+        { path: "redirect_to", message: "is not allowed" },
+      ]);
     }
   };
 
@@ -217,10 +255,23 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     /** Registers an account; the password is checked against the policy and stored as Argon2id. */
-    async register(input: { username: string; email: string; password: string; display_name?: string | undefined; redirect_to?: string | undefined }, meta: ClientMeta): Promise<UserView> {
+    async register(
+      input: {
+        username: string;
+        email: string;
+        password: string;
+        display_name?: string | undefined;
+        redirect_to?: string | undefined;
+      },
+      meta: ClientMeta,
+    ): Promise<UserView> {
       // Sign-up modes: with REGISTRATION=invite an account needs an admin's invitation; closed, nobody signs up.
       if (config.registration !== "open") {
-        throw errors.forbidden(config.registration === "invite" ? "registration is by invitation only: ask an admin for an invitation" : "registration is closed");
+        throw errors.forbidden(
+          config.registration === "invite"
+            ? "registration is by invitation only: ask an admin for an invitation"
+            : "registration is closed",
+        );
       }
       checkRedirect(input.redirect_to);
       const email = input.email.trim();
@@ -233,15 +284,37 @@ export function createAccountService(deps: AccountDeps) {
       const passwordHash = await hasher.hash(normalized);
       const now = new Date(clock.now());
       const row: UserRow = {
-        id: newId(now.getTime()), username: input.username, ...keys, email, emailVerified: false, firstVerifiedAt: null, passwordHash,
-        displayName: input.display_name ?? null, birthDate: null, role: "user", plan: null, mfaEnabled: false,
-        disabledAt: null, createdAt: now, updatedAt: now,
+        id: newId(now.getTime()),
+        username: input.username,
+        ...keys,
+        email,
+        emailVerified: false,
+        firstVerifiedAt: null,
+        passwordHash,
+        displayName: input.display_name ?? null,
+        birthDate: null,
+        role: "user",
+        plan: null,
+        mfaEnabled: false,
+        disabledAt: null,
+        createdAt: now,
+        updatedAt: now,
       };
       let token: string;
       try {
         token = await db.transaction(async (tx) => {
           await store.insertUser(tx, row);
-          await audit.record({ eventType: "user.register", result: "success", actor: { userId: row.id }, ip: meta.ip, userAgent: meta.userAgent, target: row.id }, tx);
+          await audit.record(
+            {
+              eventType: "user.register",
+              result: "success",
+              actor: { userId: row.id },
+              ip: meta.ip,
+              userAgent: meta.userAgent,
+              target: row.id,
+            },
+            tx,
+          );
           return recovery.issueVerification(tx, row);
         });
       } catch (error) {
@@ -258,14 +331,26 @@ export function createAccountService(deps: AccountDeps) {
      * passes only an address the provider verified (an unverified one would reserve it); admin by
      * email only for such an address spelled in ASCII. Returns undefined when the username or email is taken.
      */
-    async provision(tx: Executor, input: { username: string; email: string; emailVerified: boolean }): Promise<{ id: string; role: "user" | "admin" } | undefined> {
+    async provision(
+      tx: Executor,
+      input: { username: string; email: string; emailVerified: boolean },
+    ): Promise<{ id: string; role: "user" | "admin" } | undefined> {
       const now = new Date(clock.now());
       const emailKey = emailKeyOf(input.email);
       const role = input.emailVerified && isAdminEmail(config.adminEmails, input.email) ? "admin" : "user";
       const id = newId(now.getTime());
       const inserted = await store.insertUserIfFree(tx, {
-        id, username: input.username, usernameKey: input.username.toLowerCase(), email: input.email, emailKey,
-        emailVerified: input.emailVerified, firstVerifiedAt: input.emailVerified ? now : null, passwordHash: null, role, createdAt: now, updatedAt: now,
+        id,
+        username: input.username,
+        usernameKey: input.username.toLowerCase(),
+        email: input.email,
+        emailKey,
+        emailVerified: input.emailVerified,
+        firstVerifiedAt: input.emailVerified ? now : null,
+        passwordHash: null,
+        role,
+        createdAt: now,
+        updatedAt: now,
       });
       return inserted ? { id, role } : undefined;
     },
@@ -285,8 +370,21 @@ export function createAccountService(deps: AccountDeps) {
       if (user.emailVerified) return;
       const now = new Date(clock.now());
       await db.transaction(async (tx) => {
-        await store.updateUser(tx, userId, { emailVerified: true, firstVerifiedAt: user.firstVerifiedAt ?? now, updatedAt: now });
-        await audit.record({ eventType: "email.verified", result: "success", actor: { userId: null }, target: userId, metadata: { role_granted: null, via: actor.via } }, tx);
+        await store.updateUser(tx, userId, {
+          emailVerified: true,
+          firstVerifiedAt: user.firstVerifiedAt ?? now,
+          updatedAt: now,
+        });
+        await audit.record(
+          {
+            eventType: "email.verified",
+            result: "success",
+            actor: { userId: null },
+            target: userId,
+            metadata: { role_granted: null, via: actor.via },
+          },
+          tx,
+        );
       });
       await changed(userId);
     },
@@ -311,7 +409,16 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     /** Changes the user's email, display name or birth date; a new email first needs `prove` (password and second factor). */
-    async update(id: string, patch: { email?: string | undefined; display_name?: string | null | undefined; birth_date?: string | null | undefined }, meta: ClientMeta, prove: Prove): Promise<UserView> {
+    async update(
+      id: string,
+      patch: {
+        email?: string | undefined;
+        display_name?: string | null | undefined;
+        birth_date?: string | null | undefined;
+      },
+      meta: ClientMeta,
+      prove: Prove,
+    ): Promise<UserView> {
       const user = await store.findById(db, id);
       if (!user) throw errors.unauthorized("account unavailable");
       const changes: Partial<UserRow> = {};
@@ -320,15 +427,22 @@ export function createAccountService(deps: AccountDeps) {
         // Whoever controls the email controls password resets: changing it needs both factors.
         await prove();
         const email = patch.email!.trim();
-        for (const expired of await db.transaction((tx) => expireUnverified(tx, { emailKey: emailKeyOf(email) }))) await changed(expired);
-        if (await store.taken(db, { emailKey: emailKeyOf(email) }, id)) throw errors.conflict("username or email is already taken");
+        for (const expired of await db.transaction((tx) => expireUnverified(tx, { emailKey: emailKeyOf(email) })))
+          await changed(expired);
+        if (await store.taken(db, { emailKey: emailKeyOf(email) }, id))
+          throw errors.conflict("username or email is already taken");
         // A new address is unproven until its owner clicks the link.
         Object.assign(changes, { email, emailKey: emailKeyOf(email), emailVerified: false });
       }
       if (patch.display_name !== undefined) changes.displayName = patch.display_name === "" ? null : patch.display_name;
       if (patch.birth_date !== undefined) {
-        if (patch.birth_date !== null && !(patch.birth_date < new Date(clock.now()).toISOString().slice(0, 10) && patch.birth_date >= "1900-01-01")) {
-          throw errors.invalid("birth_date must be a real date in the past", [{ path: "birth_date", message: "must be a date in the past" }]);
+        if (
+          patch.birth_date !== null &&
+          !(patch.birth_date < new Date(clock.now()).toISOString().slice(0, 10) && patch.birth_date >= "1900-01-01")
+        ) {
+          throw errors.invalid("birth_date must be a real date in the past", [
+            { path: "birth_date", message: "must be a date in the past" },
+          ]);
         }
         changes.birthDate = patch.birth_date;
       }
@@ -340,7 +454,18 @@ export function createAccountService(deps: AccountDeps) {
         let undo: string | undefined;
         updated = await db.transaction(async (tx) => {
           const row = await store.updateUser(tx, id, changes);
-          await audit.record({ eventType: "user.update", result: "success", actor: { userId: id }, ip: meta.ip, userAgent: meta.userAgent, target: id, metadata: { fields: Object.keys(changes).filter((k) => k !== "updatedAt" && k !== "emailKey") } }, tx);
+          await audit.record(
+            {
+              eventType: "user.update",
+              result: "success",
+              actor: { userId: id },
+              ip: meta.ip,
+              userAgent: meta.userAgent,
+              target: id,
+              metadata: { fields: Object.keys(changes).filter((k) => k !== "updatedAt" && k !== "emailKey") },
+            },
+            tx,
+          );
           // The new address gets a link; links sent to the old one die with the change.
           if (emailChange && row) token = await recovery.issueVerification(tx, row);
           // The old address is told, with a link that undoes the change: a stolen session plus the
@@ -359,7 +484,13 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     /** Changes the password once `prove` passed; every other session of the user ends. */
-    async changePassword(id: string, currentSessionId: string | undefined, input: { new_password: string }, meta: ClientMeta, prove: Prove): Promise<void> {
+    async changePassword(
+      id: string,
+      currentSessionId: string | undefined,
+      input: { new_password: string },
+      meta: ClientMeta,
+      prove: Prove,
+    ): Promise<void> {
       const user = await store.findById(db, id);
       if (!user) throw errors.unauthorized("account unavailable");
       // The policy first: a refused new password must not use up the two-factor code of the proof.
@@ -369,13 +500,29 @@ export function createAccountService(deps: AccountDeps) {
       const { announce, kept } = await db.transaction(async (tx) => {
         await store.updateUser(tx, id, { passwordHash, updatedAt: new Date(clock.now()) });
         const revoked = await revokeAll(tx, id, { reason: "password_change", exceptSessionId: currentSessionId });
-        await audit.record({ eventType: "password.changed", result: "success", actor: { userId: id }, ip: meta.ip, userAgent: meta.userAgent, target: id, metadata: revoked.counts }, tx);
+        await audit.record(
+          {
+            eventType: "password.changed",
+            result: "success",
+            actor: { userId: id },
+            ip: meta.ip,
+            userAgent: meta.userAgent,
+            target: id,
+            metadata: revoked.counts,
+          },
+          tx,
+        );
         return revoked;
       });
       await announce();
       await changed(id);
       // The keys a change leaves alive are listed: a key minted by whoever held the session outlives it.
-      notify(user, { type: "password_changed", time: new Date(clock.now()).toISOString(), resetLink: pageLink(config, "reset_password"), liveCredentials: kept });
+      notify(user, {
+        type: "password_changed",
+        time: new Date(clock.now()).toISOString(),
+        resetLink: pageLink(config, "reset_password"),
+        liveCredentials: kept,
+      });
     },
 
     /** The user with this username (without regard to case), or null. */
@@ -385,20 +532,48 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     /** Admin: a page of users, newest first, optionally searched by username or email prefix. */
-    async list(options: { q?: string | undefined; cursor?: string | undefined; limit?: number | undefined }): Promise<{ users: UserView[]; next_cursor: string | null }> {
+    async list(options: {
+      q?: string | undefined;
+      cursor?: string | undefined;
+      limit?: number | undefined;
+    }): Promise<{ users: UserView[]; next_cursor: string | null }> {
       const limit = options.limit ?? 50;
-      const rows = await store.listUsers(db, { ...(options.q ? { q: options.q } : {}), ...(options.cursor ? { beforeId: options.cursor } : {}), limit: limit + 1 });
+      const rows = await store.listUsers(db, {
+        ...(options.q ? { q: options.q } : {}),
+        ...(options.cursor ? { beforeId: options.cursor } : {}),
+        limit: limit + 1,
+      });
       const page = rows.slice(0, limit);
       return { users: page.map(userView), next_cursor: rows.length > limit ? page.at(-1)!.id : null };
     },
 
     /** Admin: disables or re-enables a user; disabling ends everything they hold (sessions, API keys) at once. */
-    async setDisabled(id: string, disabled: boolean, actor: { userId: string | null; ip?: string | null; userAgent?: string | null }): Promise<void> {
+    async setDisabled(
+      id: string,
+      disabled: boolean,
+      actor: { userId: string | null; ip?: string | null; userAgent?: string | null },
+    ): Promise<void> {
       const { announce } = await db.transaction(async (tx) => {
-        const row = await store.updateUser(tx, id, { disabledAt: disabled ? new Date(clock.now()) : null, updatedAt: new Date(clock.now()) });
+        const row = await store.updateUser(tx, id, {
+          disabledAt: disabled ? new Date(clock.now()) : null,
+          updatedAt: new Date(clock.now()),
+        });
         if (!row) throw errors.notFound("no such user");
-        const revoked = disabled ? await revokeAll(tx, id, "disabled") : { counts: {}, announce: async () => undefined };
-        await audit.record({ eventType: disabled ? "user.disabled" : "user.enabled", result: "success", actor: { userId: actor.userId }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: id, metadata: revoked.counts }, tx);
+        const revoked = disabled
+          ? await revokeAll(tx, id, "disabled")
+          : { counts: {}, announce: async () => undefined };
+        await audit.record(
+          {
+            eventType: disabled ? "user.disabled" : "user.enabled",
+            result: "success",
+            actor: { userId: actor.userId },
+            ip: actor.ip ?? null,
+            userAgent: actor.userAgent ?? null,
+            target: id,
+            metadata: revoked.counts,
+          },
+          tx,
+        );
         return revoked;
       });
       await announce();
@@ -411,7 +586,10 @@ export function createAccountService(deps: AccountDeps) {
       if (!user) throw errors.notFound(`no user named ${username}`);
       const row = await db.transaction(async (tx) => {
         const updated = await store.updateUser(tx, user.id, { role: "admin", updatedAt: new Date(clock.now()) });
-        await audit.record({ eventType: "user.promote", result: "success", actor, target: user.id, metadata: { role: "admin" } }, tx);
+        await audit.record(
+          { eventType: "user.promote", result: "success", actor, target: user.id, metadata: { role: "admin" } },
+          tx,
+        );
         return updated!;
       });
       await changed(user.id);
@@ -422,14 +600,31 @@ export function createAccountService(deps: AccountDeps) {
      * Admin: gives or takes the admin role. The last enabled admin cannot be demoted (by anyone,
      * themself included): that would leave nobody able to administer without an operator's shell.
      */
-    async setRole(id: string, role: "user" | "admin", actor: { userId: string | null; ip?: string | null; userAgent?: string | null }): Promise<UserView> {
+    async setRole(
+      id: string,
+      role: "user" | "admin",
+      actor: { userId: string | null; ip?: string | null; userAgent?: string | null },
+    ): Promise<UserView> {
       const row = await db.transaction(async (tx) => {
         const admins = await store.lockAdmins(tx);
         const user = await store.findById(tx, id);
         if (!user) throw errors.notFound("no such user");
-        if (role === "user" && admins.length === 1 && admins[0] === id) throw errors.conflict("this is the last admin: promote another account first");
-        const updated = user.role === role ? user : (await store.updateUser(tx, id, { role, updatedAt: new Date(clock.now()) }))!;
-        await audit.record({ eventType: role === "admin" ? "user.promote" : "user.demote", result: "success", actor: { userId: actor.userId }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: id, metadata: { role, changed: user.role !== role } }, tx);
+        if (role === "user" && admins.length === 1 && admins[0] === id)
+          throw errors.conflict("this is the last admin: promote another account first");
+        const updated =
+          user.role === role ? user : (await store.updateUser(tx, id, { role, updatedAt: new Date(clock.now()) }))!;
+        await audit.record(
+          {
+            eventType: role === "admin" ? "user.promote" : "user.demote",
+            result: "success",
+            actor: { userId: actor.userId },
+            ip: actor.ip ?? null,
+            userAgent: actor.userAgent ?? null,
+            target: id,
+            metadata: { role, changed: user.role !== role },
+          },
+          tx,
+        );
         return updated;
       });
       await changed(id);
@@ -437,21 +632,44 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     /** CLI: imports users with hashes from another backend (bcrypt or Argon2); returns what happened to each row. */
-    async importUsers(rows: { username: string; email: string; passwordHash: string }[]): Promise<{ imported: number; skipped: { username: string; reason: string }[] }> {
+    async importUsers(
+      rows: { username: string; email: string; passwordHash: string }[],
+    ): Promise<{ imported: number; skipped: { username: string; reason: string }[] }> {
       const skipped: { username: string; reason: string }[] = [];
       let imported = 0;
       for (const input of rows) {
-        if (!/^[A-Za-z0-9_-]{3,50}$/.test(input.username)) { skipped.push({ username: input.username, reason: "invalid username" }); continue; }
-        if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(input.email) || input.email.length > 254) { skipped.push({ username: input.username, reason: "invalid email" }); continue; }
-        if (!/^\$(2[aby]\$\d\d\$[./A-Za-z0-9]{53}|argon2(id|i|d)\$)/.test(input.passwordHash)) { skipped.push({ username: input.username, reason: "unsupported hash format" }); continue; }
+        if (!/^[A-Za-z0-9_-]{3,50}$/.test(input.username)) {
+          skipped.push({ username: input.username, reason: "invalid username" });
+          continue;
+        }
+        if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(input.email) || input.email.length > 254) {
+          skipped.push({ username: input.username, reason: "invalid email" });
+          continue;
+        }
+        if (!/^\$(2[aby]\$\d\d\$[./A-Za-z0-9]{53}|argon2(id|i|d)\$)/.test(input.passwordHash)) {
+          skipped.push({ username: input.username, reason: "unsupported hash format" });
+          continue;
+        }
         const keys = { usernameKey: input.username.toLowerCase(), emailKey: emailKeyOf(input.email) };
-        if (await store.taken(db, keys)) { skipped.push({ username: input.username, reason: "username or email taken" }); continue; }
+        if (await store.taken(db, keys)) {
+          skipped.push({ username: input.username, reason: "username or email taken" });
+          continue;
+        }
         const now = new Date(clock.now());
         const id = newId(now.getTime());
         await db.transaction(async (tx) => {
           // The operator vouches for an imported account: it does not expire like an anonymous registration
           // (its address is still unverified until its owner confirms it or resets the password).
-          await store.insertUser(tx, { id, username: input.username, ...keys, email: input.email, passwordHash: input.passwordHash, firstVerifiedAt: now, createdAt: now, updatedAt: now });
+          await store.insertUser(tx, {
+            id,
+            username: input.username,
+            ...keys,
+            email: input.email,
+            passwordHash: input.passwordHash,
+            firstVerifiedAt: now,
+            createdAt: now,
+            updatedAt: now,
+          });
           await audit.record({ eventType: "user.import", result: "success", actor: { userId: null }, target: id }, tx);
         });
         imported++;

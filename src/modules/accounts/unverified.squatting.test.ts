@@ -9,8 +9,10 @@ import { startSmtp, tokenIn } from "../../../test/mail.js";
 import { codeAt } from "../../../test/mfa.js";
 
 const HOUR = 3_600_000;
-const forgot = (t: TestApp, email: string) => t.app.inject({ method: "POST", url: "/api/auth/password/forgot", payload: { email } });
-const reset = (t: TestApp, token: string, password: string) => t.app.inject({ method: "POST", url: "/api/auth/password/reset", payload: { token, new_password: password } });
+const forgot = (t: TestApp, email: string) =>
+  t.app.inject({ method: "POST", url: "/api/auth/password/forgot", payload: { email } });
+const reset = (t: TestApp, token: string, password: string) =>
+  t.app.inject({ method: "POST", url: "/api/auth/password/reset", payload: { token, new_password: password } });
 const signIn = async (t: TestApp, user: { username: string; password: string }) => {
   const res = await login(t.app, user);
   assert.equal(res.statusCode, 200, res.body);
@@ -23,16 +25,31 @@ test("an account whose address nobody proved cannot create API keys, enrol two-f
     const squatter = await register(t.app, { email: "victim@example.com", verified: false });
     const { access_token: access } = await signIn(t, squatter);
     await stepUp(t.app, { access, password: squatter.password });
-    const key = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(access), payload: { name: "mine", scopes: ["read"] } });
+    const key = await t.app.inject({
+      method: "POST",
+      url: "/api/keys",
+      headers: bearer(access),
+      payload: { name: "mine", scopes: ["read"] },
+    });
     assert.equal(key.statusCode, 403, key.body);
     assert.equal(key.json().error.code, "email_unverified");
-    const totp = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/setup", headers: bearer(access), payload: { password: squatter.password } });
+    const totp = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/mfa/totp/setup",
+      headers: bearer(access),
+      payload: { password: squatter.password },
+    });
     assert.equal(totp.statusCode, 403, totp.body);
     assert.equal(totp.json().error.code, "email_unverified");
     // An admin made by an operator still needs a proven address to add an endpoint (which receives user events).
     await t.app.bulwark.accounts.promote(squatter.username, { userId: null });
     const admin = (await signIn(t, squatter)).access_token;
-    const hook = await t.app.inject({ method: "POST", url: "/api/admin/webhook-endpoints", headers: bearer(admin), payload: { url: "https://hooks.example.com/in", events: ["user.created"] } });
+    const hook = await t.app.inject({
+      method: "POST",
+      url: "/api/admin/webhook-endpoints",
+      headers: bearer(admin),
+      payload: { url: "https://hooks.example.com/in", events: ["user.created"] },
+    });
     assert.equal(hook.statusCode, 403, hook.body);
     assert.equal(hook.json().error.code, "email_unverified");
     assert.equal(rowsOf(await t.store.db.execute(sql`select 1 from api_keys`)).length, 0, "nothing was made");
@@ -51,12 +68,34 @@ test("a password reset proves the address and ends every session, every API key 
     await t.app.bulwark.accounts.forget(squatter.userId);
     const { access_token: access, refresh_token: refresh } = await signIn(t, squatter);
     await stepUp(t.app, { access, password: squatter.password });
-    const key = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(access), payload: { name: "mine", scopes: ["read"] } });
+    const key = await t.app.inject({
+      method: "POST",
+      url: "/api/keys",
+      headers: bearer(access),
+      payload: { name: "mine", scopes: ["read"] },
+    });
     assert.equal(key.statusCode, 201, key.body);
-    const setup = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/setup", headers: bearer(access), payload: { password: squatter.password } });
+    const setup = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/mfa/totp/setup",
+      headers: bearer(access),
+      payload: { password: squatter.password },
+    });
     const secret = setup.json().secret as string;
-    assert.equal((await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/enable", headers: bearer(access), payload: { code: codeAt(secret, t.clock.now()) } })).statusCode, 200);
-    await t.store.db.execute(sql`update users set email_verified = false, first_verified_at = null where id = ${squatter.userId}`);
+    assert.equal(
+      (
+        await t.app.inject({
+          method: "POST",
+          url: "/api/auth/mfa/totp/enable",
+          headers: bearer(access),
+          payload: { code: codeAt(secret, t.clock.now()) },
+        })
+      ).statusCode,
+      200,
+    );
+    await t.store.db.execute(
+      sql`update users set email_verified = false, first_verified_at = null where id = ${squatter.userId}`,
+    );
     await t.app.bulwark.accounts.forget(squatter.userId);
     t.clock.advance(60_000);
 
@@ -64,12 +103,23 @@ test("a password reset proves the address and ends every session, every API key 
     assert.equal((await forgot(t, "victim@example.com")).statusCode, 202);
     await t.app.bulwark.mailer.idle();
     const password = goodPassword();
-    assert.equal((await reset(t, tokenIn(smtp.to("victim@example.com", "reset your password")[0]), password)).statusCode, 204);
+    assert.equal(
+      (await reset(t, tokenIn(smtp.to("victim@example.com", "reset your password")[0]), password)).statusCode,
+      204,
+    );
 
     // The squatter's session, refresh token and key are dead; the owner is not asked for the squatter's code.
     assert.equal((await t.app.inject({ url: "/api/users/me", headers: bearer(access) })).statusCode, 401);
-    assert.equal((await t.app.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: refresh } })).statusCode, 401);
-    assert.equal((await t.app.inject({ url: "/api/whoami", headers: bearer(key.json().key) })).statusCode, 401, "the key is revoked");
+    assert.equal(
+      (await t.app.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: refresh } }))
+        .statusCode,
+      401,
+    );
+    assert.equal(
+      (await t.app.inject({ url: "/api/whoami", headers: bearer(key.json().key) })).statusCode,
+      401,
+      "the key is revoked",
+    );
     const owner = await login(t.app, { username: squatter.username, password });
     assert.equal(owner.statusCode, 200, owner.body);
     assert.equal(owner.json().mfa_required, undefined, "two-factor enrolled before the proof is gone");
@@ -97,7 +147,11 @@ test("an unverified registration expires after UNVERIFIED_ACCOUNT_TTL and stops 
   try {
     const squatter = await register(t.app, { email: "victim@example.com", verified: false });
     const proven = await register(t.app);
-    const early = await t.app.inject({ method: "POST", url: "/api/auth/register", payload: { username: "the_owner", email: "victim@example.com", password: goodPassword() } });
+    const early = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/register",
+      payload: { username: "the_owner", email: "victim@example.com", password: goodPassword() },
+    });
     assert.equal(early.statusCode, 409, "held while it may still be confirmed");
     t.clock.advance(24 * HOUR + 1_000);
     // Registering the address after expiry works, before any pruning ran.

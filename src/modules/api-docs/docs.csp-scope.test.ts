@@ -23,11 +23,21 @@ test("only the docs page has the relaxed CSP; its assets and every API route kee
       assert.equal(asset.statusCode, 200, `${src[1]} is served`);
       assert.equal(asset.headers["content-security-policy"], STRICT, `${src[1]} keeps the strict CSP`);
     }
-    for (const url of ["/openapi.json", "/health", "/api/whoami", "/docs/static/..%2Fpackage.json", "/docs/static/nope.js"]) {
+    for (const url of [
+      "/openapi.json",
+      "/health",
+      "/api/whoami",
+      "/docs/static/..%2Fpackage.json",
+      "/docs/static/nope.js",
+    ]) {
       const res = await t.app.inject({ method: "GET", url });
       assert.equal(res.headers["content-security-policy"], STRICT, `${url} keeps the strict CSP`);
     }
-    assert.equal((await t.app.inject({ method: "GET", url: "/docs/static/..%2Fpackage.json" })).statusCode, 400, "only the listed files");
+    assert.equal(
+      (await t.app.inject({ method: "GET", url: "/docs/static/..%2Fpackage.json" })).statusCode,
+      400,
+      "only the listed files",
+    );
   } finally {
     await t.close();
   }
@@ -42,7 +52,11 @@ test("production serves neither the document nor the docs page unless enabled", 
   } finally {
     await off.close();
   }
-  assert.throws(() => loadConfig({ ...productionEnv(), DOCS_ENABLED: "true" }), /DOCS_ENABLED/, "the page without its document is refused");
+  assert.throws(
+    () => loadConfig({ ...productionEnv(), DOCS_ENABLED: "true" }),
+    /DOCS_ENABLED/,
+    "the page without its document is refused",
+  );
   const cfg = loadConfig({ ...productionEnv(), OPENAPI_ENABLED: "true", DOCS_ENABLED: "true" });
   assert.deepEqual(cfg.apiDocs, { openapi: true, docs: true });
 });

@@ -63,9 +63,13 @@ const PAGE = `<!DOCTYPE html>
  * styles, images and a fetch of /openapi.json, all from this origin. Nothing else: no inline
  * script, no other origin, no framing, no form posts.
  */
-export const DOCS_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const DOCS_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-const AssetParams = Type.Object({ file: Type.Union([...Object.keys(ASSETS), "swagger-initializer.js"].map((name) => Type.Literal(name))) }, { additionalProperties: false });
+const AssetParams = Type.Object(
+  { file: Type.Union([...Object.keys(ASSETS), "swagger-initializer.js"].map((name) => Type.Literal(name))) },
+  { additionalProperties: false },
+);
 
 /** GET /openapi.json (OPENAPI_ENABLED), GET /docs and its assets (DOCS_ENABLED). */
 export const apiDocsModule = defineModule({
@@ -74,30 +78,45 @@ export const apiDocsModule = defineModule({
   create: () => undefined,
   async routes(app, _service, _use, { config }) {
     if (config.apiDocs.openapi) {
-      app.get("/openapi.json", {
-        schema: { summary: "This OpenAPI 3.1 document" },
-        config: { auth: "public", rateLimit: "default" },
-      }, async (_req, reply) => reply.type("application/json; charset=utf-8").send(app.swagger()));
+      app.get(
+        "/openapi.json",
+        {
+          schema: { summary: "This OpenAPI 3.1 document" },
+          config: { auth: "public", rateLimit: "default" },
+        },
+        async (_req, reply) => reply.type("application/json; charset=utf-8").send(app.swagger()),
+      );
     }
     if (!config.apiDocs.docs) return;
 
     // Read once: the files do not change while the process runs.
     const dir = join(dirname(createRequire(import.meta.url).resolve("@fastify/swagger-ui/package.json")), "static");
-    const assets = new Map<string, { type: string; body: Buffer | string }>(Object.entries(ASSETS).map(([name, type]) => [name, { type, body: readFileSync(join(dir, name as AssetName)) }]));
+    const assets = new Map<string, { type: string; body: Buffer | string }>(
+      Object.entries(ASSETS).map(([name, type]) => [name, { type, body: readFileSync(join(dir, name as AssetName)) }]),
+    );
     assets.set("swagger-initializer.js", { type: "application/javascript; charset=utf-8", body: INITIALIZER });
 
-    app.get("/docs", {
-      schema: { summary: "Interactive API reference (Swagger UI)" },
-      config: { auth: "public", rateLimit: "default" },
-    }, async (_req, reply) => reply.type("text/html; charset=utf-8").header("content-security-policy", DOCS_CSP).send(PAGE));
+    app.get(
+      "/docs",
+      {
+        schema: { summary: "Interactive API reference (Swagger UI)" },
+        config: { auth: "public", rateLimit: "default" },
+      },
+      async (_req, reply) =>
+        reply.type("text/html; charset=utf-8").header("content-security-policy", DOCS_CSP).send(PAGE),
+    );
 
-    app.withTypeProvider<TypeBoxTypeProvider>().get("/docs/static/:file", {
-      schema: { summary: "A file of the API reference page", params: AssetParams },
-      config: { auth: "public", rateLimit: "default" },
-    }, async (req, reply) => {
-      const asset = assets.get(req.params.file)!;
-      // Fixed files of the installed version: cacheable, unlike API answers.
-      return reply.type(asset.type).header("cache-control", "public, max-age=3600").send(asset.body);
-    });
+    app.withTypeProvider<TypeBoxTypeProvider>().get(
+      "/docs/static/:file",
+      {
+        schema: { summary: "A file of the API reference page", params: AssetParams },
+        config: { auth: "public", rateLimit: "default" },
+      },
+      async (req, reply) => {
+        const asset = assets.get(req.params.file)!;
+        // Fixed files of the installed version: cacheable, unlike API answers.
+        return reply.type(asset.type).header("cache-control", "public, max-age=3600").send(asset.body);
+      },
+    );
   },
 });

@@ -7,8 +7,17 @@ import SwaggerParser from "@apidevtools/swagger-parser";
 import { Type } from "typebox";
 import { startApp, type TestApp } from "../../../test/harness.js";
 
-type Operation = { security?: Record<string, string[]>[]; responses: Record<string, unknown>; "x-bulwark-rate-limit"?: unknown; "x-bulwark-audit"?: unknown };
-type Document = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown> } };
+type Operation = {
+  security?: Record<string, string[]>[];
+  responses: Record<string, unknown>;
+  "x-bulwark-rate-limit"?: unknown;
+  "x-bulwark-audit"?: unknown;
+};
+type Document = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { securitySchemes: Record<string, unknown> };
+};
 
 let t: TestApp;
 let doc: Document;
@@ -17,10 +26,17 @@ before(async () => {
   t = await startApp({
     // An application's own route, added to the returned app like a library user would.
     extend: (app) => {
-      app.get("/api/reports/:id", {
-        schema: { params: Type.Object({ id: Type.String({ maxLength: 40 }) }, { additionalProperties: false }), response: { 200: Type.Object({ id: Type.String() }) } },
-        config: { auth: { apiKey: "reports:read" }, rateLimit: "default" },
-      }, async (req) => ({ id: (req.params as { id: string }).id }));
+      app.get(
+        "/api/reports/:id",
+        {
+          schema: {
+            params: Type.Object({ id: Type.String({ maxLength: 40 }) }, { additionalProperties: false }),
+            response: { 200: Type.Object({ id: Type.String() }) },
+          },
+          config: { auth: { apiKey: "reports:read" }, rateLimit: "default" },
+        },
+        async (req) => ({ id: (req.params as { id: string }).id }),
+      );
     },
   });
   const res = await t.app.inject({ method: "GET", url: "/openapi.json" });
@@ -41,7 +57,11 @@ test("/openapi.json is a valid OpenAPI 3.1 document", async () => {
 
 test("every registered route is in the document, and every documented operation is a registered route", () => {
   const registered = new Set(t.app.bulwark.routes().map((r) => `${r.method} ${openapiPath(r.url)}`));
-  const documented = new Set(Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`)));
+  const documented = new Set(
+    Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+    ),
+  );
   assert.ok(registered.has("GET /api/reports/{id}"), "the application's own route is in the registry");
   assert.deepEqual([...documented].sort(), [...registered].sort());
 });
@@ -49,11 +69,19 @@ test("every registered route is in the document, and every documented operation 
 test("each route's auth shows as its security requirements", () => {
   assert.equal(doc.paths["/health"]!.get!.security, undefined, "public: no requirement");
   assert.deepEqual(doc.paths["/api/users/me"]!.get!.security, [{ bearer: [] }, { cookie: [] }]);
-  assert.deepEqual(doc.paths["/api/users/me"]!.patch!.security, [{ bearer: [] }, { cookie: [], csrf: [] }], "an unsafe method in browser mode needs the CSRF header");
-  assert.deepEqual(doc.paths["/api/reports/{id}"]!.get!.security, [{ bearer: ["reports:read"] }, { apiKey: ["reports:read"] }]);
+  assert.deepEqual(
+    doc.paths["/api/users/me"]!.patch!.security,
+    [{ bearer: [] }, { cookie: [], csrf: [] }],
+    "an unsafe method in browser mode needs the CSRF header",
+  );
+  assert.deepEqual(doc.paths["/api/reports/{id}"]!.get!.security, [
+    { bearer: ["reports:read"] },
+    { apiKey: ["reports:read"] },
+  ]);
   assert.deepEqual(doc.paths["/metrics"]!.get!.security, [{ metricsToken: [] }]);
   assert.deepEqual(doc.paths["/api/whoami"]!.get!.security?.[0], {}, "optional: anonymous is one alternative");
-  for (const name of ["bearer", "apiKey", "cookie", "csrf", "metricsToken"]) assert.ok(doc.components.securitySchemes[name], `scheme ${name}`);
+  for (const name of ["bearer", "apiKey", "cookie", "csrf", "metricsToken"])
+    assert.ok(doc.components.securitySchemes[name], `scheme ${name}`);
 });
 
 test("each route carries its rate-limit class, audit event and the error envelope of the statuses it can answer", () => {
@@ -61,8 +89,13 @@ test("each route carries its rate-limit class, audit event and the error envelop
   assert.equal(login["x-bulwark-rate-limit"], "auth-login");
   assert.equal(doc.paths["/health"]!.get!["x-bulwark-rate-limit"], "none");
   assert.equal(doc.paths["/api/keys"]!.post!["x-bulwark-audit"], "api_key.create");
-  assert.deepEqual((login.responses["429"] as { content: unknown }).content, { "application/json": { schema: { $ref: "#/components/schemas/Error" } } });
-  assert.ok(login.responses["400"] && !login.responses["401"] && !login.responses["403"], "a public route cannot answer 401/403 from the pipeline");
+  assert.deepEqual((login.responses["429"] as { content: unknown }).content, {
+    "application/json": { schema: { $ref: "#/components/schemas/Error" } },
+  });
+  assert.ok(
+    login.responses["400"] && !login.responses["401"] && !login.responses["403"],
+    "a public route cannot answer 401/403 from the pipeline",
+  );
   assert.ok(doc.paths["/api/admin/users"]!.get!.responses["403"], "an admin route can answer 403");
   assert.equal(doc.paths["/health"]!.get!.responses["429"], undefined, "an unlimited route is never rate limited");
 });

@@ -7,7 +7,14 @@ import { looksLikeKey } from "./format.js";
 import { apiKeyRoutes } from "./routes.js";
 import { createApiKeyService, type ApiKeyService } from "./service.js";
 
-export { createApiKeyService, DEFAULT_GRACE_SECONDS, type ApiKeyService, type KeyCreated, type KeyView, type KeyActor } from "./service.js";
+export {
+  createApiKeyService,
+  DEFAULT_GRACE_SECONDS,
+  type ApiKeyService,
+  type KeyCreated,
+  type KeyView,
+  type KeyActor,
+} from "./service.js";
 export { parseKey, checksum, KEY_PREFIX } from "./format.js";
 
 declare module "../module.js" {
@@ -23,18 +30,30 @@ export function apiKeyResolver(keys: ApiKeyService): AuthResolver {
   return async (req: FastifyRequest): Promise<Principal | null> => {
     const header = req.headers["x-api-key"];
     const auth = req.headers.authorization;
-    const fromBearer = auth !== undefined && auth.startsWith(BEARER) && looksLikeKey(auth.slice(BEARER.length)) ? auth.slice(BEARER.length) : undefined;
+    const fromBearer =
+      auth !== undefined && auth.startsWith(BEARER) && looksLikeKey(auth.slice(BEARER.length))
+        ? auth.slice(BEARER.length)
+        : undefined;
     if (header === undefined && fromBearer === undefined) return null;
     // Two different keys in one request: refuse rather than pick one.
-    if (Array.isArray(header) || (header !== undefined && fromBearer !== undefined && header !== fromBearer)) throw errors.unauthorized("send one API key, in Authorization or X-API-Key");
+    if (Array.isArray(header) || (header !== undefined && fromBearer !== undefined && header !== fromBearer))
+      throw errors.unauthorized("send one API key, in Authorization or X-API-Key");
     return keys.resolve((header ?? fromBearer)!);
   };
 }
 
 const EVENTS = {
-  "api_key.create": { description: "A key was created (its name and scopes; never the key).", webhook: { event: "api_key.created", results: ["success"] } },
-  "api_key.rotate": { description: "A key was rotated: a successor was made, the old one expires after the grace period." },
-  "api_key.revoke": { description: "A key was revoked by its owner or an admin.", webhook: { event: "api_key.revoked", results: ["success"] } },
+  "api_key.create": {
+    description: "A key was created (its name and scopes; never the key).",
+    webhook: { event: "api_key.created", results: ["success"] },
+  },
+  "api_key.rotate": {
+    description: "A key was rotated: a successor was made, the old one expires after the grace period.",
+  },
+  "api_key.revoke": {
+    description: "A key was revoked by its owner or an admin.",
+    webhook: { event: "api_key.revoked", results: ["success"] },
+  },
   "api_key.expire": { description: "A key reached its expiry (recorded once, across instances)." },
 } as const;
 
@@ -46,11 +65,24 @@ declare module "../audit/vocabulary.js" {
 export const apiKeysModule = defineModule({
   name: "apiKeys",
   needs: ["accounts", "sessions"],
-  create: ({ db, clock, audit, pubsub, metrics, config, logger }, use) => createApiKeyService({
-    db, clock, audit, pubsub, metrics, secretKey: config.secretKey, accounts: use("accounts"), maxKeysPerUser: config.apiKeysPerUser,
-    onError: (e) => logger.warn({ err: e.message }, "api keys: notification or reload failed"),
-  }),
-  routes: (app, keys, use, { config }) => apiKeyRoutes(app, keys, { maxRateLimit: config.rateLimit.perMinute, sessions: use("sessions"), stepUpTtl: config.stepUpTtl }),
+  create: ({ db, clock, audit, pubsub, metrics, config, logger }, use) =>
+    createApiKeyService({
+      db,
+      clock,
+      audit,
+      pubsub,
+      metrics,
+      secretKey: config.secretKey,
+      accounts: use("accounts"),
+      maxKeysPerUser: config.apiKeysPerUser,
+      onError: (e) => logger.warn({ err: e.message }, "api keys: notification or reload failed"),
+    }),
+  routes: (app, keys, use, { config }) =>
+    apiKeyRoutes(app, keys, {
+      maxRateLimit: config.rateLimit.perMinute,
+      sessions: use("sessions"),
+      stepUpTtl: config.stepUpTtl,
+    }),
   // API keys (bwk_…) are nobody else's credential.
   resolver: { order: 30, create: (keys) => apiKeyResolver(keys) },
   auditEvents: EVENTS,
@@ -68,7 +100,11 @@ export const apiKeysModule = defineModule({
     }
     if (why.reason !== "password_change") return undefined;
     const live = await keys.listIn(tx, userId);
-    return { count: 0, announce: async () => undefined, kept: live.map((k) => `API key "${k.name.slice(0, 60)}" (${k.prefix}…, created ${k.created_at.slice(0, 10)})`) };
+    return {
+      count: 0,
+      announce: async () => undefined,
+      kept: live.map((k) => `API key "${k.name.slice(0, 60)}" (${k.prefix}…, created ${k.created_at.slice(0, 10)})`),
+    };
   },
   start: (keys) => keys.init(),
   stop: (keys) => keys.close(),

@@ -12,12 +12,24 @@ test("the api_key.create and api_key.revoke audit rows name the owner's id", asy
   try {
     const user = await signedIn(t.app);
     await stepUp(t.app, user);
-    const created = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "ci", scopes: [] } });
+    const created = await t.app.inject({
+      method: "POST",
+      url: "/api/keys",
+      headers: bearer(user.access),
+      payload: { name: "ci", scopes: [] },
+    });
     assert.equal(created.statusCode, 201, created.body);
-    const revoked = await t.app.inject({ method: "DELETE", url: `/api/keys/${created.json().id}`, headers: bearer(user.access) });
+    const revoked = await t.app.inject({
+      method: "DELETE",
+      url: `/api/keys/${created.json().id}`,
+      headers: bearer(user.access),
+    });
     assert.equal(revoked.statusCode, 204, revoked.body);
     const rows = rowsOf<{ event_type: string; metadata: Record<string, unknown> }>(
-      await t.store.db.execute(sql`select event_type, metadata from audit_logs where event_type in ('api_key.create', 'api_key.revoke') order by id`));
+      await t.store.db.execute(
+        sql`select event_type, metadata from audit_logs where event_type in ('api_key.create', 'api_key.revoke') order by id`,
+      ),
+    );
     assert.equal(rows.length, 2);
     for (const row of rows) {
       assert.equal(row.metadata.owner_id, user.userId, `${row.event_type}: ${JSON.stringify(row.metadata)}`);

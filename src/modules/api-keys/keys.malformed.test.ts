@@ -15,7 +15,10 @@ after(() => t.close());
 /** Counts the queries the app sends to its database from now on (whichever driver it runs on). */
 function countQueries(store: Store): { count(): number; stop(): void } {
   let n = 0;
-  const target = (store.driver.kind === "pglite" ? store.driver.client : store.driver.pool) as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const target = (store.driver.kind === "pglite" ? store.driver.client : store.driver.pool) as unknown as Record<
+    string,
+    (...args: unknown[]) => unknown
+  >;
   const names = store.driver.kind === "pglite" ? ["query", "exec", "transaction"] : ["query", "connect"];
   const originals = names.map((name) => [name, target[name]!] as const);
   for (const [name, fn] of originals) {
@@ -24,13 +27,23 @@ function countQueries(store: Store): { count(): number; stop(): void } {
       return fn.apply(this, args);
     };
   }
-  return { count: () => n, stop: () => { for (const [name, fn] of originals) target[name] = fn; } };
+  return {
+    count: () => n,
+    stop: () => {
+      for (const [name, fn] of originals) target[name] = fn;
+    },
+  };
 }
 
 test("a key with a flipped character or a bad checksum is refused without a database query", async () => {
   const user = await signedIn(t.app);
   await stepUp(t.app, user);
-  const res = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "k", scopes: [] } });
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/api/keys",
+    headers: bearer(user.access),
+    payload: { name: "k", scopes: [] },
+  });
   const { key } = res.json() as { key: string };
   // Never used: not in the cache, so any look-up would have to query.
   const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === "a" ? "b" : "a") + s.slice(i + 1);
@@ -56,12 +69,20 @@ test("a key with a flipped character or a bad checksum is refused without a data
     assert.equal(counter.count(), 0, "no query for a malformed key");
     // Control: a well-formed key with a valid checksum but an unknown id is looked up (so the counter works).
     const body = `bwk_${"0".repeat(32)}_${"A".repeat(40)}`;
-    assert.equal((await t.app.inject({ method: "GET", url: "/api/whoami", headers: { "x-api-key": body + checksum(body) } })).statusCode, 401);
+    assert.equal(
+      (await t.app.inject({ method: "GET", url: "/api/whoami", headers: { "x-api-key": body + checksum(body) } }))
+        .statusCode,
+      401,
+    );
     assert.ok(counter.count() > 0, "a well-formed key is looked up");
   } finally {
     counter.stop();
   }
-  assert.equal((await t.app.inject({ method: "GET", url: "/api/whoami", headers: { "x-api-key": key } })).statusCode, 200, "the real key still works");
+  assert.equal(
+    (await t.app.inject({ method: "GET", url: "/api/whoami", headers: { "x-api-key": key } })).statusCode,
+    200,
+    "the real key still works",
+  );
 });
 
 test("a flood of one made-up well-formed key costs one database look-up, not one per request", async () => {

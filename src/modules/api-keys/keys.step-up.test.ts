@@ -12,13 +12,19 @@ test("creating an API key without a recent step-up answers 403 step_up_required"
   const t = await startApp({ env });
   try {
     const user = await signedIn(t.app);
-    const create = (access = user.access) => t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(access), payload: { name: "ci", scopes: [] } });
-    const stepUp = (payload: Record<string, unknown>, access = user.access) => t.app.inject({ method: "POST", url: "/api/auth/step-up", headers: bearer(access), payload });
+    const create = (access = user.access) =>
+      t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(access), payload: { name: "ci", scopes: [] } });
+    const stepUp = (payload: Record<string, unknown>, access = user.access) =>
+      t.app.inject({ method: "POST", url: "/api/auth/step-up", headers: bearer(access), payload });
     const refused = await create();
     assert.equal(refused.statusCode, 403);
     assert.equal(refused.json().error.code, "step_up_required");
     assert.equal((await t.app.bulwark.apiKeys.list(user.userId)).length, 0, "nothing was created");
-    assert.equal((await stepUp({ password: "not the password at all" })).statusCode, 403, "a wrong password is no step-up");
+    assert.equal(
+      (await stepUp({ password: "not the password at all" })).statusCode,
+      403,
+      "a wrong password is no step-up",
+    );
     assert.equal((await stepUp({})).statusCode, 400, "a password or a code is needed");
     assert.equal((await create()).statusCode, 403);
     const ok = await stepUp({ password: user.password });
@@ -42,14 +48,39 @@ test("with two-factor on, a TOTP code alone is a step-up; without two-factor a c
   const t = await startApp({ env });
   try {
     const plain = await signedIn(t.app);
-    const noMfa = await t.app.inject({ method: "POST", url: "/api/auth/step-up", headers: bearer(plain.access), payload: { code: "123456" } });
+    const noMfa = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/step-up",
+      headers: bearer(plain.access),
+      payload: { code: "123456" },
+    });
     assert.equal(noMfa.statusCode, 400);
     const user = await signedIn(t.app);
     const { secret } = await enableTotp(t, user);
-    const stepUp = await t.app.inject({ method: "POST", url: "/api/auth/step-up", headers: bearer(user.access), payload: { code: codeAt(secret, t.clock.now()) } });
+    const stepUp = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/step-up",
+      headers: bearer(user.access),
+      payload: { code: codeAt(secret, t.clock.now()) },
+    });
     assert.equal(stepUp.statusCode, 200, stepUp.body);
-    assert.equal((await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "ci", scopes: [] } })).statusCode, 201);
-    const replay = await t.app.inject({ method: "POST", url: "/api/auth/step-up", headers: bearer(user.access), payload: { code: codeAt(secret, t.clock.now()) } });
+    assert.equal(
+      (
+        await t.app.inject({
+          method: "POST",
+          url: "/api/keys",
+          headers: bearer(user.access),
+          payload: { name: "ci", scopes: [] },
+        })
+      ).statusCode,
+      201,
+    );
+    const replay = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/step-up",
+      headers: bearer(user.access),
+      payload: { code: codeAt(secret, t.clock.now()) },
+    });
     assert.equal(replay.statusCode, 403, "a used code is no step-up");
   } finally {
     await t.close();

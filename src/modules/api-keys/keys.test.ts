@@ -13,12 +13,27 @@ const log = captureLog();
 const issued: string[] = [];
 before(async () => {
   t = await startApp({
-    env: { RATE_LIMIT_PER_MINUTE: "1000", SENSITIVE_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000", AUTH_LOGIN_PER_MINUTE: "1000" },
-    log: log.stream, logLevel: "debug",
+    env: {
+      RATE_LIMIT_PER_MINUTE: "1000",
+      SENSITIVE_PER_MINUTE: "1000",
+      AUTH_REGISTER_PER_MINUTE: "1000",
+      AUTH_LOGIN_PER_MINUTE: "1000",
+    },
+    log: log.stream,
+    logLevel: "debug",
     // Library routes guarded by scopes, as an application adds them.
     extend: (app) => {
-      app.get("/api/reports", { config: { auth: { apiKey: "files:read" }, rateLimit: "default" } }, async (req) => ({ by: req.principal!.type }));
-      app.post("/api/reports", { schema: { body: Type.Object({}, { additionalProperties: false }) }, config: { auth: { apiKey: "files:write", user: true }, rateLimit: "default" } }, async (req) => ({ by: req.principal!.type }));
+      app.get("/api/reports", { config: { auth: { apiKey: "files:read" }, rateLimit: "default" } }, async (req) => ({
+        by: req.principal!.type,
+      }));
+      app.post(
+        "/api/reports",
+        {
+          schema: { body: Type.Object({}, { additionalProperties: false }) },
+          config: { auth: { apiKey: "files:write", user: true }, rateLimit: "default" },
+        },
+        async (req) => ({ by: req.principal!.type }),
+      );
     },
   });
 });
@@ -30,7 +45,14 @@ async function createKey(user: SignedIn, body: Record<string, unknown>) {
   assert.equal(res.statusCode, 201, res.body);
   const created = res.json();
   issued.push(created.key);
-  return created as { id: string; key: string; prefix: string; scopes: string[]; expires_at: string | null; replaces?: { id: string } };
+  return created as {
+    id: string;
+    key: string;
+    prefix: string;
+    scopes: string[];
+    expires_at: string | null;
+    replaces?: { id: string };
+  };
 }
 const withKey = (key: string, url: string, method: "GET" | "POST" = "GET", form: "bearer" | "x-api-key" = "bearer") =>
   t.app.inject({ method, url, headers: form === "bearer" ? bearer(key) : { "x-api-key": key } });
@@ -49,17 +71,33 @@ test("a key is shown once, works with each header form, and whoami says api_key 
   for (const form of ["bearer", "x-api-key"] as const) {
     const who = await withKey(created.key, "/api/whoami", "GET", form);
     assert.equal(who.statusCode, 200, who.body);
-    assert.deepEqual(who.json().principal, { type: "api_key", user_id: user.userId, role: "user", key_id: created.id, scopes: ["files:read"] });
+    assert.deepEqual(who.json().principal, {
+      type: "api_key",
+      user_id: user.userId,
+      role: "user",
+      key_id: created.id,
+      scopes: ["files:read"],
+    });
     assert.equal((await withKey(created.key, "/api/reports", "GET", form)).statusCode, 200);
   }
   // Two different keys in one request are refused rather than one picked.
   const other = await createKey(user, { name: "other", scopes: ["files:read"] });
-  const both = await t.app.inject({ method: "GET", url: "/api/reports", headers: { ...bearer(created.key), "x-api-key": other.key } });
+  const both = await t.app.inject({
+    method: "GET",
+    url: "/api/reports",
+    headers: { ...bearer(created.key), "x-api-key": other.key },
+  });
   assert.equal(both.statusCode, 401);
 
   const list = await t.app.inject({ method: "GET", url: "/api/keys", headers: bearer(user.access) });
   assert.equal(list.statusCode, 200);
-  assert.deepEqual(list.json().keys.map((k: { id: string }) => k.id).sort(), [created.id, other.id].sort());
+  assert.deepEqual(
+    list
+      .json()
+      .keys.map((k: { id: string }) => k.id)
+      .sort(),
+    [created.id, other.id].sort(),
+  );
   assert.ok(!list.body.includes(created.key) && !list.body.includes(created.key.slice(38)), "no secret in the list");
   assert.equal(list.json().keys[0].key, undefined);
 });
@@ -67,7 +105,9 @@ test("a key is shown once, works with each header form, and whoami says api_key 
 test("the stored value is an HMAC under SECRET_KEY: neither the key nor its plain SHA-256", async () => {
   const user = await signedIn(t.app);
   const created = await createKey(user, { name: "stored", scopes: [] });
-  const [row] = rowsOf<Record<string, unknown>>(await t.store.db.execute(sql`select * from api_keys where id = ${created.id}`));
+  const [row] = rowsOf<Record<string, unknown>>(
+    await t.store.db.execute(sql`select * from api_keys where id = ${created.id}`),
+  );
   const stored = JSON.stringify(row);
   assert.ok(!stored.includes(created.key.slice(37)), "the secret part is not stored");
   assert.ok(!stored.includes(sha256Hex(created.key)), "not a plain SHA-256");
@@ -79,11 +119,31 @@ test("scopes are enforced; a key never reaches user-only or admin routes without
   const reader = await createKey(user, { name: "reader", scopes: ["files:read"] });
   assert.equal((await withKey(reader.key, "/api/reports", "POST")).statusCode, 403, "files:write missing");
   assert.equal((await withKey(reader.key, "/api/reports", "POST")).json().error.code, "forbidden");
-  assert.equal((await t.app.inject({ method: "POST", url: "/api/reports", headers: bearer(user.access) })).statusCode, 200, "the user form lets users in");
+  assert.equal(
+    (await t.app.inject({ method: "POST", url: "/api/reports", headers: bearer(user.access) })).statusCode,
+    200,
+    "the user form lets users in",
+  );
   assert.equal((await withKey(reader.key, "/api/users/me")).statusCode, 403, "user-only route");
-  assert.equal((await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(reader.key), payload: { name: "x", scopes: [] } })).statusCode, 403, "a key cannot mint keys");
+  assert.equal(
+    (
+      await t.app.inject({
+        method: "POST",
+        url: "/api/keys",
+        headers: bearer(reader.key),
+        payload: { name: "x", scopes: [] },
+      })
+    ).statusCode,
+    403,
+    "a key cannot mint keys",
+  );
   assert.equal((await withKey(reader.key, "/api/admin/users")).statusCode, 403);
-  const refused = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "sneaky", scopes: ["admin"] } });
+  const refused = await t.app.inject({
+    method: "POST",
+    url: "/api/keys",
+    headers: bearer(user.access),
+    payload: { name: "sneaky", scopes: ["admin"] },
+  });
   assert.equal(refused.statusCode, 403, "only admins mint admin-scoped keys");
 
   const boss = await admin();
@@ -91,14 +151,28 @@ test("scopes are enforced; a key never reaches user-only or admin routes without
   assert.equal((await withKey(plain.key, "/api/admin/users")).statusCode, 403, "admin owner, no admin scope");
   const adminKey = await createKey(boss, { name: "ops", scopes: ["admin"] });
   assert.equal((await withKey(adminKey.key, "/api/admin/users")).statusCode, 200);
-  const bad = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "bad", scopes: ["Files Read"] } });
+  const bad = await t.app.inject({
+    method: "POST",
+    url: "/api/keys",
+    headers: bearer(user.access),
+    payload: { name: "bad", scopes: ["Files Read"] },
+  });
   assert.equal(bad.statusCode, 400);
 });
 
 test("expiry follows the injected clock and is audited once as api_key.expire", async () => {
   const user = await signedIn(t.app);
-  const created = await createKey(user, { name: "short", scopes: ["files:read"], expires_at: new Date(t.clock.now() + 3_600_000).toISOString() });
-  const past = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "past", scopes: [], expires_at: "2020-01-01T00:00:00Z" } });
+  const created = await createKey(user, {
+    name: "short",
+    scopes: ["files:read"],
+    expires_at: new Date(t.clock.now() + 3_600_000).toISOString(),
+  });
+  const past = await t.app.inject({
+    method: "POST",
+    url: "/api/keys",
+    headers: bearer(user.access),
+    payload: { name: "past", scopes: [], expires_at: "2020-01-01T00:00:00Z" },
+  });
   assert.equal(past.statusCode, 400);
   assert.equal((await withKey(created.key, "/api/reports")).statusCode, 200);
   t.clock.advance(3_600_001);
@@ -112,7 +186,12 @@ test("expiry follows the injected clock and is audited once as api_key.expire", 
 test("rotation issues a new key and keeps the old one until the grace ends", async () => {
   const user = await signedIn(t.app);
   const old = await createKey(user, { name: "deploy", scopes: ["files:read"] });
-  const res = await t.app.inject({ method: "POST", url: `/api/keys/${old.id}/rotate`, headers: bearer(user.access), payload: { grace_seconds: 600 } });
+  const res = await t.app.inject({
+    method: "POST",
+    url: `/api/keys/${old.id}/rotate`,
+    headers: bearer(user.access),
+    payload: { grace_seconds: 600 },
+  });
   assert.equal(res.statusCode, 201, res.body);
   const next = res.json();
   issued.push(next.key);
@@ -125,18 +204,36 @@ test("rotation issues a new key and keeps the old one until the grace ends", asy
   assert.equal((await withKey(old.key, "/api/reports")).statusCode, 401, "grace over");
   assert.equal((await withKey(next.key, "/api/reports")).statusCode, 200);
   // Default grace is a day; grace 0 ends the old key at once.
-  const now = await t.app.inject({ method: "POST", url: `/api/keys/${next.id}/rotate`, headers: bearer(user.access), payload: { grace_seconds: 0 } });
+  const now = await t.app.inject({
+    method: "POST",
+    url: `/api/keys/${next.id}/rotate`,
+    headers: bearer(user.access),
+    payload: { grace_seconds: 0 },
+  });
   assert.equal(now.statusCode, 201);
   issued.push(now.json().key);
   assert.equal((await withKey(next.key, "/api/reports")).statusCode, 401);
-  const dflt = await t.app.inject({ method: "POST", url: `/api/keys/${now.json().id}/rotate`, headers: bearer(user.access) });
+  const dflt = await t.app.inject({
+    method: "POST",
+    url: `/api/keys/${now.json().id}/rotate`,
+    headers: bearer(user.access),
+  });
   assert.equal(dflt.statusCode, 201, dflt.body);
   issued.push(dflt.json().key);
   assert.equal(dflt.json().replaces.expires_at, new Date(t.clock.now() + 86_400_000).toISOString());
   const audit = await t.app.bulwark.audit.query({ eventType: "api_key.rotate" });
   assert.ok(audit.events.some((e) => e.target === old.id));
   const stranger = await signedIn(t.app);
-  assert.equal((await t.app.inject({ method: "POST", url: `/api/keys/${dflt.json().id}/rotate`, headers: bearer(stranger.access) })).statusCode, 404);
+  assert.equal(
+    (
+      await t.app.inject({
+        method: "POST",
+        url: `/api/keys/${dflt.json().id}/rotate`,
+        headers: bearer(stranger.access),
+      })
+    ).statusCode,
+    404,
+  );
 });
 
 test("revocation is effective on the next request; another user's key is not found", async () => {
@@ -144,10 +241,20 @@ test("revocation is effective on the next request; another user's key is not fou
   const created = await createKey(user, { name: "gone", scopes: ["files:read"] });
   assert.equal((await withKey(created.key, "/api/reports")).statusCode, 200);
   const stranger = await signedIn(t.app);
-  assert.equal((await t.app.inject({ method: "DELETE", url: `/api/keys/${created.id}`, headers: bearer(stranger.access) })).statusCode, 404);
-  assert.equal((await t.app.inject({ method: "DELETE", url: `/api/keys/${created.id}`, headers: bearer(user.access) })).statusCode, 204);
+  assert.equal(
+    (await t.app.inject({ method: "DELETE", url: `/api/keys/${created.id}`, headers: bearer(stranger.access) }))
+      .statusCode,
+    404,
+  );
+  assert.equal(
+    (await t.app.inject({ method: "DELETE", url: `/api/keys/${created.id}`, headers: bearer(user.access) })).statusCode,
+    204,
+  );
   assert.equal((await withKey(created.key, "/api/reports")).statusCode, 401);
-  assert.equal((await t.app.inject({ method: "DELETE", url: `/api/keys/${created.id}`, headers: bearer(user.access) })).statusCode, 404);
+  assert.equal(
+    (await t.app.inject({ method: "DELETE", url: `/api/keys/${created.id}`, headers: bearer(user.access) })).statusCode,
+    404,
+  );
   const events = await t.app.bulwark.audit.query({ eventType: "api_key.revoke" });
   assert.ok(events.events.some((e) => e.target === created.id && e.actor.user_id === user.userId));
 });
@@ -157,19 +264,52 @@ test("admins list and revoke any user's keys; disabling the owner stops and revo
   const user = await signedIn(t.app);
   const a = await createKey(user, { name: "a", scopes: ["files:read"] });
   const b = await createKey(user, { name: "b", scopes: ["files:read"] });
-  const listed = await t.app.inject({ method: "GET", url: `/api/admin/users/${user.userId}/keys`, headers: bearer(boss.access) });
+  const listed = await t.app.inject({
+    method: "GET",
+    url: `/api/admin/users/${user.userId}/keys`,
+    headers: bearer(boss.access),
+  });
   assert.equal(listed.statusCode, 200);
   assert.equal(listed.json().keys.length, 2);
   assert.ok(!listed.body.includes(a.key) && !listed.body.includes(b.key));
-  assert.equal((await t.app.inject({ method: "GET", url: `/api/admin/users/${user.userId}/keys`, headers: bearer(user.access) })).statusCode, 403);
-  assert.equal((await t.app.inject({ method: "DELETE", url: `/api/admin/keys/${a.id}`, headers: bearer(boss.access) })).statusCode, 204);
+  assert.equal(
+    (await t.app.inject({ method: "GET", url: `/api/admin/users/${user.userId}/keys`, headers: bearer(user.access) }))
+      .statusCode,
+    403,
+  );
+  assert.equal(
+    (await t.app.inject({ method: "DELETE", url: `/api/admin/keys/${a.id}`, headers: bearer(boss.access) })).statusCode,
+    204,
+  );
   assert.equal((await withKey(a.key, "/api/reports")).statusCode, 401);
   assert.equal((await withKey(b.key, "/api/reports")).statusCode, 200);
-  assert.equal((await t.app.inject({ method: "POST", url: `/api/admin/users/${user.userId}/disable`, headers: bearer(boss.access) })).statusCode, 204);
+  assert.equal(
+    (
+      await t.app.inject({
+        method: "POST",
+        url: `/api/admin/users/${user.userId}/disable`,
+        headers: bearer(boss.access),
+      })
+    ).statusCode,
+    204,
+  );
   assert.equal((await withKey(b.key, "/api/reports")).statusCode, 401, "disabled owner: key refused at once");
-  assert.equal((await t.app.inject({ method: "POST", url: `/api/admin/users/${user.userId}/enable`, headers: bearer(boss.access) })).statusCode, 204);
+  assert.equal(
+    (
+      await t.app.inject({
+        method: "POST",
+        url: `/api/admin/users/${user.userId}/enable`,
+        headers: bearer(boss.access),
+      })
+    ).statusCode,
+    204,
+  );
   assert.equal((await withKey(b.key, "/api/reports")).statusCode, 401, "disabling revoked the key for good");
-  const after = await t.app.inject({ method: "GET", url: `/api/admin/users/${user.userId}/keys`, headers: bearer(boss.access) });
+  const after = await t.app.inject({
+    method: "GET",
+    url: `/api/admin/users/${user.userId}/keys`,
+    headers: bearer(boss.access),
+  });
   assert.equal(after.json().keys.length, 0);
 });
 
@@ -182,8 +322,17 @@ test("a key with its own rate limit is counted in its own bucket too", async () 
   assert.equal(refused.statusCode, 429);
   assert.ok(refused.headers["retry-after"]);
   assert.match(String(refused.headers["ratelimit-policy"]), /"key";q=3;w=60/);
-  assert.equal((await withKey(shared.key, "/api/reports")).statusCode, 200, "the other key and the user still have budget");
-  const tooHigh = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: "fast", scopes: [], rate_limit_per_minute: 5000 } });
+  assert.equal(
+    (await withKey(shared.key, "/api/reports")).statusCode,
+    200,
+    "the other key and the user still have budget",
+  );
+  const tooHigh = await t.app.inject({
+    method: "POST",
+    url: "/api/keys",
+    headers: bearer(user.access),
+    payload: { name: "fast", scopes: [], rate_limit_per_minute: 5000 },
+  });
   assert.equal(tooHigh.statusCode, 400, "a key's own limit may not exceed the user's");
   t.clock.advance(61_000);
   assert.equal((await withKey(limited.key, "/api/reports")).statusCode, 200);
@@ -193,7 +342,9 @@ test("last_used_at is written at most once a minute; uses are counted in metrics
   const user = await signedIn(t.app);
   const created = await createKey(user, { name: "touch", scopes: ["files:read"] });
   const lastUsed = async () => {
-    const [row] = rowsOf<{ last_used_at: string | Date | null }>(await t.store.db.execute(sql`select last_used_at from api_keys where id = ${created.id}`));
+    const [row] = rowsOf<{ last_used_at: string | Date | null }>(
+      await t.store.db.execute(sql`select last_used_at from api_keys where id = ${created.id}`),
+    );
     return row!.last_used_at === null ? null : new Date(row!.last_used_at).getTime();
   };
   // The write is in the background (the request does not wait for it): poll until it lands.

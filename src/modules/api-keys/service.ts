@@ -36,12 +36,24 @@ export type ApiKeyDeps = {
 export type KeyActor = { userId: string | null; keyId?: string | null; ip?: string | null; userAgent?: string | null };
 
 export type KeyView = {
-  id: string; name: string; prefix: string; scopes: string[]; created_at: string; expires_at: string | null;
-  last_used_at: string | null; rate_limit_per_minute: number | null; user_id: string;
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  rate_limit_per_minute: number | null;
+  user_id: string;
 };
 export type KeyCreated = Omit<KeyView, "last_used_at"> & { key: string; replaces?: { id: string; expires_at: string } };
 
-export type CreateKeyInput = { name: string; scopes: string[]; expires_at?: string | Date | undefined; rate_limit_per_minute?: number | undefined };
+export type CreateKeyInput = {
+  name: string;
+  scopes: string[];
+  expires_at?: string | Date | undefined;
+  rate_limit_per_minute?: number | undefined;
+};
 
 /** Rotation keeps the old key working this long unless told otherwise (docs/api-keys.md). */
 export const DEFAULT_GRACE_SECONDS = 86_400;
@@ -79,9 +91,15 @@ export type ApiKeyService = ReturnType<typeof createApiKeyService>;
 /** The public view of a key row: never the hash. */
 function view(row: ApiKeyRow): KeyView {
   return {
-    id: row.id, name: row.name, prefix: keyPrefix(row.id), scopes: [...row.scopes],
-    created_at: row.createdAt.toISOString(), expires_at: row.expiresAt?.toISOString() ?? null,
-    last_used_at: row.lastUsedAt?.toISOString() ?? null, rate_limit_per_minute: row.rateLimitPerMinute, user_id: row.userId,
+    id: row.id,
+    name: row.name,
+    prefix: keyPrefix(row.id),
+    scopes: [...row.scopes],
+    created_at: row.createdAt.toISOString(),
+    expires_at: row.expiresAt?.toISOString() ?? null,
+    last_used_at: row.lastUsedAt?.toISOString() ?? null,
+    rate_limit_per_minute: row.rateLimitPerMinute,
+    user_id: row.userId,
   };
 }
 
@@ -97,8 +115,13 @@ export function createApiKeyService(deps: ApiKeyDeps) {
   // One series for every key together: a label per key id would grow without bound (one series
   // per key ever used, kept until restart). Which key is in use is `last_used_at`, in the database.
   // (A registry shared by two apps in one process already has it.)
-  const uses = (deps.metrics.registry.getSingleMetric("bulwark_api_key_requests_total") as Counter | undefined)
-    ?? new Counter({ name: "bulwark_api_key_requests_total", help: "Requests authenticated by an API key (all keys).", registers: [deps.metrics.registry] });
+  const uses =
+    (deps.metrics.registry.getSingleMetric("bulwark_api_key_requests_total") as Counter | undefined) ??
+    new Counter({
+      name: "bulwark_api_key_requests_total",
+      help: "Requests authenticated by an API key (all keys).",
+      registers: [deps.metrics.registry],
+    });
 
   // The key object is made once: an HMAC per request is then the only crypto a cached key costs.
   const secretKey = createSecretKey(Buffer.from(deps.secretKey, "utf8"));
@@ -107,13 +130,24 @@ export function createApiKeyService(deps: ApiKeyDeps) {
 
   // Keys by id, the same on every instance: a change anywhere drops the key everywhere.
   const keys = createSharedCache<Cached>({
-    pubsub, channel: CHANNEL, clock, max: CACHE_MAX, missTtlMs: MISS_TTL_MS, ...(deps.onError ? { onError: deps.onError } : {}),
+    pubsub,
+    channel: CHANNEL,
+    clock,
+    max: CACHE_MAX,
+    missTtlMs: MISS_TTL_MS,
+    ...(deps.onError ? { onError: deps.onError } : {}),
     load: async (id) => {
       const row = await store.findKey(db, id);
       if (!row) return undefined;
       return {
-        id: row.id, userId: row.userId, keyHash: Buffer.from(row.keyHash, "hex"), uses, scopes: Object.freeze([...row.scopes]),
-        expiresAt: row.expiresAt?.getTime() ?? null, revoked: row.revokedAt !== null, rateLimitPerMinute: row.rateLimitPerMinute,
+        id: row.id,
+        userId: row.userId,
+        keyHash: Buffer.from(row.keyHash, "hex"),
+        uses,
+        scopes: Object.freeze([...row.scopes]),
+        expiresAt: row.expiresAt?.getTime() ?? null,
+        revoked: row.revokedAt !== null,
+        rateLimitPerMinute: row.rateLimitPerMinute,
       };
     },
   });
@@ -126,7 +160,16 @@ export function createApiKeyService(deps: ApiKeyDeps) {
     const rows = await db.transaction(async (tx) => {
       const claimed = await store.claimExpired(tx, new Date(clock.now()), id);
       for (const row of claimed) {
-        await audit.record({ eventType: "api_key.expire", result: "success", actor: { userId: null }, target: row.id, metadata: { owner_id: row.userId, name: row.name } }, tx);
+        await audit.record(
+          {
+            eventType: "api_key.expire",
+            result: "success",
+            actor: { userId: null },
+            target: row.id,
+            metadata: { owner_id: row.userId, name: row.name },
+          },
+          tx,
+        );
       }
       return claimed;
     });
@@ -142,17 +185,35 @@ export function createApiKeyService(deps: ApiKeyDeps) {
   const parseExpiry = (value: string | Date | undefined): Date | null => {
     if (value === undefined) return null;
     const at = value instanceof Date ? value : new Date(value);
-    if (Number.isNaN(at.getTime()) || at.getTime() <= clock.now()) throw errors.invalid("expires_at must be a time in the future", [{ path: "expires_at", message: "must be in the future" }]);
+    if (Number.isNaN(at.getTime()) || at.getTime() <= clock.now())
+      throw errors.invalid("expires_at must be a time in the future", [
+        { path: "expires_at", message: "must be in the future" },
+      ]);
     return at;
   };
 
-  const insertNew = async (tx: Executor, ownerId: string, input: { name: string; scopes: string[]; expiresAt: Date | null; rateLimitPerMinute: number | null }) => {
+  const insertNew = async (
+    tx: Executor,
+    ownerId: string,
+    input: { name: string; scopes: string[]; expiresAt: Date | null; rateLimitPerMinute: number | null },
+  ) => {
     const now = clock.now();
     const { id, key } = generateKey(now);
     const row: ApiKeyRow = {
-      id, userId: ownerId, name: input.name, keyHash: hashKey(key), scopes: input.scopes, rateLimitPerMinute: input.rateLimitPerMinute,
-      createdAt: new Date(now), expiresAt: input.expiresAt, lastUsedAt: null, revokedAt: null, revokeReason: null,
-      replacedBy: null, expiryRecordedAt: null, updatedAt: new Date(now),
+      id,
+      userId: ownerId,
+      name: input.name,
+      keyHash: hashKey(key),
+      scopes: input.scopes,
+      rateLimitPerMinute: input.rateLimitPerMinute,
+      createdAt: new Date(now),
+      expiresAt: input.expiresAt,
+      lastUsedAt: null,
+      revokedAt: null,
+      revokeReason: null,
+      replacedBy: null,
+      expiryRecordedAt: null,
+      updatedAt: new Date(now),
     };
     await store.insertKey(tx, row);
     const { last_used_at: _unused, ...rest } = view(row);
@@ -171,12 +232,15 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         lastReload = startedAt;
         await recordExpiries();
       };
-      timers.push(setInterval(() => {
-        reload().catch((error: unknown) => deps.onError?.(error as Error));
-      }, RELOAD_INTERVAL_MS), setInterval(() => {
-        const now = clock.now();
-        for (const [id, at] of touched) if (now - at > TOUCH_INTERVAL_MS) touched.delete(id);
-      }, 60_000));
+      timers.push(
+        setInterval(() => {
+          reload().catch((error: unknown) => deps.onError?.(error as Error));
+        }, RELOAD_INTERVAL_MS),
+        setInterval(() => {
+          const now = clock.now();
+          for (const [id, at] of touched) if (now - at > TOUCH_INTERVAL_MS) touched.delete(id);
+        }, 60_000),
+      );
       for (const timer of timers) timer.unref();
     },
 
@@ -189,18 +253,26 @@ export function createApiKeyService(deps: ApiKeyDeps) {
      * Creates a key for `ownerId`; the full key is in the result and nowhere else, ever.
      * `maxRateLimit` caps a key's own limit (the API passes RATE_LIMIT_PER_MINUTE; operators may go higher).
      */
-    async create(ownerId: string, input: CreateKeyInput, actor: KeyActor, options: { maxRateLimit?: number } = {}): Promise<KeyCreated> {
+    async create(
+      ownerId: string,
+      input: CreateKeyInput,
+      actor: KeyActor,
+      options: { maxRateLimit?: number } = {},
+    ): Promise<KeyCreated> {
       const owner = await deps.accounts.sessionUser(ownerId);
       if (!owner || owner.disabled) throw errors.notFound("no such user");
       // A key made over the API needs a proven address: a key minted by whoever registered someone
       // else's address would outlive the owner's reset. An operator (no user actor) vouches for the owner.
       if (actor.userId !== null) await deps.accounts.requireVerifiedEmail(ownerId, "creating an API key");
       // A key is never more powerful than its owner: only an admin may mint an admin-scoped key.
-      if (input.scopes.includes("admin") && owner.role !== "admin") throw errors.forbidden("only an admin can create a key with the admin scope");
+      if (input.scopes.includes("admin") && owner.role !== "admin")
+        throw errors.forbidden("only an admin can create a key with the admin scope");
       const limit = input.rate_limit_per_minute ?? null;
       // A user's keys share the user's budget; a key's own budget may not exceed it, or keys would multiply it.
       if (limit !== null && options.maxRateLimit !== undefined && limit > options.maxRateLimit) {
-        throw errors.invalid(`rate_limit_per_minute may be at most ${options.maxRateLimit}`, [{ path: "rate_limit_per_minute", message: `must be at most ${options.maxRateLimit}` }]);
+        throw errors.invalid(`rate_limit_per_minute may be at most ${options.maxRateLimit}`, [
+          { path: "rate_limit_per_minute", message: `must be at most ${options.maxRateLimit}` },
+        ]);
       }
       const expiresAt = parseExpiry(input.expires_at);
       const scopes = [...new Set(input.scopes)];
@@ -209,14 +281,36 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         if (deps.maxKeysPerUser !== undefined) {
           await store.lockUserKeys(tx, ownerId);
           if ((await store.countLiveKeys(tx, ownerId, new Date(clock.now()))) >= deps.maxKeysPerUser) {
-            throw new AppError("too_many_keys", `a user may hold at most ${deps.maxKeysPerUser} live API keys; revoke one first`);
+            throw new AppError(
+              "too_many_keys",
+              `a user may hold at most ${deps.maxKeysPerUser} live API keys; revoke one first`,
+            );
           }
         }
-        const { created } = await insertNew(tx, ownerId, { name: input.name, scopes, expiresAt, rateLimitPerMinute: limit });
-        await audit.record({
-          eventType: "api_key.create", result: "success", actor: { userId: actor.userId, keyId: actor.keyId ?? null }, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null,
-          target: created.id, metadata: { owner_id: ownerId, name: input.name, scopes, expires_at: created.expires_at, rate_limit_per_minute: limit },
-        }, tx);
+        const { created } = await insertNew(tx, ownerId, {
+          name: input.name,
+          scopes,
+          expiresAt,
+          rateLimitPerMinute: limit,
+        });
+        await audit.record(
+          {
+            eventType: "api_key.create",
+            result: "success",
+            actor: { userId: actor.userId, keyId: actor.keyId ?? null },
+            ip: actor.ip ?? null,
+            userAgent: actor.userAgent ?? null,
+            target: created.id,
+            metadata: {
+              owner_id: ownerId,
+              name: input.name,
+              scopes,
+              expires_at: created.expires_at,
+              rate_limit_per_minute: limit,
+            },
+          },
+          tx,
+        );
         return created;
       });
       // Should some instance have remembered this id as missing, it forgets that now.
@@ -239,10 +333,18 @@ export function createApiKeyService(deps: ApiKeyDeps) {
       const rows = await db.transaction(async (tx) => {
         const revoked = await store.revokeKey(tx, id, options.userId, new Date(clock.now()), options.reason);
         for (const row of revoked) {
-          await audit.record({
-            eventType: "api_key.revoke", result: "success", actor: { userId: options.actor.userId, keyId: options.actor.keyId ?? null },
-            ip: options.actor.ip ?? null, userAgent: options.actor.userAgent ?? null, target: row.id, metadata: { owner_id: row.userId, reason: options.reason },
-          }, tx);
+          await audit.record(
+            {
+              eventType: "api_key.revoke",
+              result: "success",
+              actor: { userId: options.actor.userId, keyId: options.actor.keyId ?? null },
+              ip: options.actor.ip ?? null,
+              userAgent: options.actor.userAgent ?? null,
+              target: row.id,
+              metadata: { owner_id: row.userId, reason: options.reason },
+            },
+            tx,
+          );
         }
         return revoked;
       });
@@ -251,7 +353,10 @@ export function createApiKeyService(deps: ApiKeyDeps) {
     },
 
     /** Issues a replacement key with the same name, scopes, expiry and limit; the old one works until the grace ends. */
-    async rotate(id: string, options: { userId: string; graceSeconds?: number | undefined; actor: KeyActor }): Promise<KeyCreated> {
+    async rotate(
+      id: string,
+      options: { userId: string; graceSeconds?: number | undefined; actor: KeyActor },
+    ): Promise<KeyCreated> {
       const grace = options.graceSeconds ?? DEFAULT_GRACE_SECONDS;
       const created = await db.transaction(async (tx) => {
         const now = clock.now();
@@ -259,16 +364,35 @@ export function createApiKeyService(deps: ApiKeyDeps) {
         // finds it retired and gets 404, so one rotation makes exactly one successor.
         const old = await store.lockKey(tx, id);
         // Someone else's key, a revoked, expired or already rotated one: all "not found", like a key that never existed.
-        if (!old || old.userId !== options.userId || old.revokedAt || old.replacedBy !== null || (old.expiresAt && old.expiresAt.getTime() <= now)) throw errors.notFound("no such key");
+        if (
+          !old ||
+          old.userId !== options.userId ||
+          old.revokedAt ||
+          old.replacedBy !== null ||
+          (old.expiresAt && old.expiresAt.getTime() <= now)
+        )
+          throw errors.notFound("no such key");
         const until = new Date(Math.min(now + grace * 1000, old.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY));
-        const next = await insertNew(tx, old.userId, { name: old.name, scopes: old.scopes, expiresAt: old.expiresAt, rateLimitPerMinute: old.rateLimitPerMinute });
+        const next = await insertNew(tx, old.userId, {
+          name: old.name,
+          scopes: old.scopes,
+          expiresAt: old.expiresAt,
+          rateLimitPerMinute: old.rateLimitPerMinute,
+        });
         if (grace === 0) await store.revokeKey(tx, old.id, undefined, new Date(now), "rotated", next.created.id);
         else await store.retireKey(tx, old.id, until, next.created.id, new Date(now));
-        await audit.record({
-          eventType: "api_key.rotate", result: "success", actor: { userId: options.actor.userId, keyId: options.actor.keyId ?? null },
-          ip: options.actor.ip ?? null, userAgent: options.actor.userAgent ?? null, target: old.id,
-          metadata: { owner_id: old.userId, new_key_id: next.created.id, grace_seconds: grace },
-        }, tx);
+        await audit.record(
+          {
+            eventType: "api_key.rotate",
+            result: "success",
+            actor: { userId: options.actor.userId, keyId: options.actor.keyId ?? null },
+            ip: options.actor.ip ?? null,
+            userAgent: options.actor.userAgent ?? null,
+            target: old.id,
+            metadata: { owner_id: old.userId, new_key_id: next.created.id, grace_seconds: grace },
+          },
+          tx,
+        );
         return { ...next.created, replaces: { id: old.id, expires_at: until.toISOString() } };
       });
       await announce([id, created.id]);
@@ -333,7 +457,11 @@ export function createApiKeyService(deps: ApiKeyDeps) {
       }
       entry.uses.inc();
       return {
-        type: "api_key", userId: entry.userId, role: owner.role, keyId: id, scopes: entry.scopes,
+        type: "api_key",
+        userId: entry.userId,
+        role: owner.role,
+        keyId: id,
+        scopes: entry.scopes,
         ...(entry.rateLimitPerMinute !== null ? { rateLimitPerMinute: entry.rateLimitPerMinute } : {}),
       };
     },

@@ -11,16 +11,28 @@ import { canonicalRow, GENESIS_HASH, rowHash } from "./chain.js";
 import type { AuditService } from "./index.js";
 
 type VectorRow = {
-  id: string; at: string; event_type: string; result: string; actor_user_id: string | null; actor_key_id: string | null;
-  ip: string | null; user_agent: string | null; target: string | null; metadata: Record<string, unknown>;
+  id: string;
+  at: string;
+  event_type: string;
+  result: string;
+  actor_user_id: string | null;
+  actor_key_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  target: string | null;
+  metadata: Record<string, unknown>;
 };
 type Vector = { chain: { row: VectorRow; prev_hash: string; canonical: string; hash: string }[] };
 
-const vector = JSON.parse(readFileSync(new URL("../../../test/vectors/audit-chain.json", import.meta.url), "utf8")) as Vector;
+const vector = JSON.parse(
+  readFileSync(new URL("../../../test/vectors/audit-chain.json", import.meta.url), "utf8"),
+) as Vector;
 
 /** The documented hash, computed here with node:crypto alone (not with chain.ts). */
 function independentHash(prevHash: string, canonical: string): string {
-  return createHash("sha256").update(Buffer.from(prevHash + canonical, "utf8")).digest("hex");
+  return createHash("sha256")
+    .update(Buffer.from(prevHash + canonical, "utf8"))
+    .digest("hex");
 }
 
 /** The documented canonical form, written again here: keys sorted at every depth, no whitespace. */
@@ -35,8 +47,16 @@ function independentCanonical(value: unknown): string {
 
 function asChained(row: VectorRow) {
   return {
-    id: row.id, at: new Date(row.at), eventType: row.event_type, result: row.result, actorUserId: row.actor_user_id, actorKeyId: row.actor_key_id,
-    ip: row.ip, userAgent: row.user_agent, target: row.target, metadata: row.metadata,
+    id: row.id,
+    at: new Date(row.at),
+    eventType: row.event_type,
+    result: row.result,
+    actorUserId: row.actor_user_id,
+    actorKeyId: row.actor_key_id,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    target: row.target,
+    metadata: row.metadata,
   };
 }
 
@@ -69,12 +89,15 @@ async function withVectorLog(fn: (ctx: { store: Store; audit: AuditService }) =>
   const store = await testStore();
   try {
     for (const { row, prev_hash, hash } of vector.chain) {
-      await store.db.execute(sql`insert into audit_logs (id, at, event_type, result, actor_user_id, actor_key_id, ip, user_agent, target, metadata, prev_hash, hash)
+      await store.db
+        .execute(sql`insert into audit_logs (id, at, event_type, result, actor_user_id, actor_key_id, ip, user_agent, target, metadata, prev_hash, hash)
         values (${row.id}, ${row.at}, ${row.event_type}, ${row.result}, ${row.actor_user_id}, ${row.actor_key_id}, ${row.ip}, ${row.user_agent}, ${row.target},
                 ${JSON.stringify(row.metadata)}::jsonb, ${prev_hash}, ${hash})`);
     }
     const last = vector.chain.at(-1)!;
-    await store.db.execute(sql`update audit_chain_head set seq = (select max(seq) from audit_logs), hash = ${last.hash}`);
+    await store.db.execute(
+      sql`update audit_chain_head set seq = (select max(seq) from audit_logs), hash = ${last.hash}`,
+    );
     await fn({ store, audit: testAudit(store.db, createFakeClock(Date.UTC(2026, 0, 1, 13))) });
   } finally {
     await store.close();
@@ -92,17 +115,53 @@ test("rows written by the service hash as documented: recomputed with node:crypt
   try {
     const clock = createFakeClock(Date.UTC(2026, 0, 1, 12, 0, 0, 123));
     const audit = testAudit(store.db, clock);
-    await audit.record({ eventType: "user.register", result: "success", ip: "203.0.113.7", target: "u1", metadata: { b: 1, a: { d: [1, 2], c: "é" } } });
+    await audit.record({
+      eventType: "user.register",
+      result: "success",
+      ip: "203.0.113.7",
+      target: "u1",
+      metadata: { b: 1, a: { d: [1, 2], c: "é" } },
+    });
     clock.advance(1500);
-    await audit.record({ eventType: "auth.login", result: "failure", actor: { userId: "u1" }, userAgent: "ua \"x\"", metadata: { reason: "bad_password" } });
-    type Stored = { id: string; at: Date | string; event_type: string; result: string; actor_user_id: string | null; actor_key_id: string | null; ip: string | null; user_agent: string | null; target: string | null; metadata: Record<string, unknown>; prev_hash: string; hash: string };
-    const rows = rowsOf<Stored>(await store.db.execute(sql`select id, at, event_type, result, actor_user_id, actor_key_id, ip, user_agent, target, metadata, prev_hash, hash from audit_logs order by seq`));
+    await audit.record({
+      eventType: "auth.login",
+      result: "failure",
+      actor: { userId: "u1" },
+      userAgent: 'ua "x"',
+      metadata: { reason: "bad_password" },
+    });
+    type Stored = {
+      id: string;
+      at: Date | string;
+      event_type: string;
+      result: string;
+      actor_user_id: string | null;
+      actor_key_id: string | null;
+      ip: string | null;
+      user_agent: string | null;
+      target: string | null;
+      metadata: Record<string, unknown>;
+      prev_hash: string;
+      hash: string;
+    };
+    const rows = rowsOf<Stored>(
+      await store.db.execute(
+        sql`select id, at, event_type, result, actor_user_id, actor_key_id, ip, user_agent, target, metadata, prev_hash, hash from audit_logs order by seq`,
+      ),
+    );
     assert.equal(rows.length, 2);
     let prev = "0".repeat(64);
     for (const r of rows) {
       const canonical = independentCanonical({
-        id: r.id, at: new Date(r.at).toISOString(), event_type: r.event_type, result: r.result,
-        actor: { user_id: r.actor_user_id, key_id: r.actor_key_id }, ip: r.ip, user_agent: r.user_agent, target: r.target, metadata: r.metadata,
+        id: r.id,
+        at: new Date(r.at).toISOString(),
+        event_type: r.event_type,
+        result: r.result,
+        actor: { user_id: r.actor_user_id, key_id: r.actor_key_id },
+        ip: r.ip,
+        user_agent: r.user_agent,
+        target: r.target,
+        metadata: r.metadata,
       });
       assert.equal(r.prev_hash, prev);
       assert.equal(r.hash, independentHash(prev, canonical));

@@ -9,29 +9,43 @@ test("50 concurrent records keep the chain linear", async () => {
   const store = await testStore();
   try {
     const audit = testAudit(store.db, systemClock);
-    await Promise.all(Array.from({ length: 50 }, (_, i) => audit.record({ eventType: "load.test", result: "success", metadata: { i } })));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        audit.record({ eventType: "load.test", result: "success", metadata: { i } }),
+      ),
+    );
     assert.deepEqual(await audit.verify(), { ok: true, checked: 50 });
-    const [count] = rowsOf<{ n: string | number }>(await store.db.execute(sql`select count(distinct prev_hash) as n from audit_logs`));
+    const [count] = rowsOf<{ n: string | number }>(
+      await store.db.execute(sql`select count(distinct prev_hash) as n from audit_logs`),
+    );
     assert.equal(Number(count!.n), 50);
   } finally {
     await store.close();
   }
 });
 
-test("two instances (separate pools on one PostgreSQL) writing at once keep one chain", { skip: needs("postgres") }, async () => {
-  const store = await testStore({ kind: "postgres" });
-  const other = await openStore({ databaseUrl: storeUrl(store) });
-  try {
-    const a = testAudit(store.db, systemClock);
-    const b = testAudit(other.db, systemClock);
-    await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).record({ eventType: "load.test", result: "success", metadata: { i } })));
-    assert.deepEqual(await a.verify(), { ok: true, checked: 50 });
-    assert.deepEqual(await b.verify(), { ok: true, checked: 50 });
-  } finally {
-    await other.close();
-    await store.close();
-  }
-});
+test(
+  "two instances (separate pools on one PostgreSQL) writing at once keep one chain",
+  { skip: needs("postgres") },
+  async () => {
+    const store = await testStore({ kind: "postgres" });
+    const other = await openStore({ databaseUrl: storeUrl(store) });
+    try {
+      const a = testAudit(store.db, systemClock);
+      const b = testAudit(other.db, systemClock);
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          (i % 2 === 0 ? a : b).record({ eventType: "load.test", result: "success", metadata: { i } }),
+        ),
+      );
+      assert.deepEqual(await a.verify(), { ok: true, checked: 50 });
+      assert.deepEqual(await b.verify(), { ok: true, checked: 50 });
+    } finally {
+      await other.close();
+      await store.close();
+    }
+  },
+);
 
 test("verify reports ok while other writers keep appending", async () => {
   const store = await testStore();

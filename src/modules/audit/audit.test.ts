@@ -11,7 +11,9 @@ import { canonicalJson, GENESIS_HASH } from "./chain.js";
 import type { AuditEventType, AuditService } from "./index.js";
 import { scrubMetadata } from "./scrub.js";
 
-async function withAudit(fn: (ctx: { store: Store; audit: AuditService; clock: ReturnType<typeof createFakeClock> }) => Promise<void>): Promise<void> {
+async function withAudit(
+  fn: (ctx: { store: Store; audit: AuditService; clock: ReturnType<typeof createFakeClock> }) => Promise<void>,
+): Promise<void> {
   const store = await testStore();
   const clock = createFakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
   try {
@@ -21,7 +23,16 @@ async function withAudit(fn: (ctx: { store: Store; audit: AuditService; clock: R
   }
 }
 
-type RawRow = { id: string; seq: string | number; event_type: string; metadata: Record<string, unknown>; user_agent: string | null; target: string | null; prev_hash: string; hash: string };
+type RawRow = {
+  id: string;
+  seq: string | number;
+  event_type: string;
+  metadata: Record<string, unknown>;
+  user_agent: string | null;
+  target: string | null;
+  prev_hash: string;
+  hash: string;
+};
 
 async function rawRows(store: Store): Promise<RawRow[]> {
   return rowsOf<RawRow>(await store.db.execute(sql`select * from audit_logs order by seq`));
@@ -29,9 +40,22 @@ async function rawRows(store: Store): Promise<RawRow[]> {
 
 test("records events that link into a chain and read back in the API shape", async () => {
   await withAudit(async ({ store, audit, clock }) => {
-    await audit.record({ eventType: "auth.login", result: "success", actor: { userId: "u1" }, ip: "203.0.113.7", userAgent: "curl/8", target: "u1", metadata: { method: "password" } });
+    await audit.record({
+      eventType: "auth.login",
+      result: "success",
+      actor: { userId: "u1" },
+      ip: "203.0.113.7",
+      userAgent: "curl/8",
+      target: "u1",
+      metadata: { method: "password" },
+    });
     clock.advance(1500);
-    await audit.record({ eventType: "api_key.create", result: "success", actor: { userId: "u1", keyId: "k1" }, metadata: {} });
+    await audit.record({
+      eventType: "api_key.create",
+      result: "success",
+      actor: { userId: "u1", keyId: "k1" },
+      metadata: {},
+    });
 
     const rows = await rawRows(store);
     assert.equal(rows.length, 2);
@@ -41,7 +65,10 @@ test("records events that link into a chain and read back in the API shape", asy
 
     const page = await audit.query();
     assert.equal(page.nextCursor, null);
-    assert.deepEqual(page.events.map((e) => e.event_type), ["api_key.create", "auth.login"]);
+    assert.deepEqual(
+      page.events.map((e) => e.event_type),
+      ["api_key.create", "auth.login"],
+    );
     assert.deepEqual(page.events[1], {
       id: rows[0]!.id,
       at: "2026-01-01T12:00:00.000Z",
@@ -73,7 +100,8 @@ test("query filters by event type, user, ip, result and time, and pages by curso
       });
       clock.advance(60_000);
     }
-    const is = async (filters: Parameters<AuditService["query"]>[0]) => (await audit.query(filters)).events.map((e) => e.metadata.i);
+    const is = async (filters: Parameters<AuditService["query"]>[0]) =>
+      (await audit.query(filters)).events.map((e) => e.metadata.i);
 
     assert.deepEqual(await is({}), [6, 5, 4, 3, 2, 1, 0]);
     assert.deepEqual(await is({ eventType: "auth.logout" }), [5, 3, 1]);
@@ -101,7 +129,10 @@ test("query filters by event type, user, ip, result and time, and pages by curso
     // Filters and cursors combine: the second page of alice's events.
     const first = await audit.query({ userId: "alice", limit: 2 });
     assert.ok(first.nextCursor);
-    assert.deepEqual((await audit.query({ userId: "alice", limit: 2, cursor: first.nextCursor })).events.map((e) => e.metadata.i), [1, 0]);
+    assert.deepEqual(
+      (await audit.query({ userId: "alice", limit: 2, cursor: first.nextCursor })).events.map((e) => e.metadata.i),
+      [1, 0],
+    );
     // An exact multiple of the page size ends with a null cursor, not an empty page.
     assert.equal((await audit.query({ limit: 7 })).nextCursor, null);
   });
@@ -109,19 +140,39 @@ test("query filters by event type, user, ip, result and time, and pages by curso
 
 test("query refuses a malformed cursor and an out-of-range limit with invalid_request", async () => {
   await withAudit(async ({ audit }) => {
-    for (const cursor of ["", "not base64!", "czo", "czphYmM", Buffer.from("s:-1").toString("base64url"), Buffer.from("1").toString("base64url"), "x".repeat(100)]) {
-      await assert.rejects(audit.query({ cursor }), (e: unknown) => e instanceof AppError && e.code === "invalid_request", cursor);
+    for (const cursor of [
+      "",
+      "not base64!",
+      "czo",
+      "czphYmM",
+      Buffer.from("s:-1").toString("base64url"),
+      Buffer.from("1").toString("base64url"),
+      "x".repeat(100),
+    ]) {
+      await assert.rejects(
+        audit.query({ cursor }),
+        (e: unknown) => e instanceof AppError && e.code === "invalid_request",
+        cursor,
+      );
     }
     for (const limit of [0, 201, 1.5, Number.NaN]) {
-      await assert.rejects(audit.query({ limit }), (e: unknown) => e instanceof AppError && e.code === "invalid_request", String(limit));
+      await assert.rejects(
+        audit.query({ limit }),
+        (e: unknown) => e instanceof AppError && e.code === "invalid_request",
+        String(limit),
+      );
     }
-    await assert.rejects(audit.query({ since: new Date("nope") }), (e: unknown) => e instanceof AppError && e.code === "invalid_request");
+    await assert.rejects(
+      audit.query({ since: new Date("nope") }),
+      (e: unknown) => e instanceof AppError && e.code === "invalid_request",
+    );
   });
 });
 
 test("secrets in metadata never reach the audit table", async () => {
   await withAudit(async ({ store, audit }) => {
-    const jwt = "eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJ1MSIsImV4cCI6MTc2NzI3MDQwMH0.c2lnbmF0dXJlLWJ5dGVzLWhlcmUtZm9yLXRoZS10ZXN0";
+    const jwt =
+      "eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJ1MSIsImV4cCI6MTc2NzI3MDQwMH0.c2lnbmF0dXJlLWJ5dGVzLWhlcmUtZm9yLXRoZS10ZXN0";
     const apiKey = "bwk_AbCd1234_Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4abc123";
     // Generated per run: the test never carries a real-looking secret.
     const webhookSecret = `whsec_${randomBytes(24).toString("base64")}`;
@@ -153,7 +204,22 @@ test("secrets in metadata never reach the audit table", async () => {
 
     const [row] = await rawRows(store);
     const stored = JSON.stringify(row);
-    for (const secret of ["correct horse", "Tr0ub4dor", "reset-token-value-1", "object-secret", "plain-looking", "dXNlcjpwYXNz", "zq-cookie-value", "ABCD-EFGH", jwt, "eyJ", apiKey, "bwk_", "whsec_", hexSecret]) {
+    for (const secret of [
+      "correct horse",
+      "Tr0ub4dor",
+      "reset-token-value-1",
+      "object-secret",
+      "plain-looking",
+      "dXNlcjpwYXNz",
+      "zq-cookie-value",
+      "ABCD-EFGH",
+      jwt,
+      "eyJ",
+      apiKey,
+      "bwk_",
+      "whsec_",
+      hexSecret,
+    ]) {
       assert.equal(stored.includes(secret), false, `${secret} reached the table`);
     }
     const m = row!.metadata;
@@ -181,13 +247,28 @@ test("metadata is bounded and reduced to plain JSON that hashes the same after t
       result: "success",
       userAgent: "bad \u0000 agent \ud800",
       metadata: {
-        z: 1, a: { y: [3, 1, 2], b: { d: null, c: true } }, float: 0.1 + 0.2, tiny: 1e-7, big: 2 ** 60,
-        unicode: "é✓😀", nul: "a\u0000b", lone: "x\udc00y", when: new Date(Date.UTC(2026, 0, 2)),
-        missing: undefined, inf: Number.POSITIVE_INFINITY, n: 10n, circular, ["__proto__"]: { polluted: true },
+        z: 1,
+        a: { y: [3, 1, 2], b: { d: null, c: true } },
+        float: 0.1 + 0.2,
+        tiny: 1e-7,
+        big: 2 ** 60,
+        unicode: "é✓😀",
+        nul: "a\u0000b",
+        lone: "x\udc00y",
+        when: new Date(Date.UTC(2026, 0, 2)),
+        missing: undefined,
+        inf: Number.POSITIVE_INFINITY,
+        n: 10n,
+        circular,
+        ["__proto__"]: { polluted: true },
         long: "y".repeat(5000),
       },
     });
-    await audit.record({ eventType: "test.big", result: "success", metadata: { items: Array.from({ length: 40 }, (_, i) => ({ [`k${i}`]: "v".repeat(900) })) } });
+    await audit.record({
+      eventType: "test.big",
+      result: "success",
+      metadata: { items: Array.from({ length: 40 }, (_, i) => ({ [`k${i}`]: "v".repeat(900) })) },
+    });
     assert.deepEqual(await audit.verify(), { ok: true, checked: 2 });
 
     const [shapes, big] = await rawRows(store);
@@ -206,7 +287,10 @@ test("metadata is bounded and reduced to plain JSON that hashes the same after t
 });
 
 test("canonical JSON sorts keys at every depth", () => {
-  assert.equal(canonicalJson({ b: 1, a: { d: [{ f: 1, e: 2 }], c: "x" } }), '{"a":{"c":"x","d":[{"e":2,"f":1}]},"b":1}');
+  assert.equal(
+    canonicalJson({ b: 1, a: { d: [{ f: 1, e: 2 }], c: "x" } }),
+    '{"a":{"c":"x","d":[{"e":2,"f":1}]},"b":1}',
+  );
   assert.equal(canonicalJson({ b: undefined, a: null }), '{"a":null}');
   assert.deepEqual(scrubMetadata(undefined), {});
 });
@@ -214,11 +298,14 @@ test("canonical JSON sorts keys at every depth", () => {
 test("an event recorded inside a transaction that rolls back leaves no row", async () => {
   await withAudit(async ({ store, audit }) => {
     await store.db.execute(sql`create table audit_test_things (id text primary key)`);
-    await assert.rejects(store.db.transaction(async (tx) => {
-      await tx.execute(sql`insert into audit_test_things values ('t1')`);
-      await audit.record({ eventType: "thing.create", result: "success", target: "t1" }, tx);
-      throw new Error("the change failed after the audit write");
-    }), /the change failed/);
+    await assert.rejects(
+      store.db.transaction(async (tx) => {
+        await tx.execute(sql`insert into audit_test_things values ('t1')`);
+        await audit.record({ eventType: "thing.create", result: "success", target: "t1" }, tx);
+        throw new Error("the change failed after the audit write");
+      }),
+      /the change failed/,
+    );
     assert.equal((await rawRows(store)).length, 0);
     assert.equal(rowsOf(await store.db.execute(sql`select * from audit_test_things`)).length, 0);
 
@@ -228,7 +315,10 @@ test("an event recorded inside a transaction that rolls back leaves no row", asy
       await audit.record({ eventType: "thing.create", result: "success", target: "t2" }, tx);
     });
     const rows = await rawRows(store);
-    assert.deepEqual(rows.map((r) => r.target), ["t2"]);
+    assert.deepEqual(
+      rows.map((r) => r.target),
+      ["t2"],
+    );
     assert.equal(rows[0]!.prev_hash, GENESIS_HASH);
     assert.deepEqual(await audit.verify(), { ok: true, checked: 1 });
   });
@@ -239,7 +329,10 @@ test("record refuses malformed event types and results", async () => {
     await assert.rejects(audit.record({ eventType: "" as AuditEventType, result: "success" }));
     await assert.rejects(audit.record({ eventType: "Auth Login" as AuditEventType, result: "success" }));
     // Well-formed but declared by no module: a typo in a service must fail loudly, not log junk.
-    await assert.rejects(audit.record({ eventType: "user.registered" as AuditEventType, result: "success" }), /undeclared event type/);
+    await assert.rejects(
+      audit.record({ eventType: "user.registered" as AuditEventType, result: "success" }),
+      /undeclared event type/,
+    );
     await assert.rejects(audit.record({ eventType: "auth.login", result: "maybe" as "success" }));
   });
 });
@@ -255,8 +348,10 @@ test("the admin audit routes answer 401 without credentials and record the refus
     // The refusal is recorded by an onResponse hook, which may finish just after inject() resolves.
     const recorded = async () => {
       const events = (await t.app.bulwark.audit.query()).events;
-      return events.filter((e) => e.event_type === "audit_log.read" && e.result === "failure").length === 2
-        && events.some((e) => e.event_type === "audit_log.verify" && e.result === "failure");
+      return (
+        events.filter((e) => e.event_type === "audit_log.read" && e.result === "failure").length === 2 &&
+        events.some((e) => e.event_type === "audit_log.verify" && e.result === "failure")
+      );
     };
     for (let i = 0; i < 100 && !(await recorded()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.ok(await recorded());
@@ -267,30 +362,56 @@ test("the admin audit routes answer 401 without credentials and record the refus
 
 test("the admin audit routes serve admins and refuse other users", async () => {
   const t = await startApp({
-    extend: (app) => app.bulwark.addAuthResolver(async (req) => {
-      const given = req.headers.authorization;
-      if (given === "Bearer test-admin") return { type: "user", userId: "admin1", role: "admin" };
-      if (given === "Bearer test-user") return { type: "user", userId: "user1", role: "user" };
-      return null;
-    }),
+    extend: (app) =>
+      app.bulwark.addAuthResolver(async (req) => {
+        const given = req.headers.authorization;
+        if (given === "Bearer test-admin") return { type: "user", userId: "admin1", role: "admin" };
+        if (given === "Bearer test-user") return { type: "user", userId: "user1", role: "user" };
+        return null;
+      }),
   });
   try {
     const audit = t.app.bulwark.audit;
-    for (let i = 0; i < 3; i++) await audit.record({ eventType: "auth.login", result: "success", actor: { userId: "alice" }, metadata: { i } });
+    for (let i = 0; i < 3; i++)
+      await audit.record({ eventType: "auth.login", result: "success", actor: { userId: "alice" }, metadata: { i } });
     const admin = { authorization: "Bearer test-admin" };
 
-    assert.equal((await t.app.inject({ method: "GET", url: "/api/admin/audit-logs", headers: { authorization: "Bearer test-user" } })).statusCode, 403);
+    assert.equal(
+      (
+        await t.app.inject({
+          method: "GET",
+          url: "/api/admin/audit-logs",
+          headers: { authorization: "Bearer test-user" },
+        })
+      ).statusCode,
+      403,
+    );
 
-    const first = await t.app.inject({ method: "GET", url: "/api/admin/audit-logs?user_id=alice&limit=2", headers: admin });
+    const first = await t.app.inject({
+      method: "GET",
+      url: "/api/admin/audit-logs?user_id=alice&limit=2",
+      headers: admin,
+    });
     assert.equal(first.statusCode, 200);
     const body = first.json();
-    assert.deepEqual(body.events.map((e: { metadata: { i: number } }) => e.metadata.i), [2, 1]);
+    assert.deepEqual(
+      body.events.map((e: { metadata: { i: number } }) => e.metadata.i),
+      [2, 1],
+    );
     assert.equal(typeof body.next_cursor, "string");
-    const second = await t.app.inject({ method: "GET", url: `/api/admin/audit-logs?user_id=alice&limit=2&cursor=${body.next_cursor}`, headers: admin });
+    const second = await t.app.inject({
+      method: "GET",
+      url: `/api/admin/audit-logs?user_id=alice&limit=2&cursor=${body.next_cursor}`,
+      headers: admin,
+    });
     assert.deepEqual(second.json(), { events: [second.json().events[0]], next_cursor: null });
     assert.equal(second.json().events[0].metadata.i, 0);
 
-    const since = await t.app.inject({ method: "GET", url: "/api/admin/audit-logs?event_type=auth.login&result=success&since=2026-01-01T00:00:00Z&until=2030-01-01T00:00:00Z", headers: admin });
+    const since = await t.app.inject({
+      method: "GET",
+      url: "/api/admin/audit-logs?event_type=auth.login&result=success&since=2026-01-01T00:00:00Z&until=2030-01-01T00:00:00Z",
+      headers: admin,
+    });
     assert.equal(since.json().events.length, 3);
 
     for (const bad of ["bogus=1", "limit=0", "limit=201", "result=maybe", "since=yesterday", "cursor=%21%21"]) {

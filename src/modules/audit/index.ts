@@ -6,8 +6,20 @@ import { auditRoutes } from "./routes.js";
 import type { AuditService } from "./service.js";
 
 export { requestActor, type RequestActor } from "./actor.js";
-export { CHAIN_HEAD_MARKER, createAuditService, type AuditDeps, type AuditListener, type AuditService } from "./service.js";
-export { CORE_EVENTS, type AuditEventSpec, type AuditEventType, type AuditEventTypes, type AuditVocabulary } from "./vocabulary.js";
+export {
+  CHAIN_HEAD_MARKER,
+  createAuditService,
+  type AuditDeps,
+  type AuditListener,
+  type AuditService,
+} from "./service.js";
+export {
+  CORE_EVENTS,
+  type AuditEventSpec,
+  type AuditEventType,
+  type AuditEventTypes,
+  type AuditVocabulary,
+} from "./vocabulary.js";
 export type { AuditEvent, AuditEventView, AuditFilters, AuditPageView, AuditResult, VerifyResult } from "./schema.js";
 
 declare module "../module.js" {

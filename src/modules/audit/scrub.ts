@@ -55,7 +55,9 @@ export function scrubCredentials(value: string): string {
 
 /** Credentials by shape, then long token-like runs. */
 function scrubString(value: string): string {
-  return scrubCredentials(value).replace(LONG_RUN, (run) => (/\d/.test(run) || (/[a-z]/.test(run) && /[A-Z]/.test(run)) ? REDACTED : run));
+  return scrubCredentials(value).replace(LONG_RUN, (run) =>
+    /\d/.test(run) || (/[a-z]/.test(run) && /[A-Z]/.test(run)) ? REDACTED : run,
+  );
 }
 
 /** A nullable text column: credentials removed, length bounded. */

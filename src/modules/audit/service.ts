@@ -78,7 +78,8 @@ export function createAuditService({ db, clock }: AuditDeps): AuditService {
 
     async record(event, tx) {
       // Bad event types and results are programming errors: refuse them loudly rather than store junk.
-      if (!known.has(event.eventType)) throw new Error(`audit: undeclared event type ${JSON.stringify(event.eventType)}`);
+      if (!known.has(event.eventType))
+        throw new Error(`audit: undeclared event type ${JSON.stringify(event.eventType)}`);
       if (!RESULTS.has(event.result)) throw new Error(`audit: invalid result ${JSON.stringify(event.result)}`);
       const fields = {
         eventType: event.eventType,
@@ -111,21 +112,29 @@ export function createAuditService({ db, clock }: AuditDeps): AuditService {
 
     async query(filters = {}) {
       const limit = filters.limit ?? 50;
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw errors.invalid(`limit must be a whole number from 1 to ${MAX_LIMIT}`, [{ path: "limit", message: "out of range" }]);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+        throw errors.invalid(`limit must be a whole number from 1 to ${MAX_LIMIT}`, [
+          { path: "limit", message: "out of range" },
+        ]);
       for (const name of ["since", "until"] as const) {
         const date = filters[name];
-        if (date !== undefined && Number.isNaN(date.getTime())) throw errors.invalid(`${name} is not a valid date`, [{ path: name, message: "invalid date" }]);
+        if (date !== undefined && Number.isNaN(date.getTime()))
+          throw errors.invalid(`${name} is not a valid date`, [{ path: name, message: "invalid date" }]);
       }
       const beforeSeq = filters.cursor === undefined ? undefined : decodeCursor(filters.cursor);
-      const rows = await store.listRows(db, {
-        eventType: filters.eventType,
-        userId: filters.userId,
-        ip: filters.ip,
-        result: filters.result,
-        since: filters.since,
-        until: filters.until,
-        beforeSeq,
-      }, limit + 1);
+      const rows = await store.listRows(
+        db,
+        {
+          eventType: filters.eventType,
+          userId: filters.userId,
+          ip: filters.ip,
+          result: filters.result,
+          since: filters.since,
+          until: filters.until,
+          beforeSeq,
+        },
+        limit + 1,
+      );
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return { events: page.map(toView), nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };

@@ -18,7 +18,10 @@ export async function lockChain(tx: Executor): Promise<void> {
 
 /** The chain head, or null when its row is gone. */
 export async function readHead(db: Executor): Promise<ChainHead | null> {
-  const rows = await db.select({ seq: auditChainHead.seq, hash: auditChainHead.hash }).from(auditChainHead).where(eq(auditChainHead.id, 1));
+  const rows = await db
+    .select({ seq: auditChainHead.seq, hash: auditChainHead.hash })
+    .from(auditChainHead)
+    .where(eq(auditChainHead.id, 1));
   return rows[0] ?? null;
 }
 
@@ -56,11 +59,17 @@ export async function listRows(db: Executor, filters: RowFilters, limit: number)
   if (filters.since !== undefined) where.push(gte(auditLogs.at, filters.since));
   if (filters.until !== undefined) where.push(lt(auditLogs.at, filters.until));
   if (filters.beforeSeq !== undefined) where.push(lt(auditLogs.seq, filters.beforeSeq));
-  return db.select().from(auditLogs).where(and(...where)).orderBy(desc(auditLogs.seq)).limit(limit);
+  return db
+    .select()
+    .from(auditLogs)
+    .where(and(...where))
+    .orderBy(desc(auditLogs.seq))
+    .limit(limit);
 }
 
 /** Up to `limit` rows after `afterSeq` (and at most `upTo` when given), in chain order. */
 export async function rowsAfter(db: Executor, afterSeq: number, limit: number, upTo?: number): Promise<AuditRow[]> {
-  const range = upTo === undefined ? gt(auditLogs.seq, afterSeq) : and(gt(auditLogs.seq, afterSeq), lte(auditLogs.seq, upTo));
+  const range =
+    upTo === undefined ? gt(auditLogs.seq, afterSeq) : and(gt(auditLogs.seq, afterSeq), lte(auditLogs.seq, upTo));
   return db.select().from(auditLogs).where(range).orderBy(asc(auditLogs.seq)).limit(limit);
 }

@@ -16,7 +16,14 @@ import { createJwksCache } from "./jwks.js";
 
 const ISSUER = "https://idp.test/auth/v1";
 const AUDIENCE = "authenticated";
-const base = { RATE_LIMIT_PER_MINUTE: "10000", AUTH_REGISTER_PER_MINUTE: "1000", AUTH_LOGIN_PER_MINUTE: "1000", EXTERNAL_JWT_ISSUER: ISSUER, EXTERNAL_JWT_AUDIENCE: AUDIENCE, ADMIN_EMAILS: "boss@example.com,chief@example.com" };
+const base = {
+  RATE_LIMIT_PER_MINUTE: "10000",
+  AUTH_REGISTER_PER_MINUTE: "1000",
+  AUTH_LOGIN_PER_MINUTE: "1000",
+  EXTERNAL_JWT_ISSUER: ISSUER,
+  EXTERNAL_JWT_AUDIENCE: AUDIENCE,
+  ADMIN_EMAILS: "boss@example.com,chief@example.com",
+};
 
 // Generated per run: no key material is committed.
 const hsSecret = randomToken(32);
@@ -52,16 +59,36 @@ after(async () => {
 
 type Claims = Record<string, unknown>;
 /** Tokens made by fast-jwt: a different JWT library from the one that verifies them. */
-function hs256(claims: Claims, options: { key?: string; iss?: string; aud?: string; expiresIn?: number; notBefore?: number } = {}) {
-  return createSigner({ key: options.key ?? hsSecret, algorithm: "HS256", iss: options.iss ?? ISSUER, aud: options.aud ?? AUDIENCE, expiresIn: options.expiresIn ?? 3_600_000, ...(options.notBefore !== undefined ? { notBefore: options.notBefore } : {}), clockTimestamp: clock.now() })(claims);
+function hs256(
+  claims: Claims,
+  options: { key?: string; iss?: string; aud?: string; expiresIn?: number; notBefore?: number } = {},
+) {
+  return createSigner({
+    key: options.key ?? hsSecret,
+    algorithm: "HS256",
+    iss: options.iss ?? ISSUER,
+    aud: options.aud ?? AUDIENCE,
+    expiresIn: options.expiresIn ?? 3_600_000,
+    ...(options.notBefore !== undefined ? { notBefore: options.notBefore } : {}),
+    clockTimestamp: clock.now(),
+  })(claims);
 }
 function rs256(claims: Claims, options: { kid?: string; key?: KeyObject } = {}) {
   const pem = (options.key ?? rsa.privateKey).export({ format: "pem", type: "pkcs8" });
-  return createSigner({ key: pem, algorithm: "RS256", kid: options.kid ?? "k1", iss: ISSUER, aud: AUDIENCE, expiresIn: 3_600_000, clockTimestamp: clock.now() })(claims);
+  return createSigner({
+    key: pem,
+    algorithm: "RS256",
+    kid: options.kid ?? "k1",
+    iss: ISSUER,
+    aud: AUDIENCE,
+    expiresIn: 3_600_000,
+    clockTimestamp: clock.now(),
+  })(claims);
 }
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 const subject = () => `sub-${randomToken(8)}`;
-const whoami = (t: TestApp, token: string) => t.app.inject({ method: "GET", url: "/api/whoami", headers: bearer(token) });
+const whoami = (t: TestApp, token: string) =>
+  t.app.inject({ method: "GET", url: "/api/whoami", headers: bearer(token) });
 
 test("an HS256 token of the provider provisions a user on first sight and is an external principal", async () => {
   const sub = subject();
@@ -108,8 +135,13 @@ test("wrong issuer, wrong audience, expired, future nbf, wrong secret, missing s
   }
   // A wrong issuer is not this provider's token at all: no principal, and protected routes refuse it.
   const foreign = hs256({ sub }, { iss: "https://evil.test" });
-  assert.equal((await hs.app.inject({ method: "GET", url: "/api/users/me", headers: bearer(foreign) })).statusCode, 401);
-  const users = rowsOf<{ n: string }>(await hs.store.db.execute(sql`select count(*) as n from external_identities where subject = ${sub}`));
+  assert.equal(
+    (await hs.app.inject({ method: "GET", url: "/api/users/me", headers: bearer(foreign) })).statusCode,
+    401,
+  );
+  const users = rowsOf<{ n: string }>(
+    await hs.store.db.execute(sql`select count(*) as n from external_identities where subject = ${sub}`),
+  );
   assert.equal(Number(users[0]!.n), 0, "nothing provisioned");
 });
 
@@ -117,12 +149,23 @@ test("concurrent first requests of one subject provision exactly one user", asyn
   const sub = subject();
   const token = hs256({ sub, email: `${sub}@example.com`, email_verified: false });
   const answers = await Promise.all(Array.from({ length: 8 }, () => whoami(hs, token)));
-  assert.deepEqual(answers.map((a) => a.statusCode), Array(8).fill(200));
+  assert.deepEqual(
+    answers.map((a) => a.statusCode),
+    Array(8).fill(200),
+  );
   assert.equal(new Set(answers.map((a) => a.json().principal.user_id)).size, 1);
   // The unverified email is kept on the one link, and reserves no user's address.
-  const rows = rowsOf<{ n: string }>(await hs.store.db.execute(sql`select count(*) as n from external_identities where subject = ${sub} and email = ${`${sub}@example.com`}`));
+  const rows = rowsOf<{ n: string }>(
+    await hs.store.db.execute(
+      sql`select count(*) as n from external_identities where subject = ${sub} and email = ${`${sub}@example.com`}`,
+    ),
+  );
   assert.equal(Number(rows[0]!.n), 1);
-  const holders = rowsOf<{ n: string }>(await hs.store.db.execute(sql`select count(*) as n from users where email_key = ${`${sub}@example.com`.toLowerCase()}`));
+  const holders = rowsOf<{ n: string }>(
+    await hs.store.db.execute(
+      sql`select count(*) as n from users where email_key = ${`${sub}@example.com`.toLowerCase()}`,
+    ),
+  );
   assert.equal(Number(holders[0]!.n), 0);
   const events = await hs.app.bulwark.audit.query({ eventType: "user.provision", limit: 200 });
   assert.equal(events.events.filter((e) => e.target === answers[0]!.json().principal.user_id).length, 1);
@@ -131,19 +174,30 @@ test("concurrent first requests of one subject provision exactly one user", asyn
 test("ADMIN_EMAILS gives admin only when the token says the email is verified", async () => {
   const unverified = await whoami(hs, hs256({ sub: subject(), email: "chief@example.com", email_verified: false }));
   assert.equal(unverified.json().principal.role, "user");
-  const metadataOnly = await whoami(hs, hs256({ sub: subject(), email: "boss@example.com", user_metadata: { email_verified: true } }));
+  const metadataOnly = await whoami(
+    hs,
+    hs256({ sub: subject(), email: "boss@example.com", user_metadata: { email_verified: true } }),
+  );
   assert.equal(metadataOnly.statusCode, 200);
   assert.equal(metadataOnly.json().principal.role, "user", "user-editable metadata does not count");
 });
 
 test("ADMIN_EMAILS with a verified email gives admin; an email held by a local account is never linked", async () => {
   const local = await register(hs.app);
-  const taken = await hs.app.inject({ method: "GET", url: "/api/users/me", headers: bearer(hs256({ sub: subject(), email: local.email, email_verified: true })) });
+  const taken = await hs.app.inject({
+    method: "GET",
+    url: "/api/users/me",
+    headers: bearer(hs256({ sub: subject(), email: local.email, email_verified: true })),
+  });
   assert.equal(taken.statusCode, 409, "no takeover of a local account by email");
   const verified = await whoami(rs, rs256({ sub: subject(), email: "boss@example.com", email_verified: true }));
   assert.equal(verified.statusCode, 200, verified.body);
   assert.equal(verified.json().principal.role, "admin");
-  const admin = await rs.app.inject({ method: "GET", url: "/api/admin/users", headers: bearer(rs256({ sub: subject(), email: "x@example.com", email_verified: true })) });
+  const admin = await rs.app.inject({
+    method: "GET",
+    url: "/api/admin/users",
+    headers: bearer(rs256({ sub: subject(), email: "x@example.com", email_verified: true })),
+  });
   assert.equal(admin.statusCode, 403);
 });
 
@@ -160,7 +214,16 @@ test("RS256 tokens verify with keys from a real JWKS endpoint; HS256 keyed with 
     assert.equal((await whoami(rs, forged)).statusCode, 401);
   }
   // A key embedded in the token header is never used.
-  const embedded = createSigner({ key: rsa2.privateKey.export({ format: "pem", type: "pkcs8" }), algorithm: "RS256", kid: "k1", header: { alg: "RS256", jwk: jwk(rsa2.publicKey, "k1") }, iss: ISSUER, aud: AUDIENCE, expiresIn: 3_600_000, clockTimestamp: clock.now() })({ sub });
+  const embedded = createSigner({
+    key: rsa2.privateKey.export({ format: "pem", type: "pkcs8" }),
+    algorithm: "RS256",
+    kid: "k1",
+    header: { alg: "RS256", jwk: jwk(rsa2.publicKey, "k1") },
+    iss: ISSUER,
+    aud: AUDIENCE,
+    expiresIn: 3_600_000,
+    clockTimestamp: clock.now(),
+  })({ sub });
   assert.equal((await whoami(rs, embedded)).statusCode, 401);
   // The HS256 secret of the other app does not exist here: an HS256 token is refused outright.
   assert.equal((await whoami(rs, hs256({ sub }))).statusCode, 401);
@@ -172,7 +235,8 @@ test("an unknown kid triggers at most one JWKS refetch per 30 s", async () => {
   const before = jwksHits;
   // The provider rotates: k2 is published, and many tokens with made-up kids arrive.
   published = [jwk(rsa.publicKey, "k1"), jwk(rsa2.publicKey, "k2")];
-  for (let i = 0; i < 10; i++) assert.equal((await whoami(rs, rs256({ sub: subject() }, { kid: `made-up-${i}` }))).statusCode, 401);
+  for (let i = 0; i < 10; i++)
+    assert.equal((await whoami(rs, rs256({ sub: subject() }, { kid: `made-up-${i}` }))).statusCode, 401);
   assert.equal(jwksHits - before, 1, "one refetch for ten unknown kids");
   // k2 was fetched by that refetch; a kid published later waits for the next window.
   assert.equal((await whoami(rs, rs256({ sub: subject() }, { kid: "k2", key: rsa2.privateKey }))).statusCode, 200);
@@ -187,15 +251,34 @@ test("an unknown kid triggers at most one JWKS refetch per 30 s", async () => {
 test("ES256 and EdDSA keys verify only under their own algorithm; with both settings HS256 uses only the secret", async () => {
   const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const ed = generateKeyPairSync("ed25519");
-  published = [jwk(rsa.publicKey, "k1"), { ...ec.publicKey.export({ format: "jwk" }), kid: "ec1", use: "sig" }, { ...ed.publicKey.export({ format: "jwk" }), kid: "ed1", use: "sig" }];
+  published = [
+    jwk(rsa.publicKey, "k1"),
+    { ...ec.publicKey.export({ format: "jwk" }), kid: "ec1", use: "sig" },
+    { ...ed.publicKey.export({ format: "jwk" }), kid: "ed1", use: "sig" },
+  ];
   clock.advance(31_000);
   const port = (jwksServer.address() as { port: number }).port;
-  const both = await startApp({ clock, env: { ...base, EXTERNAL_JWT_SECRET: hsSecret, EXTERNAL_JWKS_URL: `http://127.0.0.1:${port}/jwks.json` } });
+  const both = await startApp({
+    clock,
+    env: { ...base, EXTERNAL_JWT_SECRET: hsSecret, EXTERNAL_JWKS_URL: `http://127.0.0.1:${port}/jwks.json` },
+  });
   try {
     const sign = (algorithm: "ES256" | "EdDSA", key: KeyObject, kid: string) =>
-      createSigner({ key: key.export({ format: "pem", type: "pkcs8" }), algorithm, kid, iss: ISSUER, aud: AUDIENCE, expiresIn: 3_600_000, clockTimestamp: clock.now() })({ sub: subject() });
+      createSigner({
+        key: key.export({ format: "pem", type: "pkcs8" }),
+        algorithm,
+        kid,
+        iss: ISSUER,
+        aud: AUDIENCE,
+        expiresIn: 3_600_000,
+        clockTimestamp: clock.now(),
+      })({ sub: subject() });
     assert.equal((await whoami(both, sign("ES256", ec.privateKey, "ec1"))).statusCode, 200, "ES256 with the P-256 key");
-    assert.equal((await whoami(both, sign("EdDSA", ed.privateKey, "ed1"))).statusCode, 200, "EdDSA with the Ed25519 key");
+    assert.equal(
+      (await whoami(both, sign("EdDSA", ed.privateKey, "ed1"))).statusCode,
+      200,
+      "EdDSA with the Ed25519 key",
+    );
     assert.equal((await whoami(both, rs256({ sub: subject() }))).statusCode, 200, "RS256 with the RSA key");
     assert.equal((await whoami(both, hs256({ sub: subject() }))).statusCode, 200, "HS256 with the secret");
     // A kid pointing at a key of another type: the key's algorithm wins, the token's is refused.
@@ -204,7 +287,11 @@ test("ES256 and EdDSA keys verify only under their own algorithm; with both sett
     // HS256 keyed with the RSA public key is checked against the secret only, and fails.
     const publicPem = rsa.publicKey.export({ format: "pem", type: "spki" }) as string;
     const unsigned = `${b64({ alg: "HS256", typ: "JWT", kid: "k1" })}.${b64({ sub: subject(), iss: ISSUER, aud: AUDIENCE, exp: Math.floor(clock.now() / 1000) + 3600 })}`;
-    assert.equal((await whoami(both, `${unsigned}.${createHmac("sha256", publicPem).update(unsigned).digest("base64url")}`)).statusCode, 401);
+    assert.equal(
+      (await whoami(both, `${unsigned}.${createHmac("sha256", publicPem).update(unsigned).digest("base64url")}`))
+        .statusCode,
+      401,
+    );
   } finally {
     await both.close();
     published = [jwk(rsa.publicKey, "k1"), jwk(rsa2.publicKey, "k2"), jwk(rsa.publicKey, "k3")];
@@ -214,7 +301,12 @@ test("ES256 and EdDSA keys verify only under their own algorithm; with both sett
 test("a JWKS endpoint that never answers is abandoned after the fetch timeout", async () => {
   const port = (jwksServer.address() as { port: number }).port;
   const errors: string[] = [];
-  const cache = createJwksCache({ url: `http://127.0.0.1:${port}/hang`, clock, timeoutMs: 200, onError: (e) => errors.push(e.name) });
+  const cache = createJwksCache({
+    url: `http://127.0.0.1:${port}/hang`,
+    clock,
+    timeoutMs: 200,
+    onError: (e) => errors.push(e.name),
+  });
   await assert.rejects(cache.key({ alg: "RS256", kid: "k1" }), /unknown kid/);
   assert.equal(errors.length, 1);
 });

@@ -5,7 +5,12 @@ import { defineModule } from "../module.js";
 import { externalRoutes } from "./routes.js";
 import { createExternalIdentityService, type ExternalIdentityService } from "./service.js";
 
-export { createExternalIdentityService, deriveUsername, type ExternalIdentityService, type ExternalConfig } from "./service.js";
+export {
+  createExternalIdentityService,
+  deriveUsername,
+  type ExternalIdentityService,
+  type ExternalConfig,
+} from "./service.js";
 export { createJwksCache, type JwksCache } from "./jwks.js";
 
 declare module "../module.js" {
@@ -27,8 +32,15 @@ export function externalResolver(external: ExternalIdentityService): AuthResolve
 }
 
 const EVENTS = {
-  "user.provision": { description: "An outside identity was seen for the first time and got a local account.", webhook: { event: "user.created", results: ["success"] }, targetIsUser: true },
-  "external.link": { description: "A signed-in owner linked an outside identity to their account after a step-up (provider and subject recorded), or was refused because it is already linked." },
+  "user.provision": {
+    description: "An outside identity was seen for the first time and got a local account.",
+    webhook: { event: "user.created", results: ["success"] },
+    targetIsUser: true,
+  },
+  "external.link": {
+    description:
+      "A signed-in owner linked an outside identity to their account after a step-up (provider and subject recorded), or was refused because it is already linked.",
+  },
 } as const;
 
 declare module "../audit/vocabulary.js" {
@@ -39,11 +51,20 @@ declare module "../audit/vocabulary.js" {
 export const externalModule = defineModule({
   name: "external",
   needs: ["accounts", "signin"],
-  create: ({ db, clock, audit, metrics, config, logger }, use) => config.external ? createExternalIdentityService({
-    db, clock, audit, metrics, config: config.external, ownIssuer: config.publicUrl, accounts: use("accounts"),
-    stepUp: (userId, proof, meta) => use("signin").stepUp(userId, proof, meta),
-    onError: (e) => logger.warn({ err: e.message }, "external identity: JWKS fetch failed"),
-  }) : undefined,
+  create: ({ db, clock, audit, metrics, config, logger }, use) =>
+    config.external
+      ? createExternalIdentityService({
+          db,
+          clock,
+          audit,
+          metrics,
+          config: config.external,
+          ownIssuer: config.publicUrl,
+          accounts: use("accounts"),
+          stepUp: (userId, proof, meta) => use("signin").stepUp(userId, proof, meta),
+          onError: (e) => logger.warn({ err: e.message }, "external identity: JWKS fetch failed"),
+        })
+      : undefined,
   // First: it takes only tokens bearing its issuer, whereas the sessions resolver refuses every JWT it cannot verify.
   resolver: { order: 10, create: (external) => (external ? externalResolver(external) : undefined) },
   auditEvents: EVENTS,

@@ -77,7 +77,11 @@ export function createJwksCache(options: JwksOptions): JwksCache {
   let count = 0;
 
   const fetchKeys = async (): Promise<void> => {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "error", headers: { accept: "application/json" } });
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: "error",
+      headers: { accept: "application/json" },
+    });
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       throw new Error(`JWKS fetch answered ${res.status}`);
@@ -87,7 +91,13 @@ export function createJwksCache(options: JwksOptions): JwksCache {
     if (!Array.isArray(doc.keys)) throw new Error("JWKS document has no keys array");
     const next = new Map<string, { key: CryptoKey; alg: string }>();
     for (const raw of doc.keys as JWK[]) {
-      if (typeof raw !== "object" || raw === null || typeof raw.kid !== "string" || (raw.use !== undefined && raw.use !== "sig")) continue;
+      if (
+        typeof raw !== "object" ||
+        raw === null ||
+        typeof raw.kid !== "string" ||
+        (raw.use !== undefined && raw.use !== "sig")
+      )
+        continue;
       const alg = algorithmOf(raw);
       if (!alg || (raw.alg !== undefined && raw.alg !== alg)) continue;
       // Only the public members are imported: a JWKS that (wrongly) carries private parts is not trusted with them.
@@ -110,7 +120,11 @@ export function createJwksCache(options: JwksOptions): JwksCache {
     lastAttempt = now;
     count++;
     // A failed fetch keeps the keys we had: the provider being down must not log everyone out.
-    pending = fetchKeys().catch((error: unknown) => options.onError?.(error as Error)).finally(() => { pending = null; });
+    pending = fetchKeys()
+      .catch((error: unknown) => options.onError?.(error as Error))
+      .finally(() => {
+        pending = null;
+      });
     return pending;
   };
 

@@ -13,7 +13,14 @@
 // address, so the address's owner can still register it and no reset link ever reaches this user.
 // The admin role needs a verified, ASCII email (accounts' admin-email.ts). A provisioned user has no
 // password: password login and password reset refuse it.
-import { decodeJwt, decodeProtectedHeader, jwtVerify, type CryptoKey, type JWTHeaderParameters, type JWTPayload } from "jose";
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  jwtVerify,
+  type CryptoKey,
+  type JWTHeaderParameters,
+  type JWTPayload,
+} from "jose";
 import type { Clock } from "../../core/clock.js";
 import { AppError, errors } from "../../core/errors.js";
 import { randomBase62, sha256Hex } from "../../core/crypto/index.js";
@@ -26,7 +33,12 @@ import type { ClientMeta } from "../sessions/index.js";
 import { createJwksCache, type JwksCache } from "./jwks.js";
 import * as store from "./store.js";
 
-export type ExternalConfig = { secret: string | undefined; jwksUrl: string | undefined; issuer: string; audience: string };
+export type ExternalConfig = {
+  secret: string | undefined;
+  jwksUrl: string | undefined;
+  issuer: string;
+  audience: string;
+};
 
 export type ExternalDeps = {
   db: Database;
@@ -36,7 +48,11 @@ export type ExternalDeps = {
   /** Owns the users this module provisions, and their cached role and state. */
   accounts: Pick<AccountService, "provision" | "emailTaken" | "sessionUser">;
   /** The step-up of a signed-in user (password, and a code when two-factor is on): the signin module's. */
-  stepUp?: (userId: string, proof: { password: string | undefined; code: string | undefined }, meta: ClientMeta) => Promise<void>;
+  stepUp?: (
+    userId: string,
+    proof: { password: string | undefined; code: string | undefined },
+    meta: ClientMeta,
+  ) => Promise<void>;
   config: ExternalConfig;
   /** Bulwark's own issuer (PUBLIC_URL): its access tokens are left to the sessions resolver. */
   ownIssuer: string;
@@ -45,7 +61,12 @@ export type ExternalDeps = {
 };
 
 /** What a verified token tells about its subject. */
-export type ExternalClaims = { sub: string; email: string | null; emailVerified: boolean; preferredUsername: string | null };
+export type ExternalClaims = {
+  sub: string;
+  email: string | null;
+  emailVerified: boolean;
+  preferredUsername: string | null;
+};
 
 const HMAC_ALGS = ["HS256"] as const;
 const ASYMMETRIC_ALGS = ["RS256", "ES256", "EdDSA"] as const;
@@ -60,7 +81,10 @@ export type ExternalIdentityService = ReturnType<typeof createExternalIdentitySe
 /** A safe username from the token: letters, digits, `_` and `-`, 3–40 characters, then a random suffix on retries. */
 export function deriveUsername(claims: ExternalClaims, attempt: number): string {
   const source = claims.preferredUsername ?? claims.email?.split("@")[0] ?? "";
-  let base = source.normalize("NFKD").replace(/[^A-Za-z0-9_-]/g, "").slice(0, 40);
+  let base = source
+    .normalize("NFKD")
+    .replace(/[^A-Za-z0-9_-]/g, "")
+    .slice(0, 40);
   if (base.length < 3) base = "user";
   return attempt === 0 ? base : `${base}-${randomBase62(6)}`;
 }
@@ -70,7 +94,12 @@ export function createExternalIdentityService(deps: ExternalDeps) {
   const { db, clock, audit, config } = deps;
   const hmacKey = config.secret ? new TextEncoder().encode(config.secret) : undefined;
   const jwks: JwksCache | undefined = config.jwksUrl
-    ? createJwksCache({ url: config.jwksUrl, clock, ...(deps.jwksTimeoutMs ? { timeoutMs: deps.jwksTimeoutMs } : {}), ...(deps.onError ? { onError: deps.onError } : {}) })
+    ? createJwksCache({
+        url: config.jwksUrl,
+        clock,
+        ...(deps.jwksTimeoutMs ? { timeoutMs: deps.jwksTimeoutMs } : {}),
+        ...(deps.onError ? { onError: deps.onError } : {}),
+      })
     : undefined;
   const algorithms = [...(hmacKey ? HMAC_ALGS : []), ...(jwks ? ASYMMETRIC_ALGS : [])];
   // subject -> user id: the link never changes once made, so it is read once per instance.
@@ -95,15 +124,22 @@ export function createExternalIdentityService(deps: ExternalDeps) {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, keyFor, {
-        algorithms, issuer: config.issuer, audience: config.audience,
-        currentDate: new Date(clock.now()), clockTolerance: CLOCK_TOLERANCE, requiredClaims: ["sub", "exp"],
+        algorithms,
+        issuer: config.issuer,
+        audience: config.audience,
+        currentDate: new Date(clock.now()),
+        clockTolerance: CLOCK_TOLERANCE,
+        requiredClaims: ["sub", "exp"],
       }));
     } catch {
       return fail("invalid");
     }
     const { sub, email, email_verified: verified, preferred_username: preferred } = payload as Record<string, unknown>;
     if (typeof sub !== "string" || sub.length === 0 || sub.length > 255) return fail("claims");
-    const validEmail = typeof email === "string" && email.length <= 254 && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) ? email.trim() : null;
+    const validEmail =
+      typeof email === "string" && email.length <= 254 && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)
+        ? email.trim()
+        : null;
     return {
       sub,
       email: validEmail,
@@ -130,29 +166,52 @@ export function createExternalIdentityService(deps: ExternalDeps) {
     for (let attempt = 0; attempt < 4; attempt++) {
       const username = deriveUsername(claims, attempt);
       const now = new Date(clock.now());
-      const outcome = await db.transaction(async (tx) => {
-        // The accounts module writes the user (and decides admin by email); we write the link.
-        const inserted = await deps.accounts.provision(tx, { username, email, emailVerified: verifiedEmail !== null });
-        if (!inserted) return undefined;
-        const { id, role } = inserted;
-        // The (provider, subject) key decides between concurrent first requests: the loser rolls back its user.
-        const link = { provider, subject: claims.sub, userId: id, email: claims.email, emailVerified: claims.emailVerified, how: "provisioned" as const, createdAt: now };
-        if (!(await store.insertLink(tx, link))) throw new LostRace();
-        await audit.record({
-          eventType: "user.provision", result: "success", actor: { userId: id }, target: id,
-          metadata: { provider, subject: claims.sub, email_verified: claims.emailVerified, role },
-        }, tx);
-        return id;
-      }).catch((error: unknown) => {
-        if (error instanceof LostRace) return undefined;
-        throw error;
-      });
+      const outcome = await db
+        .transaction(async (tx) => {
+          // The accounts module writes the user (and decides admin by email); we write the link.
+          const inserted = await deps.accounts.provision(tx, {
+            username,
+            email,
+            emailVerified: verifiedEmail !== null,
+          });
+          if (!inserted) return undefined;
+          const { id, role } = inserted;
+          // The (provider, subject) key decides between concurrent first requests: the loser rolls back its user.
+          const link = {
+            provider,
+            subject: claims.sub,
+            userId: id,
+            email: claims.email,
+            emailVerified: claims.emailVerified,
+            how: "provisioned" as const,
+            createdAt: now,
+          };
+          if (!(await store.insertLink(tx, link))) throw new LostRace();
+          await audit.record(
+            {
+              eventType: "user.provision",
+              result: "success",
+              actor: { userId: id },
+              target: id,
+              metadata: { provider, subject: claims.sub, email_verified: claims.emailVerified, role },
+            },
+            tx,
+          );
+          return id;
+        })
+        .catch((error: unknown) => {
+          if (error instanceof LostRace) return undefined;
+          throw error;
+        });
       if (outcome) return remember(claims.sub, outcome);
       // Another request may have provisioned this subject meanwhile (its row made ours conflict).
       const linked = await store.findLink(db, provider, claims.sub);
       if (linked) return remember(claims.sub, linked);
       // The email belongs to an account that is not this subject's: never link by email (takeover).
-      if (await deps.accounts.emailTaken(emailKey)) throw errors.conflict("an account with this email already exists; its owner can link this identity to it (POST /api/auth/external/link)");
+      if (await deps.accounts.emailTaken(emailKey))
+        throw errors.conflict(
+          "an account with this email already exists; its owner can link this identity to it (POST /api/auth/external/link)",
+        );
       // Otherwise the username was taken: the next attempt adds a random suffix.
     }
     throw new AppError("conflict", "could not find a free username for this account");
@@ -200,25 +259,59 @@ export function createExternalIdentityService(deps: ExternalDeps) {
      * explicit act of the local account's owner, audited. 409 when the identity is already linked
      * (to this account or another, including a user provisioned for it): links never move.
      */
-    async link(userId: string, token: string, proof: { password: string | undefined; code: string | undefined }, meta: ClientMeta): Promise<void> {
+    async link(
+      userId: string,
+      token: string,
+      proof: { password: string | undefined; code: string | undefined },
+      meta: ClientMeta,
+    ): Promise<void> {
       if (!deps.stepUp) throw new Error("external identity: linking needs the signin module's step-up");
       await deps.stepUp(userId, proof, meta);
       // A bad provider token here is a bad field, not a bad session: 400, so clients do not sign out.
       const claims = await verify(token).catch(() => {
-        throw errors.invalid("token is not a valid token of the identity provider", [{ path: "token", message: "is invalid or expired" }]);
+        throw errors.invalid("token is not a valid token of the identity provider", [
+          { path: "token", message: "is invalid or expired" },
+        ]);
       });
       const provider = config.issuer;
       const now = new Date(clock.now());
       const linked = await db.transaction(async (tx) => {
-        if (!(await store.insertLink(tx, { provider, subject: claims.sub, userId, email: claims.email, emailVerified: claims.emailVerified, how: "linked", createdAt: now }))) return false;
-        await audit.record({
-          eventType: "external.link", result: "success", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, target: userId,
-          metadata: { provider, subject: claims.sub, email_verified: claims.emailVerified },
-        }, tx);
+        if (
+          !(await store.insertLink(tx, {
+            provider,
+            subject: claims.sub,
+            userId,
+            email: claims.email,
+            emailVerified: claims.emailVerified,
+            how: "linked",
+            createdAt: now,
+          }))
+        )
+          return false;
+        await audit.record(
+          {
+            eventType: "external.link",
+            result: "success",
+            actor: { userId },
+            ip: meta.ip,
+            userAgent: meta.userAgent,
+            target: userId,
+            metadata: { provider, subject: claims.sub, email_verified: claims.emailVerified },
+          },
+          tx,
+        );
         return true;
       });
       if (!linked) {
-        await audit.record({ eventType: "external.link", result: "failure", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, target: userId, metadata: { provider, subject: claims.sub, reason: "already_linked" } });
+        await audit.record({
+          eventType: "external.link",
+          result: "failure",
+          actor: { userId },
+          ip: meta.ip,
+          userAgent: meta.userAgent,
+          target: userId,
+          metadata: { provider, subject: claims.sub, reason: "already_linked" },
+        });
         throw errors.conflict("this identity is already linked to an account");
       }
       remember(claims.sub, userId);

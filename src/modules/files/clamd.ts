@@ -19,7 +19,8 @@ export async function clamdScan(socket: string, path: string): Promise<ScanResul
   });
   // Awaited only after the upload; until then a connection error must not go unhandled.
   answered.catch(() => undefined);
-  const write = (data: Buffer) => new Promise<void>((resolve, reject) => conn.write(data, (error) => (error ? reject(error) : resolve())));
+  const write = (data: Buffer) =>
+    new Promise<void>((resolve, reject) => conn.write(data, (error) => (error ? reject(error) : resolve())));
   try {
     await new Promise<void>((resolve, reject) => {
       conn.once("connect", resolve);

@@ -15,31 +15,36 @@ const LIMITS = { SENSITIVE_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000",
 
 /** A clamd that answers INSTREAM: FOUND for the EICAR test string, OK otherwise. */
 function fakeClamd(path: string): Promise<Server & { scanned: number }> {
-  const server = Object.assign(createServer((socket) => {
-    let buffer = Buffer.alloc(0);
-    let command = false;
-    const body: Buffer[] = [];
-    socket.on("data", (data) => {
-      buffer = Buffer.concat([buffer, data]);
-      if (!command) {
-        const end = buffer.indexOf(0);
-        if (end < 0) return;
-        if (buffer.subarray(0, end).toString() !== "zINSTREAM") return void socket.end("UNKNOWN COMMAND\0");
-        command = true;
-        buffer = buffer.subarray(end + 1);
-      }
-      while (buffer.length >= 4) {
-        const length = buffer.readUInt32BE(0);
-        if (length === 0) {
-          server.scanned++;
-          return void socket.end(Buffer.concat(body).includes(EICAR) ? "stream: Eicar-Test-Signature FOUND\0" : "stream: OK\0");
+  const server = Object.assign(
+    createServer((socket) => {
+      let buffer = Buffer.alloc(0);
+      let command = false;
+      const body: Buffer[] = [];
+      socket.on("data", (data) => {
+        buffer = Buffer.concat([buffer, data]);
+        if (!command) {
+          const end = buffer.indexOf(0);
+          if (end < 0) return;
+          if (buffer.subarray(0, end).toString() !== "zINSTREAM") return void socket.end("UNKNOWN COMMAND\0");
+          command = true;
+          buffer = buffer.subarray(end + 1);
         }
-        if (buffer.length < 4 + length) return;
-        body.push(buffer.subarray(4, 4 + length));
-        buffer = buffer.subarray(4 + length);
-      }
-    });
-  }), { scanned: 0 });
+        while (buffer.length >= 4) {
+          const length = buffer.readUInt32BE(0);
+          if (length === 0) {
+            server.scanned++;
+            return void socket.end(
+              Buffer.concat(body).includes(EICAR) ? "stream: Eicar-Test-Signature FOUND\0" : "stream: OK\0",
+            );
+          }
+          if (buffer.length < 4 + length) return;
+          body.push(buffer.subarray(4, 4 + length));
+          buffer = buffer.subarray(4 + length);
+        }
+      });
+    }),
+    { scanned: 0 },
+  );
   return new Promise((resolve) => server.listen(path, () => resolve(server)));
 }
 
@@ -64,7 +69,10 @@ test("an upload clamd flags is refused with 422 and not stored; a clean one is s
   const clean = await upload(t.app, user.access, { name: "fine.txt", data: "nothing to see\n" });
   assert.equal(clean.statusCode, 201);
   assert.equal(clamd.scanned, 2);
-  assert.equal((await t.app.inject({ method: "GET", url: "/api/files", headers: bearer(user.access) })).json().files.length, 1);
+  assert.equal(
+    (await t.app.inject({ method: "GET", url: "/api/files", headers: bearer(user.access) })).json().files.length,
+    1,
+  );
 });
 
 test("when clamd cannot be reached the upload fails closed with 503", async () => {
@@ -73,7 +81,10 @@ test("when clamd cannot be reached the upload fails closed with 503", async () =
     const user = await signedIn(unreachable.app);
     const res = await upload(unreachable.app, user.access, { name: "fine.txt", data: "nothing to see\n" });
     assert.equal(res.statusCode, 503, res.body);
-    assert.deepEqual((await unreachable.app.inject({ method: "GET", url: "/api/files", headers: bearer(user.access) })).json().files, []);
+    assert.deepEqual(
+      (await unreachable.app.inject({ method: "GET", url: "/api/files", headers: bearer(user.access) })).json().files,
+      [],
+    );
   } finally {
     await unreachable.close();
   }

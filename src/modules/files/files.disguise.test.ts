@@ -6,8 +6,14 @@ import { startApp, type TestApp } from "../../../test/harness.js";
 import { bearer, signedIn, type SignedIn } from "../../../test/identity.js";
 import { png, upload } from "../../../test/files.js";
 
-const LIMITS = { RATE_LIMIT_PER_MINUTE: "1000", SENSITIVE_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000", AUTH_LOGIN_PER_MINUTE: "1000" };
-const SVG = '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.cookie)"><script>alert(1)</script></svg>';
+const LIMITS = {
+  RATE_LIMIT_PER_MINUTE: "1000",
+  SENSITIVE_PER_MINUTE: "1000",
+  AUTH_REGISTER_PER_MINUTE: "1000",
+  AUTH_LOGIN_PER_MINUTE: "1000",
+};
+const SVG =
+  '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.cookie)"><script>alert(1)</script></svg>';
 
 let t: TestApp;
 let user: SignedIn;
@@ -28,12 +34,33 @@ test("an extension or a declared type that disagrees with the bytes is refused w
   const image = await png();
   await refused({ name: "cat.html", type: "image/png", data: image }, /named \.html but the bytes are image\/png/);
   await refused({ name: "cat.txt", data: image }, /named \.txt/);
-  await refused({ name: "cat.png", type: "text/html", data: image }, /declared as text\/html but the bytes are image\/png/);
-  await refused({ name: "notes.png", type: "image/png", data: "just words\n" }, /declared as image\/png but the bytes are text\/plain/);
+  await refused(
+    { name: "cat.png", type: "text/html", data: image },
+    /declared as text\/html but the bytes are image\/png/,
+  );
+  await refused(
+    { name: "notes.png", type: "image/png", data: "just words\n" },
+    /declared as image\/png but the bytes are text\/plain/,
+  );
   // Types that are recognised but not allowed: an executable and an archive.
-  await refused({ name: "setup.exe", data: Buffer.concat([Buffer.from("MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff", "latin1"), Buffer.alloc(200)]) }, /not accepted/);
-  await refused({ name: "a.zip", data: Buffer.concat([Buffer.from("PK\x03\x04", "latin1"), Buffer.alloc(100)]) }, /not accepted/);
-  await refused({ name: "blob.bin", data: Buffer.from([0, 1, 2, 3, 255, 254, 0, 7]) }, /application\/octet-stream are not accepted/);
+  await refused(
+    {
+      name: "setup.exe",
+      data: Buffer.concat([
+        Buffer.from("MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff", "latin1"),
+        Buffer.alloc(200),
+      ]),
+    },
+    /not accepted/,
+  );
+  await refused(
+    { name: "a.zip", data: Buffer.concat([Buffer.from("PK\x03\x04", "latin1"), Buffer.alloc(100)]) },
+    /not accepted/,
+  );
+  await refused(
+    { name: "blob.bin", data: Buffer.from([0, 1, 2, 3, 255, 254, 0, 7]) },
+    /application\/octet-stream are not accepted/,
+  );
   // The same PNG, truthfully named and declared (or declaring nothing), is fine.
   assert.equal((await upload(t.app, user.access, { name: "cat.png", type: "image/png", data: image })).statusCode, 201);
   assert.equal((await upload(t.app, user.access, { name: "cat", data: image })).statusCode, 201);
@@ -41,7 +68,9 @@ test("an extension or a declared type that disagrees with the bytes is refused w
 
 test("a GIF that is also JavaScript is stored as an image only: the script is not in the stored bytes", async () => {
   // GIF89a/*…binary…*/=1;alert(document.domain)// parses as a GIF and as a script.
-  const gif = await sharp({ create: { width: 1, height: 1, channels: 3, background: "#fff" } }).gif().toBuffer();
+  const gif = await sharp({ create: { width: 1, height: 1, channels: 3, background: "#fff" } })
+    .gif()
+    .toBuffer();
   gif[6] = 0x2f; // "/"
   gif[7] = 0x2a; // "*": the logical screen width opens a JS comment
   const polyglot = Buffer.concat([gif, Buffer.from("*/=1;alert(document.domain)//")]);
@@ -62,16 +91,34 @@ test("a GIF that is also JavaScript is stored as an image only: the script is no
 test("SVG with script and HTML are refused by default, whatever they are called", async () => {
   await refused({ name: "logo.svg", type: "image/svg+xml", data: SVG }, /image\/svg\+xml are not accepted/);
   await refused({ name: "logo.png", type: "image/png", data: SVG }, /image\/svg\+xml/);
-  await refused({ name: "readme.txt", type: "text/plain", data: "<!DOCTYPE html><script>alert(1)</script>" }, /text\/html are not accepted/);
-  await refused({ name: "readme.txt", type: "text/plain", data: "\uFEFF  <html><body onload=alert(1)>" }, /text\/html are not accepted/);
-  await refused({ name: "x.txt", type: "text/plain", data: '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>' }, /application\/xml/);
+  await refused(
+    { name: "readme.txt", type: "text/plain", data: "<!DOCTYPE html><script>alert(1)</script>" },
+    /text\/html are not accepted/,
+  );
+  await refused(
+    { name: "readme.txt", type: "text/plain", data: "\uFEFF  <html><body onload=alert(1)>" },
+    /text\/html are not accepted/,
+  );
+  await refused(
+    {
+      name: "x.txt",
+      type: "text/plain",
+      data: '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>',
+    },
+    /application\/xml/,
+  );
 });
 
 test("SVG explicitly allowed is stored as sent but served only as an attachment under a sandboxing CSP", async () => {
   const allowing = await startApp({ env: { ...LIMITS, FILE_ALLOWED_TYPES: "image/png,image/svg+xml" } });
   try {
     const owner = await signedIn(allowing.app);
-    const res = await upload(allowing.app, owner.access, { name: "logo.svg", type: "image/svg+xml", data: SVG, visibility: "public" });
+    const res = await upload(allowing.app, owner.access, {
+      name: "logo.svg",
+      type: "image/svg+xml",
+      data: SVG,
+      visibility: "public",
+    });
     assert.equal(res.statusCode, 201, res.body);
     assert.equal(res.json().type, "image/svg+xml");
     const got = await allowing.app.inject({ method: "GET", url: `/api/files/${res.json().id}` });

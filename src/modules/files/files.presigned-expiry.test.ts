@@ -13,7 +13,10 @@ before(async () => {
   s3 = await startS3();
   // The bucket judges expiry by its own (real) clock; the app's clock says when each URL was signed,
   // and starts TTL + 1 seconds in the past.
-  t = await startApp({ env: { SENSITIVE_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000", AUTH_LOGIN_PER_MINUTE: "1000", ...s3.env }, clock: createFakeClock(Date.now() - (PRESIGNED_TTL_SECONDS + 1) * 1000) });
+  t = await startApp({
+    env: { SENSITIVE_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000", AUTH_LOGIN_PER_MINUTE: "1000", ...s3.env },
+    clock: createFakeClock(Date.now() - (PRESIGNED_TTL_SECONDS + 1) * 1000),
+  });
 });
 after(async () => {
   await t.close();
@@ -23,7 +26,11 @@ after(async () => {
 test("the redirect to a private S3 object is a presigned URL that works for a minute from its signing and is refused after", async () => {
   const user = await signedIn(t.app);
   const file = (await upload(t.app, user.access, { name: "report.pdf.txt", data: "quarterly numbers\n" })).json();
-  assert.equal((await t.app.inject({ method: "GET", url: `/api/files/${file.id}` })).statusCode, 404, "no redirect without credentials");
+  assert.equal(
+    (await t.app.inject({ method: "GET", url: `/api/files/${file.id}` })).statusCode,
+    404,
+    "no redirect without credentials",
+  );
 
   // Signed TTL + 1 seconds ago (by the app's clock), as a leaked link is by the time someone tries it.
   const old = await t.app.inject({ method: "GET", url: `/api/files/${file.id}`, headers: bearer(user.access) });
@@ -42,5 +49,4 @@ test("the redirect to a private S3 object is a presigned URL that works for a mi
   assert.equal(ok.status, 200);
   assert.equal(await ok.text(), "quarterly numbers\n");
   assert.match(String(ok.headers.get("content-disposition")), /^attachment/);
-
 });

@@ -9,7 +9,9 @@ import { filesUnder, upload } from "../../../test/files.js";
 
 let t: TestApp;
 before(async () => {
-  t = await startApp({ env: { SENSITIVE_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000", AUTH_LOGIN_PER_MINUTE: "1000" } });
+  t = await startApp({
+    env: { SENSITIVE_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000", AUTH_LOGIN_PER_MINUTE: "1000" },
+  });
 });
 after(() => t.close());
 
@@ -33,11 +35,21 @@ test("no client file name reaches the file system: objects get server-made names
     const res = await upload(t.app, user.access, { name, type: "text/plain", data: `from ${JSON.stringify(name)}\n` });
     assert.equal(res.statusCode, 201, `${JSON.stringify(name)}: ${res.body}`);
     const stored: string = res.json().name;
-    assert.ok(!/[\\/\u0000-\u001f\u202e]/.test(stored), `${JSON.stringify(name)} is stored as ${JSON.stringify(stored)}`);
+    assert.ok(
+      !/[\\/\u0000-\u001f\u202e]/.test(stored),
+      `${JSON.stringify(name)} is stored as ${JSON.stringify(stored)}`,
+    );
     assert.ok(!stored.startsWith(".") && !/^[\u2024\uFF0E]/.test(stored), `no leading dots: ${JSON.stringify(stored)}`);
-    const got = await t.app.inject({ method: "GET", url: `/api/files/${res.json().id}`, headers: { authorization: `Bearer ${user.access}` } });
+    const got = await t.app.inject({
+      method: "GET",
+      url: `/api/files/${res.json().id}`,
+      headers: { authorization: `Bearer ${user.access}` },
+    });
     assert.equal(got.statusCode, 200);
-    assert.match(String(got.headers["content-disposition"]), /^attachment; filename="[\x20-\x7e]*"; filename\*=UTF-8''[A-Za-z0-9%._~!-]*$/);
+    assert.match(
+      String(got.headers["content-disposition"]),
+      /^attachment; filename="[\x20-\x7e]*"; filename\*=UTF-8''[A-Za-z0-9%._~!-]*$/,
+    );
   }
   // The NUL trick (a name a C library would cut at "x.txt") is read whole: .html over text is refused.
   const nul = await upload(t.app, user.access, { name: "x.txt\u0000.html", type: "text/plain", data: "words\n" });
@@ -45,7 +57,12 @@ test("no client file name reaches the file system: objects get server-made names
   const stored = filesUnder(root).filter((f) => !f.startsWith(".staging"));
   assert.equal(stored.length, NAMES.length);
   for (const path of stored) assert.match(path, /^[0-9a-f]{2}\/[0-9a-f]{32}$/, "every object is named by the server");
-  for (const escaped of [join(root, "..", "x.txt"), join(root, "..", "..", "x.txt"), join(t.config.dataDir, "x.txt"), join(root, "x.txt")]) {
+  for (const escaped of [
+    join(root, "..", "x.txt"),
+    join(root, "..", "..", "x.txt"),
+    join(t.config.dataDir, "x.txt"),
+    join(root, "x.txt"),
+  ]) {
     assert.ok(!existsSync(escaped), `nothing written at ${escaped}`);
   }
 });

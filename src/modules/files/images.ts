@@ -6,7 +6,6 @@
 import sharp from "sharp";
 import { AppError } from "../../core/errors.js";
 
-
 /** Re-encodes the image at `input` (of type `type`) into `output`, in the same format. */
 export async function reencode(input: string, output: string, type: string, maxPixels: number): Promise<void> {
   // Every frame counts: an animated GIF of many frames is as costly as one frame that tall.

@@ -13,7 +13,10 @@ declare module "../module.js" {
 }
 
 const EVENTS = {
-  "file.upload": { description: "A file was stored (its type, size, SHA-256 and visibility; never its bytes or name). Refusals are recorded with their status." },
+  "file.upload": {
+    description:
+      "A file was stored (its type, size, SHA-256 and visibility; never its bytes or name). Refusals are recorded with their status.",
+  },
   "file.delete": { description: "A file was deleted by its owner (type, size, SHA-256)." },
 } as const;
 
@@ -25,9 +28,17 @@ declare module "../audit/vocabulary.js" {
 export const filesModule = defineModule({
   name: "files",
   needs: ["accounts"],
-  create: ({ db, clock, audit, logger, config }, use) => createFilesService({
-    db, clock, audit, logger, accounts: use("accounts"), settings: config.files, dataDir: config.dataDir, publicUrl: config.publicUrl,
-  }),
+  create: ({ db, clock, audit, logger, config }, use) =>
+    createFilesService({
+      db,
+      clock,
+      audit,
+      logger,
+      accounts: use("accounts"),
+      settings: config.files,
+      dataDir: config.dataDir,
+      publicUrl: config.publicUrl,
+    }),
   routes: (app, files, _use, { config }) => fileRoutes(app, files, config.files.maxBytes),
   auditEvents: EVENTS,
   // A disabled owner's files stop being served: `find` checks the owner on every read (the

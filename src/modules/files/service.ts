@@ -45,7 +45,16 @@ export type FilesDeps = {
 };
 
 export type Visibility = "private" | "public";
-export type FileView = { id: string; name: string; type: string; size: number; sha256: string; visibility: Visibility; url?: string; created_at: string };
+export type FileView = {
+  id: string;
+  name: string;
+  type: string;
+  size: number;
+  sha256: string;
+  visibility: Visibility;
+  url?: string;
+  created_at: string;
+};
 /** Who performs a change, for the audit row. */
 export type FileActor = { userId: string | null; keyId?: string | null; ip?: string | null; userAgent?: string | null };
 
@@ -69,7 +78,12 @@ export function createFilesService(deps: FilesDeps) {
   const storage: ObjectStorage = settings.s3 ? s3Storage(settings.s3) : diskStorage(root);
 
   const view = (row: FileRow): FileView => ({
-    id: row.id, name: row.name, type: row.type, size: row.size, sha256: row.sha256, visibility: row.visibility,
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    size: row.size,
+    sha256: row.sha256,
+    visibility: row.visibility,
     ...(row.visibility === "public" ? { url: `${deps.publicUrl}/api/files/${row.id}` } : {}),
     created_at: row.createdAt.toISOString(),
   });
@@ -105,7 +119,8 @@ export function createFilesService(deps: FilesDeps) {
       const counter = new Transform({
         transform(chunk: Buffer, _encoding, done) {
           size += chunk.length;
-          if (size > settings.maxBytes) return done(new AppError("payload_too_large", `file is larger than ${settings.maxBytes} bytes`));
+          if (size > settings.maxBytes)
+            return done(new AppError("payload_too_large", `file is larger than ${settings.maxBytes} bytes`));
           hash.update(chunk);
           done(null, chunk);
         },
@@ -121,13 +136,23 @@ export function createFilesService(deps: FilesDeps) {
     },
 
     /** Checks, re-encodes, scans and stores a staged upload; the staged file is consumed either way. */
-    async store(staged: Staged, input: { userId: string; name: string | undefined; declaredType: string | undefined; visibility: Visibility; actor: FileActor }): Promise<FileView> {
+    async store(
+      staged: Staged,
+      input: {
+        userId: string;
+        name: string | undefined;
+        declaredType: string | undefined;
+        visibility: Visibility;
+        actor: FileActor;
+      },
+    ): Promise<FileView> {
       const produced: string[] = [];
       try {
         if (staged.size === 0) throw errors.invalid("file is empty");
         const name = cleanName(input.name);
         const type = await sniff(staged.path);
-        if (!settings.allowedTypes.includes(type)) throw new AppError("unsupported_media_type", `files of type ${type} are not accepted`);
+        if (!settings.allowedTypes.includes(type))
+          throw new AppError("unsupported_media_type", `files of type ${type} are not accepted`);
         const conflict = disagreement(type, input.declaredType, name);
         if (conflict) throw new AppError("unsupported_media_type", conflict);
 
@@ -141,32 +166,53 @@ export function createFilesService(deps: FilesDeps) {
         }
         if (settings.clamdSocket) {
           const result = await clamdScan(settings.clamdSocket, path).catch((error: unknown) => {
-            deps.logger.error({ err: error instanceof Error ? error.message : String(error) }, "files: clamd scan failed");
+            deps.logger.error(
+              { err: error instanceof Error ? error.message : String(error) },
+              "files: clamd scan failed",
+            );
             throw new AppError("service_unavailable", "the malware scanner is unavailable; retry later");
           });
-          if (!result.clean) deps.logger.warn({ signature: result.signature, user: input.userId }, "files: clamd refused an upload");
+          if (!result.clean)
+            deps.logger.warn({ signature: result.signature, user: input.userId }, "files: clamd refused an upload");
           if (!result.clean) throw new AppError("file_infected", "the malware scanner refused this file");
         }
 
         const now = new Date(clock.now());
         const row = {
-          id: newId(now.getTime()), userId: input.userId, name, type, size, sha256, visibility: input.visibility,
-          storageKey: randomBytes(16).toString("hex"), createdAt: now,
+          id: newId(now.getTime()),
+          userId: input.userId,
+          name,
+          type,
+          size,
+          sha256,
+          visibility: input.visibility,
+          storageKey: randomBytes(16).toString("hex"),
+          createdAt: now,
         } satisfies FileRow;
         await storage.put(row.storageKey, path, size, type);
         try {
           await db.transaction(async (tx) => {
-            if (!(await store.reserve(tx, input.userId, size, settings.quotaBytes))) throw new AppError("payload_too_large", "storage quota exceeded");
+            if (!(await store.reserve(tx, input.userId, size, settings.quotaBytes)))
+              throw new AppError("payload_too_large", "storage quota exceeded");
             await store.insertFile(tx, row);
-            await audit.record({
-              eventType: "file.upload", result: "success", actor: { userId: input.actor.userId, keyId: input.actor.keyId ?? null },
-              ip: input.actor.ip ?? null, userAgent: input.actor.userAgent ?? null, target: row.id,
-              metadata: { type, size, sha256, visibility: input.visibility },
-            }, tx);
+            await audit.record(
+              {
+                eventType: "file.upload",
+                result: "success",
+                actor: { userId: input.actor.userId, keyId: input.actor.keyId ?? null },
+                ip: input.actor.ip ?? null,
+                userAgent: input.actor.userAgent ?? null,
+                target: row.id,
+                metadata: { type, size, sha256, visibility: input.visibility },
+              },
+              tx,
+            );
           });
         } catch (error) {
           // Nothing committed: the object must not outlive the refusal.
-          await storage.delete(row.storageKey).catch((e: unknown) => deps.logger.error({ err: String(e) }, "files: could not remove an object"));
+          await storage
+            .delete(row.storageKey)
+            .catch((e: unknown) => deps.logger.error({ err: String(e) }, "files: could not remove an object"));
           throw error;
         }
         return view(row);
@@ -177,7 +223,11 @@ export function createFilesService(deps: FilesDeps) {
     },
 
     /** A user's files, newest first; `next_cursor` continues the listing. */
-    async list(userId: string, cursor: string | undefined, limit: number): Promise<{ files: FileView[]; next_cursor: string | null }> {
+    async list(
+      userId: string,
+      cursor: string | undefined,
+      limit: number,
+    ): Promise<{ files: FileView[]; next_cursor: string | null }> {
       const rows = await store.listFiles(db, userId, cursor, limit + 1);
       const page = rows.slice(0, limit);
       return { files: page.map(view), next_cursor: rows.length > limit ? page[page.length - 1]!.id : null };
@@ -211,16 +261,27 @@ export function createFilesService(deps: FilesDeps) {
         const deleted = await store.deleteFile(tx, id, userId);
         if (!deleted) return undefined;
         await store.release(tx, userId, deleted.size);
-        await audit.record({
-          eventType: "file.delete", result: "success", actor: { userId: actor.userId, keyId: actor.keyId ?? null },
-          ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: deleted.id,
-          metadata: { type: deleted.type, size: deleted.size, sha256: deleted.sha256 },
-        }, tx);
+        await audit.record(
+          {
+            eventType: "file.delete",
+            result: "success",
+            actor: { userId: actor.userId, keyId: actor.keyId ?? null },
+            ip: actor.ip ?? null,
+            userAgent: actor.userAgent ?? null,
+            target: deleted.id,
+            metadata: { type: deleted.type, size: deleted.size, sha256: deleted.sha256 },
+          },
+          tx,
+        );
         return deleted;
       });
       if (!row) return false;
       // After the commit: an object whose deletion fails is an orphan (logged), never a row without bytes.
-      await storage.delete(row.storageKey).catch((e: unknown) => deps.logger.error({ err: String(e), key: row.storageKey }, "files: could not remove an object"));
+      await storage
+        .delete(row.storageKey)
+        .catch((e: unknown) =>
+          deps.logger.error({ err: String(e), key: row.storageKey }, "files: could not remove an object"),
+        );
       return true;
     },
 

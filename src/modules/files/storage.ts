@@ -54,7 +54,13 @@ export function diskStorage(root: string): ObjectStorage {
   };
 }
 
-export type S3Settings = { bucket: string; endpoint: string | undefined; region: string; accessKeyId: string | undefined; secretAccessKey: string | undefined };
+export type S3Settings = {
+  bucket: string;
+  endpoint: string | undefined;
+  region: string;
+  accessKeyId: string | undefined;
+  secretAccessKey: string | undefined;
+};
 
 /** The S3 SDK, loaded on first use: a disk deployment never loads it. */
 async function loadSdk(settings: S3Settings) {
@@ -63,7 +69,9 @@ async function loadSdk(settings: S3Settings) {
   const client: S3Client = new sdk.S3Client({
     region: settings.region,
     ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
-    ...(settings.accessKeyId && settings.secretAccessKey ? { credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } } : {}),
+    ...(settings.accessKeyId && settings.secretAccessKey
+      ? { credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } }
+      : {}),
     // Checksums only where S3 requires them: S3-compatible services do not all support the newer ones.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
@@ -81,7 +89,15 @@ export function s3Storage(settings: S3Settings): ObjectStorage {
     async put(key, path, size, type) {
       try {
         const { sdk, client } = await load();
-        await client.send(new sdk.PutObjectCommand({ Bucket, Key: checked(key), Body: createReadStream(path), ContentLength: size, ContentType: type }));
+        await client.send(
+          new sdk.PutObjectCommand({
+            Bucket,
+            Key: checked(key),
+            Body: createReadStream(path),
+            ContentLength: size,
+            ContentType: type,
+          }),
+        );
       } finally {
         await rm(path, { force: true });
       }
@@ -89,7 +105,12 @@ export function s3Storage(settings: S3Settings): ObjectStorage {
     async deliver(key, headers, now) {
       const { sdk, client, getSignedUrl } = await load();
       // The bucket answers the presigned GET with these headers: an attachment of the sniffed type.
-      const command = new sdk.GetObjectCommand({ Bucket, Key: checked(key), ResponseContentType: headers.type, ResponseContentDisposition: headers.disposition });
+      const command = new sdk.GetObjectCommand({
+        Bucket,
+        Key: checked(key),
+        ResponseContentType: headers.type,
+        ResponseContentDisposition: headers.disposition,
+      });
       const url = await getSignedUrl(client, command, { expiresIn: PRESIGNED_TTL_SECONDS, signingDate: new Date(now) });
       return { kind: "redirect", url };
     },

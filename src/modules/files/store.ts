@@ -11,7 +11,9 @@ export type FileRow = typeof files.$inferSelect;
  */
 export async function reserve(db: Executor, userId: string, bytes: number, quota: number): Promise<boolean> {
   if (bytes > quota) return false;
-  const rows = await db.insert(fileUsage).values({ userId, bytes })
+  const rows = await db
+    .insert(fileUsage)
+    .values({ userId, bytes })
     .onConflictDoUpdate({
       target: fileUsage.userId,
       set: { bytes: sql`${fileUsage.bytes} + excluded.bytes` },
@@ -23,7 +25,10 @@ export async function reserve(db: Executor, userId: string, bytes: number, quota
 
 /** Gives back bytes of a deleted file (never below zero). */
 export async function release(db: Executor, userId: string, bytes: number): Promise<void> {
-  await db.update(fileUsage).set({ bytes: sql`greatest(${fileUsage.bytes} - ${bytes}, 0)` }).where(eq(fileUsage.userId, userId));
+  await db
+    .update(fileUsage)
+    .set({ bytes: sql`greatest(${fileUsage.bytes} - ${bytes}, 0)` })
+    .where(eq(fileUsage.userId, userId));
 }
 
 /** Bytes the user's files hold. */
@@ -42,13 +47,21 @@ export async function findFile(db: Executor, id: string): Promise<FileRow | unde
 }
 
 /** A user's files, newest first, after the cursor (an id). */
-export async function listFiles(db: Executor, userId: string, cursor: string | undefined, limit: number): Promise<FileRow[]> {
+export async function listFiles(
+  db: Executor,
+  userId: string,
+  cursor: string | undefined,
+  limit: number,
+): Promise<FileRow[]> {
   const where = cursor ? and(eq(files.userId, userId), lt(files.id, cursor)) : eq(files.userId, userId);
   return db.select().from(files).where(where).orderBy(desc(files.id)).limit(limit);
 }
 
 /** Deletes the user's file; returns the row deleted, if any. */
 export async function deleteFile(db: Executor, id: string, userId: string): Promise<FileRow | undefined> {
-  const [row] = await db.delete(files).where(and(eq(files.id, id), eq(files.userId, userId))).returning();
+  const [row] = await db
+    .delete(files)
+    .where(and(eq(files.id, id), eq(files.userId, userId)))
+    .returning();
   return row;
 }

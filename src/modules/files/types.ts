@@ -19,7 +19,11 @@ export const FILE_TYPES: Readonly<Record<string, { extensions: readonly string[]
 };
 
 /** Declared types that mean the same as a canonical one. */
-const ALIASES: Record<string, string> = { "image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "text/htm": "text/html" };
+const ALIASES: Record<string, string> = {
+  "image/jpg": "image/jpeg",
+  "image/pjpeg": "image/jpeg",
+  "text/htm": "text/html",
+};
 /** Declared types that claim nothing (browsers send these for unknown files). */
 const NO_CLAIM = new Set(["", "application/octet-stream", "binary/octet-stream"]);
 
@@ -50,7 +54,10 @@ async function readHead(path: string): Promise<Buffer> {
 
 /** SVG or HTML at the start of the bytes (after a BOM and white space), as a browser would see it. */
 function markupType(head: Buffer): string | undefined {
-  const text = head.toString("utf8").replace(/^\uFEFF/, "").trimStart();
+  const text = head
+    .toString("utf8")
+    .replace(/^\uFEFF/, "")
+    .trimStart();
   if (!text.startsWith("<")) return undefined;
   if (/^<svg[\s>]/i.test(text) || (/^<\?xml/i.test(text) && /<svg[\s>]/i.test(text))) return "image/svg+xml";
   if (HTML_START.test(text)) return "text/html";
@@ -82,10 +89,12 @@ async function isPlainText(path: string): Promise<boolean> {
 export function disagreement(sniffed: string, declared: string | undefined, name: string): string | undefined {
   const claim = (declared ?? "").split(";")[0]!.trim().toLowerCase();
   const canonical = ALIASES[claim] ?? claim;
-  if (!NO_CLAIM.has(canonical) && canonical !== sniffed) return `declared as ${canonical.slice(0, 100)} but the bytes are ${sniffed}`;
+  if (!NO_CLAIM.has(canonical) && canonical !== sniffed)
+    return `declared as ${canonical.slice(0, 100)} but the bytes are ${sniffed}`;
   const ext = extension(name);
   const known = FILE_TYPES[sniffed];
-  if (ext !== undefined && known && !known.extensions.includes(ext)) return `named .${ext.slice(0, 20)} but the bytes are ${sniffed}`;
+  if (ext !== undefined && known && !known.extensions.includes(ext))
+    return `named .${ext.slice(0, 20)} but the bytes are ${sniffed}`;
   return undefined;
 }
 

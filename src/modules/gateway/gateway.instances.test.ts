@@ -14,7 +14,12 @@ test("a session revoked on one instance is refused at the next proxied request o
   const clock = createFakeClock(Date.UTC(2026, 0, 1, 12));
   const deployment = await startDeployment(2, {
     clock,
-    env: { UPSTREAM_URL: upstream.url, GATEWAY_RULES: rulesFile(STANDARD_RULES), GATEWAY_SECRET: randomToken(32), RATE_LIMIT_PER_MINUTE: "10000" },
+    env: {
+      UPSTREAM_URL: upstream.url,
+      GATEWAY_RULES: rulesFile(STANDARD_RULES),
+      GATEWAY_SECRET: randomToken(32),
+      RATE_LIMIT_PER_MINUTE: "10000",
+    },
   });
   const [a, b] = deployment.instances as [TestApp, TestApp];
   try {
@@ -22,7 +27,10 @@ test("a session revoked on one instance is refused at the next proxied request o
     const through = () => fetch(deployment.url(b, "/app/orders"), { headers: bearer(user.access) });
     assert.equal((await through()).status, 200, "a token issued by A opens the backend through B");
     const before = upstream.seen.length;
-    assert.equal((await fetch(deployment.url(a, "/api/auth/logout"), { method: "POST", headers: bearer(user.access) })).status, 204);
+    assert.equal(
+      (await fetch(deployment.url(a, "/api/auth/logout"), { method: "POST", headers: bearer(user.access) })).status,
+      204,
+    );
     const refused = await through();
     assert.equal(refused.status, 401, "logout on A: B refuses at once");
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, "unauthorized");

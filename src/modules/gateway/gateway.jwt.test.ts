@@ -20,13 +20,18 @@ after(async () => {
 
 test("the upstream receives a short EdDSA token verifiable with the JWKS, bound to the request", async () => {
   const user = await signedIn(t.app);
-  const res = await fetch(`${t.base}/app/orders?x=1`, { headers: { ...bearer(user.access), "x-bulwark-identity": "forged" } });
+  const res = await fetch(`${t.base}/app/orders?x=1`, {
+    headers: { ...bearer(user.access), "x-bulwark-identity": "forged" },
+  });
   assert.equal(res.status, 200);
   const h = upstream.seen.at(-1)!.headers;
   assert.equal(h["x-bulwark-signature"], undefined);
   const jwks = (await (await fetch(`${t.base}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
   const { payload, protectedHeader } = await jwtVerify(h["x-bulwark-identity"] as string, createLocalJWKSet(jwks), {
-    algorithms: ["EdDSA"], typ: "bulwark-identity+jwt", issuer: t.config.publicUrl, audience: `${t.config.publicUrl}/gateway`,
+    algorithms: ["EdDSA"],
+    typ: "bulwark-identity+jwt",
+    issuer: t.config.publicUrl,
+    audience: `${t.config.publicUrl}/gateway`,
     currentDate: new Date(t.clock.now()),
   });
   assert.equal(protectedHeader.alg, "EdDSA");

@@ -35,12 +35,18 @@ test("an API key with its own limit is held to it through the proxy", async () =
   t.clock.advance(61_000);
   const owner = await signedIn(t.app);
   await stepUp(t.app, owner);
-  const created = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(owner.access), payload: { name: "ci", scopes: ["reports:read"], rate_limit_per_minute: 2 } });
+  const created = await t.app.inject({
+    method: "POST",
+    url: "/api/keys",
+    headers: bearer(owner.access),
+    payload: { name: "ci", scopes: ["reports:read"], rate_limit_per_minute: 2 },
+  });
   assert.equal(created.statusCode, 201, created.body);
   t.clock.advance(61_000);
   const key = (created.json() as { key: string }).key;
   const statuses: number[] = [];
-  for (let i = 0; i < 3; i++) statuses.push((await fetch(`${t.base}/reports/x`, { headers: { "x-api-key": key } })).status);
+  for (let i = 0; i < 3; i++)
+    statuses.push((await fetch(`${t.base}/reports/x`, { headers: { "x-api-key": key } })).status);
   assert.deepEqual(statuses, [200, 200, 429]);
   // Budgets do not multiply: the key's calls were counted against its owner's budget (3 a minute) too.
   assert.equal((await fetch(`${t.base}/app/x`, { headers: bearer(owner.access) })).status, 429);

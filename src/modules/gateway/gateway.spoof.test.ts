@@ -18,8 +18,14 @@ after(async () => {
 });
 
 const SPOOFED = {
-  "x-bulwark-user": "admin-user-id", "x-bulwark-role": "admin", "x-bulwark-scopes": "admin", "x-bulwark-key": "k1",
-  "x-bulwark-timestamp": "9999999999", "x-bulwark-signature": "v1=00", "x-bulwark-identity": "eyJ.forged.token", "x-bulwark-other": "1",
+  "x-bulwark-user": "admin-user-id",
+  "x-bulwark-role": "admin",
+  "x-bulwark-scopes": "admin",
+  "x-bulwark-key": "k1",
+  "x-bulwark-timestamp": "9999999999",
+  "x-bulwark-signature": "v1=00",
+  "x-bulwark-identity": "eyJ.forged.token",
+  "x-bulwark-other": "1",
 };
 
 test("spoofed X-Bulwark-* headers of an anonymous client never reach the upstream", async () => {
@@ -38,7 +44,9 @@ test("spoofed X-Bulwark-* headers of an anonymous client never reach the upstrea
 
 test("spoofed X-Bulwark-* headers of a signed-in user are replaced by the user's own identity", async () => {
   const user = await signedIn(t.app);
-  const res = await fetch(`${t.base}/app/x`, { headers: { ...SPOOFED, ...bearer(user.access), "X-Bulwark-User": "someone-else" } });
+  const res = await fetch(`${t.base}/app/x`, {
+    headers: { ...SPOOFED, ...bearer(user.access), "X-Bulwark-User": "someone-else" },
+  });
   assert.equal(res.status, 200);
   const h = upstream.seen.at(-1)!.headers;
   assert.equal(h["x-bulwark-user"], user.userId);
@@ -47,7 +55,9 @@ test("spoofed X-Bulwark-* headers of a signed-in user are replaced by the user's
 });
 
 test("a Connection header cannot make the gateway drop its own identity headers", async () => {
-  const res = await fetch(`${t.base}/public/x`, { headers: { connection: "x-bulwark-signature, x-bulwark-user" } }).catch(() => undefined);
+  const res = await fetch(`${t.base}/public/x`, {
+    headers: { connection: "x-bulwark-signature, x-bulwark-user" },
+  }).catch(() => undefined);
   if (res) {
     assert.equal(res.status, 200);
     const h = upstream.seen.at(-1)!.headers;

@@ -19,7 +19,8 @@ after(async () => {
   await upstream.close();
 });
 
-const get = (path: string, headers: Record<string, string> = {}, init: RequestInit = {}) => fetch(`${t.base}${path}`, { headers, ...init });
+const get = (path: string, headers: Record<string, string> = {}, init: RequestInit = {}) =>
+  fetch(`${t.base}${path}`, { headers, ...init });
 const lastSeen = () => upstream.seen.at(-1)!;
 
 test("a public rule reaches the upstream with a signed anonymous identity and the request id", async () => {
@@ -31,8 +32,14 @@ test("a public rule reaches the upstream with a signed anonymous identity and th
   assert.equal(seen.headers["x-bulwark-request-id"], "trace-abcdef12");
   assert.equal(seen.headers["x-request-id"], "trace-abcdef12");
   assert.equal(res.headers.get("x-request-id"), "trace-abcdef12");
-  const values = Object.fromEntries(IDENTITY_HEADERS.map((h) => [h, seen.headers[h] ?? ""])) as Record<(typeof IDENTITY_HEADERS)[number], string>;
-  assert.equal(seen.headers["x-bulwark-signature"], signIdentity(t.secret, "GET", "/public/items?page=2", seen.headers["x-bulwark-timestamp"]!, values));
+  const values = Object.fromEntries(IDENTITY_HEADERS.map((h) => [h, seen.headers[h] ?? ""])) as Record<
+    (typeof IDENTITY_HEADERS)[number],
+    string
+  >;
+  assert.equal(
+    seen.headers["x-bulwark-signature"],
+    signIdentity(t.secret, "GET", "/public/items?page=2", seen.headers["x-bulwark-timestamp"]!, values),
+  );
 });
 
 test("a user rule refuses anonymous callers with the envelope and passes signed-in users with their id", async () => {
@@ -61,7 +68,12 @@ test("an API-key rule passes a key with the scope, with its id and scopes, and r
   const user = await signedIn(t.app);
   const make = async (scopes: string[]) => {
     await stepUp(t.app, user);
-    const res = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(user.access), payload: { name: `k${scopes.length}`, scopes } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/keys",
+      headers: bearer(user.access),
+      payload: { name: `k${scopes.length}`, scopes },
+    });
     assert.equal(res.statusCode, 201, res.body);
     return res.json() as { id: string; key: string };
   };
@@ -82,12 +94,25 @@ test("body limit: a declared or streamed body past the rule's limit gets 413; a 
   assert.equal(big.status, 413);
   assert.equal(((await big.json()) as { error: { code: string } }).error.code, "payload_too_large");
   // Chunked, so no Content-Length tells the size in advance: counted while it streams.
-  const stream = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(`{"x":"${"b".repeat(3000)}"}`)); c.close(); } });
+  const stream = new ReadableStream({
+    start(c) {
+      c.enqueue(new TextEncoder().encode(`{"x":"${"b".repeat(3000)}"}`));
+      c.close();
+    },
+  });
   const chunked = await get("/app/orders", headers, { method: "POST", body: stream, duplex: "half" } as RequestInit);
   assert.equal(chunked.status, 413);
-  const xml = await get("/app/orders", { ...bearer(user.access), "content-type": "application/xml" }, { method: "POST", body: "<a/>" });
+  const xml = await get(
+    "/app/orders",
+    { ...bearer(user.access), "content-type": "application/xml" },
+    { method: "POST", body: "<a/>" },
+  );
   assert.equal(xml.status, 415);
-  const ok = await get("/app/orders", { ...bearer(user.access), "content-type": "text/csv" }, { method: "POST", body: "a,b\n1,2\n" });
+  const ok = await get(
+    "/app/orders",
+    { ...bearer(user.access), "content-type": "text/csv" },
+    { method: "POST", body: "a,b\n1,2\n" },
+  );
   assert.equal(ok.status, 200);
   assert.equal(lastSeen().body, "a,b\n1,2\n");
 });
@@ -118,7 +143,12 @@ test("the upstream's conflicting security headers are replaced, fingerprints and
 });
 
 test("X-Forwarded-* are set from what Bulwark saw, never copied from the client without TRUST_PROXY", async () => {
-  await get("/public/x", { "x-forwarded-for": "6.6.6.6", "x-forwarded-host": "evil.example", forwarded: "for=6.6.6.6", "x-real-ip": "6.6.6.6" });
+  await get("/public/x", {
+    "x-forwarded-for": "6.6.6.6",
+    "x-forwarded-host": "evil.example",
+    forwarded: "for=6.6.6.6",
+    "x-real-ip": "6.6.6.6",
+  });
   const h = lastSeen().headers;
   assert.equal(h["x-forwarded-for"], "127.0.0.1");
   assert.equal(h["x-forwarded-proto"], "http");
@@ -160,7 +190,10 @@ test("an upstream that does not answer in time gets 504, one that is down 502, b
     const text = await down.text();
     assert.equal((JSON.parse(text) as { error: { code: string } }).error.code, "bad_gateway");
     assert.doesNotMatch(text, /ECONNREFUSED|127\.0\.0\.1|undici/);
-    const ready = (await (await fetch(`${orphan.base}/ready`)).json()) as { status: string; checks: { upstream: string } };
+    const ready = (await (await fetch(`${orphan.base}/ready`)).json()) as {
+      status: string;
+      checks: { upstream: string };
+    };
     assert.deepEqual([ready.status, ready.checks.upstream], ["degraded", "down"]);
   } finally {
     await orphan.close();
@@ -182,13 +215,25 @@ test("a huge response streams: the first bytes arrive before the upstream has fi
 
 test("a cookie session's writes through the gateway need the CSRF token", async () => {
   const user = await signedIn(t.app);
-  const login = await t.app.inject({ method: "POST", url: "/api/auth/login", payload: { login: user.username, password: user.password, use_cookies: true } });
-  const jar = Object.fromEntries((login.headers["set-cookie"] as string[]).map((line) => line.split(";")[0]!.split("=") as [string, string]));
-  const cookie = `${Object.entries(jar).map(([k, v]) => `${k}=${v}`).join("; ")}; theme=dark`;
+  const login = await t.app.inject({
+    method: "POST",
+    url: "/api/auth/login",
+    payload: { login: user.username, password: user.password, use_cookies: true },
+  });
+  const jar = Object.fromEntries(
+    (login.headers["set-cookie"] as string[]).map((line) => line.split(";")[0]!.split("=") as [string, string]),
+  );
+  const cookie = `${Object.entries(jar)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("; ")}; theme=dark`;
   const headers = { cookie, "content-type": "application/json" };
   const refused = await get("/app/orders", headers, { method: "POST", body: "{}" });
   assert.equal(refused.status, 403);
-  const ok = await get("/app/orders", { ...headers, "x-csrf-token": jar.bulwark_csrf! }, { method: "POST", body: "{}" });
+  const ok = await get(
+    "/app/orders",
+    { ...headers, "x-csrf-token": jar.bulwark_csrf! },
+    { method: "POST", body: "{}" },
+  );
   assert.equal(ok.status, 200);
   // The session cookies stay between the browser and Bulwark; the upstream's own pass.
   assert.equal(lastSeen().headers.cookie, "theme=dark");
@@ -205,7 +250,11 @@ test("a rule's audit event records the writes the upstream answered and Bulwark'
   // A fresh per-minute window: the tests above signed up many users from this IP.
   t.clock.advance(61_000);
   const user = await signedIn(t.app);
-  const ok = await get("/app/orders", { ...bearer(user.access), "content-type": "application/json" }, { method: "POST", body: "{}" });
+  const ok = await get(
+    "/app/orders",
+    { ...bearer(user.access), "content-type": "application/json" },
+    { method: "POST", body: "{}" },
+  );
   assert.equal(ok.status, 200);
   const refused = await get("/app/orders", { "content-type": "application/json" }, { method: "POST", body: "{}" });
   assert.equal(refused.status, 401);
@@ -223,9 +272,26 @@ test("a rule's audit event records the writes the upstream answered and Bulwark'
 test("route rules accept a proxied write without a body schema, and refuse one that also declares a schema", async () => {
   const { routeProblem } = await import("../../http/route-rules.js");
   const known = () => true;
-  assert.equal(routeProblem({ method: "POST", url: "/x/*", config: { auth: "user", rateLimit: "default", proxied: true } }, known), undefined);
-  assert.match(routeProblem({ method: "POST", url: "/x/*", schema: { body: {} }, config: { auth: "user", rateLimit: "default", proxied: true } }, known) ?? "", /drop the body schema/);
-  assert.match(routeProblem({ method: "POST", url: "/x/*", config: { auth: "user", rateLimit: "default" } }, known) ?? "", /needs a body schema/);
+  assert.equal(
+    routeProblem({ method: "POST", url: "/x/*", config: { auth: "user", rateLimit: "default", proxied: true } }, known),
+    undefined,
+  );
+  assert.match(
+    routeProblem(
+      {
+        method: "POST",
+        url: "/x/*",
+        schema: { body: {} },
+        config: { auth: "user", rateLimit: "default", proxied: true },
+      },
+      known,
+    ) ?? "",
+    /drop the body schema/,
+  );
+  assert.match(
+    routeProblem({ method: "POST", url: "/x/*", config: { auth: "user", rateLimit: "default" } }, known) ?? "",
+    /needs a body schema/,
+  );
   const record = t.app.bulwark.routes().find((r) => r.url === "/app/*" && r.method === "POST");
   assert.equal(record?.body, "proxied");
 });

@@ -27,8 +27,15 @@ async function upgrade(path: string, headers: Record<string, string>) {
 async function upgradeAt(portText: string, path: string, headers: Record<string, string>) {
   const port = Number(portText);
   const socket = connect(port, "127.0.0.1");
-  const lines = [`GET ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  const lines = [
+    `GET ${path} HTTP/1.1`,
+    `Host: 127.0.0.1:${port}`,
+    "Connection: Upgrade",
+    "Upgrade: websocket",
+    "Sec-WebSocket-Version: 13",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
   socket.write(`${lines.join("\r\n")}\r\n\r\n`);
   let buffer = "";
   const head = await new Promise<string>((resolve, reject) => {
@@ -57,9 +64,21 @@ async function upgradeAt(portText: string, path: string, headers: Record<string,
 
 async function browserSession() {
   const user = await register(t.app);
-  const res = await t.app.inject({ method: "POST", url: "/api/auth/login", payload: { login: user.username, password: user.password, use_cookies: true } });
-  const jar = Object.fromEntries((res.headers["set-cookie"] as string[]).map((line) => line.split(";")[0]!.split("=") as [string, string]));
-  return { userId: user.userId, cookie: Object.entries(jar).map(([k, v]) => `${k}=${v}`).join("; "), csrf: jar.bulwark_csrf! };
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/api/auth/login",
+    payload: { login: user.username, password: user.password, use_cookies: true },
+  });
+  const jar = Object.fromEntries(
+    (res.headers["set-cookie"] as string[]).map((line) => line.split(";")[0]!.split("=") as [string, string]),
+  );
+  return {
+    userId: user.userId,
+    cookie: Object.entries(jar)
+      .map(([k, v]) => `${k}=${v}`)
+      .join("; "),
+    csrf: jar.bulwark_csrf!,
+  };
 }
 
 test("an upgrade with a cookie session from an allowed page is tunnelled with the user's identity", async () => {
@@ -81,7 +100,10 @@ test("an upgrade with a cookie session from an allowed page is tunnelled with th
 test("a cookie upgrade from another site's page is refused before the backend sees it", async () => {
   const session = await browserSession();
   const before = upstream.seen.length;
-  const attempts: Record<string, string>[] = [{ cookie: session.cookie, origin: "https://evil.example" }, { cookie: session.cookie }];
+  const attempts: Record<string, string>[] = [
+    { cookie: session.cookie, origin: "https://evil.example" },
+    { cookie: session.cookie },
+  ];
   for (const headers of attempts) {
     const ws = await upgrade("/live/feed", headers);
     assert.equal(ws.status, 403, ws.head);
@@ -95,7 +117,11 @@ test("an upgrade without a session, or with a revoked one, gets 401", async () =
   assert.equal(anonymous.status, 401);
   anonymous.close();
   const session = await browserSession();
-  const out = await t.app.inject({ method: "POST", url: "/api/auth/logout", headers: { cookie: session.cookie, "x-csrf-token": session.csrf, origin: "https://app.example.com" } });
+  const out = await t.app.inject({
+    method: "POST",
+    url: "/api/auth/logout",
+    headers: { cookie: session.cookie, "x-csrf-token": session.csrf, origin: "https://app.example.com" },
+  });
   assert.equal(out.statusCode, 204, out.body);
   const revoked = await upgrade("/live/feed", { cookie: session.cookie, origin: "https://app.example.com" });
   assert.equal(revoked.status, 401);
@@ -106,7 +132,11 @@ test("upgrades count against the user's budget: past it 429, before the backend 
   const limited = await startGateway(upstream, { env: { RATE_LIMIT_PER_MINUTE: "3" } });
   try {
     const user = await register(limited.app);
-    const res = await limited.app.inject({ method: "POST", url: "/api/auth/login", payload: { login: user.username, password: user.password, use_cookies: true } });
+    const res = await limited.app.inject({
+      method: "POST",
+      url: "/api/auth/login",
+      payload: { login: user.username, password: user.password, use_cookies: true },
+    });
     const cookie = (res.headers["set-cookie"] as string[]).map((line) => line.split(";")[0]).join("; ");
     const port = new URL(limited.base).port;
     const statuses: number[] = [];

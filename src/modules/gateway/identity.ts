@@ -7,7 +7,13 @@ import { createHmac } from "node:crypto";
 import type { Principal } from "../../http/types.js";
 
 /** The identity headers, in the order the signature covers them. */
-export const IDENTITY_HEADERS = ["x-bulwark-user", "x-bulwark-role", "x-bulwark-scopes", "x-bulwark-key", "x-bulwark-request-id"] as const;
+export const IDENTITY_HEADERS = [
+  "x-bulwark-user",
+  "x-bulwark-role",
+  "x-bulwark-scopes",
+  "x-bulwark-key",
+  "x-bulwark-request-id",
+] as const;
 export const TIMESTAMP_HEADER = "x-bulwark-timestamp";
 export const SIGNATURE_HEADER = "x-bulwark-signature";
 /** The internal JWT (GATEWAY_IDENTITY=jwt). */
@@ -34,10 +40,24 @@ export function identityValues(principal: Principal | null, requestId: string): 
  * Values never hold a newline (ids, a role, scopes, a request id), so the framing is unambiguous.
  */
 export function signatureBase(method: string, target: string, timestamp: string, values: IdentityValues): string {
-  return ["bulwark-v1", method.toUpperCase(), target, timestamp, ...IDENTITY_HEADERS.map((h) => `${h}:${values[h]}`)].join("\n");
+  return [
+    "bulwark-v1",
+    method.toUpperCase(),
+    target,
+    timestamp,
+    ...IDENTITY_HEADERS.map((h) => `${h}:${values[h]}`),
+  ].join("\n");
 }
 
 /** `v1=` and the hex HMAC-SHA256 of the signature base under the gateway secret. */
-export function signIdentity(secret: string, method: string, target: string, timestamp: string, values: IdentityValues): string {
-  return `v1=${createHmac("sha256", secret).update(signatureBase(method, target, timestamp, values)).digest("hex")}`;
+export function signIdentity(
+  secret: string,
+  method: string,
+  target: string,
+  timestamp: string,
+  values: IdentityValues,
+): string {
+  return `v1=${createHmac("sha256", secret)
+    .update(signatureBase(method, target, timestamp, values))
+    .digest("hex")}`;
 }

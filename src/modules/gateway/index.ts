@@ -5,7 +5,15 @@ import { defineModule } from "../module.js";
 import { gatewayRoutes } from "./routes.js";
 import { createGatewayService, type GatewayService } from "./service.js";
 
-export { IDENTITY_HEADERS, SIGNATURE_HEADER, TIMESTAMP_HEADER, IDENTITY_TOKEN_HEADER, IDENTITY_TOKEN_TYP, signIdentity, signatureBase } from "./identity.js";
+export {
+  IDENTITY_HEADERS,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  IDENTITY_TOKEN_HEADER,
+  IDENTITY_TOKEN_TYP,
+  signIdentity,
+  signatureBase,
+} from "./identity.js";
 export { parseRules, loadRules, RulesError, type ResolvedRule } from "./rules.js";
 export type { GatewayService } from "./service.js";
 
@@ -20,9 +28,17 @@ declare module "../module.js" {
 export const gatewayModule = defineModule({
   name: "gateway",
   needs: ["tokens", "sessions"],
-  create: ({ config, clock, metrics }, use) => config.gateway
-    ? createGatewayService({ config: config.gateway, maxBodyBytes: config.maxBodyBytes, clock, metrics, tokens: use("tokens"), publicUrl: config.publicUrl })
-    : undefined,
+  create: ({ config, clock, metrics }, use) =>
+    config.gateway
+      ? createGatewayService({
+          config: config.gateway,
+          maxBodyBytes: config.maxBodyBytes,
+          clock,
+          metrics,
+          tokens: use("tokens"),
+          publicUrl: config.publicUrl,
+        })
+      : undefined,
   routes: async (app, gateway, use, { audit, config, counters }) => {
     if (gateway) await gatewayRoutes(app, gateway, { audit, sessions: use("sessions"), config, counters });
   },

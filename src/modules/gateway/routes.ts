@@ -58,14 +58,21 @@ function reservedPrefixes(app: FastifyInstance): string[] {
 }
 
 /** Registers every rule's route in a context of its own: bodies there are streams, not parsed JSON. */
-export async function gatewayRoutes(app: FastifyInstance, gateway: GatewayService, deps: { audit: AuditService; sessions: SessionService; config: Config; counters: Counters }): Promise<void> {
+export async function gatewayRoutes(
+  app: FastifyInstance,
+  gateway: GatewayService,
+  deps: { audit: AuditService; sessions: SessionService; config: Config; counters: Counters },
+): Promise<void> {
   const { audit, sessions, config } = deps;
   // Rules may not reach into Bulwark's own paths; routes registered later (a library user's) are
   // guarded at request time below.
   let reserved = reservedPrefixes(app);
   for (const rule of gateway.rules) {
     const clash = reserved.find((r) => within(rule.prefix, r));
-    if (clash) throw new Error(`GATEWAY_RULES ${gateway.config.rulesFile}: rule "${rule.name}": prefix: ${rule.prefix} is inside ${clash}, which Bulwark answers itself`);
+    if (clash)
+      throw new Error(
+        `GATEWAY_RULES ${gateway.config.rulesFile}: rule "${rule.name}": prefix: ${rule.prefix} is inside ${clash}, which Bulwark answers itself`,
+      );
   }
   let stopUpgrades: (() => void) | undefined;
   app.addHook("onReady", async () => {
@@ -73,7 +80,14 @@ export async function gatewayRoutes(app: FastifyInstance, gateway: GatewayServic
     if (gateway.rules.some((r) => r.websocket)) {
       const trust = trustProxyOption(config.trustProxy);
       stopUpgrades = proxyUpgrades(app.server, {
-        gateway, sessions, reserved: () => reserved, counters: deps.counters, limits: config.rateLimit, allowedOrigins: config.corsOrigins, publicUrl: config.publicUrl, production: config.production,
+        gateway,
+        sessions,
+        reserved: () => reserved,
+        counters: deps.counters,
+        limits: config.rateLimit,
+        allowedOrigins: config.corsOrigins,
+        publicUrl: config.publicUrl,
+        production: config.production,
         // The client IP as Fastify computes it for requests: X-Forwarded-For believed only within TRUST_PROXY.
         ip: (req) => (trust === false ? (req.socket.remoteAddress ?? "") : proxyAddr(req, trust as never)),
       });
@@ -82,23 +96,38 @@ export async function gatewayRoutes(app: FastifyInstance, gateway: GatewayServic
   app.addHook("preClose", async () => stopUpgrades?.());
   for (const rule of gateway.rules) {
     if (rule.audit && !audit.vocabulary().has(rule.audit)) {
-      audit.define({ [rule.audit]: { description: `Gateway rule "${rule.name}": writes the upstream answered, and Bulwark's refusals.` } });
+      audit.define({
+        [rule.audit]: {
+          description: `Gateway rule "${rule.name}": writes the upstream answered, and Bulwark's refusals.`,
+        },
+      });
     }
   }
 
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     // Every body is a stream handed to the upstream as it arrives, held to the rule's type and size.
-    scope.addContentTypeParser("*", (req: FastifyRequest, payload: Readable, done: (error: Error | null, body?: unknown) => void) => {
-      const rule = req.routeOptions.config.gatewayRule!;
-      const type = (req.headers["content-type"] ?? "").split(";", 1)[0]!.trim().toLowerCase();
-      if (!rule.content_types.includes(type)) {
-        return done(new AppError("unsupported_media_type", `this path takes ${rule.content_types.join(", ")}`));
-      }
-      const declared = Number(req.headers["content-length"] ?? Number.NaN);
-      if (declared > rule.body_limit) return done(new AppError("payload_too_large", `body is larger than ${rule.body_limit} bytes`));
-      done(null, payload.pipe(limitStream(rule.body_limit, () => { req.bodyTooLarge = true; })));
-    });
+    scope.addContentTypeParser(
+      "*",
+      (req: FastifyRequest, payload: Readable, done: (error: Error | null, body?: unknown) => void) => {
+        const rule = req.routeOptions.config.gatewayRule!;
+        const type = (req.headers["content-type"] ?? "").split(";", 1)[0]!.trim().toLowerCase();
+        if (!rule.content_types.includes(type)) {
+          return done(new AppError("unsupported_media_type", `this path takes ${rule.content_types.join(", ")}`));
+        }
+        const declared = Number(req.headers["content-length"] ?? Number.NaN);
+        if (declared > rule.body_limit)
+          return done(new AppError("payload_too_large", `body is larger than ${rule.body_limit} bytes`));
+        done(
+          null,
+          payload.pipe(
+            limitStream(rule.body_limit, () => {
+              req.bodyTooLarge = true;
+            }),
+          ),
+        );
+      },
+    );
     await scope.register(replyFrom, {
       base: gateway.config.upstreamUrl,
       undici: {
@@ -121,8 +150,12 @@ export async function gatewayRoutes(app: FastifyInstance, gateway: GatewayServic
           url,
           exposeHeadRoute: false,
           config: {
-            auth: rule.auth, rateLimit: rule.rate_limit, proxied: true, gatewayRule: rule,
-            ...(rule.audit ? { audit: rule.audit } : {}), ...(rule.cors ? {} : { cors: false as const }),
+            auth: rule.auth,
+            rateLimit: rule.rate_limit,
+            proxied: true,
+            gatewayRule: rule,
+            ...(rule.audit ? { audit: rule.audit } : {}),
+            ...(rule.cors ? {} : { cors: false as const }),
           },
           handler: (req, reply) => proxy(req, reply, gateway, reserved),
         });
@@ -134,22 +167,34 @@ export async function gatewayRoutes(app: FastifyInstance, gateway: GatewayServic
       gateway.metrics.requests.inc({ rule: rule.name, status: `${Math.floor(reply.statusCode / 100)}xx` });
       // Writes the upstream answered are audited here; Bulwark's own refusals by the error handler.
       if (rule.audit && req.proxiedAt !== undefined && req.method !== "GET" && req.method !== "HEAD") {
-        await audit.record({
-          eventType: rule.audit as AuditEventType, result: reply.statusCode < 400 ? "success" : "failure", ...requestActor(req),
-          metadata: { rule: rule.name, method: req.method, status: reply.statusCode },
-        }).catch((error: unknown) => req.log.error({ err: error }, "audit write failed"));
+        await audit
+          .record({
+            eventType: rule.audit as AuditEventType,
+            result: reply.statusCode < 400 ? "success" : "failure",
+            ...requestActor(req),
+            metadata: { rule: rule.name, method: req.method, status: reply.statusCode },
+          })
+          .catch((error: unknown) => req.log.error({ err: error }, "audit write failed"));
       }
     });
   });
 }
 
 /** Sends one request upstream and its answer back. */
-async function proxy(req: FastifyRequest, reply: FastifyReply, gateway: GatewayService, reserved: readonly string[]): Promise<FastifyReply> {
+async function proxy(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  gateway: GatewayService,
+  reserved: readonly string[],
+): Promise<FastifyReply> {
   const rule = req.routeOptions.config.gatewayRule!;
   const target = req.raw.url ?? "/";
   const path = target.split("?", 1)[0]!;
   if (reserved.some((r) => within(path, r))) throw errors.notFound();
-  if (!safeTarget(target)) throw errors.invalid("the path has dot segments, empty segments, encoded separators or characters that cannot be forwarded as they are");
+  if (!safeTarget(target))
+    throw errors.invalid(
+      "the path has dot segments, empty segments, encoded separators or characters that cannot be forwarded as they are",
+    );
   const identity = await gateway.identity(req.principal, req.id, req.method, target);
   const facts = { ip: req.ip, protocol: req.protocol, host: req.host, id: req.id };
   const started = process.hrtime.bigint();
@@ -170,11 +215,19 @@ async function proxy(req: FastifyRequest, reply: FastifyReply, gateway: GatewayS
     onError: (rep, { error }) => {
       // The client sees an envelope and nothing of the cause; the log keeps the cause.
       const name = (error as { name?: string; code?: string }).code ?? "";
-      if (req.bodyTooLarge) return rep.send(new AppError("payload_too_large", `body is larger than ${rule.body_limit} bytes`));
-      const timeout = name === "FST_REPLY_FROM_GATEWAY_TIMEOUT" || name === "UND_ERR_CONNECT_TIMEOUT" || name.startsWith("FST_REPLY_FROM_") && name.endsWith("_TIMEOUT");
+      if (req.bodyTooLarge)
+        return rep.send(new AppError("payload_too_large", `body is larger than ${rule.body_limit} bytes`));
+      const timeout =
+        name === "FST_REPLY_FROM_GATEWAY_TIMEOUT" ||
+        name === "UND_ERR_CONNECT_TIMEOUT" ||
+        (name.startsWith("FST_REPLY_FROM_") && name.endsWith("_TIMEOUT"));
       gateway.metrics.upstreamErrors.inc({ rule: rule.name, kind: timeout ? "timeout" : "unreachable" });
       req.log.warn({ err: (error as Error).message, code: name, rule: rule.name }, "gateway: upstream failed");
-      rep.send(timeout ? new AppError("gateway_timeout", "the upstream did not answer in time") : new AppError("bad_gateway", "the upstream could not be reached"));
+      rep.send(
+        timeout
+          ? new AppError("gateway_timeout", "the upstream did not answer in time")
+          : new AppError("bad_gateway", "the upstream could not be reached"),
+      );
     },
   });
 }

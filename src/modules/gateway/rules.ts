@@ -11,30 +11,61 @@ const SCOPE = "^[a-z][a-z0-9_:.-]{0,63}$";
 
 const Auth = Type.Union([
   Type.Union([Type.Literal("public"), Type.Literal("optional"), Type.Literal("user"), Type.Literal("admin")]),
-  Type.Object({ apiKey: Type.String({ pattern: SCOPE }), user: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+  Type.Object(
+    { apiKey: Type.String({ pattern: SCOPE }), user: Type.Optional(Type.Boolean()) },
+    { additionalProperties: false },
+  ),
 ]);
 
-const Rule = Type.Object({
-  /** A short name: the rule's label in metrics and logs, and in error messages. */
-  name: Type.String({ pattern: "^[a-z0-9][a-z0-9_-]{0,63}$" }),
-  /** A path prefix, matched by whole segments: `/api/orders` matches `/api/orders` and `/api/orders/7`, not `/api/ordersx`. */
-  prefix: Type.String({ pattern: "^/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?$", maxLength: 200 }),
-  methods: Type.Array(Type.Union([Type.Literal("GET"), Type.Literal("HEAD"), Type.Literal("POST"), Type.Literal("PUT"), Type.Literal("PATCH"), Type.Literal("DELETE")]), { minItems: 1, uniqueItems: true }),
-  auth: Auth,
-  rate_limit: Type.Optional(Type.Union([Type.Literal("default"), Type.Literal("sensitive"), Type.Literal("auth-login"), Type.Literal("auth-register")])),
-  /** Largest request body in bytes; larger gets 413 (counted while it streams). Default `MAX_BODY_BYTES`. */
-  body_limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_073_741_824 })),
-  /** Media types a request body may have; others get 415. Default `application/json`. */
-  content_types: Type.Optional(Type.Array(Type.String({ pattern: "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$" }), { minItems: 1, uniqueItems: true })),
-  /** An audit event type: Bulwark's refusals and every write the upstream answered are recorded under it. */
-  audit: Type.Optional(Type.String({ pattern: "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$", maxLength: 64 })),
-  /** `false`: no CORS headers, whatever `CORS_ORIGINS` allows (server-to-server paths). Default true. */
-  cors: Type.Optional(Type.Boolean()),
-  /** WebSocket upgrades on this prefix are proxied too (GET must be among the methods). */
-  websocket: Type.Optional(Type.Boolean()),
-}, { additionalProperties: false });
+const Rule = Type.Object(
+  {
+    /** A short name: the rule's label in metrics and logs, and in error messages. */
+    name: Type.String({ pattern: "^[a-z0-9][a-z0-9_-]{0,63}$" }),
+    /** A path prefix, matched by whole segments: `/api/orders` matches `/api/orders` and `/api/orders/7`, not `/api/ordersx`. */
+    prefix: Type.String({ pattern: "^/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?$", maxLength: 200 }),
+    methods: Type.Array(
+      Type.Union([
+        Type.Literal("GET"),
+        Type.Literal("HEAD"),
+        Type.Literal("POST"),
+        Type.Literal("PUT"),
+        Type.Literal("PATCH"),
+        Type.Literal("DELETE"),
+      ]),
+      { minItems: 1, uniqueItems: true },
+    ),
+    auth: Auth,
+    rate_limit: Type.Optional(
+      Type.Union([
+        Type.Literal("default"),
+        Type.Literal("sensitive"),
+        Type.Literal("auth-login"),
+        Type.Literal("auth-register"),
+      ]),
+    ),
+    /** Largest request body in bytes; larger gets 413 (counted while it streams). Default `MAX_BODY_BYTES`. */
+    body_limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_073_741_824 })),
+    /** Media types a request body may have; others get 415. Default `application/json`. */
+    content_types: Type.Optional(
+      Type.Array(Type.String({ pattern: "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$" }), {
+        minItems: 1,
+        uniqueItems: true,
+      }),
+    ),
+    /** An audit event type: Bulwark's refusals and every write the upstream answered are recorded under it. */
+    audit: Type.Optional(Type.String({ pattern: "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$", maxLength: 64 })),
+    /** `false`: no CORS headers, whatever `CORS_ORIGINS` allows (server-to-server paths). Default true. */
+    cors: Type.Optional(Type.Boolean()),
+    /** WebSocket upgrades on this prefix are proxied too (GET must be among the methods). */
+    websocket: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
 
-const RulesFile = Type.Object({ rules: Type.Array(Rule, { minItems: 1, maxItems: 500 }) }, { additionalProperties: false });
+const RulesFile = Type.Object(
+  { rules: Type.Array(Rule, { minItems: 1, maxItems: 500 }) },
+  { additionalProperties: false },
+);
 
 export type GatewayRule = Static<typeof Rule>;
 
@@ -44,7 +75,23 @@ export type ResolvedRule = Required<Omit<GatewayRule, "audit">> & { audit: strin
 const validate = new Ajv({ allErrors: false, strict: false }).compile<Static<typeof RulesFile>>(RulesFile);
 
 /** The prefixes Bulwark itself answers under, and none of whose paths may be proxied. */
-export const ALWAYS_RESERVED = ["/api/auth", "/api/users", "/api/keys", "/api/admin", "/api/webhooks", "/api/files", "/api/config", "/api/sessions", "/api/whoami", "/api/realtime", "/.well-known", "/health", "/ready", "/metrics", "/env.js"];
+export const ALWAYS_RESERVED = [
+  "/api/auth",
+  "/api/users",
+  "/api/keys",
+  "/api/admin",
+  "/api/webhooks",
+  "/api/files",
+  "/api/config",
+  "/api/sessions",
+  "/api/whoami",
+  "/api/realtime",
+  "/.well-known",
+  "/health",
+  "/ready",
+  "/metrics",
+  "/env.js",
+];
 
 /** Why a file or text cannot be used as rules, naming the rule and the field. */
 export class RulesError extends Error {
@@ -96,12 +143,18 @@ export function parseRules(text: string, defaults: { bodyLimit: number }, file =
     names.add(rule.name);
     for (const method of rule.methods) {
       const key = `${method} ${rule.prefix}`;
-      if (routes.has(key)) throw new RulesError(file, `${where}: methods: ${method} ${rule.prefix} is already covered by an earlier rule`);
+      if (routes.has(key))
+        throw new RulesError(file, `${where}: methods: ${method} ${rule.prefix} is already covered by an earlier rule`);
       routes.add(key);
     }
     const reserved = ALWAYS_RESERVED.find((r) => within(rule.prefix, r));
-    if (reserved) throw new RulesError(file, `${where}: prefix: ${rule.prefix} is inside ${reserved}, which Bulwark answers itself`);
-    if (rule.websocket && !rule.methods.includes("GET")) throw new RulesError(file, `${where}: websocket: needs GET among the methods`);
+    if (reserved)
+      throw new RulesError(
+        file,
+        `${where}: prefix: ${rule.prefix} is inside ${reserved}, which Bulwark answers itself`,
+      );
+    if (rule.websocket && !rule.methods.includes("GET"))
+      throw new RulesError(file, `${where}: websocket: needs GET among the methods`);
   }
   return rules;
 }
@@ -125,10 +178,15 @@ function describe(data: unknown, error: ErrorObject | undefined): string {
   } else {
     where = parts.join(".") || "top level";
   }
-  const extra = error.keyword === "additionalProperties" ? ` (unknown field "${(error.params as { additionalProperty: string }).additionalProperty}")`
-    : error.keyword === "required" ? ` (missing "${(error.params as { missingProperty: string }).missingProperty}")`
-    : error.keyword === "anyOf" && parts[2] === "auth" ? " (public, optional, user, admin or { apiKey: scope })"
-    : error.keyword === "anyOf" && parts[2] === "rate_limit" ? ` (${RATE_LIMIT_CLASSES.filter((c) => c !== "webhook").join(", ")})`
-    : "";
+  const extra =
+    error.keyword === "additionalProperties"
+      ? ` (unknown field "${(error.params as { additionalProperty: string }).additionalProperty}")`
+      : error.keyword === "required"
+        ? ` (missing "${(error.params as { missingProperty: string }).missingProperty}")`
+        : error.keyword === "anyOf" && parts[2] === "auth"
+          ? " (public, optional, user, admin or { apiKey: scope })"
+          : error.keyword === "anyOf" && parts[2] === "rate_limit"
+            ? ` (${RATE_LIMIT_CLASSES.filter((c) => c !== "webhook").join(", ")})`
+            : "";
   return `${where}: ${error.message ?? "is invalid"}${extra}`;
 }

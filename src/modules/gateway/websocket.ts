@@ -23,17 +23,20 @@ import type { GatewayService } from "./service.js";
 const BEARER_JWT = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 /** Listens for upgrades on the server; returns a function that stops listening and ends the open tunnels. */
-export function proxyUpgrades(server: Server, options: {
-  gateway: GatewayService;
-  sessions: SessionService;
-  reserved: () => readonly string[];
-  allowedOrigins: readonly string[];
-  publicUrl: string;
-  production: boolean;
-  ip: (req: IncomingMessage) => string;
-  counters: Counters;
-  limits: { enabled: boolean; perMinute: number; perHour: number };
-}): () => void {
+export function proxyUpgrades(
+  server: Server,
+  options: {
+    gateway: GatewayService;
+    sessions: SessionService;
+    reserved: () => readonly string[];
+    allowedOrigins: readonly string[];
+    publicUrl: string;
+    production: boolean;
+    ip: (req: IncomingMessage) => string;
+    counters: Counters;
+    limits: { enabled: boolean; perMinute: number; perHour: number };
+  },
+): () => void {
   const rules = options.gateway.rules.filter((r) => r.websocket).sort((a, b) => b.prefix.length - a.prefix.length);
   const origins = new Set([...options.allowedOrigins, new URL(options.publicUrl).origin]);
   const headers = securityHeaders(options.production);
@@ -41,8 +44,14 @@ export function proxyUpgrades(server: Server, options: {
 
   const refuse = (socket: Duplex, id: string, error: AppError) => {
     const body = JSON.stringify({ error: { code: error.code, message: error.message, request_id: id } });
-    const lines = [`HTTP/1.1 ${error.status} ${error.code}`, "content-type: application/json; charset=utf-8", `content-length: ${Buffer.byteLength(body)}`, "connection: close", `x-request-id: ${id}`,
-      ...Object.entries({ ...headers, ...error.headers }).map(([k, v]) => `${k}: ${v}`)];
+    const lines = [
+      `HTTP/1.1 ${error.status} ${error.code}`,
+      "content-type: application/json; charset=utf-8",
+      `content-length: ${Buffer.byteLength(body)}`,
+      "connection: close",
+      `x-request-id: ${id}`,
+      ...Object.entries({ ...headers, ...error.headers }).map(([k, v]) => `${k}: ${v}`),
+    ];
     socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
   };
 
@@ -60,66 +69,98 @@ export function proxyUpgrades(server: Server, options: {
     }
     const id = requestId(req);
     socket.on("error", () => socket.destroy());
-    void admit(req, rule, target, path).then(async (principal) => {
-      const identity = await options.gateway.identity(principal, id, "GET", target);
-      const forwarded = options.gateway.requestHeaders(req.headers, identity, { ip: options.ip(req), protocol: new URL(options.publicUrl).protocol.slice(0, -1), host: req.headers.host ?? "", id });
-      const out = (upstream.protocol === "https:" ? httpsRequest : httpRequest)({
-        host: upstream.hostname, port: upstream.port || (upstream.protocol === "https:" ? 443 : 80), method: "GET", path: target,
-        headers: { ...forwarded, host: upstream.host, connection: "Upgrade", upgrade: req.headers.upgrade ?? "websocket" },
-        timeout: options.gateway.config.timeoutMs,
+    void admit(req, rule, target, path)
+      .then(async (principal) => {
+        const identity = await options.gateway.identity(principal, id, "GET", target);
+        const forwarded = options.gateway.requestHeaders(req.headers, identity, {
+          ip: options.ip(req),
+          protocol: new URL(options.publicUrl).protocol.slice(0, -1),
+          host: req.headers.host ?? "",
+          id,
+        });
+        const out = (upstream.protocol === "https:" ? httpsRequest : httpRequest)({
+          host: upstream.hostname,
+          port: upstream.port || (upstream.protocol === "https:" ? 443 : 80),
+          method: "GET",
+          path: target,
+          headers: {
+            ...forwarded,
+            host: upstream.host,
+            connection: "Upgrade",
+            upgrade: req.headers.upgrade ?? "websocket",
+          },
+          timeout: options.gateway.config.timeoutMs,
+        });
+        out.on("upgrade", (res, upstreamSocket, upstreamHead) => {
+          const lines = ["HTTP/1.1 101 Switching Protocols"];
+          for (let i = 0; i < res.rawHeaders.length; i += 2) {
+            const name = res.rawHeaders[i]!.toLowerCase();
+            if (name === "server" || name === "x-powered-by" || name === "set-cookie") continue;
+            lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+          }
+          socket.write(`${lines.join("\r\n")}\r\nx-request-id: ${id}\r\n\r\n`);
+          if (upstreamHead.length > 0) socket.write(upstreamHead);
+          if (head.length > 0) upstreamSocket.write(head);
+          upstreamSocket.on("error", () => socket.destroy());
+          socket.on("close", () => upstreamSocket.destroy());
+          upstreamSocket.on("close", () => socket.destroy());
+          tunnels.add(socket);
+          socket.on("close", () => tunnels.delete(socket));
+          upstreamSocket.pipe(socket);
+          socket.pipe(upstreamSocket);
+        });
+        // The upstream declined the upgrade: its answer goes back as it is, and the socket closes.
+        out.on("response", (res) => {
+          const lines = [
+            `HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ""}`,
+            "connection: close",
+            `x-request-id: ${id}`,
+            ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+          ];
+          const type = res.headers["content-type"];
+          if (type) lines.push(`content-type: ${type}`);
+          socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+          res.pipe(socket);
+        });
+        out.on("timeout", () => out.destroy(new AppError("gateway_timeout", "the upstream did not answer in time")));
+        out.on("error", (error) => {
+          if (socket.writable)
+            refuse(
+              socket,
+              id,
+              error instanceof AppError ? error : new AppError("bad_gateway", "the upstream could not be reached"),
+            );
+        });
+        out.end();
+      })
+      .catch((error: unknown) => {
+        refuse(socket, id, error instanceof AppError ? error : new AppError("internal_error", "internal error"));
       });
-      out.on("upgrade", (res, upstreamSocket, upstreamHead) => {
-        const lines = ["HTTP/1.1 101 Switching Protocols"];
-        for (let i = 0; i < res.rawHeaders.length; i += 2) {
-          const name = res.rawHeaders[i]!.toLowerCase();
-          if (name === "server" || name === "x-powered-by" || name === "set-cookie") continue;
-          lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
-        }
-        socket.write(`${lines.join("\r\n")}\r\nx-request-id: ${id}\r\n\r\n`);
-        if (upstreamHead.length > 0) socket.write(upstreamHead);
-        if (head.length > 0) upstreamSocket.write(head);
-        upstreamSocket.on("error", () => socket.destroy());
-        socket.on("close", () => upstreamSocket.destroy());
-        upstreamSocket.on("close", () => socket.destroy());
-        tunnels.add(socket);
-        socket.on("close", () => tunnels.delete(socket));
-        upstreamSocket.pipe(socket);
-        socket.pipe(upstreamSocket);
-      });
-      // The upstream declined the upgrade: its answer goes back as it is, and the socket closes.
-      out.on("response", (res) => {
-        const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ""}`, "connection: close", `x-request-id: ${id}`,
-          ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
-        const type = res.headers["content-type"];
-        if (type) lines.push(`content-type: ${type}`);
-        socket.write(`${lines.join("\r\n")}\r\n\r\n`);
-        res.pipe(socket);
-      });
-      out.on("timeout", () => out.destroy(new AppError("gateway_timeout", "the upstream did not answer in time")));
-      out.on("error", (error) => {
-        if (socket.writable) refuse(socket, id, error instanceof AppError ? error : new AppError("bad_gateway", "the upstream could not be reached"));
-      });
-      out.end();
-    }).catch((error: unknown) => {
-      refuse(socket, id, error instanceof AppError ? error : new AppError("internal_error", "internal error"));
-    });
   };
 
   /** Who is upgrading, if they may: the path, the Origin, the session, the rule's `auth`. */
-  const admit = async (req: IncomingMessage, rule: ResolvedRule, target: string, path: string): Promise<Principal | null> => {
+  const admit = async (
+    req: IncomingMessage,
+    rule: ResolvedRule,
+    target: string,
+    path: string,
+  ): Promise<Principal | null> => {
     if (options.reserved().some((r) => within(path, r))) throw errors.notFound();
     if (!safeTarget(target)) throw errors.invalid("the path cannot be forwarded as it is");
     const cookies = options.sessions.jar.read(req as unknown as FastifyRequest);
     const bearer = BEARER_JWT.exec(req.headers.authorization ?? "")?.[1];
     const token = bearer ?? cookies[options.sessions.jar.names.access];
     // A cookie rides along on a cross-site upgrade: only an allowed page may open the socket.
-    if (!bearer && token && (req.headers.origin === undefined || !origins.has(req.headers.origin))) throw errors.forbidden("request origin not allowed");
+    if (!bearer && token && (req.headers.origin === undefined || !origins.has(req.headers.origin)))
+      throw errors.forbidden("request origin not allowed");
     // Counted like any request, in the same per-minute and per-hour buckets (the user's, else the
     // IP's), before the session is looked up: a flood of upgrades is no way around the limits.
-    const principal = token ? await options.sessions.resolve(token).catch(async (error: unknown) => {
-      await limit(`ip:${clientKey(options.ip(req))}`);
-      throw error;
-    }) : null;
+    const principal = token
+      ? await options.sessions.resolve(token).catch(async (error: unknown) => {
+          await limit(`ip:${clientKey(options.ip(req))}`);
+          throw error;
+        })
+      : null;
     await limit(principal ? `user:${principal.userId}` : `ip:${clientKey(options.ip(req))}`);
     authorize(principal, rule.auth);
     return principal;

@@ -18,16 +18,21 @@ declare module "../module.js" {
 export const introspectionModule = defineModule({
   name: "introspection",
   needs: ["tokens", "sessions", "apiKeys"],
-  create: (_kernel, use) => createIntrospectionService({ tokens: use("tokens"), sessions: use("sessions"), apiKeys: use("apiKeys") }),
+  create: (_kernel, use) =>
+    createIntrospectionService({ tokens: use("tokens"), sessions: use("sessions"), apiKeys: use("apiKeys") }),
   async routes(app, introspection) {
-    app.withTypeProvider<TypeBoxTypeProvider>().post("/api/auth/introspect", {
-      schema: {
-        summary: "Is this access token or API key active, and whose is it? (RFC 7662)",
-        body: IntrospectBody,
-        response: { 200: IntrospectResponse },
+    app.withTypeProvider<TypeBoxTypeProvider>().post(
+      "/api/auth/introspect",
+      {
+        schema: {
+          summary: "Is this access token or API key active, and whose is it? (RFC 7662)",
+          body: IntrospectBody,
+          response: { 200: IntrospectResponse },
+        },
+        // Not audited: a resource server calls it for its users' requests, which are not events.
+        config: { auth: { apiKey: "introspect" }, rateLimit: "introspect" },
       },
-      // Not audited: a resource server calls it for its users' requests, which are not events.
-      config: { auth: { apiKey: "introspect" }, rateLimit: "introspect" },
-    }, async (req) => introspection.introspect(req.body.token));
+      async (req) => introspection.introspect(req.body.token),
+    );
   },
 });

@@ -18,10 +18,12 @@ const SCRIPT = fileURLToPath(new URL("../../../test/clients/introspect_check.py"
 /** A port nothing listens on now. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    }).on("error", reject);
+    const server = createServer()
+      .listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      })
+      .on("error", reject);
   });
 }
 
@@ -35,10 +37,21 @@ test("the Python example verifies with the JWKS, and introspection sees a revoke
     await t.app.listen({ host: "127.0.0.1", port });
     const service = await signedIn(t.app);
     await stepUp(t.app, service);
-    const key = (await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(service.access), payload: { name: "py", scopes: ["introspect"] } })).json().key as string;
+    const key = (
+      await t.app.inject({
+        method: "POST",
+        url: "/api/keys",
+        headers: bearer(service.access),
+        payload: { name: "py", scopes: ["introspect"] },
+      })
+    ).json().key as string;
     const live = await signedIn(t.app);
     const revoked = await signedIn(t.app);
-    assert.equal((await t.app.inject({ method: "POST", url: "/api/auth/logout", headers: bearer(revoked.access), payload: {} })).statusCode, 204);
+    assert.equal(
+      (await t.app.inject({ method: "POST", url: "/api/auth/logout", headers: bearer(revoked.access), payload: {} }))
+        .statusCode,
+      204,
+    );
 
     // Asynchronously: the server answering Python runs in this process.
     const run = await promisify(execFile)(PYTHON, [SCRIPT, EXAMPLE_DIR, live.access, revoked.access, key], {
@@ -48,7 +61,11 @@ test("the Python example verifies with the JWKS, and introspection sees a revoke
     const out = JSON.parse(run.stdout);
     assert.equal(out.verified_sub, live.userId);
     assert.equal(out.forged, "refused");
-    assert.equal(out.revoked_still_verifies, revoked.userId, "the fast path cannot see the logout: why introspection exists");
+    assert.equal(
+      out.revoked_still_verifies,
+      revoked.userId,
+      "the fast path cannot see the logout: why introspection exists",
+    );
     assert.equal(out.live.active, true);
     assert.equal(out.live.sub, live.userId);
     assert.deepEqual(out.revoked, { active: false });

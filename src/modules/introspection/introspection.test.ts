@@ -19,7 +19,12 @@ after(() => t.close());
 
 async function createKey(owner: SignedIn, scopes: string[]): Promise<string> {
   await stepUp(t.app, owner);
-  const res = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(owner.access), payload: { name: `k${scopes.join("")}`, scopes } });
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/api/keys",
+    headers: bearer(owner.access),
+    payload: { name: `k${scopes.join("")}`, scopes },
+  });
   assert.equal(res.statusCode, 201, res.body);
   return res.json().key as string;
 }
@@ -30,7 +35,11 @@ const introspect = (token: unknown, headers: Record<string, string> = { "x-api-k
 test("only an API key holding the introspect scope may call it, in its own rate-limit class", async () => {
   const user = await signedIn(t.app);
   assert.equal((await introspect(user.access, {})).statusCode, 401, "anonymous");
-  assert.equal((await introspect(user.access, bearer(user.access))).statusCode, 403, "a signed-in user is not a service");
+  assert.equal(
+    (await introspect(user.access, bearer(user.access))).statusCode,
+    403,
+    "a signed-in user is not a service",
+  );
   const other = await createKey(service, ["files:read"]);
   assert.equal((await introspect(user.access, { "x-api-key": other })).statusCode, 403, "a key without the scope");
   const ok = await introspect(user.access);
@@ -49,8 +58,16 @@ test("an access token is active with its subject, role, session and expiry, unti
   assert.equal(body.session_id, user.sessionId);
   assert.ok(Number.isInteger(body.exp) && body.exp > body.iat);
 
-  assert.equal((await t.app.inject({ method: "POST", url: "/api/auth/logout", headers: bearer(user.access), payload: {} })).statusCode, 204);
-  assert.deepEqual((await introspect(user.access)).json(), { active: false }, "revocation is visible at once, and nothing else is revealed");
+  assert.equal(
+    (await t.app.inject({ method: "POST", url: "/api/auth/logout", headers: bearer(user.access), payload: {} }))
+      .statusCode,
+    204,
+  );
+  assert.deepEqual(
+    (await introspect(user.access)).json(),
+    { active: false },
+    "revocation is visible at once, and nothing else is revealed",
+  );
 });
 
 test("an API key is active with its owner, scopes and id, until it is revoked", async () => {
@@ -64,7 +81,17 @@ test("an API key is active with its owner, scopes and id, until it is revoked", 
   assert.equal(body.client_id, body.key_id);
   assert.equal(body.exp, undefined, "a key without expiry has no exp");
 
-  assert.equal((await t.app.inject({ method: "DELETE", url: `/api/keys/${body.key_id}`, headers: bearer(owner.access), payload: {} })).statusCode, 204);
+  assert.equal(
+    (
+      await t.app.inject({
+        method: "DELETE",
+        url: `/api/keys/${body.key_id}`,
+        headers: bearer(owner.access),
+        payload: {},
+      })
+    ).statusCode,
+    204,
+  );
   assert.deepEqual((await introspect(key)).json(), { active: false });
 });
 
@@ -77,7 +104,12 @@ test("garbage, forged and unknown tokens are inactive; a malformed request is 40
     assert.deepEqual(res.json(), { active: false }, token);
   }
   for (const payload of [{}, { token: "" }, { token: "x", extra: 1 }, { token: 5 }]) {
-    const res = await t.app.inject({ method: "POST", url: "/api/auth/introspect", headers: { "x-api-key": introspector }, payload });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/introspect",
+      headers: { "x-api-key": introspector },
+      payload,
+    });
     assert.equal(res.statusCode, 400, JSON.stringify(payload));
     assert.equal(res.json().error.code, "invalid_request");
   }

@@ -31,7 +31,11 @@ const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 export type IntrospectionService = ReturnType<typeof createIntrospectionService>;
 
 /** Builds the service over the token, session and API key services. */
-export function createIntrospectionService(deps: { tokens: TokenService; sessions: SessionService; apiKeys: ApiKeyService }) {
+export function createIntrospectionService(deps: {
+  tokens: TokenService;
+  sessions: SessionService;
+  apiKeys: ApiKeyService;
+}) {
   /** Runs a resolution; a refusal (bad, expired, revoked, disabled) is an inactive token, anything else is a real error. */
   const attempt = async <T>(resolve: () => Promise<T>): Promise<T | undefined> => {
     try {
@@ -50,8 +54,13 @@ export function createIntrospectionService(deps: { tokens: TokenService; session
         if (!principal?.keyId) return { active: false };
         const expiresAt = deps.apiKeys.expiryOf(principal.keyId);
         return {
-          active: true, token_type: "api_key", sub: principal.userId, role: principal.role,
-          scope: (principal.scopes ?? []).join(" "), key_id: principal.keyId, client_id: principal.keyId,
+          active: true,
+          token_type: "api_key",
+          sub: principal.userId,
+          role: principal.role,
+          scope: (principal.scopes ?? []).join(" "),
+          key_id: principal.keyId,
+          client_id: principal.keyId,
           ...(expiresAt !== null ? { exp: Math.floor(expiresAt / 1000) } : {}),
         };
       }
@@ -62,8 +71,13 @@ export function createIntrospectionService(deps: { tokens: TokenService; session
       const claims = await attempt(() => deps.tokens.verify(token));
       if (!claims) return { active: false };
       return {
-        active: true, token_type: "access_token", sub: principal.userId, role: principal.role,
-        exp: claims.exp, iat: claims.iat, session_id: claims.sid,
+        active: true,
+        token_type: "access_token",
+        sub: principal.userId,
+        role: principal.role,
+        exp: claims.exp,
+        iat: claims.iat,
+        session_id: claims.sid,
       };
     },
   };

@@ -16,17 +16,23 @@ test("a mail sent to an address never carries the display name or username chose
   const smtp = await startSmtp();
   const t = await startApp({ env: { SMTP_URL: smtp.url } });
   try {
-    const register = (username: string, display_name: string) => t.app.inject({
-      method: "POST", url: "/api/auth/register",
-      payload: { username, email: "victim@example.com", password: goodPassword(), display_name },
-    });
+    const register = (username: string, display_name: string) =>
+      t.app.inject({
+        method: "POST",
+        url: "/api/auth/register",
+        payload: { username, email: "victim@example.com", password: goodPassword(), display_name },
+      });
     const res = await register("urgent_call_now", PHISH);
     assert.equal(res.statusCode, 201, res.body);
     await t.app.bulwark.mailer.idle();
     const mail = smtp.to("victim@example.com")[0];
     assert.ok(mail, "the verification mail went out");
     for (const text of [PHISH, "<script>", "&lt;script&gt;", "URGENT", "urgent_call_now"]) {
-      assert.equal(mail.raw.includes(text) || mail.body.includes(text), false, `the mail does not contain ${JSON.stringify(text)}`);
+      assert.equal(
+        mail.raw.includes(text) || mail.body.includes(text),
+        false,
+        `the mail does not contain ${JSON.stringify(text)}`,
+      );
     }
     assert.doesNotMatch(mail.subject, /urgent|script/i);
 
@@ -45,7 +51,12 @@ test("a mail sent to an address never carries the display name or username chose
 
 test("the mailer never puts the account's name in a mail, however the name came to be (import, an outside provider)", async () => {
   const outboxDir = mkdtempSync(join(tmpdir(), "bulwark-outbox-"));
-  const mailer = createMailer({ smtpUrl: undefined, from: "Bulwark <no-reply@example.com>", outboxDir, log: { info() {}, warn() {}, error() {} } });
+  const mailer = createMailer({
+    smtpUrl: undefined,
+    from: "Bulwark <no-reply@example.com>",
+    outboxDir,
+    log: { info() {}, warn() {}, error() {} },
+  });
   const name = `Ada\r\nSubject: hacked\r\n\r\n<b>${"x".repeat(5000)}</b>`;
   const templates: MailTemplate[] = [
     { type: "verify_email", link: "https://app.example/verify-email?token=t" },
@@ -59,7 +70,8 @@ test("the mailer never puts the account's name in a mail, however the name came 
     assert.equal(files.length, templates.length);
     for (const file of files) {
       const raw = readFileSync(join(outboxDir, file), "utf8");
-      for (const text of ["Ada", "hacked", "xxxxx"]) assert.equal(raw.includes(text), false, `${file} contains ${text}`);
+      for (const text of ["Ada", "hacked", "xxxxx"])
+        assert.equal(raw.includes(text), false, `${file} contains ${text}`);
     }
   } finally {
     await mailer.close();

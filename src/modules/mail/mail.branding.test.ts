@@ -21,7 +21,12 @@ test("APP_NAME is in the subject and body of mails and is the TOTP issuer", asyn
     assert.equal(mail.subject, "Acme Notes: confirm your email address");
     assert.match(mail.body, /Acme Notes/);
     assert.doesNotMatch(mail.raw, /Bulwark/, "the product's name, not the engine's");
-    const setup = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/setup", headers: bearer(user.access), payload: { password: user.password } });
+    const setup = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/mfa/totp/setup",
+      headers: bearer(user.access),
+      payload: { password: user.password },
+    });
     assert.equal(setup.statusCode, 200, setup.body);
     const url = new URL(setup.json().otpauth_url);
     assert.equal(url.searchParams.get("issuer"), "Acme Notes");
@@ -34,7 +39,7 @@ test("APP_NAME is in the subject and body of mails and is the TOTP issuer", asyn
 test("templates from MAIL_TEMPLATES_DIR replace the built-in parts; values are escaped in HTML", async () => {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-templates-"));
   writeFileSync(join(dir, "verify_email.subject.txt"), "Welcome to {{ app_name }}\n");
-  writeFileSync(join(dir, "verify_email.html"), "<h1>{{app_name}}</h1><a href=\"{{link}}\">Confirm</a>");
+  writeFileSync(join(dir, "verify_email.html"), '<h1>{{app_name}}</h1><a href="{{link}}">Confirm</a>');
   const smtp = await startSmtp();
   const t = await startApp({ env: { SMTP_URL: smtp.url, APP_NAME: "Acme <b>Notes</b>", MAIL_TEMPLATES_DIR: dir } });
   try {
@@ -66,6 +71,12 @@ test("a subject template cannot add a header: line breaks in values become space
   const dir = mkdtempSync(join(tmpdir(), "bulwark-templates-"));
   writeFileSync(join(dir, "new_sign_in.subject.txt"), "Sign-in from {{user_agent}}");
   const render = createMailRenderer({ appName: "A", templatesDir: dir });
-  const mail = render({ type: "new_sign_in", ip: null, userAgent: "x\r\nBcc: victim@example.com", time: "t", sessionsLink: "https://a.example/s" });
+  const mail = render({
+    type: "new_sign_in",
+    ip: null,
+    userAgent: "x\r\nBcc: victim@example.com",
+    time: "t",
+    sessionsLink: "https://a.example/s",
+  });
   assert.doesNotMatch(mail.subject, /[\r\n]/);
 });

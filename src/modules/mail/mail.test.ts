@@ -15,14 +15,27 @@ test("with SMTP_URL, mails go over SMTP from MAIL_FROM, as text and HTML; mail.s
   const smtp = await startSmtp();
   const t = await startApp({ env: { SMTP_URL: smtp.url, MAIL_FROM: "Example Security <security@example.com>" } });
   try {
-    const res = await t.app.inject({ method: "POST", url: "/api/auth/register", payload: { username: "eve_html", email: "eve@example.com", password: "Lantern quietly orchard 42", display_name: "<b>Eve</b>" } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/register",
+      payload: {
+        username: "eve_html",
+        email: "eve@example.com",
+        password: "Lantern quietly orchard 42",
+        display_name: "<b>Eve</b>",
+      },
+    });
     assert.equal(res.statusCode, 201);
     await t.app.bulwark.mailer.idle();
     const mail = smtp.to("eve@example.com")[0]!;
     assert.equal(mail.from, "security@example.com");
     assert.match(mail.raw, /Content-Type: text\/plain/);
     assert.match(mail.raw, /Content-Type: text\/html/);
-    assert.equal(mail.body.includes("Eve"), false, "the display name is not in the mail at all (mail.attacker-text.test.ts)");
+    assert.equal(
+      mail.body.includes("Eve"),
+      false,
+      "the display name is not in the mail at all (mail.attacker-text.test.ts)",
+    );
     assert.equal(/<b>Eve<\/b><\/p>/.test(mail.body), false);
     const token = tokenIn(mail);
     const sent = (await t.app.bulwark.audit.query({ eventType: "mail.sent" })).events;
@@ -41,10 +54,30 @@ test("a refused delivery is retried with back-off until the server takes it", as
   const smtp = await startSmtp({ reject: 2 });
   const log = captureLog();
   const recorded: string[] = [];
-  const audit: Pick<AuditService, "record"> = { record: async (event) => { recorded.push(`${event.eventType}:${event.result}:${String(event.metadata?.attempts)}`); } };
-  const mailer = createMailer({ smtpUrl: smtp.url, from: "a@example.com", outboxDir: "/nonexistent", log: { info: () => undefined, warn: (o, m) => log.lines.push(`${m} ${JSON.stringify(o)}`), error: (o, m) => log.lines.push(`${m} ${JSON.stringify(o)}`) }, audit, retry: { attempts: 5, baseMs: 5 } });
+  const audit: Pick<AuditService, "record"> = {
+    record: async (event) => {
+      recorded.push(`${event.eventType}:${event.result}:${String(event.metadata?.attempts)}`);
+    },
+  };
+  const mailer = createMailer({
+    smtpUrl: smtp.url,
+    from: "a@example.com",
+    outboxDir: "/nonexistent",
+    log: {
+      info: () => undefined,
+      warn: (o, m) => log.lines.push(`${m} ${JSON.stringify(o)}`),
+      error: (o, m) => log.lines.push(`${m} ${JSON.stringify(o)}`),
+    },
+    audit,
+    retry: { attempts: 5, baseMs: 5 },
+  });
   try {
-    mailer.send({ to: "bob@example.com", name: "Bob", userId: null, template: { type: "password_reset", link: "http://x.test/reset-password?token=SECRETSECRET", expiresMinutes: 30 } });
+    mailer.send({
+      to: "bob@example.com",
+      name: "Bob",
+      userId: null,
+      template: { type: "password_reset", link: "http://x.test/reset-password?token=SECRETSECRET", expiresMinutes: 30 },
+    });
     await mailer.idle();
     assert.equal(smtp.mails.length, 1);
     assert.deepEqual(recorded, ["mail.sent:success:3"]);
@@ -64,11 +97,28 @@ test("a mail that cannot be delivered loses neither the action nor the secret, a
   const t = await startApp({ env: { SMTP_URL: url }, log: log.stream });
   try {
     const user = await register(t.app);
-    const known = await t.app.inject({ method: "POST", url: "/api/auth/password/forgot", payload: { email: user.email } });
-    const unknown = await t.app.inject({ method: "POST", url: "/api/auth/password/forgot", payload: { email: "none@example.com" } });
+    const known = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/password/forgot",
+      payload: { email: user.email },
+    });
+    const unknown = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/password/forgot",
+      payload: { email: "none@example.com" },
+    });
     assert.equal(known.statusCode, 202);
     assert.equal(known.body, unknown.body);
-    assert.equal((await t.app.inject({ method: "POST", url: "/api/auth/login", payload: { login: user.username, password: user.password } })).statusCode, 200);
+    assert.equal(
+      (
+        await t.app.inject({
+          method: "POST",
+          url: "/api/auth/login",
+          payload: { login: user.username, password: user.password },
+        })
+      ).statusCode,
+      200,
+    );
   } finally {
     await t.close();
   }
@@ -88,7 +138,13 @@ test("without SMTP_URL, each mail is an .eml file under DATA_DIR/outbox (mode 06
     assert.match(files[0]!, /verify_email/);
     const raw = readFileSync(join(dir, files[0]!), "utf8");
     assert.match(raw, /To: outbox-user@example.com/);
-    const token = tokenIn({ from: "", to: [], raw, subject: "", body: raw.replace(/=\r?\n/g, "").replace(/=3D/g, "=") });
+    const token = tokenIn({
+      from: "",
+      to: [],
+      raw,
+      subject: "",
+      body: raw.replace(/=\r?\n/g, "").replace(/=3D/g, "="),
+    });
     assert.equal(statSync(join(dir, files[0]!)).mode & 0o777, 0o600);
     const line = log.lines.find((l) => l.includes("outbox"));
     assert.ok(line?.includes(files[0]!), "the path is logged, so a developer can open the mail");
@@ -99,19 +155,28 @@ test("without SMTP_URL, each mail is an .eml file under DATA_DIR/outbox (mode 06
 });
 
 test("templates escape HTML and carry the values of each notice", () => {
-  const n = renderMail({ type: "new_sign_in", ip: "203.0.113.9", userAgent: "<img src=x onerror=alert(1)>", time: "2026-01-01T12:00:00.000Z", sessionsLink: "https://app.example/account/sessions" });
+  const n = renderMail({
+    type: "new_sign_in",
+    ip: "203.0.113.9",
+    userAgent: "<img src=x onerror=alert(1)>",
+    time: "2026-01-01T12:00:00.000Z",
+    sessionsLink: "https://app.example/account/sessions",
+  });
   assert.ok(n.text.includes("203.0.113.9") && n.text.includes("2026-01-01T12:00:00.000Z"));
   assert.equal(n.html.includes("<img"), false);
   assert.ok(n.html.includes(escapeHtml("<img src=x onerror=alert(1)>")));
   const resetLink = "https://app.example/reset-password";
   const samples: MailTemplate[] = [
-    { type: "mfa_enabled", time: "t" }, { type: "mfa_disabled", time: "t", resetLink },
-    { type: "lockout", until: "u", resetLink }, { type: "password_changed", time: "t", resetLink },
+    { type: "mfa_enabled", time: "t" },
+    { type: "mfa_disabled", time: "t", resetLink },
+    { type: "lockout", until: "u", resetLink },
+    { type: "password_changed", time: "t", resetLink },
   ];
   for (const template of samples) {
     const r = renderMail(template);
     assert.ok(r.subject.length > 0 && r.text.startsWith("Hello,"));
-    if (template.type !== "mfa_enabled") assert.ok(r.text.includes(resetLink) && r.html.includes(`href="${resetLink}"`), template.type);
+    if (template.type !== "mfa_enabled")
+      assert.ok(r.text.includes(resetLink) && r.html.includes(`href="${resetLink}"`), template.type);
   }
 });
 

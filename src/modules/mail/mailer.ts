@@ -30,7 +30,11 @@ export type Mailer = {
   close(): Promise<void>;
 };
 
-type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+type Log = {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+};
 
 export type MailerOptions = {
   smtpUrl: string | undefined;
@@ -59,14 +63,21 @@ export function requiresStartTls(smtpUrl: string): boolean {
 /** A header value on one line (a CR or LF would start a header of the caller's choosing). */
 const oneLine = (value: string) => value.replace(/[\r\n]+/g, " ");
 /** A header value, RFC 2047-encoded when it is not plain ASCII. */
-const headerText = (value: string) => (/^[\x20-\x7e]*$/.test(value) ? oneLine(value) : `=?UTF-8?B?${Buffer.from(oneLine(value)).toString("base64")}?=`);
+const headerText = (value: string) =>
+  /^[\x20-\x7e]*$/.test(value) ? oneLine(value) : `=?UTF-8?B?${Buffer.from(oneLine(value)).toString("base64")}?=`;
 
 /**
  * The development outbox's mail: a valid .eml (multipart/alternative, 8bit UTF-8 parts) that is
  * also readable as it stands. Quoted-printable, which an SMTP transport rightly uses, breaks long
  * lines with `=` and turns `=` into `=3D`, so a developer could not copy a link out of the file.
  */
-export function readableEml(message: { from: string; to: string; subject: string; text: string; html: string }): string {
+export function readableEml(message: {
+  from: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}): string {
   const boundary = `bulwark-${randomToken(12)}`;
   return [
     `From: ${headerText(message.from)}`,
@@ -88,7 +99,9 @@ export function readableEml(message: { from: string; to: string; subject: string
     message.html,
     `--${boundary}--`,
     "",
-  ].join("\r\n").replace(/\r?\n/g, "\r\n");
+  ]
+    .join("\r\n")
+    .replace(/\r?\n/g, "\r\n");
 }
 
 /** Builds the mailer: SMTP when a URL is given, otherwise the development outbox. */
@@ -97,15 +110,17 @@ export function createMailer(options: MailerOptions): Mailer {
   const baseMs = options.retry?.baseMs ?? 30_000;
   const transport: Transporter = options.smtpUrl
     ? nodemailer.createTransport({
-      // TLS follows the URL: smtps:// is TLS from the start; smtp:// must upgrade with STARTTLS
-      // unless the server is on this machine, so a password and reset links never cross a network in the clear.
-      url: options.smtpUrl,
-      requireTLS: requiresStartTls(options.smtpUrl),
-      // A hung server must not hold deliveries (or shutdown) for nodemailer's default two minutes.
-      connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000,
-    })
-    // Without SMTP the outbox file is written by readableEml; this transport is never used to send.
-    : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "\r\n" });
+        // TLS follows the URL: smtps:// is TLS from the start; smtp:// must upgrade with STARTTLS
+        // unless the server is on this machine, so a password and reset links never cross a network in the clear.
+        url: options.smtpUrl,
+        requireTLS: requiresStartTls(options.smtpUrl),
+        // A hung server must not hold deliveries (or shutdown) for nodemailer's default two minutes.
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 30_000,
+      })
+    : // Without SMTP the outbox file is written by readableEml; this transport is never used to send.
+      nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "\r\n" });
   // A pooled or OAuth2 SMTP transport reports connection failures as 'error' events; sends still fail (and retry) on their own.
   transport.on("error", (error: Error) => options.log.warn({ err: error.message }, "mail transport error"));
   const inFlight = new Set<Promise<void>>();
@@ -122,7 +137,13 @@ export function createMailer(options: MailerOptions): Mailer {
 
   const deliver = async (mail: OutgoingMail): Promise<string | undefined> => {
     const rendered = (options.render ?? renderMail)(mail.template);
-    const message = { from: options.from, to: mail.to, subject: rendered.subject, text: rendered.text, html: rendered.html };
+    const message = {
+      from: options.from,
+      to: mail.to,
+      subject: rendered.subject,
+      text: rendered.text,
+      html: rendered.html,
+    };
     if (options.smtpUrl) {
       await transport.sendMail(message);
       return undefined;
@@ -141,20 +162,43 @@ export function createMailer(options: MailerOptions): Mailer {
         const path = await deliver(mail);
         // The path only: the mail itself carries a one-time link that must not reach the logs.
         if (path) options.log.info({ path, template: mail.template.type }, "mail written to the outbox (no SMTP_URL)");
-        await options.audit?.record({ eventType: "mail.sent", result: "success", actor: { userId: null }, target: mail.userId, metadata: { template: mail.template.type, attempts: n } });
+        await options.audit?.record({
+          eventType: "mail.sent",
+          result: "success",
+          actor: { userId: null },
+          target: mail.userId,
+          metadata: { template: mail.template.type, attempts: n },
+        });
       } catch (error) {
         const reason = (error as Error).message;
         if (n < attempts && !closed) {
-          options.log.warn({ err: reason, template: mail.template.type, attempt: n }, "mail delivery failed; will retry");
-          const timer = setTimeout(() => {
-            timers.delete(timer);
-            attempt(mail, n + 1);
-          }, baseMs * 2 ** (n - 1));
+          options.log.warn(
+            { err: reason, template: mail.template.type, attempt: n },
+            "mail delivery failed; will retry",
+          );
+          const timer = setTimeout(
+            () => {
+              timers.delete(timer);
+              attempt(mail, n + 1);
+            },
+            baseMs * 2 ** (n - 1),
+          );
           timer.unref();
           timers.add(timer);
         } else {
-          options.log.error({ err: reason, template: mail.template.type, attempts: n }, "mail delivery failed; giving up");
-          await options.audit?.record({ eventType: "mail.sent", result: "failure", actor: { userId: null }, target: mail.userId, metadata: { template: mail.template.type, attempts: n } }).catch(() => undefined);
+          options.log.error(
+            { err: reason, template: mail.template.type, attempts: n },
+            "mail delivery failed; giving up",
+          );
+          await options.audit
+            ?.record({
+              eventType: "mail.sent",
+              result: "failure",
+              actor: { userId: null },
+              target: mail.userId,
+              metadata: { template: mail.template.type, attempts: n },
+            })
+            .catch(() => undefined);
         }
       }
     })();
@@ -179,7 +223,8 @@ export function createMailer(options: MailerOptions): Mailer {
     },
     async close() {
       closed = true;
-      if (timers.size > 0) options.log.warn({ count: timers.size }, "mails waiting for a retry were dropped at shutdown");
+      if (timers.size > 0)
+        options.log.warn({ count: timers.size }, "mails waiting for a retry were dropped at shutdown");
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       const wait = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref());

@@ -27,7 +27,10 @@ const VARIABLE = /\{\{\s*([a-z_]+)\s*\}\}/g;
 /** A list as "a; b", a record as "key: value, …" (what a reset ended), anything else as text. */
 function textOf(value: unknown): string {
   if (Array.isArray(value)) return value.map(String).join("; ");
-  if (typeof value === "object" && value !== null) return Object.entries(value).map(([k, v]) => `${k}: ${String(v)}`).join(", ");
+  if (typeof value === "object" && value !== null)
+    return Object.entries(value)
+      .map(([k, v]) => `${k}: ${String(v)}`)
+      .join(", ");
   return String(value);
 }
 
@@ -47,7 +50,10 @@ function fill(text: string, values: Record<string, string>, encode: (value: stri
 }
 
 /** Reads and checks the override directory; returns the renderer every mail goes through. */
-export function createMailRenderer(options: { appName: string; templatesDir?: string | undefined }): (template: MailTemplate) => RenderedMail {
+export function createMailRenderer(options: {
+  appName: string;
+  templatesDir?: string | undefined;
+}): (template: MailTemplate) => RenderedMail {
   const overrides = new Map<string, string>();
   if (options.templatesDir) {
     const dir = options.templatesDir;
@@ -56,12 +62,17 @@ export function createMailRenderer(options: { appName: string; templatesDir?: st
       const match = /^([a-z_]+)\.(subject\.txt|txt|html)$/.exec(file);
       const type = match?.[1] as MailTemplateType | undefined;
       if (!match || !type || !(type in TEMPLATE_VARIABLES)) {
-        throw new Error(`MAIL_TEMPLATES_DIR: ${file} is not a template file (<type>.subject.txt, <type>.txt or <type>.html; types: ${Object.keys(TEMPLATE_VARIABLES).join(", ")})`);
+        throw new Error(
+          `MAIL_TEMPLATES_DIR: ${file} is not a template file (<type>.subject.txt, <type>.txt or <type>.html; types: ${Object.keys(TEMPLATE_VARIABLES).join(", ")})`,
+        );
       }
       const text = readFileSync(join(dir, file), "utf8");
       const allowed = new Set(["app_name", ...TEMPLATE_VARIABLES[type]]);
       for (const [, name] of text.matchAll(VARIABLE)) {
-        if (!allowed.has(name!)) throw new Error(`MAIL_TEMPLATES_DIR: ${file} uses {{${name}}}, which ${type} does not have (it has: ${[...allowed].join(", ")})`);
+        if (!allowed.has(name!))
+          throw new Error(
+            `MAIL_TEMPLATES_DIR: ${file} uses {{${name}}}, which ${type} does not have (it has: ${[...allowed].join(", ")})`,
+          );
       }
       overrides.set(`${type}.${match[2]}`, text);
     }

@@ -8,7 +8,13 @@ export type MailTemplate =
   | { type: "verify_email"; link: string; adminAccount?: string | undefined }
   | { type: "password_reset"; link: string; expiresMinutes: number }
   /** `ended`: a completed reset, with what it ended (a change by the signed-in owner has none); `liveCredentials`: what a change left alive. */
-  | { type: "password_changed"; time: string; resetLink: string; liveCredentials?: readonly string[] | undefined; ended?: { sessions: number; apiKeys: number; mfa: boolean } | undefined }
+  | {
+      type: "password_changed";
+      time: string;
+      resetLink: string;
+      liveCredentials?: readonly string[] | undefined;
+      ended?: { sessions: number; apiKeys: number; mfa: boolean } | undefined;
+    }
   | { type: "new_sign_in"; ip: string | null; userAgent: string | null; time: string; sessionsLink: string }
   | { type: "lockout"; until: string; resetLink: string }
   | { type: "email_changed"; time: string; undoLink: string; expiresDays: number }
@@ -22,18 +28,30 @@ export type RenderedMail = { subject: string; text: string; html: string };
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+  return value.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
+  );
 }
 
 type Block = string | { link: string; label: string };
 
 const renderParts = (subject: string, greeting: string, blocks: Block[], appName: string): RenderedMail => {
   const signature = `— ${appName}`;
-  const text = [greeting, "", ...blocks.flatMap((b) => (typeof b === "string" ? [b, ""] : [`${b.label}:`, b.link, ""])), signature].join("\n");
+  const text = [
+    greeting,
+    "",
+    ...blocks.flatMap((b) => (typeof b === "string" ? [b, ""] : [`${b.label}:`, b.link, ""])),
+    signature,
+  ].join("\n");
   const html = [
-    "<!doctype html><html><body style=\"font-family:sans-serif\">",
+    '<!doctype html><html><body style="font-family:sans-serif">',
     `<p>${escapeHtml(greeting)}</p>`,
-    ...blocks.map((b) => (typeof b === "string" ? `<p>${escapeHtml(b)}</p>` : `<p><a href="${escapeHtml(b.link)}">${escapeHtml(b.label)}</a></p>`)),
+    ...blocks.map((b) =>
+      typeof b === "string"
+        ? `<p>${escapeHtml(b)}</p>`
+        : `<p><a href="${escapeHtml(b.link)}">${escapeHtml(b.label)}</a></p>`,
+    ),
     `<p>${escapeHtml(signature)}</p>`,
     "</body></html>",
   ].join("\n");
@@ -46,22 +64,28 @@ const IGNORE = "If this was not you, reset your password now and review your ses
 const liveList = (items: readonly string[] | undefined): string[] => {
   if (items === undefined) return [];
   if (items.length === 0) return ["You have no API keys: nothing else signs in as you."];
-  return [`These API keys still work (a password change does not end them; revoke any you do not recognise):`, ...items.map((item) => `- ${item}`)];
+  return [
+    `These API keys still work (a password change does not end them; revoke any you do not recognise):`,
+    ...items.map((item) => `- ${item}`),
+  ];
 };
 
 /** Renders a template. The greeting names nobody: display names and usernames are chosen by whoever registered. */
 export function renderMail(template: MailTemplate, appName = "Bulwark"): RenderedMail {
   const hello = "Hello,";
-  const render = (subject: string, greeting: string, blocks: Block[]) => renderParts(subject, greeting, blocks, appName);
+  const render = (subject: string, greeting: string, blocks: Block[]) =>
+    renderParts(subject, greeting, blocks, appName);
   switch (template.type) {
     case "verify_email":
       return render(`${appName}: confirm your email address`, hello, [
         "Confirm that this address is yours. The link works once, for 24 hours.",
         // The username is safe to show (letters, digits, _ and -), and the owner must know which account asks.
-        ...(template.adminAccount !== undefined ? [
-          `This address is an administrator address of ${appName}. Confirming it while signed in to the account "${template.adminAccount}" grants administrator rights to that account.`,
-          `If you did not create the account "${template.adminAccount}" yourself, do not sign in to it: confirming without signing in only proves the address and grants nothing, and an operator can tell you who registered it.`,
-        ] : []),
+        ...(template.adminAccount !== undefined
+          ? [
+              `This address is an administrator address of ${appName}. Confirming it while signed in to the account "${template.adminAccount}" grants administrator rights to that account.`,
+              `If you did not create the account "${template.adminAccount}" yourself, do not sign in to it: confirming without signing in only proves the address and grants nothing, and an operator can tell you who registered it.`,
+            ]
+          : []),
         { label: "Confirm your email address", link: template.link },
         "If you did not ask for this, ignore this mail.",
       ]);
@@ -78,7 +102,11 @@ export function renderMail(template: MailTemplate, appName = "Bulwark"): Rendere
         return render(`${appName}: your password was changed`, hello, [
           `Your password was reset with a link sent to this address at ${template.time}. This proves the address is yours, so everything that may have been set up by someone else ended:`,
           `Signed out: ${plural(sessions, "session")}. Revoked: ${plural(apiKeys, "API key")}.`,
-          ...(mfa ? ["Removed: two-factor authentication that was turned on before this address was confirmed. Turn it on again from your own device."] : []),
+          ...(mfa
+            ? [
+                "Removed: two-factor authentication that was turned on before this address was confirmed. Turn it on again from your own device.",
+              ]
+            : []),
           IGNORE,
           { label: "Reset your password", link: template.resetLink },
         ]);

@@ -10,16 +10,35 @@ import type { MessagesService } from "./service.js";
 import { cleanBody } from "./service.js";
 
 /** One exported message: `token` is the Fernet ciphertext of its body. */
-export type ExportRow = { id?: string; conversation?: string; sender?: string; recipient?: string; token?: string; created_at?: string };
+export type ExportRow = {
+  id?: string;
+  conversation?: string;
+  sender?: string;
+  recipient?: string;
+  token?: string;
+  created_at?: string;
+};
 export type Reject = { row: number; id: string | null; reason: string };
 export type ImportReport = { read: number; imported: number; conversations: number; rejects: Reject[] };
 
 const FIELDS = ["id", "conversation", "sender", "recipient", "token", "created_at"] as const;
 /** Column names of other exports that mean the same. */
 const ALIASES: Record<string, (typeof FIELDS)[number]> = {
-  content: "token", encrypted_content: "token", ciphertext: "token", body: "token", message: "token",
-  sender_username: "sender", author: "sender", from: "sender", recipient_username: "recipient", to: "recipient",
-  room: "conversation", conversation_id: "conversation", channel: "conversation", timestamp: "created_at", sent_at: "created_at",
+  content: "token",
+  encrypted_content: "token",
+  ciphertext: "token",
+  body: "token",
+  message: "token",
+  sender_username: "sender",
+  author: "sender",
+  from: "sender",
+  recipient_username: "recipient",
+  to: "recipient",
+  room: "conversation",
+  conversation_id: "conversation",
+  channel: "conversation",
+  timestamp: "created_at",
+  sent_at: "created_at",
 };
 
 const normalise = (raw: Record<string, unknown>): ExportRow => {
@@ -37,11 +56,18 @@ export function parseExport(text: string): ExportRow[] {
   if (trimmed.startsWith("[") || trimmed.startsWith("{")) {
     const data = JSON.parse(trimmed) as unknown;
     const list = Array.isArray(data) ? data : (data as { messages?: unknown }).messages;
-    if (!Array.isArray(list)) throw new AppError("invalid_request", "a JSON export is an array of messages, or {\"messages\": [...]}");
-    return list.map((item) => normalise((typeof item === "object" && item !== null ? item : {}) as Record<string, unknown>));
+    if (!Array.isArray(list))
+      throw new AppError("invalid_request", 'a JSON export is an array of messages, or {"messages": [...]}');
+    return list.map((item) =>
+      normalise((typeof item === "object" && item !== null ? item : {}) as Record<string, unknown>),
+    );
   }
   const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== "");
-  const unquote = (cell: string) => cell.trim().replace(/^"(.*)"$/, "$1").replace(/""/g, "\"");
+  const unquote = (cell: string) =>
+    cell
+      .trim()
+      .replace(/^"(.*)"$/, "$1")
+      .replace(/""/g, '"');
   const header = (lines.shift() ?? "").split(",").map(unquote);
   return lines.map((line) => {
     const cells = line.split(",").map(unquote);
@@ -49,10 +75,20 @@ export function parseExport(text: string): ExportRow[] {
   });
 }
 
-type Deps = { db: Database; audit: AuditService; messages: MessagesService; accounts: Pick<AccountService, "byUsername"> };
+type Deps = {
+  db: Database;
+  audit: AuditService;
+  messages: MessagesService;
+  accounts: Pick<AccountService, "byUsername">;
+};
 
 /** Imports the rows; `dryRun` checks and decrypts everything and writes nothing. */
-export async function importFernetMessages(deps: Deps, rows: ExportRow[], keys: readonly FernetKey[], options: { dryRun?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<ImportReport> {
+export async function importFernetMessages(
+  deps: Deps,
+  rows: ExportRow[],
+  keys: readonly FernetKey[],
+  options: { dryRun?: boolean; onProgress?: (done: number, total: number) => void } = {},
+): Promise<ImportReport> {
   const rejects: Reject[] = [];
   const users = new Map<string, string | null>();
   const userId = async (name: string | undefined) => {
@@ -67,7 +103,11 @@ export async function importFernetMessages(deps: Deps, rows: ExportRow[], keys: 
     const reject = (reason: string) => rejects.push({ row: index + 1, id: row.id ?? null, reason });
     const author = await userId(row.sender);
     if (!author) {
-      reject(row.sender ? `unknown sender "${row.sender.slice(0, 64)}" (import users first: bulwark users import)` : "no sender");
+      reject(
+        row.sender
+          ? `unknown sender "${row.sender.slice(0, 64)}" (import users first: bulwark users import)`
+          : "no sender",
+      );
       continue;
     }
     const recipient = row.recipient ? await userId(row.recipient) : null;
@@ -91,7 +131,12 @@ export async function importFernetMessages(deps: Deps, rows: ExportRow[], keys: 
       stamped = opened.timestamp;
     } catch (error) {
       // Reasons name the check that failed, never the plaintext.
-      if (error instanceof FernetError) reject(error.code === "ERR_FERNET_SIGNATURE" ? "HMAC does not verify under any key (wrong key or tampered token)" : error.message);
+      if (error instanceof FernetError)
+        reject(
+          error.code === "ERR_FERNET_SIGNATURE"
+            ? "HMAC does not verify under any key (wrong key or tampered token)"
+            : error.message,
+        );
       else if (error instanceof AppError) reject(`the decrypted text is not a valid message: ${error.message}`);
       else reject("the decrypted text is not UTF-8");
       continue;
@@ -121,18 +166,34 @@ export async function importFernetMessages(deps: Deps, rows: ExportRow[], keys: 
       const members = [...new Set(list.flatMap((r) => (r.recipient ? [r.author, r.recipient] : [r.author])))];
       const direct = key.startsWith("direct:");
       const conversationId = await deps.messages.importConversation(tx, {
-        type: direct ? "direct" : "group", title: direct ? null : key.slice("group:".length).slice(0, 200),
-        members, createdBy: list[0]!.author, createdAt: list[0]!.createdAt,
+        type: direct ? "direct" : "group",
+        title: direct ? null : key.slice("group:".length).slice(0, 200),
+        members,
+        createdBy: list[0]!.author,
+        createdAt: list[0]!.createdAt,
       });
-      for (const r of list) await deps.messages.importMessage(tx, { conversationId, authorId: r.author, body: r.body, createdAt: r.createdAt });
+      for (const r of list)
+        await deps.messages.importMessage(tx, {
+          conversationId,
+          authorId: r.author,
+          body: r.body,
+          createdAt: r.createdAt,
+        });
     });
     imported += list.length;
   }
-  await deps.audit.record({ eventType: "message.import", result: "success", actor: { userId: null }, metadata: { via: "cli", read: rows.length, imported, conversations: groups.size, rejected: rejects.length } });
+  await deps.audit.record({
+    eventType: "message.import",
+    result: "success",
+    actor: { userId: null },
+    metadata: { via: "cli", read: rows.length, imported, conversations: groups.size, rejected: rejects.length },
+  });
   return { read: rows.length, imported, conversations: groups.size, rejects };
 }
 
 function parseTime(value: string): Date | undefined {
   const date = /^\d+(\.\d+)?$/.test(value) ? new Date(Number(value) * 1000) : new Date(value);
-  return Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1970 || date.getUTCFullYear() > 2199 ? undefined : date;
+  return Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1970 || date.getUTCFullYear() > 2199
+    ? undefined
+    : date;
 }

@@ -4,7 +4,15 @@ import { defineModule } from "../module.js";
 import { messageRoutes } from "./routes.js";
 import { createMessagesService, type MessagesService } from "./service.js";
 
-export { bodyContext, cleanBody, createMessagesService, MAX_BODY_CHARS, type MessageEvent, type MessagesService, type MessageView } from "./service.js";
+export {
+  bodyContext,
+  cleanBody,
+  createMessagesService,
+  MAX_BODY_CHARS,
+  type MessageEvent,
+  type MessagesService,
+  type MessageView,
+} from "./service.js";
 
 declare module "../module.js" {
   interface Services {
@@ -31,9 +39,15 @@ declare module "../audit/vocabulary.js" {
 export const messagesModule = defineModule({
   name: "messages",
   needs: ["accounts"],
-  create: ({ db, clock, audit, keyring, config }, use) => createMessagesService({
-    db, clock, audit, keyring, accounts: use("accounts"), retentionDays: config.messages.retentionDays,
-  }),
+  create: ({ db, clock, audit, keyring, config }, use) =>
+    createMessagesService({
+      db,
+      clock,
+      audit,
+      keyring,
+      accounts: use("accounts"),
+      retentionDays: config.messages.retentionDays,
+    }),
   routes: (app, messages) => messageRoutes(app, messages),
   // Bound to the conversation and the message: the context row is "<conversation_id>:<id>".
   encryptedColumns: [{ table: "messages", id: "id", column: "body", rowColumns: ["conversation_id", "id"] }],

@@ -16,7 +16,8 @@ before(async () => {
 });
 after(() => t.close());
 
-const bodyOf = async (id: string) => rowsOf<{ body: string }>(await t.store.db.execute(sql`select body from messages where id = ${id}`))[0]!.body;
+const bodyOf = async (id: string) =>
+  rowsOf<{ body: string }>(await t.store.db.execute(sql`select body from messages where id = ${id}`))[0]!.body;
 
 test("a body copied to another message of the same conversation, or of another conversation, does not decrypt", async () => {
   const [ada, bob, eve] = [await signedIn(t.app), await signedIn(t.app), await signedIn(t.app)];
@@ -30,10 +31,18 @@ test("a body copied to another message of the same conversation, or of another c
   const keyring = parseKeyring(t.config.encryptionKeys);
   assert.equal(keyring.decryptString(envelope, bodyContext(theirs, secret.id)), "the launch code is 0000");
   assert.throws(() => keyring.decryptString(envelope, bodyContext(theirs, decoy.id)), { code: "ERR_DECRYPT_FAILED" });
-  assert.throws(() => keyring.decryptString(envelope, bodyContext(eves, secret.id)), { code: "ERR_DECRYPT_FAILED" }, "the same id under another conversation");
+  assert.throws(
+    () => keyring.decryptString(envelope, bodyContext(eves, secret.id)),
+    { code: "ERR_DECRYPT_FAILED" },
+    "the same id under another conversation",
+  );
 
   await t.store.db.execute(sql`update messages set body = ${envelope} where id = ${planted.id}`);
-  const res = await t.app.inject({ method: "GET", url: `/api/conversations/${eves}/messages`, headers: bearer(eve.access) });
+  const res = await t.app.inject({
+    method: "GET",
+    url: `/api/conversations/${eves}/messages`,
+    headers: bearer(eve.access),
+  });
   assert.equal(res.statusCode, 500, "a row that fails authentication is an integrity failure, never shown");
   assert.equal(res.json().error.code, "internal_error");
   assert.ok(!res.body.includes("launch code"));
@@ -43,5 +52,7 @@ test("a body copied to another message of the same conversation, or of another c
   // Moving a row wholesale into another conversation (changing its conversation_id) fails the same way.
   const decoyEnvelope = await bodyOf(decoy.id);
   await t.store.db.execute(sql`update messages set conversation_id = ${eves} where id = ${decoy.id}`);
-  assert.throws(() => keyring.decryptString(decoyEnvelope, bodyContext(eves, decoy.id)), { code: "ERR_DECRYPT_FAILED" });
+  assert.throws(() => keyring.decryptString(decoyEnvelope, bodyContext(eves, decoy.id)), {
+    code: "ERR_DECRYPT_FAILED",
+  });
 });

@@ -35,7 +35,10 @@ print(json.dumps({"keys": [new.decode(), old.decode()], "rows": rows}))
 `;
 
 test("messages import: Python-made Fernet tokens under a MultiFernet key list are re-sealed with authors and times; tampered, foreign-key and unknown-author rows are rejected with reasons", async () => {
-  const made = JSON.parse(execFileSync(PYTHON, ["-c", SCRIPT], { encoding: "utf8" })) as { keys: string[]; rows: Record<string, string>[] };
+  const made = JSON.parse(execFileSync(PYTHON, ["-c", SCRIPT], { encoding: "utf8" })) as {
+    keys: string[];
+    rows: Record<string, string>[];
+  };
   const db = await cliDatabase();
   const dir = mkdtempSync(join(tmpdir(), "bulwark-fernet-"));
   try {
@@ -43,7 +46,9 @@ test("messages import: Python-made Fernet tokens under a MultiFernet key list ar
     try {
       const now = new Date();
       for (const name of ["ada", "bob"]) {
-        await seeded.db.execute(sql`insert into users (id, username, username_key, email, email_key, created_at, updated_at) values (${`u-${name}`}, ${name}, ${name}, ${`${name}@example.com`}, ${`${name}@example.com`}, ${now}, ${now})`);
+        await seeded.db.execute(
+          sql`insert into users (id, username, username_key, email, email_key, created_at, updated_at) values (${`u-${name}`}, ${name}, ${name}, ${`${name}@example.com`}, ${`${name}@example.com`}, ${now}, ${now})`,
+        );
       }
     } finally {
       await seeded.close();
@@ -59,7 +64,15 @@ test("messages import: Python-made Fernet tokens under a MultiFernet key list ar
       const out: string[] = [];
       const err: string[] = [];
       try {
-        return { code: await messagesCommand(args, (l) => out.push(l), (l) => err.push(l)), out, err };
+        return {
+          code: await messagesCommand(
+            args,
+            (l) => out.push(l),
+            (l) => err.push(l),
+          ),
+          out,
+          err,
+        };
       } finally {
         for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
         Object.assign(process.env, saved);
@@ -68,7 +81,10 @@ test("messages import: Python-made Fernet tokens under a MultiFernet key list ar
 
     const dry = await run(["import", file, "--keys-file", keysFile, "--dry-run"]);
     assert.equal(dry.code, 1, "rejects make the exit code 1");
-    assert.ok(dry.out.at(-1)!.startsWith("would import 3 of 7 messages into 2 conversations; 4 rejected"), dry.out.join("\n"));
+    assert.ok(
+      dry.out.at(-1)!.startsWith("would import 3 of 7 messages into 2 conversations; 4 rejected"),
+      dry.out.join("\n"),
+    );
 
     const result = await run(["import", file, "--keys-file", keysFile]);
     const text = result.out.join("\n");
@@ -82,22 +98,57 @@ test("messages import: Python-made Fernet tokens under a MultiFernet key list ar
     const store = await db.open();
     try {
       const keyring = parseKeyring(db.env.ENCRYPTION_KEYS!);
-      const rows = rowsOf<{ id: string; conversation_id: string; author_id: string; body: string; created_at: Date | string; type: string; title: string | null }>(await store.db.execute(sql`
-        select m.id, m.conversation_id, m.author_id, m.body, m.created_at, c.type, c.title from messages m join conversations c on c.id = m.conversation_id order by m.created_at`));
+      const rows = rowsOf<{
+        id: string;
+        conversation_id: string;
+        author_id: string;
+        body: string;
+        created_at: Date | string;
+        type: string;
+        title: string | null;
+      }>(
+        await store.db.execute(sql`
+        select m.id, m.conversation_id, m.author_id, m.body, m.created_at, c.type, c.title from messages m join conversations c on c.id = m.conversation_id order by m.created_at`),
+      );
       assert.equal(rows.length, 3);
-      const plain = rows.map((r) => ({ author: r.author_id, body: keyring.decryptString(r.body, bodyContext(r.conversation_id, r.id)), at: new Date(r.created_at).toISOString(), type: r.type, title: r.title }));
+      const plain = rows.map((r) => ({
+        author: r.author_id,
+        body: keyring.decryptString(r.body, bodyContext(r.conversation_id, r.id)),
+        at: new Date(r.created_at).toISOString(),
+        type: r.type,
+        title: r.title,
+      }));
       assert.deepEqual(plain, [
         { author: "u-ada", body: "Hello from 2023", at: "2023-11-14T22:13:20.000Z", type: "group", title: "general" },
-        { author: "u-bob", body: "Salut, ça va ? 👋", at: new Date(1700000100 * 1000).toISOString(), type: "group", title: "general" },
-        { author: "u-ada", body: "just us", at: new Date(1700000200 * 1000).toISOString(), type: "direct", title: null },
+        {
+          author: "u-bob",
+          body: "Salut, ça va ? 👋",
+          at: new Date(1700000100 * 1000).toISOString(),
+          type: "group",
+          title: "general",
+        },
+        {
+          author: "u-ada",
+          body: "just us",
+          at: new Date(1700000200 * 1000).toISOString(),
+          type: "direct",
+          title: null,
+        },
       ]);
       for (const r of rows) assert.match(r.body, /^bw1\./);
       const dump = JSON.stringify(rowsOf(await store.db.execute(sql`select * from messages`)));
       assert.ok(!dump.includes("Hello from 2023") && !dump.includes("gAAAA"), "no plaintext and no Fernet token kept");
-      const members = rowsOf<{ conversation_id: string; user_id: string }>(await store.db.execute(sql`select conversation_id, user_id from conversation_members order by user_id`));
+      const members = rowsOf<{ conversation_id: string; user_id: string }>(
+        await store.db.execute(sql`select conversation_id, user_id from conversation_members order by user_id`),
+      );
       assert.equal(members.filter((m) => m.conversation_id === rows[0]!.conversation_id).length, 2);
-      const audit = rowsOf<{ metadata: unknown }>(await store.db.execute(sql`select metadata from audit_logs where event_type = 'message.import'`));
-      assert.deepEqual(audit.map((a) => a.metadata), [{ via: "cli", read: 7, imported: 3, conversations: 2, rejected: 4 }]);
+      const audit = rowsOf<{ metadata: unknown }>(
+        await store.db.execute(sql`select metadata from audit_logs where event_type = 'message.import'`),
+      );
+      assert.deepEqual(
+        audit.map((a) => a.metadata),
+        [{ via: "cli", read: 7, imported: 3, conversations: 2, rejected: 4 }],
+      );
     } finally {
       await store.close();
     }
@@ -105,7 +156,10 @@ test("messages import: Python-made Fernet tokens under a MultiFernet key list ar
     // The wrong key list: every token is rejected, nothing is written.
     writeFileSync(keysFile, made.keys.slice(1).join(","));
     const wrong = await run(["import", file, "--keys-file", keysFile, "--dry-run"]);
-    assert.match(wrong.out.join("\n"), /rejected row 2 \(id 2\): HMAC does not verify|rejected row 3 \(id 3\): HMAC does not verify/);
+    assert.match(
+      wrong.out.join("\n"),
+      /rejected row 2 \(id 2\): HMAC does not verify|rejected row 3 \(id 3\): HMAC does not verify/,
+    );
   } finally {
     await db.cleanup();
   }

@@ -48,7 +48,11 @@ test("limit is at most 100 and cursors are ids; anything else is 400", async () 
   const [ada, bob] = [await signedIn(t.app), await signedIn(t.app)];
   const id = await conversation(t.app, ada, [bob]);
   for (const query of ["?limit=101", "?limit=0", "?before=1%20or%201=1", "?before=zz", "?offset=10"]) {
-    const res = await t.app.inject({ method: "GET", url: `/api/conversations/${id}/messages${query}`, headers: bearer(ada.access) });
+    const res = await t.app.inject({
+      method: "GET",
+      url: `/api/conversations/${id}/messages${query}`,
+      headers: bearer(ada.access),
+    });
     assert.equal(res.statusCode, 400, query);
   }
 });

@@ -8,7 +8,16 @@ import { rowsOf } from "../../store/db.js";
 import { cliDatabase } from "../../../test/harness.js";
 import { bodyContext } from "./service.js";
 
-const NAMES = ["DATABASE_URL", "DATA_DIR", "LOG_LEVEL", "SECRET_KEY", "ENCRYPTION_KEYS", "METRICS_TOKEN", "NODE_ENV", "REDIS_URL"];
+const NAMES = [
+  "DATABASE_URL",
+  "DATA_DIR",
+  "LOG_LEVEL",
+  "SECRET_KEY",
+  "ENCRYPTION_KEYS",
+  "METRICS_TOKEN",
+  "NODE_ENV",
+  "REDIS_URL",
+];
 
 /** Runs `bulwark keys …` with `env` as the environment. */
 async function keys(env: Record<string, string>, argv: string[]) {
@@ -18,7 +27,15 @@ async function keys(env: Record<string, string>, argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
   try {
-    return { code: await keysCommand(argv, (l) => out.push(l), (l) => err.push(l)), out, err };
+    return {
+      code: await keysCommand(
+        argv,
+        (l) => out.push(l),
+        (l) => err.push(l),
+      ),
+      out,
+      err,
+    };
   } finally {
     for (const name of NAMES) {
       if (saved[name] === undefined) delete process.env[name];
@@ -36,14 +53,20 @@ test("keys rotate-encryption re-encrypts every message body, resumably, and the 
     const seeded = await db.open();
     try {
       const now = new Date();
-      await seeded.db.execute(sql`insert into users (id, username, username_key, email, email_key, created_at, updated_at) values ('u1', 'grace', 'grace', 'grace@example.com', 'grace@example.com', ${now}, ${now})`);
+      await seeded.db.execute(
+        sql`insert into users (id, username, username_key, email, email_key, created_at, updated_at) values ('u1', 'grace', 'grace', 'grace@example.com', 'grace@example.com', ${now}, ${now})`,
+      );
       for (const conv of ["c1", "c2"]) {
-        await seeded.db.execute(sql`insert into conversations (id, type, created_by, created_at) values (${conv}, 'group', 'u1', ${now})`);
+        await seeded.db.execute(
+          sql`insert into conversations (id, type, created_by, created_at) values (${conv}, 'group', 'u1', ${now})`,
+        );
         for (let i = 0; i < 7; i++) {
           const id = `${conv}-m${i}`;
           const text = `message ${i} of ${conv} ✓`;
           bodies.set(id, { conversation: conv, text });
-          await seeded.db.execute(sql`insert into messages (id, conversation_id, author_id, body, created_at) values (${id}, ${conv}, 'u1', ${old.encrypt(text, bodyContext(conv, id))}, ${now})`);
+          await seeded.db.execute(
+            sql`insert into messages (id, conversation_id, author_id, body, created_at) values (${id}, ${conv}, 'u1', ${old.encrypt(text, bodyContext(conv, id))}, ${now})`,
+          );
         }
       }
     } finally {
@@ -58,7 +81,10 @@ test("keys rotate-encryption re-encrypts every message body, resumably, and the 
     const first = await keys(rotated, ["rotate-encryption", "--batch", "5"]);
     assert.equal(first.code, 0, first.err.join("\n"));
     assert.ok(first.out.includes("messages.body: 14 re-encrypted"), first.out.join("\n"));
-    assert.ok(first.err.some((line) => /^messages\.body: 5 re-encrypted so far/.test(line)), "progress per batch");
+    assert.ok(
+      first.err.some((line) => /^messages\.body: 5 re-encrypted so far/.test(line)),
+      "progress per batch",
+    );
     const again = await keys(rotated, ["rotate-encryption"]);
     assert.ok(again.out.includes("messages.body: 0 re-encrypted"), "resumable: nothing left the second time");
     const status = await keys(rotated, ["rotate-encryption", "--status"]);
@@ -67,12 +93,20 @@ test("keys rotate-encryption re-encrypts every message body, resumably, and the 
     const store = await db.open();
     try {
       const onlyNew = parseKeyring(newKey);
-      const rows = rowsOf<{ id: string; conversation_id: string; body: string }>(await store.db.execute(sql`select id, conversation_id, body from messages`));
+      const rows = rowsOf<{ id: string; conversation_id: string; body: string }>(
+        await store.db.execute(sql`select id, conversation_id, body from messages`),
+      );
       assert.equal(rows.length, 14);
       for (const row of rows) {
         assert.ok(row.body.startsWith("bw1.k2."));
-        assert.equal(onlyNew.decryptString(row.body, bodyContext(row.conversation_id, row.id)), bodies.get(row.id)!.text);
-        assert.throws(() => old.decryptString(row.body, bodyContext(row.conversation_id, row.id)), "the old key opens nothing");
+        assert.equal(
+          onlyNew.decryptString(row.body, bodyContext(row.conversation_id, row.id)),
+          bodies.get(row.id)!.text,
+        );
+        assert.throws(
+          () => old.decryptString(row.body, bodyContext(row.conversation_id, row.id)),
+          "the old key opens nothing",
+        );
       }
     } finally {
       await store.close();

@@ -15,7 +15,12 @@ after(() => t.close());
 
 test("a group conversation: members send and read; the history is newest first with the message object's fields", async () => {
   const [ada, bob, cy] = [await signedIn(t.app), await signedIn(t.app), await signedIn(t.app)];
-  const res = await t.app.inject({ method: "POST", url: "/api/conversations", headers: bearer(ada.access), payload: { type: "group", member_ids: [bob.userId, cy.userId], title: "Plans" } });
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/api/conversations",
+    headers: bearer(ada.access),
+    payload: { type: "group", member_ids: [bob.userId, cy.userId], title: "Plans" },
+  });
   assert.equal(res.statusCode, 201, res.body);
   const conv = res.json().conversation;
   assert.equal(conv.type, "group");
@@ -23,13 +28,27 @@ test("a group conversation: members send and read; the history is newest first w
   assert.deepEqual(conv.member_ids, [ada.userId, bob.userId, cy.userId].sort());
 
   const first = await send(t.app, ada, conv.id, "hello");
-  assert.deepEqual(Object.keys(first).sort(), ["author_id", "body", "conversation_id", "created_at", "edited_at", "id"]);
+  assert.deepEqual(Object.keys(first).sort(), [
+    "author_id",
+    "body",
+    "conversation_id",
+    "created_at",
+    "edited_at",
+    "id",
+  ]);
   assert.equal(first.author_id, ada.userId);
   assert.equal(first.edited_at, null);
   await send(t.app, bob, conv.id, "hi ada");
-  const page = await t.app.inject({ method: "GET", url: `/api/conversations/${conv.id}/messages`, headers: bearer(cy.access) });
+  const page = await t.app.inject({
+    method: "GET",
+    url: `/api/conversations/${conv.id}/messages`,
+    headers: bearer(cy.access),
+  });
   assert.equal(page.statusCode, 200, page.body);
-  assert.deepEqual(page.json().messages.map((m: { body: string }) => m.body), ["hi ada", "hello"]);
+  assert.deepEqual(
+    page.json().messages.map((m: { body: string }) => m.body),
+    ["hi ada", "hello"],
+  );
   assert.equal(page.json().next_cursor, null);
 
   const list = await t.app.inject({ method: "GET", url: "/api/conversations", headers: bearer(bob.access) });
@@ -39,12 +58,27 @@ test("a group conversation: members send and read; the history is newest first w
 
 test("a direct conversation is one per pair: asking again returns the same one", async () => {
   const [ada, bob] = [await signedIn(t.app), await signedIn(t.app)];
-  const a = await t.app.inject({ method: "POST", url: "/api/conversations", headers: bearer(ada.access), payload: { type: "direct", member_ids: [bob.userId] } });
+  const a = await t.app.inject({
+    method: "POST",
+    url: "/api/conversations",
+    headers: bearer(ada.access),
+    payload: { type: "direct", member_ids: [bob.userId] },
+  });
   assert.equal(a.statusCode, 201);
-  const b = await t.app.inject({ method: "POST", url: "/api/conversations", headers: bearer(bob.access), payload: { type: "direct", member_ids: [ada.userId] } });
+  const b = await t.app.inject({
+    method: "POST",
+    url: "/api/conversations",
+    headers: bearer(bob.access),
+    payload: { type: "direct", member_ids: [ada.userId] },
+  });
   assert.equal(b.statusCode, 200);
   assert.equal(b.json().conversation.id, a.json().conversation.id);
-  const three = await t.app.inject({ method: "POST", url: "/api/conversations", headers: bearer(ada.access), payload: { type: "direct", member_ids: [bob.userId, (await signedIn(t.app)).userId] } });
+  const three = await t.app.inject({
+    method: "POST",
+    url: "/api/conversations",
+    headers: bearer(ada.access),
+    payload: { type: "direct", member_ids: [bob.userId, (await signedIn(t.app)).userId] },
+  });
   assert.equal(three.statusCode, 400);
 });
 
@@ -54,12 +88,29 @@ test("bodies: NFC-normalised, 4000 characters at most, control characters and un
   const decomposed = "cafe\u0301";
   assert.equal((await send(t.app, ada, id, decomposed)).body, "caf\u00e9");
   assert.equal((await send(t.app, ada, id, "é".repeat(4000))).body.length, 4000);
-  for (const payload of [{ body: "x".repeat(4001) }, { body: "" }, { body: "a\u0000b" }, { body: "line\r\nforged" }, { body: "\u202Egnp.exe" }, { body: "ok", extra: 1 }, {}]) {
-    const res = await t.app.inject({ method: "POST", url: `/api/conversations/${id}/messages`, headers: bearer(ada.access), payload });
+  for (const payload of [
+    { body: "x".repeat(4001) },
+    { body: "" },
+    { body: "a\u0000b" },
+    { body: "line\r\nforged" },
+    { body: "\u202Egnp.exe" },
+    { body: "ok", extra: 1 },
+    {},
+  ]) {
+    const res = await t.app.inject({
+      method: "POST",
+      url: `/api/conversations/${id}/messages`,
+      headers: bearer(ada.access),
+      payload,
+    });
     assert.equal(res.statusCode, 400, JSON.stringify(payload));
     assert.equal(res.json().error.code, "invalid_request");
   }
-  const page = await t.app.inject({ method: "GET", url: `/api/conversations/${id}/messages`, headers: bearer(ada.access) });
+  const page = await t.app.inject({
+    method: "GET",
+    url: `/api/conversations/${id}/messages`,
+    headers: bearer(ada.access),
+  });
   assert.equal(page.json().messages.length, 2, "nothing refused was stored");
 });
 
@@ -69,34 +120,110 @@ test("edit and delete one's own messages, audited as ids without the text; someo
   const secret = `the vault code is ${Math.random()}`;
   const m = await send(t.app, ada, id, secret);
   const url = `/api/conversations/${id}/messages/${m.id}`;
-  assert.equal((await t.app.inject({ method: "PATCH", url, headers: bearer(bob.access), payload: { body: "hijack" } })).statusCode, 404);
+  assert.equal(
+    (await t.app.inject({ method: "PATCH", url, headers: bearer(bob.access), payload: { body: "hijack" } })).statusCode,
+    404,
+  );
   assert.equal((await t.app.inject({ method: "DELETE", url, headers: bearer(bob.access) })).statusCode, 404);
-  const edited = await t.app.inject({ method: "PATCH", url, headers: bearer(ada.access), payload: { body: `${secret} (edited)` } });
+  const edited = await t.app.inject({
+    method: "PATCH",
+    url,
+    headers: bearer(ada.access),
+    payload: { body: `${secret} (edited)` },
+  });
   assert.equal(edited.statusCode, 200, edited.body);
   assert.equal(edited.json().message.body, `${secret} (edited)`);
   assert.ok(edited.json().message.edited_at);
   assert.equal((await t.app.inject({ method: "DELETE", url, headers: bearer(ada.access) })).statusCode, 204);
   assert.equal((await t.app.inject({ method: "DELETE", url, headers: bearer(ada.access) })).statusCode, 404);
 
-  const audit = rowsOf<{ event_type: string; target: string; metadata: unknown }>(await t.store.db.execute(sql`select event_type, target, metadata from audit_logs where target = ${m.id} order by id`));
+  const audit = rowsOf<{ event_type: string; target: string; metadata: unknown }>(
+    await t.store.db.execute(
+      sql`select event_type, target, metadata from audit_logs where target = ${m.id} order by id`,
+    ),
+  );
   assert.deepEqual(audit.map((r) => r.event_type).sort(), ["message.delete", "message.edit"]);
   const everything = JSON.stringify(rowsOf(await t.store.db.execute(sql`select * from audit_logs`)));
   assert.ok(!everything.includes("vault code"), "no message text in the audit log");
 });
 
 test("members: anyone adds to a group, anyone leaves, only the creator removes others; a direct conversation's members are fixed", async () => {
-  const [ada, bob, cy, dee] = [await signedIn(t.app), await signedIn(t.app), await signedIn(t.app), await signedIn(t.app)];
+  const [ada, bob, cy, dee] = [
+    await signedIn(t.app),
+    await signedIn(t.app),
+    await signedIn(t.app),
+    await signedIn(t.app),
+  ];
   const id = await conversation(t.app, ada, [bob]);
-  const add = await t.app.inject({ method: "POST", url: `/api/conversations/${id}/members`, headers: bearer(bob.access), payload: { user_id: cy.userId } });
+  const add = await t.app.inject({
+    method: "POST",
+    url: `/api/conversations/${id}/members`,
+    headers: bearer(bob.access),
+    payload: { user_id: cy.userId },
+  });
   assert.equal(add.statusCode, 200, add.body);
   assert.equal(add.json().conversation.member_ids.length, 3);
-  assert.equal((await t.app.inject({ method: "DELETE", url: `/api/conversations/${id}/members/${cy.userId}`, headers: bearer(bob.access) })).statusCode, 403);
-  assert.equal((await t.app.inject({ method: "DELETE", url: `/api/conversations/${id}/members/${cy.userId}`, headers: bearer(ada.access) })).statusCode, 204);
-  assert.equal((await t.app.inject({ method: "GET", url: `/api/conversations/${id}/messages`, headers: bearer(cy.access) })).statusCode, 404, "a removed member reads nothing");
-  assert.equal((await t.app.inject({ method: "DELETE", url: `/api/conversations/${id}/members/${bob.userId}`, headers: bearer(bob.access) })).statusCode, 204, "bob leaves");
-  assert.equal((await t.app.inject({ method: "POST", url: `/api/conversations/${id}/members`, headers: bearer(dee.access), payload: { user_id: dee.userId } })).statusCode, 404, "an outsider cannot add themselves");
+  assert.equal(
+    (
+      await t.app.inject({
+        method: "DELETE",
+        url: `/api/conversations/${id}/members/${cy.userId}`,
+        headers: bearer(bob.access),
+      })
+    ).statusCode,
+    403,
+  );
+  assert.equal(
+    (
+      await t.app.inject({
+        method: "DELETE",
+        url: `/api/conversations/${id}/members/${cy.userId}`,
+        headers: bearer(ada.access),
+      })
+    ).statusCode,
+    204,
+  );
+  assert.equal(
+    (await t.app.inject({ method: "GET", url: `/api/conversations/${id}/messages`, headers: bearer(cy.access) }))
+      .statusCode,
+    404,
+    "a removed member reads nothing",
+  );
+  assert.equal(
+    (
+      await t.app.inject({
+        method: "DELETE",
+        url: `/api/conversations/${id}/members/${bob.userId}`,
+        headers: bearer(bob.access),
+      })
+    ).statusCode,
+    204,
+    "bob leaves",
+  );
+  assert.equal(
+    (
+      await t.app.inject({
+        method: "POST",
+        url: `/api/conversations/${id}/members`,
+        headers: bearer(dee.access),
+        payload: { user_id: dee.userId },
+      })
+    ).statusCode,
+    404,
+    "an outsider cannot add themselves",
+  );
   const direct = await conversation(t.app, ada, [dee], "direct");
-  assert.equal((await t.app.inject({ method: "POST", url: `/api/conversations/${direct}/members`, headers: bearer(ada.access), payload: { user_id: cy.userId } })).statusCode, 400);
+  assert.equal(
+    (
+      await t.app.inject({
+        method: "POST",
+        url: `/api/conversations/${direct}/members`,
+        headers: bearer(ada.access),
+        payload: { user_id: cy.userId },
+      })
+    ).statusCode,
+    400,
+  );
 });
 
 test("blocking: no new direct conversation or message either way, and the blocked user's messages leave the blocker's history", async () => {
@@ -104,20 +231,51 @@ test("blocking: no new direct conversation or message either way, and the blocke
   const direct = await conversation(t.app, ada, [bob], "direct");
   const group = await conversation(t.app, ada, [bob, cy]);
   await send(t.app, bob, group, "before the block");
-  assert.equal((await t.app.inject({ method: "POST", url: `/api/users/${bob.userId}/block`, headers: bearer(ada.access) })).statusCode, 204);
+  assert.equal(
+    (await t.app.inject({ method: "POST", url: `/api/users/${bob.userId}/block`, headers: bearer(ada.access) }))
+      .statusCode,
+    204,
+  );
   for (const who of [ada, bob]) {
-    const res = await t.app.inject({ method: "POST", url: `/api/conversations/${direct}/messages`, headers: bearer(who.access), payload: { body: "hello?" } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: `/api/conversations/${direct}/messages`,
+      headers: bearer(who.access),
+      payload: { body: "hello?" },
+    });
     assert.equal(res.statusCode, 403, "blocked both ways");
   }
-  const again = await t.app.inject({ method: "POST", url: "/api/conversations", headers: bearer(bob.access), payload: { type: "direct", member_ids: [ada.userId] } });
+  const again = await t.app.inject({
+    method: "POST",
+    url: "/api/conversations",
+    headers: bearer(bob.access),
+    payload: { type: "direct", member_ids: [ada.userId] },
+  });
   assert.equal(again.statusCode, 403);
-  const adaSees = await t.app.inject({ method: "GET", url: `/api/conversations/${group}/messages`, headers: bearer(ada.access) });
+  const adaSees = await t.app.inject({
+    method: "GET",
+    url: `/api/conversations/${group}/messages`,
+    headers: bearer(ada.access),
+  });
   assert.deepEqual(adaSees.json().messages, []);
-  const cySees = await t.app.inject({ method: "GET", url: `/api/conversations/${group}/messages`, headers: bearer(cy.access) });
+  const cySees = await t.app.inject({
+    method: "GET",
+    url: `/api/conversations/${group}/messages`,
+    headers: bearer(cy.access),
+  });
   assert.equal(cySees.json().messages.length, 1);
-  assert.equal((await t.app.inject({ method: "DELETE", url: `/api/users/${bob.userId}/block`, headers: bearer(ada.access) })).statusCode, 204);
+  assert.equal(
+    (await t.app.inject({ method: "DELETE", url: `/api/users/${bob.userId}/block`, headers: bearer(ada.access) }))
+      .statusCode,
+    204,
+  );
   assert.equal((await send(t.app, bob, direct, "friends again")).body, "friends again");
-  assert.equal((await t.app.inject({ method: "POST", url: `/api/users/${ada.userId}/block`, headers: bearer(ada.access) })).statusCode, 404, "not oneself");
+  assert.equal(
+    (await t.app.inject({ method: "POST", url: `/api/users/${ada.userId}/block`, headers: bearer(ada.access) }))
+      .statusCode,
+    404,
+    "not oneself",
+  );
 });
 
 test("bodies are sealed at rest: the table holds keyring envelopes and no plaintext", async () => {
@@ -125,16 +283,27 @@ test("bodies are sealed at rest: the table holds keyring envelopes and no plaint
   const id = await conversation(t.app, ada, [bob]);
   const secret = `plaintext-canary-${Math.random().toString(36).slice(2)}`;
   await send(t.app, ada, id, secret);
-  const rows = rowsOf<Record<string, unknown>>(await t.store.db.execute(sql`select * from messages where conversation_id = ${id}`));
+  const rows = rowsOf<Record<string, unknown>>(
+    await t.store.db.execute(sql`select * from messages where conversation_id = ${id}`),
+  );
   assert.equal(rows.length, 1);
   assert.match(String(rows[0]!.body), /^bw1\.t1\./);
-  const dump = JSON.stringify(rowsOf(await t.store.db.execute(sql`select m.*, c.* from messages m join conversations c on c.id = m.conversation_id`)));
+  const dump = JSON.stringify(
+    rowsOf(
+      await t.store.db.execute(sql`select m.*, c.* from messages m join conversations c on c.id = m.conversation_id`),
+    ),
+  );
   assert.ok(!dump.includes(secret) && !dump.includes(Buffer.from(secret).toString("base64").slice(0, 20)));
 });
 
 test("retention: prune deletes messages older than the conversation's retention_days", async () => {
   const [ada, bob] = [await signedIn(t.app), await signedIn(t.app)];
-  const res = await t.app.inject({ method: "POST", url: "/api/conversations", headers: bearer(ada.access), payload: { type: "group", member_ids: [bob.userId], retention_days: 1 } });
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/api/conversations",
+    headers: bearer(ada.access),
+    payload: { type: "group", member_ids: [bob.userId], retention_days: 1 },
+  });
   const id = res.json().conversation.id;
   const keep = await conversation(t.app, ada, [bob]);
   await send(t.app, ada, id, "short-lived");
@@ -146,7 +315,10 @@ test("retention: prune deletes messages older than the conversation's retention_
   const report = await t.app.bulwark.prune();
   assert.ok(report.messages! >= 1);
   const left = await messages.history(ada.userId, id, undefined, 50);
-  assert.deepEqual(left.messages.map((m) => m.body), ["fresh"]);
+  assert.deepEqual(
+    left.messages.map((m) => m.body),
+    ["fresh"],
+  );
   const kept = await messages.history(ada.userId, keep, undefined, 50);
   assert.equal(kept.messages.length, 1, "no global retention by default");
 });

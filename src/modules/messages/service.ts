@@ -31,8 +31,22 @@ export type MessagesDeps = {
   retentionDays: number;
 };
 
-export type MessageView = { id: string; conversation_id: string; author_id: string; body: string; created_at: string; edited_at: string | null };
-export type ConversationView = { id: string; type: "direct" | "group"; title: string | null; member_ids: string[]; retention_days: number | null; created_at: string };
+export type MessageView = {
+  id: string;
+  conversation_id: string;
+  author_id: string;
+  body: string;
+  created_at: string;
+  edited_at: string | null;
+};
+export type ConversationView = {
+  id: string;
+  type: "direct" | "group";
+  title: string | null;
+  member_ids: string[];
+  retention_days: number | null;
+  created_at: string;
+};
 
 /** What happened to a message, and who should hear of it live. */
 export type MessageEvent =
@@ -97,15 +111,25 @@ export function createMessagesService(deps: MessagesDeps) {
   const importIds = monotonicIds();
   const listeners: ((event: MessageEvent) => void)[] = [];
 
-  const seal = (conversationId: string, id: string, body: string) => keyring.encrypt(body, bodyContext(conversationId, id));
+  const seal = (conversationId: string, id: string, body: string) =>
+    keyring.encrypt(body, bodyContext(conversationId, id));
   const open = (row: MessageRow) => keyring.decryptString(row.body, bodyContext(row.conversationId, row.id));
 
   const view = (row: MessageRow, body = open(row)): MessageView => ({
-    id: row.id, conversation_id: row.conversationId, author_id: row.authorId, body,
-    created_at: row.createdAt.toISOString(), edited_at: row.editedAt?.toISOString() ?? null,
+    id: row.id,
+    conversation_id: row.conversationId,
+    author_id: row.authorId,
+    body,
+    created_at: row.createdAt.toISOString(),
+    edited_at: row.editedAt?.toISOString() ?? null,
   });
   const conversationView = (row: ConversationRow, members: string[]): ConversationView => ({
-    id: row.id, type: row.type, title: row.title, member_ids: members, retention_days: row.retentionDays, created_at: row.createdAt.toISOString(),
+    id: row.id,
+    type: row.type,
+    title: row.title,
+    member_ids: members,
+    retention_days: row.retentionDays,
+    created_at: row.createdAt.toISOString(),
   });
 
   const emit = (event: MessageEvent) => {
@@ -138,8 +162,13 @@ export function createMessagesService(deps: MessagesDeps) {
     return members.filter((id) => !blockers.has(id));
   };
 
-  const record = (tx: Executor, eventType: Parameters<AuditService["record"]>[0]["eventType"], actor: RequestActor, target: string, metadata: Record<string, unknown> = {}) =>
-    audit.record({ eventType, result: "success", ...actor, target, metadata }, tx);
+  const record = (
+    tx: Executor,
+    eventType: Parameters<AuditService["record"]>[0]["eventType"],
+    actor: RequestActor,
+    target: string,
+    metadata: Record<string, unknown> = {},
+  ) => audit.record({ eventType, result: "success", ...actor, target, metadata }, tx);
 
   return {
     /** Calls `listener` after each committed change to a message (the realtime module fans them out). */
@@ -152,7 +181,16 @@ export function createMessagesService(deps: MessagesDeps) {
      * per pair: asking again returns the existing one (`created: false`). Refused while either
      * blocked the other.
      */
-    async createConversation(userId: string, input: { type: "direct" | "group"; member_ids: string[]; title?: string | undefined; retention_days?: number | undefined }, actor: RequestActor): Promise<{ conversation: ConversationView; created: boolean }> {
+    async createConversation(
+      userId: string,
+      input: {
+        type: "direct" | "group";
+        member_ids: string[];
+        title?: string | undefined;
+        retention_days?: number | undefined;
+      },
+      actor: RequestActor,
+    ): Promise<{ conversation: ConversationView; created: boolean }> {
       const others = [...new Set(input.member_ids.filter((id) => id !== userId))];
       if (input.type === "direct" && (others.length !== 1 || input.title !== undefined)) throw fail.direct();
       for (const id of others) await liveUser(id);
@@ -165,8 +203,13 @@ export function createMessagesService(deps: MessagesDeps) {
         if (existing) return { conversation: conversationView(existing, members), created: false };
       }
       const row: ConversationRow = {
-        id: nextId(), type: input.type, title: input.title?.normalize("NFC") ?? null, createdBy: userId,
-        directKey: input.type === "direct" ? members.join(":") : null, retentionDays: input.retention_days ?? null, createdAt: now,
+        id: nextId(),
+        type: input.type,
+        title: input.title?.normalize("NFC") ?? null,
+        createdBy: userId,
+        directKey: input.type === "direct" ? members.join(":") : null,
+        retentionDays: input.retention_days ?? null,
+        createdAt: now,
       };
       const created = await db.transaction(async (tx) => {
         if (!(await store.insertConversation(tx, row, members, now))) return false;
@@ -183,15 +226,30 @@ export function createMessagesService(deps: MessagesDeps) {
     },
 
     /** The caller's conversations, newest first. */
-    async listConversations(userId: string, cursor: string | undefined, limit: number): Promise<{ conversations: ConversationView[]; next_cursor: string | null }> {
+    async listConversations(
+      userId: string,
+      cursor: string | undefined,
+      limit: number,
+    ): Promise<{ conversations: ConversationView[]; next_cursor: string | null }> {
       const rows = await store.listForMember(db, userId, cursor, limit + 1);
       const page = rows.slice(0, limit);
-      const members = await store.membersOf(db, page.map((r) => r.id));
-      return { conversations: page.map((r) => conversationView(r, members.get(r.id) ?? [])), next_cursor: rows.length > limit ? page.at(-1)!.id : null };
+      const members = await store.membersOf(
+        db,
+        page.map((r) => r.id),
+      );
+      return {
+        conversations: page.map((r) => conversationView(r, members.get(r.id) ?? [])),
+        next_cursor: rows.length > limit ? page.at(-1)!.id : null,
+      };
     },
 
     /** Adds a user to a group the caller is in. */
-    async addMember(userId: string, conversationId: string, newMember: string, actor: RequestActor): Promise<ConversationView> {
+    async addMember(
+      userId: string,
+      conversationId: string,
+      newMember: string,
+      actor: RequestActor,
+    ): Promise<ConversationView> {
       const row = await member(db, conversationId, userId);
       if (row.type === "direct") throw fail.direct();
       await liveUser(newMember);
@@ -225,7 +283,14 @@ export function createMessagesService(deps: MessagesDeps) {
         if (other && (await store.blockedEitherWay(db, userId, other))) throw fail.blocked();
       }
       const id = nextId();
-      const row: MessageRow = { id, conversationId, authorId: userId, body: seal(conversationId, id, body), createdAt: new Date(clock.now()), editedAt: null };
+      const row: MessageRow = {
+        id,
+        conversationId,
+        authorId: userId,
+        body: seal(conversationId, id, body),
+        createdAt: new Date(clock.now()),
+        editedAt: null,
+      };
       await store.insertMessage(db, row);
       const message = view(row, body);
       emit({ type: "message.created", recipients: await recipients(conversationId, userId), message });
@@ -233,14 +298,21 @@ export function createMessagesService(deps: MessagesDeps) {
     },
 
     /** Edits one's own message; audited as ids, never the text. */
-    async edit(userId: string, conversationId: string, messageId: string, rawBody: unknown, actor: RequestActor): Promise<MessageView> {
+    async edit(
+      userId: string,
+      conversationId: string,
+      messageId: string,
+      rawBody: unknown,
+      actor: RequestActor,
+    ): Promise<MessageView> {
       const body = cleanBody(rawBody);
       await member(db, conversationId, userId);
       const existing = await store.findMessage(db, conversationId, messageId);
       if (!existing || existing.authorId !== userId) throw fail.message();
       const editedAt = new Date(clock.now());
       const updated = await db.transaction(async (tx) => {
-        if (!(await store.updateBody(tx, messageId, userId, seal(conversationId, messageId, body), editedAt))) return false;
+        if (!(await store.updateBody(tx, messageId, userId, seal(conversationId, messageId, body), editedAt)))
+          return false;
         await record(tx, "message.edit", actor, messageId, { conversation_id: conversationId });
         return true;
       });
@@ -259,11 +331,20 @@ export function createMessagesService(deps: MessagesDeps) {
         return true;
       });
       if (!deleted) throw fail.message();
-      emit({ type: "message.deleted", recipients: await store.memberIds(db, conversationId), message: { id: messageId, conversation_id: conversationId } });
+      emit({
+        type: "message.deleted",
+        recipients: await store.memberIds(db, conversationId),
+        message: { id: messageId, conversation_id: conversationId },
+      });
     },
 
     /** A page of history, newest first; `next_cursor` is the `before` of the next page. */
-    async history(userId: string, conversationId: string, before: string | undefined, limit: number): Promise<{ messages: MessageView[]; next_cursor: string | null }> {
+    async history(
+      userId: string,
+      conversationId: string,
+      before: string | undefined,
+      limit: number,
+    ): Promise<{ messages: MessageView[]; next_cursor: string | null }> {
       await member(db, conversationId, userId);
       const rows = await store.history(db, conversationId, userId, before, limit + 1);
       const page = rows.slice(0, limit);
@@ -290,7 +371,10 @@ export function createMessagesService(deps: MessagesDeps) {
     prune: () => store.pruneExpired(db, new Date(clock.now()), deps.retentionDays),
 
     /** For the importer: a group with these members, or the direct conversation of two users (existing or new). */
-    async importConversation(tx: Executor, input: { type: "direct" | "group"; title: string | null; members: string[]; createdBy: string; createdAt: Date }): Promise<string> {
+    async importConversation(
+      tx: Executor,
+      input: { type: "direct" | "group"; title: string | null; members: string[]; createdBy: string; createdAt: Date },
+    ): Promise<string> {
       const members = [...new Set(input.members)].sort();
       const directKey = input.type === "direct" ? members.join(":") : null;
       if (directKey) {
@@ -298,14 +382,37 @@ export function createMessagesService(deps: MessagesDeps) {
         if (existing) return existing.id;
       }
       const id = importIds(input.createdAt.getTime());
-      await store.insertConversation(tx, { id, type: input.type, title: input.title, createdBy: input.createdBy, directKey, retentionDays: null, createdAt: input.createdAt }, members, input.createdAt);
+      await store.insertConversation(
+        tx,
+        {
+          id,
+          type: input.type,
+          title: input.title,
+          createdBy: input.createdBy,
+          directKey,
+          retentionDays: null,
+          createdAt: input.createdAt,
+        },
+        members,
+        input.createdAt,
+      );
       return id;
     },
 
     /** For the importer: a message with its original author and time, sealed like any other. */
-    async importMessage(tx: Executor, input: { conversationId: string; authorId: string; body: string; createdAt: Date }): Promise<string> {
+    async importMessage(
+      tx: Executor,
+      input: { conversationId: string; authorId: string; body: string; createdAt: Date },
+    ): Promise<string> {
       const id = importIds(input.createdAt.getTime());
-      await store.insertMessage(tx, { id, conversationId: input.conversationId, authorId: input.authorId, body: seal(input.conversationId, id, cleanBody(input.body)), createdAt: input.createdAt, editedAt: null });
+      await store.insertMessage(tx, {
+        id,
+        conversationId: input.conversationId,
+        authorId: input.authorId,
+        body: seal(input.conversationId, id, cleanBody(input.body)),
+        createdAt: input.createdAt,
+        editedAt: null,
+      });
       return id;
     },
   };

@@ -3,8 +3,25 @@ import { defineModule } from "../module.js";
 import { mfaRoutes } from "./routes.js";
 import { createMfaService, type MfaService } from "./service.js";
 
-export { createMfaService, CHALLENGE_TTL_S, MAX_ATTEMPTS, BACKOFF_AFTER, RECOVERY_CODE_COUNT, type MfaService, type MfaDeps } from "./service.js";
-export { generateTotpSecret, matchTotp, otpauthUrl, totpCode, totpStep, TOTP_DIGITS, TOTP_PERIOD, TOTP_WINDOW } from "./totp.js";
+export {
+  createMfaService,
+  CHALLENGE_TTL_S,
+  MAX_ATTEMPTS,
+  BACKOFF_AFTER,
+  RECOVERY_CODE_COUNT,
+  type MfaService,
+  type MfaDeps,
+} from "./service.js";
+export {
+  generateTotpSecret,
+  matchTotp,
+  otpauthUrl,
+  totpCode,
+  totpStep,
+  TOTP_DIGITS,
+  TOTP_PERIOD,
+  TOTP_WINDOW,
+} from "./totp.js";
 export { VerifyBody, SetupBody, SetupResult, DisableBody, Code } from "./schema.js";
 
 declare module "../module.js" {
@@ -14,11 +31,23 @@ declare module "../module.js" {
 }
 
 const EVENTS = {
-  "mfa.totp_setup": { description: "A user started TOTP setup (a secret was generated; two-factor stays off until a code confirms it)." },
-  "mfa.enable": { description: "Two-factor was turned on.", webhook: { event: "mfa.enabled", results: ["success"] }, targetIsUser: true },
-  "mfa.disable": { description: "Two-factor was turned off (by the user, or reset by an operator).", webhook: { event: "mfa.disabled", results: ["success"] }, targetIsUser: true },
+  "mfa.totp_setup": {
+    description: "A user started TOTP setup (a secret was generated; two-factor stays off until a code confirms it).",
+  },
+  "mfa.enable": {
+    description: "Two-factor was turned on.",
+    webhook: { event: "mfa.enabled", results: ["success"] },
+    targetIsUser: true,
+  },
+  "mfa.disable": {
+    description: "Two-factor was turned off (by the user, or reset by an operator).",
+    webhook: { event: "mfa.disabled", results: ["success"] },
+    targetIsUser: true,
+  },
   "mfa.challenge": { description: "A right password started a login's second step." },
-  "mfa.verify": { description: "A second-factor code was checked (the context and the reason of a failure are recorded)." },
+  "mfa.verify": {
+    description: "A second-factor code was checked (the context and the reason of a failure are recorded).",
+  },
   "mfa.recovery_code_used": { description: "A recovery code was used up (how many remain is recorded)." },
 } as const;
 

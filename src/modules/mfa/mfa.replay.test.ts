@@ -19,10 +19,17 @@ test("a code is accepted once: the same code (same time step) is refused at the 
     // An earlier step is dead too once a later one was used.
     assert.equal((await verifyMfa(t, await mfaToken(t, user), codeAt(secret, t.clock.now() - 30_000))).statusCode, 401);
     const failures = (await t.app.bulwark.audit.query({ eventType: "mfa.verify", result: "failure" })).events;
-    assert.deepEqual(failures.map((e) => e.metadata.reason), ["replayed", "replayed"]);
+    assert.deepEqual(
+      failures.map((e) => e.metadata.reason),
+      ["replayed", "replayed"],
+    );
     assert.equal(JSON.stringify(failures).includes(code), false, "codes never reach the audit log");
     t.clock.advance(30_000);
-    assert.equal((await verifyMfa(t, await mfaToken(t, user), codeAt(secret, t.clock.now()))).statusCode, 200, "the next step works");
+    assert.equal(
+      (await verifyMfa(t, await mfaToken(t, user), codeAt(secret, t.clock.now()))).statusCode,
+      200,
+      "the next step works",
+    );
   } finally {
     await t.close();
   }
@@ -36,11 +43,27 @@ test("one step of skew is accepted; two steps either way are refused", async () 
     const now = () => t.clock.now();
     // Past the step used to enable, so "one behind" is not a replay of it.
     t.clock.advance(60_000);
-    assert.equal((await verifyMfa(t, await mfaToken(t, user), codeAt(secret, now() - 60_000))).statusCode, 401, "two steps behind");
-    assert.equal((await verifyMfa(t, await mfaToken(t, user), codeAt(secret, now() + 60_000))).statusCode, 401, "two steps ahead");
-    assert.equal((await verifyMfa(t, await mfaToken(t, user), codeAt(secret, now() - 30_000))).statusCode, 200, "one step behind");
+    assert.equal(
+      (await verifyMfa(t, await mfaToken(t, user), codeAt(secret, now() - 60_000))).statusCode,
+      401,
+      "two steps behind",
+    );
+    assert.equal(
+      (await verifyMfa(t, await mfaToken(t, user), codeAt(secret, now() + 60_000))).statusCode,
+      401,
+      "two steps ahead",
+    );
+    assert.equal(
+      (await verifyMfa(t, await mfaToken(t, user), codeAt(secret, now() - 30_000))).statusCode,
+      200,
+      "one step behind",
+    );
     t.clock.advance(90_000);
-    assert.equal((await verifyMfa(t, await mfaToken(t, user), codeAt(secret, now() + 30_000))).statusCode, 200, "one step ahead");
+    assert.equal(
+      (await verifyMfa(t, await mfaToken(t, user), codeAt(secret, now() + 30_000))).statusCode,
+      200,
+      "one step ahead",
+    );
   } finally {
     await t.close();
   }
@@ -57,9 +80,17 @@ test("wrong codes, malformed codes and a code of another user's secret are refus
     const wrong = String((Number(right) + 500_000) % 1_000_000).padStart(6, "0");
     assert.equal((await verifyMfa(t, await mfaToken(t, alice), wrong)).statusCode, 401);
     assert.equal((await verifyMfa(t, await mfaToken(t, alice), "12ab")).statusCode, 400);
-    assert.equal((await verifyMfa(t, await mfaToken(t, alice), b.recoveryCodes[0]!)).statusCode, 401, "bob's recovery code");
+    assert.equal(
+      (await verifyMfa(t, await mfaToken(t, alice), b.recoveryCodes[0]!)).statusCode,
+      401,
+      "bob's recovery code",
+    );
     if (codeAt(b.secret, t.clock.now()) !== right) {
-      assert.equal((await verifyMfa(t, await mfaToken(t, alice), codeAt(b.secret, t.clock.now()))).statusCode, 401, "bob's TOTP code");
+      assert.equal(
+        (await verifyMfa(t, await mfaToken(t, alice), codeAt(b.secret, t.clock.now()))).statusCode,
+        401,
+        "bob's TOTP code",
+      );
     }
     assert.equal((await verifyMfa(t, await mfaToken(t, alice), right)).statusCode, 200);
   } finally {

@@ -10,11 +10,26 @@ test("setup re-authenticates, returns a secret, an otpauth URL and an SVG QR cod
   const t = await startApp();
   try {
     const user = await signedIn(t.app);
-    const wrong = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/setup", headers: bearer(user.access), payload: { password: "not the password at all" } });
+    const wrong = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/mfa/totp/setup",
+      headers: bearer(user.access),
+      payload: { password: "not the password at all" },
+    });
     assert.equal(wrong.statusCode, 403);
-    const missing = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/setup", headers: bearer(user.access), payload: {} });
+    const missing = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/mfa/totp/setup",
+      headers: bearer(user.access),
+      payload: {},
+    });
     assert.equal(missing.statusCode, 400);
-    const res = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/setup", headers: bearer(user.access), payload: { password: user.password } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/mfa/totp/setup",
+      headers: bearer(user.access),
+      payload: { password: user.password },
+    });
     assert.equal(res.statusCode, 200, res.body);
     const { secret, otpauth_url, qr_svg } = res.json() as { secret: string; otpauth_url: string; qr_svg: string };
     assert.match(secret, /^[A-Z2-7]{32}$/);
@@ -25,7 +40,10 @@ test("setup re-authenticates, returns a secret, an otpauth URL and an SVG QR cod
     assert.ok(stored.includes("bw1."), "a keyring envelope");
     assert.equal(stored.includes(secret), false, "never the secret in the clear");
     // Not on until a code proves the app has it.
-    assert.equal((await t.app.inject({ url: "/api/users/me", headers: bearer(user.access) })).json().user.mfa_enabled, false);
+    assert.equal(
+      (await t.app.inject({ url: "/api/users/me", headers: bearer(user.access) })).json().user.mfa_enabled,
+      false,
+    );
     assert.equal((await login(t.app, user)).json().mfa_required, undefined);
     const audit = (await t.app.bulwark.audit.query({ eventType: "mfa.totp_setup" })).events;
     assert.deepEqual(audit.map((e) => e.result).sort(), ["failure", "failure", "success"], "refusals are audited too");
@@ -40,13 +58,28 @@ test("enable needs a valid code and returns 10 recovery codes once, stored hashe
   const t = await startApp();
   try {
     const user = await signedIn(t.app);
-    const setup = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/setup", headers: bearer(user.access), payload: { password: user.password } });
+    const setup = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/mfa/totp/setup",
+      headers: bearer(user.access),
+      payload: { password: user.password },
+    });
     const secret = setup.json().secret as string;
     const right = codeAt(secret, t.clock.now());
     const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, "0");
-    const bad = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/enable", headers: bearer(user.access), payload: { code: wrong } });
+    const bad = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/mfa/totp/enable",
+      headers: bearer(user.access),
+      payload: { code: wrong },
+    });
     assert.equal(bad.statusCode, 403);
-    const ok = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/enable", headers: bearer(user.access), payload: { code: right } });
+    const ok = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/mfa/totp/enable",
+      headers: bearer(user.access),
+      payload: { code: right },
+    });
     assert.equal(ok.statusCode, 200, ok.body);
     const codes = ok.json().recovery_codes as string[];
     assert.equal(codes.length, 10);
@@ -54,8 +87,16 @@ test("enable needs a valid code and returns 10 recovery codes once, stored hashe
     for (const c of codes) assert.match(c, /^[a-z2-7]{5}-[a-z2-7]{5}$/);
     const stored = JSON.stringify(await t.store.db.execute(sql`select code_hash from mfa_recovery_codes`));
     for (const c of codes) assert.equal(stored.includes(c) || stored.includes(c.replace("-", "")), false);
-    assert.equal((await t.app.inject({ url: "/api/users/me", headers: bearer(user.access) })).json().user.mfa_enabled, true);
-    const again = await t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/enable", headers: bearer(user.access), payload: { code: codeAt(secret, t.clock.now() + 30_000) } });
+    assert.equal(
+      (await t.app.inject({ url: "/api/users/me", headers: bearer(user.access) })).json().user.mfa_enabled,
+      true,
+    );
+    const again = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/mfa/totp/enable",
+      headers: bearer(user.access),
+      payload: { code: codeAt(secret, t.clock.now() + 30_000) },
+    });
     assert.equal(again.statusCode, 400, "already on: no second set of codes");
     assert.equal((await t.app.bulwark.audit.query({ eventType: "mfa.enable", result: "success" })).events.length, 1);
   } finally {
@@ -146,13 +187,24 @@ test("disable needs the password and a TOTP or recovery code; afterwards the pas
   try {
     const user = await signedIn(t.app);
     const { secret, recoveryCodes } = await enableTotp(t, user);
-    const call = (payload: Record<string, unknown>) => t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/disable", headers: bearer(user.access), payload });
+    const call = (payload: Record<string, unknown>) =>
+      t.app.inject({ method: "POST", url: "/api/auth/mfa/totp/disable", headers: bearer(user.access), payload });
     assert.equal((await call({ password: user.password })).statusCode, 400, "code is required");
-    assert.equal((await call({ password: "not the password at all", code: codeAt(secret, t.clock.now()) })).statusCode, 403);
+    assert.equal(
+      (await call({ password: "not the password at all", code: codeAt(secret, t.clock.now()) })).statusCode,
+      403,
+    );
     t.clock.advance(30_000);
-    assert.equal((await call({ password: user.password, code: "000000" === codeAt(secret, t.clock.now()) ? "111111" : "000000" })).statusCode, 403);
+    assert.equal(
+      (await call({ password: user.password, code: "000000" === codeAt(secret, t.clock.now()) ? "111111" : "000000" }))
+        .statusCode,
+      403,
+    );
     assert.equal((await call({ password: user.password, code: recoveryCodes[3]! })).statusCode, 204);
-    assert.equal((await t.app.inject({ url: "/api/users/me", headers: bearer(user.access) })).json().user.mfa_enabled, false);
+    assert.equal(
+      (await t.app.inject({ url: "/api/users/me", headers: bearer(user.access) })).json().user.mfa_enabled,
+      false,
+    );
     const res = await login(t.app, user);
     assert.ok(res.json().access_token, "no second factor any more");
     assert.equal((await t.app.bulwark.audit.query({ eventType: "mfa.disable", result: "success" })).events.length, 1);

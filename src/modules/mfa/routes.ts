@@ -10,8 +10,12 @@ import type { MfaService } from "./service.js";
 export async function mfaRoutes(app: FastifyInstance, mfa: MfaService): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.post("/api/auth/mfa/totp/enable", {
-    schema: { body: EnableBody, response: { 200: EnableResult } },
-    config: { auth: "user", rateLimit: "sensitive", audit: "mfa.enable" },
-  }, async (req) => mfa.enable(req.principal!.userId, req.body.code, clientMeta(req)));
+  r.post(
+    "/api/auth/mfa/totp/enable",
+    {
+      schema: { body: EnableBody, response: { 200: EnableResult } },
+      config: { auth: "user", rateLimit: "sensitive", audit: "mfa.enable" },
+    },
+    async (req) => mfa.enable(req.principal!.userId, req.body.code, clientMeta(req)),
+  );
 }

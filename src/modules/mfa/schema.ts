@@ -9,8 +9,14 @@ const Password = SecretText({ minLength: 1, maxLength: 1024 });
 export const Code = Type.String({ pattern: "^[0-9A-Za-z-]{6,20}$" });
 
 export const SetupBody = Type.Object({ password: Password }, closed);
-export const SetupResult = Type.Object({ secret: Type.String(), otpauth_url: Type.String(), qr_svg: Type.String() }, closed);
+export const SetupResult = Type.Object(
+  { secret: Type.String(), otpauth_url: Type.String(), qr_svg: Type.String() },
+  closed,
+);
 export const EnableBody = Type.Object({ code: Type.String({ pattern: "^[0-9]{6}$" }) }, closed);
 export const EnableResult = Type.Object({ recovery_codes: Type.Array(Type.String()) }, closed);
 export const DisableBody = Type.Object({ password: Password, code: Code }, closed);
-export const VerifyBody = Type.Object({ mfa_token: Type.String({ pattern: "^[A-Za-z0-9_-]{43}$" }), code: Code }, closed);
+export const VerifyBody = Type.Object(
+  { mfa_token: Type.String({ pattern: "^[A-Za-z0-9_-]{43}$" }), code: Code },
+  closed,
+);

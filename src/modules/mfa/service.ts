@@ -41,12 +41,20 @@ export function createMfaService(deps: MfaDeps) {
   const { db, clock, audit, keyring, accounts, config } = deps;
   // The authenticator app lists the account under this name: the product, not the API's host.
   const issuer = config.appName;
-  const hashRecovery = (userId: string, code: string) => hmacSha256Hex(config.secretKey, `mfa-recovery:${userId}:${normalizeRecovery(code)}`);
+  const hashRecovery = (userId: string, code: string) =>
+    hmacSha256Hex(config.secretKey, `mfa-recovery:${userId}:${normalizeRecovery(code)}`);
   const hashChallenge = (token: string) => hmacSha256Hex(config.secretKey, `mfa-challenge:${token}`);
-  const actorOf = (userId: string, meta: ClientMeta) => ({ actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, target: userId });
+  const actorOf = (userId: string, meta: ClientMeta) => ({
+    actor: { userId },
+    ip: meta.ip,
+    userAgent: meta.userAgent,
+    target: userId,
+  });
 
   const lockFor = (failures: number): Date | null =>
-    failures >= BACKOFF_AFTER ? new Date(clock.now() + Math.min(BACKOFF_BASE_MS * 2 ** (failures - BACKOFF_AFTER), BACKOFF_MAX_MS)) : null;
+    failures >= BACKOFF_AFTER
+      ? new Date(clock.now() + Math.min(BACKOFF_BASE_MS * 2 ** (failures - BACKOFF_AFTER), BACKOFF_MAX_MS))
+      : null;
 
   /**
    * Whether `code` is a valid TOTP code (of a step never used before) or an unused recovery code of
@@ -57,7 +65,12 @@ export function createMfaService(deps: MfaDeps) {
     const row = await store.findTotp(db, userId);
     if (!row?.enabledAt) return false;
     if (row.lockedUntil && row.lockedUntil.getTime() > now) {
-      await audit.record({ eventType: "mfa.verify", result: "denied", ...actorOf(userId, meta), metadata: { context, reason: "backoff" } });
+      await audit.record({
+        eventType: "mfa.verify",
+        result: "denied",
+        ...actorOf(userId, meta),
+        metadata: { context, reason: "backoff" },
+      });
       throw errors.rateLimited(Math.max(1, Math.ceil((row.lockedUntil.getTime() - now) / 1000)));
     }
     let reason: string | null = null;
@@ -73,13 +86,23 @@ export function createMfaService(deps: MfaDeps) {
     }
     if (reason) {
       const failures = await store.addFailure(db, userId, lockFor);
-      await audit.record({ eventType: "mfa.verify", result: "failure", ...actorOf(userId, meta), metadata: { context, reason, failures } });
+      await audit.record({
+        eventType: "mfa.verify",
+        result: "failure",
+        ...actorOf(userId, meta),
+        metadata: { context, reason, failures },
+      });
       return false;
     }
     if (row.failures > 0) await store.clearFailures(db, userId);
     if (recovery) {
       const left = await store.unusedRecoveryCodes(db, userId);
-      await audit.record({ eventType: "mfa.recovery_code_used", result: "success", ...actorOf(userId, meta), metadata: { context, remaining: left } });
+      await audit.record({
+        eventType: "mfa.recovery_code_used",
+        result: "success",
+        ...actorOf(userId, meta),
+        metadata: { context, remaining: left },
+      });
     }
     return true;
   };
@@ -96,7 +119,11 @@ export function createMfaService(deps: MfaDeps) {
      * Re-authenticates with `prove` (the signin module's password check, counted like a login), then
      * stores a fresh secret (not yet on) and returns it once.
      */
-    async setup(userId: string, prove: () => Promise<void>, meta: ClientMeta): Promise<{ secret: string; otpauth_url: string; qr_svg: string }> {
+    async setup(
+      userId: string,
+      prove: () => Promise<void>,
+      meta: ClientMeta,
+    ): Promise<{ secret: string; otpauth_url: string; qr_svg: string }> {
       await prove();
       // A second factor enrolled on an address nobody proved would lock its real owner out after a reset.
       await accounts.requireVerifiedEmail(userId, "turning on two-factor authentication");
@@ -105,7 +132,11 @@ export function createMfaService(deps: MfaDeps) {
       const secret = generateTotpSecret();
       const user = await accounts.me(userId);
       await db.transaction(async (tx) => {
-        await store.savePendingTotp(tx, { userId, secret: keyring.encrypt(secret, secretContext(userId)), createdAt: new Date(clock.now()) });
+        await store.savePendingTotp(tx, {
+          userId,
+          secret: keyring.encrypt(secret, secretContext(userId)),
+          createdAt: new Date(clock.now()),
+        });
         await audit.record({ eventType: "mfa.totp_setup", result: "success", ...actorOf(userId, meta) }, tx);
       });
       const url = otpauthUrl(secret, { issuer, label: user.username });
@@ -122,19 +153,38 @@ export function createMfaService(deps: MfaDeps) {
       // Checked again: the address may have changed (and be unproven) since the setup.
       await accounts.requireVerifiedEmail(userId, "turning on two-factor authentication");
       const now = clock.now();
-      if (row.lockedUntil && row.lockedUntil.getTime() > now) throw errors.rateLimited(Math.max(1, Math.ceil((row.lockedUntil.getTime() - now) / 1000)));
+      if (row.lockedUntil && row.lockedUntil.getTime() > now)
+        throw errors.rateLimited(Math.max(1, Math.ceil((row.lockedUntil.getTime() - now) / 1000)));
       const step = matchTotp(keyring.decryptString(row.secret, secretContext(userId)), code, now);
       if (step === null || !(await store.claimStep(db, userId, step))) {
         const failures = await store.addFailure(db, userId, lockFor);
-        await audit.record({ eventType: "mfa.verify", result: "failure", ...actorOf(userId, meta), metadata: { context: "enable", reason: step === null ? "wrong_code" : "replayed", failures } });
+        await audit.record({
+          eventType: "mfa.verify",
+          result: "failure",
+          ...actorOf(userId, meta),
+          metadata: { context: "enable", reason: step === null ? "wrong_code" : "replayed", failures },
+        });
         throw errors.forbidden("code is wrong or was already used");
       }
       const codes = newRecoveryCodes();
       await db.transaction(async (tx) => {
         await store.enableTotp(tx, userId, new Date(now));
-        await store.replaceRecoveryCodes(tx, userId, codes.map((c) => hashRecovery(userId, c)), new Date(now));
+        await store.replaceRecoveryCodes(
+          tx,
+          userId,
+          codes.map((c) => hashRecovery(userId, c)),
+          new Date(now),
+        );
         await accounts.setMfaEnabled(tx, userId, true);
-        await audit.record({ eventType: "mfa.enable", result: "success", ...actorOf(userId, meta), metadata: { method: "totp", recovery_codes: codes.length } }, tx);
+        await audit.record(
+          {
+            eventType: "mfa.enable",
+            result: "success",
+            ...actorOf(userId, meta),
+            metadata: { method: "totp", recovery_codes: codes.length },
+          },
+          tx,
+        );
       });
       await accounts.forget(userId);
       await accounts.notify(userId, { type: "mfa_enabled", time: new Date(now).toISOString() });
@@ -146,15 +196,23 @@ export function createMfaService(deps: MfaDeps) {
       await prove();
       const row = await store.findTotp(db, userId);
       if (!row?.enabledAt) throw errors.invalid("two-factor authentication is not on");
-      if (!(await checkCode(userId, code, meta, "disable"))) throw errors.forbidden("code is wrong or was already used");
+      if (!(await checkCode(userId, code, meta, "disable")))
+        throw errors.forbidden("code is wrong or was already used");
       const now = clock.now();
       await db.transaction(async (tx) => {
         await store.deleteTotp(tx, userId);
         await accounts.setMfaEnabled(tx, userId, false);
-        await audit.record({ eventType: "mfa.disable", result: "success", ...actorOf(userId, meta), metadata: { method: "totp" } }, tx);
+        await audit.record(
+          { eventType: "mfa.disable", result: "success", ...actorOf(userId, meta), metadata: { method: "totp" } },
+          tx,
+        );
       });
       await accounts.forget(userId);
-      await accounts.notify(userId, { type: "mfa_disabled", time: new Date(now).toISOString(), resetLink: pageLink(config, "reset_password") });
+      await accounts.notify(userId, {
+        type: "mfa_disabled",
+        time: new Date(now).toISOString(),
+        resetLink: pageLink(config, "reset_password"),
+      });
     },
 
     /**
@@ -172,12 +230,25 @@ export function createMfaService(deps: MfaDeps) {
         await accounts.setMfaEnabled(tx, userId, false);
         const revoked = await deps.credentials.revoked(tx, userId, { reason: "mfa_reset" });
         const count = revoked.sessions?.count ?? 0;
-        await audit.record({ eventType: "mfa.disable", result: "success", actor: { userId: null }, target: userId, metadata: { method: "operator_reset", via: actor.via } }, tx);
+        await audit.record(
+          {
+            eventType: "mfa.disable",
+            result: "success",
+            actor: { userId: null },
+            target: userId,
+            metadata: { method: "operator_reset", via: actor.via },
+          },
+          tx,
+        );
         return { ended: count, announce: () => Promise.all(Object.values(revoked).map((r) => r.announce())) };
       });
       await announce();
       await accounts.forget(userId);
-      await accounts.notify(userId, { type: "mfa_disabled", time: new Date(now).toISOString(), resetLink: pageLink(config, "reset_password") });
+      await accounts.notify(userId, {
+        type: "mfa_disabled",
+        time: new Date(now).toISOString(),
+        resetLink: pageLink(config, "reset_password"),
+      });
       return ended;
     },
 
@@ -193,7 +264,16 @@ export function createMfaService(deps: MfaDeps) {
       if (provenAt !== null && enrolledAt.getTime() >= provenAt.getTime()) return 0;
       await store.deleteTotp(tx, userId);
       await accounts.setMfaEnabled(tx, userId, false);
-      await audit.record({ eventType: "mfa.disable", result: "success", actor: { userId: null }, target: userId, metadata: { method: "password_reset", enrolled_before_proof: true, was_on: row.enabledAt !== null } }, tx);
+      await audit.record(
+        {
+          eventType: "mfa.disable",
+          result: "success",
+          actor: { userId: null },
+          target: userId,
+          metadata: { method: "password_reset", enrolled_before_proof: true, was_on: row.enabledAt !== null },
+        },
+        tx,
+      );
       return row.enabledAt ? 1 : 0;
     },
 
@@ -203,8 +283,12 @@ export function createMfaService(deps: MfaDeps) {
       const now = clock.now();
       await db.transaction(async (tx) => {
         await store.insertChallenge(tx, {
-          tokenHash: hashChallenge(token), userId, createdAt: new Date(now), expiresAt: new Date(now + CHALLENGE_TTL_S * 1000),
-          useCookies: options.useCookies, knownDevice: options.knownDevice,
+          tokenHash: hashChallenge(token),
+          userId,
+          createdAt: new Date(now),
+          expiresAt: new Date(now + CHALLENGE_TTL_S * 1000),
+          useCookies: options.useCookies,
+          knownDevice: options.knownDevice,
         });
         await audit.record({ eventType: "mfa.challenge", result: "success", ...actorOf(userId, meta) }, tx);
       });
@@ -212,21 +296,41 @@ export function createMfaService(deps: MfaDeps) {
     },
 
     /** Checks a login's second step (the challenge token and a code); the signin module then makes the session. */
-    async passChallenge(mfaToken: string, code: string, meta: ClientMeta): Promise<{ userId: string; knownDevice: boolean; useCookies: boolean }> {
+    async passChallenge(
+      mfaToken: string,
+      code: string,
+      meta: ClientMeta,
+    ): Promise<{ userId: string; knownDevice: boolean; useCookies: boolean }> {
       const now = new Date(clock.now());
       const hash = hashChallenge(mfaToken);
       // An attempt is taken before the code is checked, so parallel guesses cannot exceed the cap.
       const challenge = await store.takeAttempt(db, hash, MAX_ATTEMPTS, now);
       if (!challenge) {
-        await audit.record({ eventType: "mfa.verify", result: "failure", actor: { userId: null }, ip: meta.ip, userAgent: meta.userAgent, metadata: { context: "login", reason: "invalid_token" } });
+        await audit.record({
+          eventType: "mfa.verify",
+          result: "failure",
+          actor: { userId: null },
+          ip: meta.ip,
+          userAgent: meta.userAgent,
+          metadata: { context: "login", reason: "invalid_token" },
+        });
         throw new AppError("invalid_credentials", "invalid or expired mfa_token; sign in again");
       }
       if (!(await checkCode(challenge.userId, code, meta, "login"))) {
         const left = MAX_ATTEMPTS - challenge.attempts;
-        throw new AppError("invalid_credentials", left > 0 ? "wrong code" : "wrong code; this mfa_token is used up, sign in again");
+        throw new AppError(
+          "invalid_credentials",
+          left > 0 ? "wrong code" : "wrong code; this mfa_token is used up, sign in again",
+        );
       }
-      if (!(await store.consumeChallenge(db, hash, now))) throw new AppError("invalid_credentials", "invalid or expired mfa_token; sign in again");
-      await audit.record({ eventType: "mfa.verify", result: "success", ...actorOf(challenge.userId, meta), metadata: { context: "login" } });
+      if (!(await store.consumeChallenge(db, hash, now)))
+        throw new AppError("invalid_credentials", "invalid or expired mfa_token; sign in again");
+      await audit.record({
+        eventType: "mfa.verify",
+        result: "success",
+        ...actorOf(challenge.userId, meta),
+        metadata: { context: "login" },
+      });
       return { userId: challenge.userId, knownDevice: challenge.knownDevice, useCookies: challenge.useCookies };
     },
 

@@ -12,15 +12,21 @@ export async function findTotp(db: Executor, userId: string): Promise<TotpRow | 
 }
 
 /** Stores a new, not yet enabled secret (replacing an earlier unconfirmed one). */
-export async function savePendingTotp(db: Executor, row: { userId: string; secret: string; createdAt: Date }): Promise<void> {
+export async function savePendingTotp(
+  db: Executor,
+  row: { userId: string; secret: string; createdAt: Date },
+): Promise<void> {
   const values = { ...row, enabledAt: null, lastStep: null, failures: 0, lockedUntil: null };
   await db.insert(mfaTotp).values(values).onConflictDoUpdate({ target: mfaTotp.userId, set: values });
 }
 
 /** Records `step` as used, only if it is later than every step used before; false for a replay. */
 export async function claimStep(db: Executor, userId: string, step: number): Promise<boolean> {
-  const rows = await db.update(mfaTotp).set({ lastStep: step })
-    .where(and(eq(mfaTotp.userId, userId), or(isNull(mfaTotp.lastStep), lt(mfaTotp.lastStep, step)))).returning({ userId: mfaTotp.userId });
+  const rows = await db
+    .update(mfaTotp)
+    .set({ lastStep: step })
+    .where(and(eq(mfaTotp.userId, userId), or(isNull(mfaTotp.lastStep), lt(mfaTotp.lastStep, step))))
+    .returning({ userId: mfaTotp.userId });
   return rows.length === 1;
 }
 
@@ -35,8 +41,16 @@ export async function deleteTotp(db: Executor, userId: string): Promise<void> {
 }
 
 /** Counts a wrong code; returns the new count. */
-export async function addFailure(db: Executor, userId: string, lockedUntil: (failures: number) => Date | null): Promise<number> {
-  const [row] = await db.update(mfaTotp).set({ failures: sql`${mfaTotp.failures} + 1` }).where(eq(mfaTotp.userId, userId)).returning({ failures: mfaTotp.failures });
+export async function addFailure(
+  db: Executor,
+  userId: string,
+  lockedUntil: (failures: number) => Date | null,
+): Promise<number> {
+  const [row] = await db
+    .update(mfaTotp)
+    .set({ failures: sql`${mfaTotp.failures} + 1` })
+    .where(eq(mfaTotp.userId, userId))
+    .returning({ failures: mfaTotp.failures });
   if (!row) return 0;
   const until = lockedUntil(row.failures);
   if (until) await db.update(mfaTotp).set({ lockedUntil: until }).where(eq(mfaTotp.userId, userId));
@@ -55,13 +69,25 @@ export async function replaceRecoveryCodes(db: Executor, userId: string, hashes:
 
 /** Uses a recovery code once: true only for the first use of an unused code of this user. */
 export async function useRecoveryCode(db: Executor, userId: string, codeHash: string, at: Date): Promise<boolean> {
-  const rows = await db.update(mfaRecoveryCodes).set({ usedAt: at })
-    .where(and(eq(mfaRecoveryCodes.codeHash, codeHash), eq(mfaRecoveryCodes.userId, userId), isNull(mfaRecoveryCodes.usedAt))).returning({ codeHash: mfaRecoveryCodes.codeHash });
+  const rows = await db
+    .update(mfaRecoveryCodes)
+    .set({ usedAt: at })
+    .where(
+      and(
+        eq(mfaRecoveryCodes.codeHash, codeHash),
+        eq(mfaRecoveryCodes.userId, userId),
+        isNull(mfaRecoveryCodes.usedAt),
+      ),
+    )
+    .returning({ codeHash: mfaRecoveryCodes.codeHash });
   return rows.length === 1;
 }
 
 export async function unusedRecoveryCodes(db: Executor, userId: string): Promise<number> {
-  const rows = await db.select({ codeHash: mfaRecoveryCodes.codeHash }).from(mfaRecoveryCodes).where(and(eq(mfaRecoveryCodes.userId, userId), isNull(mfaRecoveryCodes.usedAt)));
+  const rows = await db
+    .select({ codeHash: mfaRecoveryCodes.codeHash })
+    .from(mfaRecoveryCodes)
+    .where(and(eq(mfaRecoveryCodes.userId, userId), isNull(mfaRecoveryCodes.usedAt)));
   return rows.length;
 }
 
@@ -70,16 +96,33 @@ export async function insertChallenge(db: Executor, row: typeof mfaChallenges.$i
 }
 
 /** Takes one attempt of a live challenge (fewer than `max` taken, unexpired, unused); undefined when none is left. */
-export async function takeAttempt(db: Executor, tokenHash: string, max: number, now: Date): Promise<ChallengeRow | undefined> {
-  const [row] = await db.update(mfaChallenges).set({ attempts: sql`${mfaChallenges.attempts} + 1` })
-    .where(and(eq(mfaChallenges.tokenHash, tokenHash), isNull(mfaChallenges.consumedAt), gt(mfaChallenges.expiresAt, now), lt(mfaChallenges.attempts, max)))
+export async function takeAttempt(
+  db: Executor,
+  tokenHash: string,
+  max: number,
+  now: Date,
+): Promise<ChallengeRow | undefined> {
+  const [row] = await db
+    .update(mfaChallenges)
+    .set({ attempts: sql`${mfaChallenges.attempts} + 1` })
+    .where(
+      and(
+        eq(mfaChallenges.tokenHash, tokenHash),
+        isNull(mfaChallenges.consumedAt),
+        gt(mfaChallenges.expiresAt, now),
+        lt(mfaChallenges.attempts, max),
+      ),
+    )
     .returning();
   return row;
 }
 
 /** Marks a challenge used; false when it already was (two verifications racing). */
 export async function consumeChallenge(db: Executor, tokenHash: string, now: Date): Promise<boolean> {
-  const rows = await db.update(mfaChallenges).set({ consumedAt: now })
-    .where(and(eq(mfaChallenges.tokenHash, tokenHash), isNull(mfaChallenges.consumedAt))).returning({ tokenHash: mfaChallenges.tokenHash });
+  const rows = await db
+    .update(mfaChallenges)
+    .set({ consumedAt: now })
+    .where(and(eq(mfaChallenges.tokenHash, tokenHash), isNull(mfaChallenges.consumedAt)))
+    .returning({ tokenHash: mfaChallenges.tokenHash });
   return rows.length === 1;
 }

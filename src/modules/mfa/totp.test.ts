@@ -5,8 +5,14 @@ import { readFileSync } from "node:fs";
 import { generateSync } from "otplib";
 import { generateTotpSecret, matchTotp, otpauthUrl, totpCode, totpStep } from "./totp.js";
 
-type Vectors = { secret_ascii: string; secret_base32: string; vectors: { time: number; step_hex: string; totp: string }[] };
-const rfc6238 = JSON.parse(readFileSync(new URL("../../../test/vectors/rfc6238-totp-sha1.json", import.meta.url), "utf8")) as Vectors;
+type Vectors = {
+  secret_ascii: string;
+  secret_base32: string;
+  vectors: { time: number; step_hex: string; totp: string }[];
+};
+const rfc6238 = JSON.parse(
+  readFileSync(new URL("../../../test/vectors/rfc6238-totp-sha1.json", import.meta.url), "utf8"),
+) as Vectors;
 
 test("the vectors file's base32 secret is the RFC's ASCII seed", () => {
   assert.equal(Buffer.from(rfc6238.secret_ascii, "ascii").toString("hex"), "3132333435363738393031323334353637383930");

@@ -19,7 +19,13 @@ export function generateTotpSecret(): string {
 
 /** The code for `secretBase32` at `timestampMs` (8 digits for the RFC test vectors). */
 export function totpCode(secretBase32: string, timestampMs: number, digits = TOTP_DIGITS): string {
-  return TOTP.generate({ secret: Secret.fromBase32(secretBase32), algorithm: TOTP_ALGORITHM, digits, period: TOTP_PERIOD, timestamp: timestampMs });
+  return TOTP.generate({
+    secret: Secret.fromBase32(secretBase32),
+    algorithm: TOTP_ALGORITHM,
+    digits,
+    period: TOTP_PERIOD,
+    timestamp: timestampMs,
+  });
 }
 
 /** The time step `timestampMs` falls in. */
@@ -30,11 +36,26 @@ export function totpStep(timestampMs: number): number {
 /** The step whose code `code` is, within the window around `timestampMs`; null when none matches. */
 export function matchTotp(secretBase32: string, code: string, timestampMs: number): number | null {
   if (!/^[0-9]{6}$/.test(code)) return null;
-  const delta = TOTP.validate({ token: code, secret: Secret.fromBase32(secretBase32), algorithm: TOTP_ALGORITHM, digits: TOTP_DIGITS, period: TOTP_PERIOD, timestamp: timestampMs, window: TOTP_WINDOW });
+  const delta = TOTP.validate({
+    token: code,
+    secret: Secret.fromBase32(secretBase32),
+    algorithm: TOTP_ALGORITHM,
+    digits: TOTP_DIGITS,
+    period: TOTP_PERIOD,
+    timestamp: timestampMs,
+    window: TOTP_WINDOW,
+  });
   return delta === null ? null : totpStep(timestampMs) + delta;
 }
 
 /** The otpauth:// URL an authenticator app scans. */
 export function otpauthUrl(secretBase32: string, options: { issuer: string; label: string }): string {
-  return new TOTP({ issuer: options.issuer, label: options.label, secret: Secret.fromBase32(secretBase32), algorithm: TOTP_ALGORITHM, digits: TOTP_DIGITS, period: TOTP_PERIOD }).toString();
+  return new TOTP({
+    issuer: options.issuer,
+    label: options.label,
+    secret: Secret.fromBase32(secretBase32),
+    algorithm: TOTP_ALGORITHM,
+    digits: TOTP_DIGITS,
+    period: TOTP_PERIOD,
+  }).toString();
 }

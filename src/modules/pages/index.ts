@@ -13,7 +13,8 @@ declare module "../module.js" {
 }
 
 /** The pages' CSP: nothing inline, nothing from another origin, fetches to this API only. */
-export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+export const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 export const SCRIPT_PATH = "/assets/bulwark-pages.js";
 export const STYLE_PATH = "/assets/bulwark-pages.css";
@@ -29,11 +30,25 @@ export const PAGE_API: Record<Page, string> = {
 
 const asset = (name: string) => readFileSync(new URL(`./assets/${name}`, import.meta.url), "utf8");
 
-type Field = { name: string; label: string; type: "text" | "password"; autocomplete: string; repeatOf?: string; pattern?: string; hint?: string };
+type Field = {
+  name: string;
+  label: string;
+  type: "text" | "password";
+  autocomplete: string;
+  repeatOf?: string;
+  pattern?: string;
+  hint?: string;
+};
 
 const passwordFields = (name: string): Field[] => [
   { name, label: "New password", type: "password", autocomplete: "new-password" },
-  { name: "repeat_password", label: "Repeat the new password", type: "password", autocomplete: "new-password", repeatOf: name },
+  {
+    name: "repeat_password",
+    label: "Repeat the new password",
+    type: "password",
+    autocomplete: "new-password",
+    repeatOf: name,
+  },
 ];
 
 /** What each page says and asks for. */
@@ -56,7 +71,14 @@ const CONTENT: Record<Page, { title: string; intro: string; fields: Field[]; but
     title: "Accept your invitation",
     intro: "Choose a username and a password to create your account.",
     fields: [
-      { name: "username", label: "Username", type: "text", autocomplete: "username", pattern: "[A-Za-z0-9_\\-]{3,50}", hint: "3 to 50 letters, digits, _ or -" },
+      {
+        name: "username",
+        label: "Username",
+        type: "text",
+        autocomplete: "username",
+        pattern: "[A-Za-z0-9_\\-]{3,50}",
+        hint: "3 to 50 letters, digits, _ or -",
+      },
       ...passwordFields("password"),
     ],
     button: "Create my account",
@@ -64,7 +86,8 @@ const CONTENT: Record<Page, { title: string; intro: string; fields: Field[]; but
   },
   undo_email_change: {
     title: "Undo the email change",
-    intro: "The email address of your account was changed. If you did not do this, undo it: your account goes back to this address.",
+    intro:
+      "The email address of your account was changed. If you did not do this, undo it: your account goes back to this address.",
     fields: [],
     button: "Undo the change",
     done: "The change is undone: your account uses this address again. Choose a new password if you did not make the change.",
@@ -124,16 +147,20 @@ export const pagesModule = defineModule({
     const script = asset("bulwark-pages.js");
     const style = asset("bulwark-pages.css");
     app.get(SCRIPT_PATH, { config: { auth: "public", rateLimit: "default" } }, async (_req, reply) =>
-      reply.type("text/javascript; charset=utf-8").header("cache-control", "public, max-age=3600").send(script));
+      reply.type("text/javascript; charset=utf-8").header("cache-control", "public, max-age=3600").send(script),
+    );
     app.get(STYLE_PATH, { config: { auth: "public", rateLimit: "default" } }, async (_req, reply) =>
-      reply.type("text/css; charset=utf-8").header("cache-control", "public, max-age=3600").send(style));
+      reply.type("text/css; charset=utf-8").header("cache-control", "public, max-age=3600").send(style),
+    );
     // Browsers ask for it on every page; an empty answer keeps the console free of 404s.
     app.get("/favicon.ico", { config: { auth: "public", rateLimit: "default" } }, async (_req, reply) =>
-      reply.code(204).header("cache-control", "public, max-age=86400").send());
+      reply.code(204).header("cache-control", "public, max-age=86400").send(),
+    );
     for (const page of Object.keys(PAGES) as Page[]) {
       const html = renderPage(page, config.appName);
       app.get(PAGES[page], { config: { auth: "public", rateLimit: "default" } }, async (_req, reply) =>
-        reply.type("text/html; charset=utf-8").header("content-security-policy", PAGE_CSP).send(html));
+        reply.type("text/html; charset=utf-8").header("content-security-policy", PAGE_CSP).send(html),
+      );
     }
   },
 });

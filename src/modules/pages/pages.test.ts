@@ -20,7 +20,11 @@ test("each built-in page is served under a strict CSP, with no inline script or 
       assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*/);
       assert.equal(res.headers["referrer-policy"], "no-referrer");
       const html = res.body;
-      assert.doesNotMatch(html, /<script>|<script [^>]*>[^<]+<\/script>|<style|\sstyle=|\son[a-z]+=/i, `${path}: nothing inline`);
+      assert.doesNotMatch(
+        html,
+        /<script>|<script [^>]*>[^<]+<\/script>|<style|\sstyle=|\son[a-z]+=/i,
+        `${path}: nothing inline`,
+      );
       assert.doesNotMatch(html, /(?:src|href)="(?:https?:)?\/\//, `${path}: nothing from another origin`);
       assert.match(html, /Acme &lt;Notes&gt;/, "the app name, escaped");
       assert.doesNotMatch(html, /Acme <Notes>/);
@@ -42,7 +46,8 @@ test("every input of a page has a label", async () => {
   try {
     for (const path of Object.values(PAGES)) {
       const html = (await t.app.inject({ method: "GET", url: path })).body;
-      for (const [, id] of html.matchAll(/<input id="([^"]+)"/g)) assert.match(html, new RegExp(`<label for="${id}">`), `${path} ${id}`);
+      for (const [, id] of html.matchAll(/<input id="([^"]+)"/g))
+        assert.match(html, new RegExp(`<label for="${id}">`), `${path} ${id}`);
     }
   } finally {
     await t.close();

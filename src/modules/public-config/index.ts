@@ -10,7 +10,10 @@ declare module "../module.js" {
 
 /** JSON that is also safe inside an inline <script>: no `</script>`, no `<!--`, no line separators. */
 function scriptSafeJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(value)
+    .replace(/</g, "\\u003c")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
 }
 
 /** GET /env.js and GET /api/config/public. */
@@ -23,15 +26,21 @@ export const publicConfigModule = defineModule({
     // Computed once: the values are fixed for the life of the process.
     const script = `window.ENV = ${scriptSafeJson(env)};\n`;
 
-    app.get("/env.js", { config: { auth: "public", rateLimit: "default" } }, async (_req, reply) => reply
-      .type("application/javascript; charset=utf-8")
-      // A front end on another origin loads this with <script src>: public data, so cross-origin is safe.
-      .header("cross-origin-resource-policy", "cross-origin")
-      .send(script));
+    app.get("/env.js", { config: { auth: "public", rateLimit: "default" } }, async (_req, reply) =>
+      reply
+        .type("application/javascript; charset=utf-8")
+        // A front end on another origin loads this with <script src>: public data, so cross-origin is safe.
+        .header("cross-origin-resource-policy", "cross-origin")
+        .send(script),
+    );
 
-    app.get("/api/config/public", {
-      schema: { response: { 200: Type.Record(Type.String(), Type.String()) } },
-      config: { auth: "public", rateLimit: "default" },
-    }, async () => env);
+    app.get(
+      "/api/config/public",
+      {
+        schema: { response: { 200: Type.Record(Type.String(), Type.String()) } },
+        config: { auth: "public", rateLimit: "default" },
+      },
+      async () => env,
+    );
   },
 });

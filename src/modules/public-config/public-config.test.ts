@@ -5,7 +5,9 @@ import { startApp, type TestApp } from "../../../test/harness.js";
 
 let t: TestApp;
 before(async () => {
-  t = await startApp({ env: { PUBLIC_API_BASE: "https://api.example.com", PUBLIC_TRICK: "</script><script>alert(1)</script>" } });
+  t = await startApp({
+    env: { PUBLIC_API_BASE: "https://api.example.com", PUBLIC_TRICK: "</script><script>alert(1)</script>" },
+  });
 });
 after(() => t.close());
 
@@ -17,8 +19,12 @@ test("GET /env.js exposes the PUBLIC_* settings as a script, and nothing else", 
   assert.doesNotMatch(res.body, /<\/script>/i, "cannot break out of an inline script");
   const window: { ENV?: Record<string, string> } = {};
   runInNewContext(res.body, { window });
-  assert.deepEqual(JSON.parse(JSON.stringify(window.ENV)), { PUBLIC_API_BASE: "https://api.example.com", PUBLIC_TRICK: "</script><script>alert(1)</script>" });
-  for (const secret of [t.config.secretKey, t.config.metricsToken, t.config.encryptionKeys]) assert.equal(res.body.includes(secret), false);
+  assert.deepEqual(JSON.parse(JSON.stringify(window.ENV)), {
+    PUBLIC_API_BASE: "https://api.example.com",
+    PUBLIC_TRICK: "</script><script>alert(1)</script>",
+  });
+  for (const secret of [t.config.secretKey, t.config.metricsToken, t.config.encryptionKeys])
+    assert.equal(res.body.includes(secret), false);
 });
 
 test("GET /api/config/public returns the same settings as JSON", async () => {

@@ -19,12 +19,25 @@ export const realtimeModule = defineModule({
   name: "realtime",
   needs: ["messages", "sessions", "accounts"],
   create: ({ clock, logger, pubsub, counters, config }, use) => {
-    const realtime = createRealtimeService({ clock, logger, pubsub, counters, messages: use("messages"), settings: config.realtime });
+    const realtime = createRealtimeService({
+      clock,
+      logger,
+      pubsub,
+      counters,
+      messages: use("messages"),
+      settings: config.realtime,
+    });
     // Every session revoked on any instance reaches this listener (sessions' own broadcast).
     use("sessions").onRevoked((ids) => realtime.closeSessions(ids));
     return realtime;
   },
-  routes: (app, realtime, use, { config }) => realtimeRoutes(app, { realtime, sessions: use("sessions"), accounts: use("accounts"), corsOrigins: config.corsOrigins }),
+  routes: (app, realtime, use, { config }) =>
+    realtimeRoutes(app, {
+      realtime,
+      sessions: use("sessions"),
+      accounts: use("accounts"),
+      corsOrigins: config.corsOrigins,
+    }),
   // Revoked sessions (logout, revocation, reuse, disabling, password change) reach every instance
   // through the sessions module's broadcast; these hooks also close by user, for credentials that
   // end without a session revocation of their own.

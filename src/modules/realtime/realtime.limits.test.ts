@@ -9,7 +9,14 @@ import { connect, listening, refused, ticket, until } from "../../../test/realti
 let t: TestApp;
 let base: string;
 before(async () => {
-  t = await startApp({ env: { ...MESSAGE_LIMITS, REALTIME_MESSAGES_PER_MINUTE: "5", REALTIME_MAX_CONNECTIONS_PER_USER: "2", REALTIME_MAX_CONNECTIONS_PER_IP: "4" } });
+  t = await startApp({
+    env: {
+      ...MESSAGE_LIMITS,
+      REALTIME_MESSAGES_PER_MINUTE: "5",
+      REALTIME_MAX_CONNECTIONS_PER_USER: "2",
+      REALTIME_MAX_CONNECTIONS_PER_IP: "4",
+    },
+  });
   base = await listening(t.app);
 });
 after(() => t.close());
@@ -20,7 +27,11 @@ test("oversized frame: a frame over 64 KiB closes the socket with 1009 and is ne
   const ws = await connect(base, await ticket(t.app, ada));
   ws.send({ type: "message.send", conversation_id: id, body: "x".repeat(64 * 1024) });
   assert.equal((await ws.closed).code, 1009);
-  const history = await t.app.inject({ method: "GET", url: `/api/conversations/${id}/messages`, headers: bearer(ada.access) });
+  const history = await t.app.inject({
+    method: "GET",
+    url: `/api/conversations/${id}/messages`,
+    headers: bearer(ada.access),
+  });
   assert.deepEqual(history.json().messages, []);
 });
 
@@ -28,13 +39,18 @@ test("message flood: past REALTIME_MESSAGES_PER_MINUTE frames get rate_limited, 
   const [ada, bob] = [await signedIn(t.app), await signedIn(t.app)];
   const id = await conversation(t.app, ada, [bob]);
   const ws = await connect(base, await ticket(t.app, ada));
-  for (let i = 0; i < 20; i++) ws.send({ type: "message.send", conversation_id: id, body: `flood ${i}`, ref: String(i) });
+  for (let i = 0; i < 20; i++)
+    ws.send({ type: "message.send", conversation_id: id, body: `flood ${i}`, ref: String(i) });
   // Refused before the frame is even parsed: the error carries no ref.
   const limited = await ws.next((f) => f.type === "error");
   assert.equal(limited.code, "rate_limited");
   const closed = await ws.closed;
   assert.equal(closed.code, 1008);
-  const history = await t.app.inject({ method: "GET", url: `/api/conversations/${id}/messages?limit=100`, headers: bearer(ada.access) });
+  const history = await t.app.inject({
+    method: "GET",
+    url: `/api/conversations/${id}/messages?limit=100`,
+    headers: bearer(ada.access),
+  });
   assert.equal(history.json().messages.length, 5, "only the allowed frames were stored");
 });
 
@@ -65,7 +81,13 @@ test("connection cap: past REALTIME_MAX_CONNECTIONS_PER_USER (and per IP) the up
   second.close();
 
   // Per IP: four sockets of different users from one address, the fifth refused.
-  const users = [await signedIn(t.app), await signedIn(t.app), await signedIn(t.app), await signedIn(t.app), await signedIn(t.app)];
+  const users = [
+    await signedIn(t.app),
+    await signedIn(t.app),
+    await signedIn(t.app),
+    await signedIn(t.app),
+    await signedIn(t.app),
+  ];
   const open = [];
   for (const u of users.slice(0, 4)) open.push(await connect(base, await ticket(t.app, u)));
   assert.equal((await refused(connect(base, await ticket(t.app, users[4]!)))).status, 429);

@@ -16,7 +16,13 @@ after(() => t.close());
 
 test("bad Origin: an origin outside CORS_ORIGINS, `null`, or none at all is refused with 403 before the upgrade", async () => {
   const ada = await signedIn(t.app);
-  for (const origin of ["https://evil.example", "https://app.example.com.evil.example", "null", "http://app.example.com", null]) {
+  for (const origin of [
+    "https://evil.example",
+    "https://app.example.com.evil.example",
+    "null",
+    "http://app.example.com",
+    null,
+  ]) {
     const res = await refused(connect(base, await ticket(t.app, ada), { origin }));
     assert.equal(res.status, 403, String(origin));
     assert.equal(JSON.parse(res.body).error.code, "forbidden");

@@ -35,15 +35,31 @@ test("members hear message.created, .updated and .deleted live; a message sent o
     const created = await bobWs.next((f) => f.type === "message.created");
     assert.deepEqual(created.message, m);
 
-    await t.app.inject({ method: "PATCH", url: `/api/conversations/${id}/messages/${m.id}`, headers: bearer(ada.access), payload: { body: "edited" } });
+    await t.app.inject({
+      method: "PATCH",
+      url: `/api/conversations/${id}/messages/${m.id}`,
+      headers: bearer(ada.access),
+      payload: { body: "edited" },
+    });
     assert.equal(((await bobWs.next((f) => f.type === "message.updated")).message as { body: string }).body, "edited");
-    await t.app.inject({ method: "DELETE", url: `/api/conversations/${id}/messages/${m.id}`, headers: bearer(ada.access) });
-    assert.deepEqual((await bobWs.next((f) => f.type === "message.deleted")).message, { id: m.id, conversation_id: id });
+    await t.app.inject({
+      method: "DELETE",
+      url: `/api/conversations/${id}/messages/${m.id}`,
+      headers: bearer(ada.access),
+    });
+    assert.deepEqual((await bobWs.next((f) => f.type === "message.deleted")).message, {
+      id: m.id,
+      conversation_id: id,
+    });
 
     bobWs.send({ type: "message.send", conversation_id: id, body: "over the socket", ref: "r1" });
     const sent = await bobWs.next((f) => f.type === "message.sent");
     assert.equal(sent.ref, "r1");
-    const history = await t.app.inject({ method: "GET", url: `/api/conversations/${id}/messages`, headers: bearer(ada.access) });
+    const history = await t.app.inject({
+      method: "GET",
+      url: `/api/conversations/${id}/messages`,
+      headers: bearer(ada.access),
+    });
     assert.equal(history.json().messages[0].body, "over the socket");
     assert.equal(history.json().messages[0].id, sent.message_id);
 
@@ -52,7 +68,12 @@ test("members hear message.created, .updated and .deleted live; a message sent o
     assert.equal((await bobWs.next((f) => f.type === "error" && f.ref === "bad")).code, "invalid_request");
     eveWs.send({ type: "message.send", conversation_id: id, body: "intrusion", ref: "x" });
     assert.equal((await eveWs.next((f) => f.type === "error" && f.ref === "x")).code, "not_found");
-    for (const junk of ["not json", "[]", JSON.stringify({ type: "message.send", conversation_id: id, body: "hi", admin: true, ref: "j" }), JSON.stringify({ type: "nope", ref: "j2" })]) {
+    for (const junk of [
+      "not json",
+      "[]",
+      JSON.stringify({ type: "message.send", conversation_id: id, body: "hi", admin: true, ref: "j" }),
+      JSON.stringify({ type: "nope", ref: "j2" }),
+    ]) {
       bobWs.send(junk);
       assert.equal((await bobWs.next((f) => f.type === "error")).code, "invalid_request", junk);
     }
@@ -77,7 +98,11 @@ test("a blocked author's messages are not delivered live to the blocker", async 
     await send(t.app, bob, id, "from bob");
     await cyWs.next((f) => f.type === "message.created");
     await send(t.app, cy, id, "from cy");
-    assert.equal(((await adaWs.next((f) => f.type === "message.created")).message as { body: string }).body, "from cy", "bob's message never came first");
+    assert.equal(
+      ((await adaWs.next((f) => f.type === "message.created")).message as { body: string }).body,
+      "from cy",
+      "bob's message never came first",
+    );
   } finally {
     adaWs.close();
     cyWs.close();

@@ -40,17 +40,33 @@ test("ticket from another IP: a ticket issued to one address is refused from ano
 test("unknown tickets and access tokens in the URL are refused; API keys cannot buy tickets", async () => {
   const ada = await signedIn(t.app);
   assert.equal((await refused(connect(base, "A".repeat(43)))).status, 401);
-  assert.equal((await refused(connect(base, ada.access))).status, 400, "an access token is not even a well-formed ticket");
+  assert.equal(
+    (await refused(connect(base, ada.access))).status,
+    400,
+    "an access token is not even a well-formed ticket",
+  );
   await stepUp(t.app, ada);
-  const key = await t.app.inject({ method: "POST", url: "/api/keys", headers: bearer(ada.access), payload: { name: "bot", scopes: ["files:read"] } });
+  const key = await t.app.inject({
+    method: "POST",
+    url: "/api/keys",
+    headers: bearer(ada.access),
+    payload: { name: "bot", scopes: ["files:read"] },
+  });
   assert.equal(key.statusCode, 201, key.body);
-  const res = await t.app.inject({ method: "POST", url: "/api/realtime/ticket", headers: { "x-api-key": key.json().key } });
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/api/realtime/ticket",
+    headers: { "x-api-key": key.json().key },
+  });
   assert.ok(res.statusCode === 403 || res.statusCode === 401, res.body);
 });
 
 test("a ticket of a session that ended before the upgrade opens nothing", async () => {
   const ada = await signedIn(t.app);
   const value = await ticket(t.app, ada);
-  assert.equal((await t.app.inject({ method: "POST", url: "/api/auth/logout", headers: bearer(ada.access) })).statusCode, 204);
+  assert.equal(
+    (await t.app.inject({ method: "POST", url: "/api/auth/logout", headers: bearer(ada.access) })).statusCode,
+    204,
+  );
   assert.equal((await refused(connect(base, value))).status, 401);
 });

@@ -102,7 +102,8 @@ export function createRealtimeService(deps: RealtimeDeps) {
     if (event.recipients.length === 0) return;
     const frame = JSON.stringify({ type: event.type, message: event.message });
     // Through the pub/sub even for one instance: the memory pub/sub delivers in this process, Redis to every instance.
-    pubsub.publish(EVENTS_CHANNEL, JSON.stringify({ r: event.recipients, f: frame }))
+    pubsub
+      .publish(EVENTS_CHANNEL, JSON.stringify({ r: event.recipients, f: frame }))
       .catch((error: unknown) => logger.warn({ err: (error as Error).message }, "realtime: fan-out publish failed"));
   };
 
@@ -122,11 +123,18 @@ export function createRealtimeService(deps: RealtimeDeps) {
       if (isBinary) throw new AppError("invalid_request", "frames are JSON text");
       let frame: unknown;
       try {
-        frame = JSON.parse(Buffer.isBuffer(data) ? data.toString("utf8") : Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data).toString("utf8"));
+        frame = JSON.parse(
+          Buffer.isBuffer(data)
+            ? data.toString("utf8")
+            : Array.isArray(data)
+              ? Buffer.concat(data).toString("utf8")
+              : Buffer.from(data).toString("utf8"),
+        );
       } catch {
         throw new AppError("invalid_request", "frames are JSON text");
       }
-      if (typeof frame !== "object" || frame === null || Array.isArray(frame)) throw new AppError("invalid_request", "a frame is a JSON object with a `type`");
+      if (typeof frame !== "object" || frame === null || Array.isArray(frame))
+        throw new AppError("invalid_request", "a frame is a JSON object with a `type`");
       const f = frame as Record<string, unknown>;
       ref = typeof f.ref === "string" && f.ref.length <= 64 ? f.ref : undefined;
       switch (f.type) {
@@ -136,10 +144,14 @@ export function createRealtimeService(deps: RealtimeDeps) {
         case "message.send": {
           const unknown = Object.keys(f).filter((k) => !["type", "conversation_id", "body", "ref"].includes(k));
           if (unknown.length > 0) throw new AppError("invalid_request", `unknown field: ${unknown[0]!.slice(0, 64)}`);
-          if (typeof f.conversation_id !== "string" || !ID.test(f.conversation_id)) throw new AppError("invalid_request", "conversation_id: must be a conversation id");
+          if (typeof f.conversation_id !== "string" || !ID.test(f.conversation_id))
+            throw new AppError("invalid_request", "conversation_id: must be a conversation id");
           // The user's send budget, shared by all their sockets on every instance.
           const hit = await deps.counters.hit(`rt-send:${c.userId}`, settings.messagesPerMinute, 60);
-          if (!hit.allowed) throw new AppError("rate_limited", "too many messages; slow down", { headers: { "retry-after": String(hit.resetSeconds) } });
+          if (!hit.allowed)
+            throw new AppError("rate_limited", "too many messages; slow down", {
+              headers: { "retry-after": String(hit.resetSeconds) },
+            });
           const message = await deps.messages.send(c.userId, f.conversation_id, f.body);
           send(c, JSON.stringify({ type: "message.sent", message_id: message.id, ...(ref ? { ref } : {}) }));
           return;
@@ -200,16 +212,27 @@ export function createRealtimeService(deps: RealtimeDeps) {
     /** Refuses a new socket past the per-user or per-IP cap (429). */
     admit(userId: string, ip: string): void {
       if ((byUser.get(userId)?.size ?? 0) >= settings.maxConnectionsPerUser) {
-        throw new AppError("rate_limited", "too many open connections for this user", { headers: { "retry-after": "60" } });
+        throw new AppError("rate_limited", "too many open connections for this user", {
+          headers: { "retry-after": "60" },
+        });
       }
       if ((perIp.get(ip) ?? 0) >= settings.maxConnectionsPerIp) {
-        throw new AppError("rate_limited", "too many open connections from this address", { headers: { "retry-after": "60" } });
+        throw new AppError("rate_limited", "too many open connections from this address", {
+          headers: { "retry-after": "60" },
+        });
       }
     },
 
     /** Registers an open socket; it is forgotten when it closes. */
     add(ws: WebSocket, claims: { userId: string; sessionId: string; ip: string }): Connection {
-      const c: Connection = { ws, ...claims, alive: true, windowStart: clock.now(), frames: 0, queue: Promise.resolve() };
+      const c: Connection = {
+        ws,
+        ...claims,
+        alive: true,
+        windowStart: clock.now(),
+        frames: 0,
+        queue: Promise.resolve(),
+      };
       let set = byUser.get(c.userId);
       if (!set) byUser.set(c.userId, (set = new Set()));
       set.add(c);
@@ -242,13 +265,18 @@ export function createRealtimeService(deps: RealtimeDeps) {
       }
       c.frames++;
       if (c.frames > settings.messagesPerMinute * 2) {
-        if (c.frames === settings.messagesPerMinute * 2 + 1) c.queue = c.queue.then(() => c.ws.close(CLOSE.policy, "message rate exceeded"));
+        if (c.frames === settings.messagesPerMinute * 2 + 1)
+          c.queue = c.queue.then(() => c.ws.close(CLOSE.policy, "message rate exceeded"));
         return c.queue;
       }
       if (c.frames > settings.messagesPerMinute) {
         const retry = Math.ceil((c.windowStart + 60_000 - now) / 1000);
         // Refused before the frame is even parsed: the error carries no ref.
-        reply(c, new AppError("rate_limited", "too many frames; slow down", { headers: { "retry-after": String(retry) } }), undefined);
+        reply(
+          c,
+          new AppError("rate_limited", "too many frames; slow down", { headers: { "retry-after": String(retry) } }),
+          undefined,
+        );
         return c.queue;
       }
       c.queue = c.queue.then(() => handle(c, data, isBinary));
@@ -267,7 +295,8 @@ export function createRealtimeService(deps: RealtimeDeps) {
     },
 
     /** Sockets of this user on this instance. */
-    count: (userId?: string): number => (userId ? byUser.get(userId)?.size ?? 0 : [...byUser.values()].reduce((n, s) => n + s.size, 0)),
+    count: (userId?: string): number =>
+      userId ? (byUser.get(userId)?.size ?? 0) : [...byUser.values()].reduce((n, s) => n + s.size, 0),
     /** Bytes waiting to be sent to this user's sockets on this instance. */
     bufferedBytes: (userId: string): number => [...each(userId)].reduce((n, c) => n + c.ws.bufferedAmount, 0),
     /** Sockets dropped as slow consumers since start. */

@@ -33,7 +33,10 @@ export function createTickets(options: { clock: Clock; redis: Redis | undefined;
   return {
     async issue(claims) {
       const ticket = randomToken(32);
-      const value = JSON.stringify({ ...claims, expiresAt: clock.now() + TICKET_TTL_SECONDS * 1000 } satisfies TicketClaims);
+      const value = JSON.stringify({
+        ...claims,
+        expiresAt: clock.now() + TICKET_TTL_SECONDS * 1000,
+      } satisfies TicketClaims);
       if (redis) {
         await redis.set(key(ticket), value, "EX", TICKET_TTL_SECONDS);
       } else {

@@ -14,11 +14,21 @@ const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const DEVICE_MAX_AGE = 365 * 24 * 3600;
 
 /** Cookie names and attributes for a deployment; over https every cookie is `__Host-` prefixed. */
-export function createCookieJar(options: { publicUrl: string; allowedOrigins: readonly string[]; accessTokenTtl: number; refreshTokenTtl: number }) {
+export function createCookieJar(options: {
+  publicUrl: string;
+  allowedOrigins: readonly string[];
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+}) {
   const secure = options.publicUrl.startsWith("https://");
   // `__Host-` pins a cookie to this host, path / and Secure: a sibling subdomain cannot plant one.
   const prefix = secure ? "__Host-" : "";
-  const names: CookieNames = { access: `${prefix}bulwark_access`, refresh: `${prefix}bulwark_refresh`, csrf: `${prefix}bulwark_csrf`, device: `${prefix}bulwark_device` };
+  const names: CookieNames = {
+    access: `${prefix}bulwark_access`,
+    refresh: `${prefix}bulwark_refresh`,
+    csrf: `${prefix}bulwark_csrf`,
+    device: `${prefix}bulwark_device`,
+  };
   const base: SerializeOptions = { path: "/", secure, sameSite: "lax" };
   const origins = new Set([...options.allowedOrigins, new URL(options.publicUrl).origin]);
 
@@ -44,12 +54,18 @@ export function createCookieJar(options: { publicUrl: string; allowedOrigins: re
     /** The device cookie set after a successful login. */
     setDevice(reply: FastifyReply, deviceToken: string): void {
       // Fastify appends to an existing set-cookie header: passing the session cookies again would send them twice.
-      reply.header("set-cookie", serialize(names.device, deviceToken, { ...base, httpOnly: true, maxAge: DEVICE_MAX_AGE }));
+      reply.header(
+        "set-cookie",
+        serialize(names.device, deviceToken, { ...base, httpOnly: true, maxAge: DEVICE_MAX_AGE }),
+      );
     },
 
     /** Clears the session cookies (logout); the device cookie stays. */
     clearSession(reply: FastifyReply): void {
-      reply.header("set-cookie", [names.access, names.refresh, names.csrf].map((name) => serialize(name, "", { ...base, maxAge: 0 })));
+      reply.header(
+        "set-cookie",
+        [names.access, names.refresh, names.csrf].map((name) => serialize(name, "", { ...base, maxAge: 0 })),
+      );
     },
 
     /**

@@ -6,7 +6,17 @@ import { createCookieJar, type CookieJar } from "./cookies.js";
 import { sessionRoutes } from "./routes.js";
 import { createSessionService, type SessionService } from "./service.js";
 
-export { createSessionService, REUSE_GRACE_MS, type SessionService, type SessionUser, type UserLookup, type AccessTokens, type TokenPair, type ClientMeta, type RevokeActor } from "./service.js";
+export {
+  createSessionService,
+  REUSE_GRACE_MS,
+  type SessionService,
+  type SessionUser,
+  type UserLookup,
+  type AccessTokens,
+  type TokenPair,
+  type ClientMeta,
+  type RevokeActor,
+} from "./service.js";
 export { createCookieJar, type CookieJar } from "./cookies.js";
 export { clientMeta, sendPair } from "./routes.js";
 export { TokenPair as TokenPairSchema } from "./schema.js";
@@ -41,13 +51,32 @@ export function sessionResolver(sessions: SessionService, jar: CookieJar): AuthR
 }
 
 const EVENTS = {
-  "auth.refresh": { description: "A refresh token was exchanged for a new pair (failures only: successes are not audited)." },
-  "auth.token_reuse": { description: "A rotated refresh token came back: the session was ended (theft).", webhook: { event: "auth.token_reuse", results: ["success", "denied"] } },
+  "auth.refresh": {
+    description: "A refresh token was exchanged for a new pair (failures only: successes are not audited).",
+  },
+  "auth.token_reuse": {
+    description: "A rotated refresh token came back: the session was ended (theft).",
+    webhook: { event: "auth.token_reuse", results: ["success", "denied"] },
+  },
   "auth.logout": { description: "A user signed out." },
-  "session.revoke": { description: "A user ended one of their sessions.", webhook: { event: "session.revoked", results: ["success"] } },
-  "session.revoke_others": { description: "A user ended all their other sessions.", webhook: { event: "session.revoked", results: ["success"] } },
-  "admin.sessions_revoked": { description: "An admin ended every session of a user.", webhook: { event: "session.revoked", results: ["success"] }, targetIsUser: true },
-  "session.revoke_operator": { description: "An operator ended sessions from the command line.", webhook: { event: "session.revoked", results: ["success"] }, targetIsUser: true },
+  "session.revoke": {
+    description: "A user ended one of their sessions.",
+    webhook: { event: "session.revoked", results: ["success"] },
+  },
+  "session.revoke_others": {
+    description: "A user ended all their other sessions.",
+    webhook: { event: "session.revoked", results: ["success"] },
+  },
+  "admin.sessions_revoked": {
+    description: "An admin ended every session of a user.",
+    webhook: { event: "session.revoked", results: ["success"] },
+    targetIsUser: true,
+  },
+  "session.revoke_operator": {
+    description: "An operator ended sessions from the command line.",
+    webhook: { event: "session.revoked", results: ["success"] },
+    targetIsUser: true,
+  },
 } as const;
 
 declare module "../audit/vocabulary.js" {
@@ -61,10 +90,21 @@ export const sessionsModule = defineModule({
   create: ({ db, clock, audit, pubsub, config, logger }, use) => {
     const accounts = use("accounts");
     return createSessionService({
-      db, clock, audit, pubsub, tokens: use("tokens"), secretKey: config.secretKey,
-      refreshTokenTtl: config.refreshTokenTtl, accessTokenTtl: config.accessTokenTtl,
+      db,
+      clock,
+      audit,
+      pubsub,
+      tokens: use("tokens"),
+      secretKey: config.secretKey,
+      refreshTokenTtl: config.refreshTokenTtl,
+      accessTokenTtl: config.accessTokenTtl,
       users: (id) => accounts.sessionUser(id),
-      jar: createCookieJar({ publicUrl: config.publicUrl, allowedOrigins: config.corsOrigins, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }),
+      jar: createCookieJar({
+        publicUrl: config.publicUrl,
+        allowedOrigins: config.corsOrigins,
+        accessTokenTtl: config.accessTokenTtl,
+        refreshTokenTtl: config.refreshTokenTtl,
+      }),
       onError: (e) => logger.warn({ err: e.message }, "session revocations: notification or reload failed"),
     });
   },
@@ -77,7 +117,10 @@ export const sessionsModule = defineModule({
     return { count: ids.length, announce: () => sessions.announce(ids) };
   },
   async onCredentialsRevoked(sessions, tx, userId, why) {
-    const ids = await sessions.revokeUserIn(tx, userId, { reason: why.reason, ...(why.exceptSessionId ? { except: why.exceptSessionId } : {}) });
+    const ids = await sessions.revokeUserIn(tx, userId, {
+      reason: why.reason,
+      ...(why.exceptSessionId ? { except: why.exceptSessionId } : {}),
+    });
     return { count: ids.length, announce: () => sessions.announce(ids) };
   },
   prune: async (sessions) => ({ sessions: await sessions.prune(SESSION_RETENTION_MS) }),

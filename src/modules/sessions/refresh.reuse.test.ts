@@ -8,11 +8,19 @@ import { bearer, signedIn } from "../../../test/identity.js";
 
 let t: TestApp;
 before(async () => {
-  t = await startApp({ env: { RATE_LIMIT_PER_MINUTE: "10000", RATE_LIMIT_PER_HOUR: "100000", AUTH_LOGIN_PER_MINUTE: "1000", AUTH_REGISTER_PER_MINUTE: "1000" } });
+  t = await startApp({
+    env: {
+      RATE_LIMIT_PER_MINUTE: "10000",
+      RATE_LIMIT_PER_HOUR: "100000",
+      AUTH_LOGIN_PER_MINUTE: "1000",
+      AUTH_REGISTER_PER_MINUTE: "1000",
+    },
+  });
 });
 after(() => t.close());
 
-const refresh = (token: string) => t.app.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: token } });
+const refresh = (token: string) =>
+  t.app.inject({ method: "POST", url: "/api/auth/refresh", payload: { refresh_token: token } });
 
 test("each refresh returns a new pair and kills the old refresh token; tokens are stored only as HMACs", async () => {
   const user = await signedIn(t.app);
@@ -21,8 +29,13 @@ test("each refresh returns a new pair and kills the old refresh token; tokens ar
   const pair = first.json();
   assert.notEqual(pair.refresh_token, user.refresh);
   assert.equal(pair.session_id, user.sessionId);
-  assert.equal((await t.app.inject({ method: "GET", url: "/api/users/me", headers: bearer(pair.access_token) })).statusCode, 200);
-  const stored = rowsOf<{ token_hash: string }>(await t.store.db.execute(sql`select token_hash from refresh_tokens`)).map((r) => r.token_hash);
+  assert.equal(
+    (await t.app.inject({ method: "GET", url: "/api/users/me", headers: bearer(pair.access_token) })).statusCode,
+    200,
+  );
+  const stored = rowsOf<{ token_hash: string }>(
+    await t.store.db.execute(sql`select token_hash from refresh_tokens`),
+  ).map((r) => r.token_hash);
   assert.ok(stored.every((h) => /^[0-9a-f]{64}$/.test(h)));
   assert.equal(stored.includes(user.refresh) || stored.includes(pair.refresh_token), false);
   assert.equal((await refresh(pair.refresh_token)).statusCode, 200, "the new one works");
@@ -46,7 +59,11 @@ test("a rotated token presented later than 10 s ends the whole session with toke
   assert.equal(replay.statusCode, 401);
   assert.equal(replay.json().error.code, "token_reused");
   assert.equal((await refresh(next.refresh_token)).statusCode, 401, "the thief's and the owner's tokens are both dead");
-  assert.equal((await t.app.inject({ method: "GET", url: "/api/users/me", headers: bearer(next.access_token) })).statusCode, 401, "access tokens of the session stop at once");
+  assert.equal(
+    (await t.app.inject({ method: "GET", url: "/api/users/me", headers: bearer(next.access_token) })).statusCode,
+    401,
+    "access tokens of the session stop at once",
+  );
   const events = (await t.app.bulwark.audit.query({ eventType: "auth.token_reuse" })).events;
   assert.equal(events.length, 1);
   assert.equal(events[0]!.target, user.sessionId);
@@ -57,7 +74,11 @@ test("of concurrent refreshes with one token exactly one succeeds", async () => 
   const results = await Promise.all(Array.from({ length: 8 }, () => refresh(user.refresh)));
   const statuses = results.map((r) => r.statusCode).sort();
   assert.deepEqual(statuses, [200, 401, 401, 401, 401, 401, 401, 401]);
-  const live = rowsOf<{ n: string }>(await t.store.db.execute(sql`select count(*) as n from refresh_tokens r join sessions s on s.id = r.session_id where s.id = ${user.sessionId} and r.rotated_at is null`));
+  const live = rowsOf<{ n: string }>(
+    await t.store.db.execute(
+      sql`select count(*) as n from refresh_tokens r join sessions s on s.id = r.session_id where s.id = ${user.sessionId} and r.rotated_at is null`,
+    ),
+  );
   assert.equal(Number(live[0]!.n), 1, "one live refresh token for the session");
 });
 
@@ -76,7 +97,11 @@ test("a refresh token past the session's absolute expiry is refused; rotation ne
 
 test("garbage refresh tokens are refused", async () => {
   for (const token of ["", "x", "a".repeat(200)]) {
-    const res = await t.app.inject({ method: "POST", url: "/api/auth/refresh", payload: token ? { refresh_token: token } : {} });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/refresh",
+      payload: token ? { refresh_token: token } : {},
+    });
     assert.ok([400, 401].includes(res.statusCode), token);
   }
 });

@@ -21,13 +21,24 @@ export type AccessTokens = {
   verify(token: string): Promise<{ sub: string; sid: string; exp: number }>;
 };
 
-export type TokenPair = { access_token: string; token_type: "Bearer"; expires_in: number; refresh_token: string; session_id: string };
+export type TokenPair = {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  refresh_token: string;
+  session_id: string;
+};
 export type { ClientMeta } from "../../http/client-meta.js";
 import type { ClientMeta } from "../../http/client-meta.js";
 import type { CookieJar } from "./cookies.js";
 
 /** Who ends a session, for the audit row: the user themself, an admin, or an operator (no user). */
-export type RevokeActor = { userId: string | null; keyId?: string | null; ip?: string | null; userAgent?: string | null };
+export type RevokeActor = {
+  userId: string | null;
+  keyId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+};
 
 export type SessionDeps = {
   db: Database;
@@ -92,7 +103,13 @@ export function createSessionService(deps: SessionDeps) {
 
   const pair = async (userId: string, sessionId: string, refreshToken: string): Promise<TokenPair> => {
     const access = await tokens.issue({ sub: userId, sid: sessionId });
-    return { access_token: access.token, token_type: "Bearer", expires_in: access.expiresIn, refresh_token: refreshToken, session_id: sessionId };
+    return {
+      access_token: access.token,
+      token_type: "Bearer",
+      expires_in: access.expiresIn,
+      refresh_token: refreshToken,
+      session_id: sessionId,
+    };
   };
 
   return {
@@ -100,11 +117,15 @@ export function createSessionService(deps: SessionDeps) {
     async init(): Promise<void> {
       await revocations.subscribe();
       // Subscribed first, so nothing revoked between the load and the subscription is missed.
-      const reload = async () => remember(await store.revokedSince(db, new Date(clock.now() - deps.accessTokenTtl * 1000 - 60_000)));
+      const reload = async () =>
+        remember(await store.revokedSince(db, new Date(clock.now() - deps.accessTokenTtl * 1000 - 60_000)));
       await reload();
-      timers.push(setInterval(prune, 60_000), setInterval(() => {
-        reload().catch((error: unknown) => deps.onError?.(error as Error));
-      }, RELOAD_INTERVAL_MS));
+      timers.push(
+        setInterval(prune, 60_000),
+        setInterval(() => {
+          reload().catch((error: unknown) => deps.onError?.(error as Error));
+        }, RELOAD_INTERVAL_MS),
+      );
       for (const timer of timers) timer.unref();
     },
 
@@ -118,11 +139,19 @@ export function createSessionService(deps: SessionDeps) {
       const now = new Date(clock.now());
       const sessionId = newId(now.getTime());
       const refreshToken = randomToken(32);
-      await store.insertSession(tx, {
-        id: sessionId, userId, createdAt: now, lastUsedAt: now,
-        expiresAt: new Date(now.getTime() + deps.refreshTokenTtl * 1000),
-        ip: meta.ip, userAgent: meta.userAgent?.slice(0, 512) ?? null,
-      }, hashRefresh(refreshToken));
+      await store.insertSession(
+        tx,
+        {
+          id: sessionId,
+          userId,
+          createdAt: now,
+          lastUsedAt: now,
+          expiresAt: new Date(now.getTime() + deps.refreshTokenTtl * 1000),
+          ip: meta.ip,
+          userAgent: meta.userAgent?.slice(0, 512) ?? null,
+        },
+        hashRefresh(refreshToken),
+      );
       return { sessionId, refreshToken };
     },
 
@@ -136,7 +165,8 @@ export function createSessionService(deps: SessionDeps) {
         const row = await store.lockRefreshToken(tx, hashRefresh(refreshToken));
         if (!row) return { kind: "unknown" as const };
         const { token, session } = row;
-        if (session.revokedAt || session.expiresAt.getTime() <= now || token.expiresAt.getTime() <= now) return { kind: "dead" as const };
+        if (session.revokedAt || session.expiresAt.getTime() <= now || token.expiresAt.getTime() <= now)
+          return { kind: "dead" as const };
         const actor = { actor: { userId: session.userId }, ip: meta.ip, userAgent: meta.userAgent, target: session.id };
         if (token.rotatedAt) {
           // Two tabs refreshing at once both hold the token for a moment: refuse the loser quietly.
@@ -147,13 +177,21 @@ export function createSessionService(deps: SessionDeps) {
           return { kind: "reuse" as const, sessionId: session.id };
         }
         const next = randomToken(32);
-        await store.rotateRefreshToken(tx, token.tokenHash, { tokenHash: hashRefresh(next), sessionId: session.id, createdAt: new Date(now), expiresAt: session.expiresAt });
+        await store.rotateRefreshToken(tx, token.tokenHash, {
+          tokenHash: hashRefresh(next),
+          sessionId: session.id,
+          createdAt: new Date(now),
+          expiresAt: session.expiresAt,
+        });
         await audit.record({ eventType: "auth.refresh", result: "success", ...actor }, tx);
         return { kind: "ok" as const, userId: session.userId, sessionId: session.id, next };
       });
       if (outcome.kind === "reuse") {
         await announce([outcome.sessionId]);
-        throw new AppError("token_reused", "this refresh token was already used; the session has been ended, sign in again");
+        throw new AppError(
+          "token_reused",
+          "this refresh token was already used; the session has been ended, sign in again",
+        );
       }
       if (outcome.kind !== "ok") throw errors.unauthorized("invalid or expired refresh token");
       // Checked after the transaction: the lookup may query, and inside the transaction it would wait
@@ -169,8 +207,20 @@ export function createSessionService(deps: SessionDeps) {
     /** Logout: ends the caller's own session, audited in the same transaction. */
     async logout(userId: string, sessionId: string | undefined, actor: RevokeActor): Promise<void> {
       const ids = await db.transaction(async (tx) => {
-        const ended = sessionId ? await store.revokeSession(tx, sessionId, userId, new Date(clock.now()), "logout") : [];
-        await audit.record({ eventType: "auth.logout", result: "success", actor, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: sessionId ?? null }, tx);
+        const ended = sessionId
+          ? await store.revokeSession(tx, sessionId, userId, new Date(clock.now()), "logout")
+          : [];
+        await audit.record(
+          {
+            eventType: "auth.logout",
+            result: "success",
+            actor,
+            ip: actor.ip ?? null,
+            userAgent: actor.userAgent ?? null,
+            target: sessionId ?? null,
+          },
+          tx,
+        );
         return ended;
       });
       await announce(ids);
@@ -180,7 +230,18 @@ export function createSessionService(deps: SessionDeps) {
     async revoke(sessionId: string, userId: string, actor: RevokeActor): Promise<boolean> {
       const ids = await db.transaction(async (tx) => {
         const ended = await store.revokeSession(tx, sessionId, userId, new Date(clock.now()), "user");
-        if (ended.length > 0) await audit.record({ eventType: "session.revoke", result: "success", actor, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: sessionId }, tx);
+        if (ended.length > 0)
+          await audit.record(
+            {
+              eventType: "session.revoke",
+              result: "success",
+              actor,
+              ip: actor.ip ?? null,
+              userAgent: actor.userAgent ?? null,
+              target: sessionId,
+            },
+            tx,
+          );
         return ended;
       });
       await announce(ids);
@@ -192,12 +253,29 @@ export function createSessionService(deps: SessionDeps) {
      * (`session.revoke_others`), an admin (`admin.sessions_revoked`) or an operator
      * (`session.revoke_operator`). Audited in the transaction; returns how many.
      */
-    async revokeUser(userId: string, by: "user" | "admin" | "operator", actor: RevokeActor, except?: string): Promise<number> {
-      const eventType = by === "user" ? "session.revoke_others" : by === "admin" ? "admin.sessions_revoked" : "session.revoke_operator";
+    async revokeUser(
+      userId: string,
+      by: "user" | "admin" | "operator",
+      actor: RevokeActor,
+      except?: string,
+    ): Promise<number> {
+      const eventType =
+        by === "user" ? "session.revoke_others" : by === "admin" ? "admin.sessions_revoked" : "session.revoke_operator";
       const ids = await db.transaction(async (tx) => {
         const ended = await store.revokeUserSessions(tx, userId, except, new Date(clock.now()), by);
         const metadata = by === "operator" ? { count: ended.length, all: false } : { count: ended.length };
-        await audit.record({ eventType, result: "success", actor, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, target: by === "user" ? null : userId, metadata }, tx);
+        await audit.record(
+          {
+            eventType,
+            result: "success",
+            actor,
+            ip: actor.ip ?? null,
+            userAgent: actor.userAgent ?? null,
+            target: by === "user" ? null : userId,
+            metadata,
+          },
+          tx,
+        );
         return ended;
       });
       await announce(ids);
@@ -215,7 +293,13 @@ export function createSessionService(deps: SessionDeps) {
       if (!sessionId) return false;
       const row = await store.findSession(db, sessionId);
       const now = clock.now();
-      return row !== undefined && row.revokedAt === null && row.steppedUpAt !== null && now - row.steppedUpAt.getTime() < seconds * 1000 && row.steppedUpAt.getTime() <= now;
+      return (
+        row !== undefined &&
+        row.revokedAt === null &&
+        row.steppedUpAt !== null &&
+        now - row.steppedUpAt.getTime() < seconds * 1000 &&
+        row.steppedUpAt.getTime() <= now
+      );
     },
 
     async revokeUserIn(tx: Executor, userId: string, options: { except?: string; reason: string }): Promise<string[]> {
@@ -234,7 +318,16 @@ export function createSessionService(deps: SessionDeps) {
     async revokeAll(): Promise<number> {
       const ids = await db.transaction(async (tx) => {
         const ended = await store.revokeAllSessions(tx, new Date(clock.now()), "operator");
-        await audit.record({ eventType: "session.revoke_operator", result: "success", actor: { userId: null }, target: null, metadata: { count: ended.length, all: true } }, tx);
+        await audit.record(
+          {
+            eventType: "session.revoke_operator",
+            result: "success",
+            actor: { userId: null },
+            target: null,
+            metadata: { count: ended.length, all: true },
+          },
+          tx,
+        );
         return ended;
       });
       await announce(ids);

@@ -4,7 +4,14 @@ import { defineModule } from "../module.js";
 import { signInRoutes } from "./routes.js";
 import { createSignInService, type SignInService } from "./service.js";
 
-export { createSignInService, HOURLY_FAILURE_CAP, type SignInService, type LoginResult, type MfaChallenge, type SignedInResult } from "./service.js";
+export {
+  createSignInService,
+  HOURLY_FAILURE_CAP,
+  type SignInService,
+  type LoginResult,
+  type MfaChallenge,
+  type SignedInResult,
+} from "./service.js";
 
 declare module "../module.js" {
   interface Services {
@@ -13,9 +20,17 @@ declare module "../module.js" {
 }
 
 const EVENTS = {
-  "auth.login": { description: "A login: success (the session), failure (the reason, never the password), or denied (locked)." },
-  "auth.step_up": { description: "A user proved themselves again in a session (password or code): success, failure (counted like a failed login) or denied (locked)." },
-  "auth.lockout": { description: "Failed logins put a login name into back-off.", webhook: { event: "auth.lockout", results: ["success", "denied"] } },
+  "auth.login": {
+    description: "A login: success (the session), failure (the reason, never the password), or denied (locked).",
+  },
+  "auth.step_up": {
+    description:
+      "A user proved themselves again in a session (password or code): success, failure (counted like a failed login) or denied (locked).",
+  },
+  "auth.lockout": {
+    description: "Failed logins put a login name into back-off.",
+    webhook: { event: "auth.lockout", results: ["success", "denied"] },
+  },
 } as const;
 
 declare module "../audit/vocabulary.js" {

@@ -6,9 +6,15 @@ import type { LightMyRequestResponse } from "fastify";
 import { startApp } from "../../../test/harness.js";
 import { login, register } from "../../../test/identity.js";
 
-const env = { LOCKOUT_THRESHOLD: "3", AUTH_LOGIN_PER_MINUTE: "1000", RATE_LIMIT_PER_MINUTE: "10000", RATE_LIMIT_PER_HOUR: "100000" };
+const env = {
+  LOCKOUT_THRESHOLD: "3",
+  AUTH_LOGIN_PER_MINUTE: "1000",
+  RATE_LIMIT_PER_MINUTE: "10000",
+  RATE_LIMIT_PER_HOUR: "100000",
+};
 const attacker = "198.51.100.77";
-const guess = (t: { app: import("fastify").FastifyInstance }, name: string, password = "a wrong guess entirely") => login(t.app, { username: name, password }, {}, attacker);
+const guess = (t: { app: import("fastify").FastifyInstance }, name: string, password = "a wrong guess entirely") =>
+  login(t.app, { username: name, password }, {}, attacker);
 /** What an answer tells the attacker: status, body and the rate-limit headers. */
 const seen = (res: LightMyRequestResponse) => {
   const { request_id: _id, ...error } = res.json().error;
@@ -42,7 +48,11 @@ test("the account stays locked through its other name: the right password via th
     assert.equal(right.statusCode, 401, "refused like a wrong password, not 429");
     assert.equal(right.json().error.code, "invalid_credentials");
     t.clock.advance(31_000);
-    assert.equal((await login(t.app, { username: victim.email, password: victim.password })).statusCode, 200, "after the back-off the owner gets in");
+    assert.equal(
+      (await login(t.app, { username: victim.email, password: victim.password })).statusCode,
+      200,
+      "after the back-off the owner gets in",
+    );
   } finally {
     await t.close();
   }

@@ -26,12 +26,18 @@ export const HOURLY_FAILURE_CAP = 100;
 export type SignInService = ReturnType<typeof createSignInService>;
 
 /** Builds the sign-in service over the accounts, mfa and sessions services. */
-export function createSignInService(kernel: Kernel, accounts: AccountService, mfa: MfaService, sessions: SessionService) {
+export function createSignInService(
+  kernel: Kernel,
+  accounts: AccountService,
+  mfa: MfaService,
+  sessions: SessionService,
+) {
   const { db, clock, audit, hasher, metrics, counters, config } = kernel;
   const publicUrl = linkBase(config);
 
   const deviceTtlMs = config.deviceTokenTtlDays * DAY;
-  const deviceMac = (userId: string, issued: string, nonce: string) => hmacSha256(config.secretKey, `device.${userId}.${issued}.${nonce}`).toString("base64url");
+  const deviceMac = (userId: string, issued: string, nonce: string) =>
+    hmacSha256(config.secretKey, `device.${userId}.${issued}.${nonce}`).toString("base64url");
   const issueDevice = (userId: string) => {
     const nonce = randomToken(12);
     const issued = clock.now().toString(36);
@@ -66,35 +72,72 @@ export function createSignInService(kernel: Kernel, accounts: AccountService, mf
     if (record.lockedUntil && record.lockedUntil.getTime() > now) return { until: record.lockedUntil, capped };
     return capped ? { until: new Date(record.windowStart.getTime() + HOUR), capped } : null;
   };
-  const holds = (lock: { capped: boolean } | null, knownDevice: boolean) => lock !== null && (lock.capped || !knownDevice);
+  const holds = (lock: { capped: boolean } | null, knownDevice: boolean) =>
+    lock !== null && (lock.capped || !knownDevice);
   const retryAfter = (until: Date, now: number) => Math.max(1, Math.ceil((until.getTime() - now) / 1000));
 
   /** Records a lock that just started: audit, metric, and a mail to the owner at most once an hour. */
   const announceLock = async (userId: string | null, until: Date, meta: ClientMeta) => {
     metrics.authFailures.inc({ reason: "lockout" });
-    await audit.record({ eventType: "auth.lockout", result: "denied", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, metadata: { until: until.toISOString() } });
+    await audit.record({
+      eventType: "auth.lockout",
+      result: "denied",
+      actor: { userId },
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      metadata: { until: until.toISOString() },
+    });
     // Every failure past the threshold extends the lock: a guessing attacker must not turn the notice into a mail flood.
     if (userId && (await counters.once(`mail:lockout:${userId}`, 3600))) {
-      await accounts.notify(userId, { type: "lockout", until: until.toISOString(), resetLink: pageLink(config, "reset_password") });
+      await accounts.notify(userId, {
+        type: "lockout",
+        until: until.toISOString(),
+        resetLink: pageLink(config, "reset_password"),
+      });
     }
   };
 
   /** Creates the session of a completed sign-in (password, and the second factor when on). */
-  const completeSignIn = async (userId: string, options: { knownDevice: boolean; deviceToken: string | undefined; rehash?: string | undefined; clearLoginKeys?: string[] | undefined; mfa: boolean }, meta: ClientMeta): Promise<SignedInResult> => {
+  const completeSignIn = async (
+    userId: string,
+    options: {
+      knownDevice: boolean;
+      deviceToken: string | undefined;
+      rehash?: string | undefined;
+      clearLoginKeys?: string[] | undefined;
+      mfa: boolean;
+    },
+    meta: ClientMeta,
+  ): Promise<SignedInResult> => {
     const created = await db.transaction(async (tx) => {
       if (options.rehash) await accounts.setPasswordHash(tx, userId, options.rehash);
       for (const key of options.clearLoginKeys ?? []) await store.clearBackoff(tx, key);
       const session = await sessions.create(tx, userId, meta);
-      await audit.record({
-        eventType: "auth.login", result: "success", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent,
-        target: session.sessionId, metadata: { rehashed: options.rehash !== undefined, known_device: options.knownDevice, mfa: options.mfa },
-      }, tx);
+      await audit.record(
+        {
+          eventType: "auth.login",
+          result: "success",
+          actor: { userId },
+          ip: meta.ip,
+          userAgent: meta.userAgent,
+          target: session.sessionId,
+          metadata: { rehashed: options.rehash !== undefined, known_device: options.knownDevice, mfa: options.mfa },
+        },
+        tx,
+      );
       return session;
     });
     if (options.rehash) await accounts.forget(userId);
     const pair = await sessions.pair(userId, created.sessionId, created.refreshToken);
     // A device without a device token of this account is new: tell the owner, who may not be the one signing in.
-    if (!options.knownDevice) await accounts.notify(userId, { type: "new_sign_in", ip: meta.ip, userAgent: meta.userAgent, time: new Date(clock.now()).toISOString(), sessionsLink: `${publicUrl}/account/sessions` });
+    if (!options.knownDevice)
+      await accounts.notify(userId, {
+        type: "new_sign_in",
+        ip: meta.ip,
+        userAgent: meta.userAgent,
+        time: new Date(clock.now()).toISOString(),
+        sessionsLink: `${publicUrl}/account/sessions`,
+      });
     return { ...pair, device_token: options.deviceToken ?? issueDevice(userId) };
   };
 
@@ -112,7 +155,14 @@ export function createSignInService(kernel: Kernel, accounts: AccountService, mf
         lockedUntil = new Date(now + Math.min(BACKOFF_BASE_MS * 2 ** (failures - config.lockoutThreshold), HOUR));
       }
       if (windowFailures >= HOURLY_FAILURE_CAP) lockedUntil = new Date(windowStart.getTime() + HOUR);
-      await store.saveFailures(tx, { loginKey, failures, lastFailureAt: new Date(now), lockedUntil, windowStart, windowFailures });
+      await store.saveFailures(tx, {
+        loginKey,
+        failures,
+        lastFailureAt: new Date(now),
+        lockedUntil,
+        windowStart,
+        windowFailures,
+      });
       // Only a lock that starts now is news: one already running is merely extended.
       const wasLocked = row?.lockedUntil !== null && row?.lockedUntil !== undefined && row.lockedUntil.getTime() > now;
       return lockedUntil && !wasLocked ? lockedUntil : null;
@@ -124,7 +174,10 @@ export function createSignInService(kernel: Kernel, accounts: AccountService, mf
      * Signs in by username or email. Every failure answers the same (invalid_credentials) and costs
      * one password verification, so neither the answer nor its timing tells whether the account exists.
      */
-    async login(input: { login: string; password: string; deviceToken?: string | undefined; useCookies?: boolean }, meta: ClientMeta): Promise<LoginResult> {
+    async login(
+      input: { login: string; password: string; deviceToken?: string | undefined; useCookies?: boolean },
+      meta: ClientMeta,
+    ): Promise<LoginResult> {
       const name = input.login.normalize("NFKC").trim().toLowerCase();
       const password = accounts.normalizePassword(input.password);
       const now = clock.now();
@@ -137,7 +190,14 @@ export function createSignInService(kernel: Kernel, accounts: AccountService, mf
       // hammering a name cannot lock its owner out; the hourly cap holds for everyone.
       if (holds(nameLock, knownDevice)) {
         metrics.authFailures.inc({ reason: "locked" });
-        await audit.record({ eventType: "auth.login", result: "denied", actor: { userId: user?.id ?? null }, ip: meta.ip, userAgent: meta.userAgent, metadata: { reason: "locked" } });
+        await audit.record({
+          eventType: "auth.login",
+          result: "denied",
+          actor: { userId: user?.id ?? null },
+          ip: meta.ip,
+          userAgent: meta.userAgent,
+          metadata: { reason: "locked" },
+        });
         throw errors.rateLimited(retryAfter(nameLock!.until, now));
       }
       const accountLock = accountKey ? lockOf(await store.readFailures(db, accountKey), now) : null;
@@ -164,7 +224,14 @@ export function createSignInService(kernel: Kernel, accounts: AccountService, mf
         const nameStarted = await recordFailure(nameKey, now);
         const accountStarted = accountKey && !accountLocked ? await recordFailure(accountKey, now) : null;
         metrics.authFailures.inc({ reason: "invalid_credentials" });
-        await audit.record({ eventType: "auth.login", result: "failure", actor: { userId: user?.id ?? null }, ip: meta.ip, userAgent: meta.userAgent, metadata: { reason: reason ?? "unknown_user" } });
+        await audit.record({
+          eventType: "auth.login",
+          result: "failure",
+          actor: { userId: user?.id ?? null },
+          ip: meta.ip,
+          userAgent: meta.userAgent,
+          metadata: { reason: reason ?? "unknown_user" },
+        });
         const started = accountStarted ?? nameStarted;
         if (started) await announceLock(user?.id ?? null, started, meta);
         throw new AppError("invalid_credentials", "invalid login or password");
@@ -183,16 +250,29 @@ export function createSignInService(kernel: Kernel, accounts: AccountService, mf
         if (rehash) await accounts.forget(user.id);
         return mfa.challenge(user.id, { useCookies: input.useCookies === true, knownDevice }, meta);
       }
-      return completeSignIn(user.id, { knownDevice, deviceToken: knownDevice ? input.deviceToken : undefined, rehash, clearLoginKeys, mfa: false }, meta);
+      return completeSignIn(
+        user.id,
+        { knownDevice, deviceToken: knownDevice ? input.deviceToken : undefined, rehash, clearLoginKeys, mfa: false },
+        meta,
+      );
     },
 
     /** The second step of a login: the challenge token and a code; the token pair is as login's. */
-    async completeMfa(mfaToken: string, code: string, meta: ClientMeta): Promise<{ pair: SignedInResult; useCookies: boolean }> {
+    async completeMfa(
+      mfaToken: string,
+      code: string,
+      meta: ClientMeta,
+    ): Promise<{ pair: SignedInResult; useCookies: boolean }> {
       const passed = await mfa.passChallenge(mfaToken, code, meta);
       const user = await accounts.findById(passed.userId);
-      if (!user || user.disabledAt !== null || user.passwordHash === null) throw new AppError("invalid_credentials", "invalid or expired mfa_token");
+      if (!user || user.disabledAt !== null || user.passwordHash === null)
+        throw new AppError("invalid_credentials", "invalid or expired mfa_token");
       // The device token is not kept with the challenge: a fresh one is issued, valid like the old.
-      const pair = await completeSignIn(user.id, { knownDevice: passed.knownDevice, deviceToken: undefined, mfa: true }, meta);
+      const pair = await completeSignIn(
+        user.id,
+        { knownDevice: passed.knownDevice, deviceToken: undefined, mfa: true },
+        meta,
+      );
       return { pair, useCookies: passed.useCookies };
     },
 
@@ -201,8 +281,15 @@ export function createSignInService(kernel: Kernel, accounts: AccountService, mf
      * of the account's login budget, and while the account is locked no password is accepted, so a
      * stolen session cannot guess the password faster than a login could. 403 when wrong, 429 when locked.
      */
-    async checkPassword(userId: string, password: string | undefined, field: string, meta: ClientMeta, deviceToken?: string | undefined): Promise<void> {
-      if (!password) throw errors.invalid(`${field} is required for this change`, [{ path: field, message: "is required" }]);
+    async checkPassword(
+      userId: string,
+      password: string | undefined,
+      field: string,
+      meta: ClientMeta,
+      deviceToken?: string | undefined,
+    ): Promise<void> {
+      if (!password)
+        throw errors.invalid(`${field} is required for this change`, [{ path: field, message: "is required" }]);
       const user = await accounts.findById(userId);
       if (!user) throw errors.unauthorized("account unavailable");
       const now = clock.now();
@@ -210,14 +297,29 @@ export function createSignInService(kernel: Kernel, accounts: AccountService, mf
       // The session holder knows which account this is: the lock can be told (429), unlike at login.
       const lock = lockOf(await store.readFailures(db, accountKey), now);
       if (holds(lock, await validDevice(deviceToken, userId))) {
-        await audit.record({ eventType: "auth.step_up", result: "denied", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, metadata: { reason: "locked" } });
+        await audit.record({
+          eventType: "auth.step_up",
+          result: "denied",
+          actor: { userId },
+          ip: meta.ip,
+          userAgent: meta.userAgent,
+          metadata: { reason: "locked" },
+        });
         throw errors.rateLimited(retryAfter(lock!.until, now));
       }
-      const ok = user.passwordHash !== null && (await hasher.verify(user.passwordHash, accounts.normalizePassword(password)));
+      const ok =
+        user.passwordHash !== null && (await hasher.verify(user.passwordHash, accounts.normalizePassword(password)));
       if (!ok) {
         const started = await recordFailure(accountKey, now);
         metrics.authFailures.inc({ reason: "step_up" });
-        await audit.record({ eventType: "auth.step_up", result: "failure", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, metadata: { reason: "bad_password" } });
+        await audit.record({
+          eventType: "auth.step_up",
+          result: "failure",
+          actor: { userId },
+          ip: meta.ip,
+          userAgent: meta.userAgent,
+          metadata: { reason: "bad_password" },
+        });
         if (started) await announceLock(userId, started, meta);
         throw errors.forbidden(`${field} is wrong`);
       }
@@ -227,11 +329,18 @@ export function createSignInService(kernel: Kernel, accounts: AccountService, mf
      * Step-up before a sensitive change: the current password, and a code when two-factor is on,
      * so a stolen session (or a stolen password) alone cannot take over the account.
      */
-    async stepUp(userId: string, proof: { password: string | undefined; code: string | undefined; deviceToken?: string | undefined }, meta: ClientMeta): Promise<void> {
+    async stepUp(
+      userId: string,
+      proof: { password: string | undefined; code: string | undefined; deviceToken?: string | undefined },
+      meta: ClientMeta,
+    ): Promise<void> {
       await this.checkPassword(userId, proof.password, "current_password", meta, proof.deviceToken);
       const user = await accounts.findById(userId);
       if (!user?.mfaEnabled) return;
-      if (!proof.code) throw errors.invalid("code is required: two-factor authentication is on", [{ path: "code", message: "is required when two-factor is on" }]);
+      if (!proof.code)
+        throw errors.invalid("code is required: two-factor authentication is on", [
+          { path: "code", message: "is required when two-factor is on" },
+        ]);
       await mfa.check(userId, proof.code, meta);
     },
 
@@ -239,18 +348,34 @@ export function createSignInService(kernel: Kernel, accounts: AccountService, mf
      * Sudo mode: the password, or a code when two-factor is on, marks the session as recently
      * re-authenticated; creating an API key then needs no second prompt for STEP_UP_TTL seconds.
      */
-    async sudo(userId: string, sessionId: string | undefined, proof: { password: string | undefined; code: string | undefined; deviceToken?: string | undefined }, meta: ClientMeta): Promise<{ step_up_expires_at: string }> {
+    async sudo(
+      userId: string,
+      sessionId: string | undefined,
+      proof: { password: string | undefined; code: string | undefined; deviceToken?: string | undefined },
+      meta: ClientMeta,
+    ): Promise<{ step_up_expires_at: string }> {
       if (!sessionId) throw errors.forbidden("step-up needs a signed-in session");
       if (proof.code !== undefined && proof.password === undefined) {
         const user = await accounts.findById(userId);
-        if (!user?.mfaEnabled) throw errors.invalid("password is required: two-factor authentication is off", [{ path: "password", message: "is required" }]);
+        if (!user?.mfaEnabled)
+          throw errors.invalid("password is required: two-factor authentication is off", [
+            { path: "password", message: "is required" },
+          ]);
         await mfa.check(userId, proof.code, meta);
       } else {
         await this.checkPassword(userId, proof.password, "password", meta, proof.deviceToken);
       }
       const until = new Date(clock.now() + config.stepUpTtl * 1000);
       await sessions.markSteppedUp(sessionId, new Date(clock.now()));
-      await audit.record({ eventType: "auth.step_up", result: "success", actor: { userId }, ip: meta.ip, userAgent: meta.userAgent, target: sessionId, metadata: { method: proof.password !== undefined ? "password" : "code" } });
+      await audit.record({
+        eventType: "auth.step_up",
+        result: "success",
+        actor: { userId },
+        ip: meta.ip,
+        userAgent: meta.userAgent,
+        target: sessionId,
+        metadata: { method: proof.password !== undefined ? "password" : "code" },
+      });
       return { step_up_expires_at: until.toISOString() };
     },
 

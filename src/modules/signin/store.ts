@@ -27,7 +27,10 @@ export async function clearBackoff(db: Executor, loginKey: string): Promise<void
 
 /** Deletes failed-login counters whose last failure is older than `before`. */
 export async function pruneLoginFailures(db: Executor, before: Date): Promise<number> {
-  const rows = await db.delete(loginFailures).where(lt(loginFailures.lastFailureAt, before)).returning({ key: loginFailures.loginKey });
+  const rows = await db
+    .delete(loginFailures)
+    .where(lt(loginFailures.lastFailureAt, before))
+    .returning({ key: loginFailures.loginKey });
   return rows.length;
 }
 
@@ -38,5 +41,8 @@ export async function devicesNotBefore(db: Executor, userId: string): Promise<Da
 }
 
 export async function setDevicesNotBefore(db: Executor, userId: string, notBefore: Date): Promise<void> {
-  await db.insert(deviceTokenResets).values({ userId, notBefore }).onConflictDoUpdate({ target: deviceTokenResets.userId, set: { notBefore } });
+  await db
+    .insert(deviceTokenResets)
+    .values({ userId, notBefore })
+    .onConflictDoUpdate({ target: deviceTokenResets.userId, set: { notBefore } });
 }

@@ -2,19 +2,25 @@
 import { Type, type Static } from "typebox";
 
 /** One public key of the JWKS (RFC 7517, RFC 8037): closed, so a private `d` can never be serialised. */
-export const PublicJwkView = Type.Object({
-  kty: Type.Literal("OKP"),
-  crv: Type.Literal("Ed25519"),
-  x: Type.String(),
-  kid: Type.String(),
-  alg: Type.Literal("EdDSA"),
-  use: Type.Literal("sig"),
-}, { additionalProperties: false });
+export const PublicJwkView = Type.Object(
+  {
+    kty: Type.Literal("OKP"),
+    crv: Type.Literal("Ed25519"),
+    x: Type.String(),
+    kid: Type.String(),
+    alg: Type.Literal("EdDSA"),
+    use: Type.Literal("sig"),
+  },
+  { additionalProperties: false },
+);
 export type PublicJwkView = Static<typeof PublicJwkView>;
 
-export const JwksView = Type.Object({
-  keys: Type.Array(PublicJwkView),
-}, { additionalProperties: false });
+export const JwksView = Type.Object(
+  {
+    keys: Type.Array(PublicJwkView),
+  },
+  { additionalProperties: false },
+);
 export type JwksView = Static<typeof JwksView>;
 
 /** What a verified access token says: who (`sub`), in which session (`sid`), and which key signed it. */

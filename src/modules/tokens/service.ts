@@ -8,7 +8,15 @@
 // active one is ever decrypted. Revocation removes a key from memory before anything else, on
 // every instance (pub/sub, with a periodic reload as the safety net for lost messages).
 import { generateKeyPairSync } from "node:crypto";
-import { errors as joseErrors, importJWK, importPKCS8, jwtVerify, SignJWT, type CryptoKey, type JWTHeaderParameters } from "jose";
+import {
+  errors as joseErrors,
+  importJWK,
+  importPKCS8,
+  jwtVerify,
+  SignJWT,
+  type CryptoKey,
+  type JWTHeaderParameters,
+} from "jose";
 import type { Clock } from "../../core/clock.js";
 import { randomBase62, randomToken, type Keyring } from "../../core/crypto/index.js";
 import { errors } from "../../core/errors.js";
@@ -28,7 +36,10 @@ export type TokenService = {
    * Signs a short-lived token for a service behind Bulwark (the gateway's identity token), with the
    * active key: its own `typ` and audience, so it is never accepted as an access token, and at most 60 s.
    */
-  signInternal(claims: Record<string, unknown>, options: { typ: string; audience: string; ttlSeconds: number }): Promise<string>;
+  signInternal(
+    claims: Record<string, unknown>,
+    options: { typ: string; audience: string; ttlSeconds: number },
+  ): Promise<string>;
   /** Verifies an access token; every failure is the same `unauthorized` AppError. */
   verify(token: string): Promise<AccessClaims>;
   /** The public keys that may have signed a token still valid: the active key and retired ones still published. */
@@ -144,7 +155,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   };
 
   const dropCached = (kid: string | null) => {
-    for (const [token, claims] of cache) if (kid === null ? !keys.has(claims.kid) : claims.kid === kid) cache.delete(token);
+    for (const [token, claims] of cache)
+      if (kid === null ? !keys.has(claims.kid) : claims.kid === kid) cache.delete(token);
   };
 
   /** Removes a key from memory at once: its tokens fail from the next verify on. */
@@ -164,7 +176,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     let nextSigner: typeof signer = null;
     for (const row of rows) {
       const held = keys.get(row.kid);
-      const verifyKey = held?.verifyKey ?? (await importJWK(publicOnly(row.publicJwk), ALG)) as CryptoKey;
+      const verifyKey = held?.verifyKey ?? ((await importJWK(publicOnly(row.publicJwk), ALG)) as CryptoKey);
       next.set(row.kid, {
         kid: row.kid,
         jwk: publicOnly(row.publicJwk),
@@ -174,7 +186,13 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       });
       if (row.activatedAt !== null && row.retiredAt === null) {
         // Only the active key's private half is ever decrypted (once), and it is imported non-extractable.
-        nextSigner = signer?.kid === row.kid ? signer : { kid: row.kid, key: await importPKCS8(keyring.decryptString(row.privateKey, privateKeyContext(row.kid)), ALG) };
+        nextSigner =
+          signer?.kid === row.kid
+            ? signer
+            : {
+                kid: row.kid,
+                key: await importPKCS8(keyring.decryptString(row.privateKey, privateKeyContext(row.kid)), ALG),
+              };
       }
     }
     // A slower, older load must not overwrite a newer one.
@@ -198,7 +216,9 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     const now = clock.now();
     if (now - lastUnknownKidRefresh < UNKNOWN_KID_REFRESH_MS) return;
     lastUnknownKidRefresh = now;
-    pendingRefresh = reload().finally(() => { pendingRefresh = null; });
+    pendingRefresh = reload().finally(() => {
+      pendingRefresh = null;
+    });
     return pendingRefresh;
   };
 
@@ -257,28 +277,33 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
 
   const verifyFully = async (token: string, nowMs: number): Promise<AccessClaims> => {
     let kid = "";
-    const { payload } = await jwtVerify(token, async (header: JWTHeaderParameters) => {
-      // The kid only selects among keys we hold; keys named or embedded by the token are never used.
-      if (typeof header.kid !== "string" || header.kid === "") throw new Refused("unknown_key");
-      kid = header.kid;
-      let key = usableKey(kid, nowMs);
-      if (!key && !revoked.has(kid)) {
-        await refreshForUnknownKid();
-        key = usableKey(kid, nowMs);
-      }
-      if (!key) throw new Refused("unknown_key");
-      return key.verifyKey;
-    }, {
-      // Exactly one algorithm: `none` and HS256 (keyed with our public key) are refused before any key is used.
-      algorithms: [ALG],
-      typ: TYP,
-      issuer,
-      audience,
-      currentDate: new Date(nowMs),
-      requiredClaims: ["iss", "aud", "sub", "sid", "jti", "iat", "exp"],
-    });
+    const { payload } = await jwtVerify(
+      token,
+      async (header: JWTHeaderParameters) => {
+        // The kid only selects among keys we hold; keys named or embedded by the token are never used.
+        if (typeof header.kid !== "string" || header.kid === "") throw new Refused("unknown_key");
+        kid = header.kid;
+        let key = usableKey(kid, nowMs);
+        if (!key && !revoked.has(kid)) {
+          await refreshForUnknownKid();
+          key = usableKey(kid, nowMs);
+        }
+        if (!key) throw new Refused("unknown_key");
+        return key.verifyKey;
+      },
+      {
+        // Exactly one algorithm: `none` and HS256 (keyed with our public key) are refused before any key is used.
+        algorithms: [ALG],
+        typ: TYP,
+        issuer,
+        audience,
+        currentDate: new Date(nowMs),
+        requiredClaims: ["iss", "aud", "sub", "sid", "jti", "iat", "exp"],
+      },
+    );
     const { sub, sid, jti, iat, exp } = payload as Record<string, unknown>;
-    if (!nonEmpty(sub) || !nonEmpty(sid) || !nonEmpty(jti) || !Number.isInteger(iat) || !Number.isInteger(exp)) throw new Refused("claims");
+    if (!nonEmpty(sub) || !nonEmpty(sid) || !nonEmpty(jti) || !Number.isInteger(iat) || !Number.isInteger(exp))
+      throw new Refused("claims");
     if ((iat as number) > Math.floor(nowMs / 1000) + IAT_SKEW) throw new Refused("issued_in_future");
     // The key may have been revoked while the signature was checked.
     if (!usableKey(kid, clock.now())) throw new Refused("unknown_key");
@@ -338,7 +363,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
 
     async signInternal(claims, { typ, audience: internalAudience, ttlSeconds }) {
       // An internal token that outlives a minute would outlive a revocation by as much.
-      if (typ === TYP || internalAudience === audience) throw new Error("signInternal: an internal token needs its own typ and audience");
+      if (typ === TYP || internalAudience === audience)
+        throw new Error("signInternal: an internal token needs its own typ and audience");
       if (!(ttlSeconds > 0 && ttlSeconds <= 60)) throw new Error("signInternal: ttlSeconds must be between 1 and 60");
       if (!signer) await load();
       const current = signer;
@@ -374,7 +400,9 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       const published = [...keys.values()]
         .filter((key) => key.publishUntil === null || key.publishUntil > now)
         // The active key first, then retired keys newest first.
-        .sort((a, b) => (a.retiredAt ?? Number.POSITIVE_INFINITY) > (b.retiredAt ?? Number.POSITIVE_INFINITY) ? -1 : 1);
+        .sort((a, b) =>
+          (a.retiredAt ?? Number.POSITIVE_INFINITY) > (b.retiredAt ?? Number.POSITIVE_INFINITY) ? -1 : 1,
+        );
       return { keys: published.map((key) => ({ ...key.jwk })) };
     },
 
@@ -383,10 +411,19 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       const rotation = await db.transaction(async (tx) => {
         await store.lockKeys(tx);
         const result = await rotateIn(tx, now);
-        await deps.audit.record({
-          eventType: "signing_key.rotate", result: "success", target: result.kid,
-          metadata: { via, retired_kid: result.retired?.kid ?? null, publish_until: result.retired?.publishUntil.toISOString() ?? null },
-        }, tx);
+        await deps.audit.record(
+          {
+            eventType: "signing_key.rotate",
+            result: "success",
+            target: result.kid,
+            metadata: {
+              via,
+              retired_kid: result.retired?.kid ?? null,
+              publish_until: result.retired?.publishUntil.toISOString() ?? null,
+            },
+          },
+          tx,
+        );
         return result;
       });
       await load();
@@ -403,7 +440,15 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         if (row.revokedAt !== null) return { kid, alreadyRevoked: true, replacedBy: null };
         const replacedBy = row.activatedAt !== null && row.retiredAt === null ? (await rotateIn(tx, now)).kid : null;
         await store.revokeKey(tx, kid, now);
-        await deps.audit.record({ eventType: "signing_key.revoke", result: "success", target: kid, metadata: { via, replaced_by: replacedBy } }, tx);
+        await deps.audit.record(
+          {
+            eventType: "signing_key.revoke",
+            result: "success",
+            target: kid,
+            metadata: { via, replaced_by: replacedBy },
+          },
+          tx,
+        );
         return { kid, alreadyRevoked: false, replacedBy };
       });
       dropKey(kid);
@@ -461,10 +506,14 @@ function reasonOf(error: unknown): VerifyFailure {
   if (error instanceof joseErrors.JWTExpired) return "expired";
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     switch (error.claim) {
-      case "typ": return "type";
-      case "iss": return "issuer";
-      case "aud": return "audience";
-      default: return "claims";
+      case "typ":
+        return "type";
+      case "iss":
+        return "issuer";
+      case "aud":
+        return "audience";
+      default:
+        return "claims";
     }
   }
   return "malformed";

@@ -16,7 +16,11 @@ export async function lockKeys(tx: Executor): Promise<void> {
 
 /** The key that signs now, if any. */
 export async function activeKey(db: Executor): Promise<SigningKeyRow | null> {
-  const rows = await db.select().from(signingKeys).where(and(isNotNull(signingKeys.activatedAt), isNull(signingKeys.retiredAt))).limit(1);
+  const rows = await db
+    .select()
+    .from(signingKeys)
+    .where(and(isNotNull(signingKeys.activatedAt), isNull(signingKeys.retiredAt)))
+    .limit(1);
   return rows[0] ?? null;
 }
 
@@ -28,7 +32,9 @@ export async function findKey(db: Executor, kid: string): Promise<SigningKeyRow 
 
 /** Keys that may still verify tokens at `now`: not revoked, and active or retired but still published. */
 export async function usableKeys(db: Executor, now: Date): Promise<SigningKeyRow[]> {
-  return db.select().from(signingKeys)
+  return db
+    .select()
+    .from(signingKeys)
     .where(and(isNull(signingKeys.revokedAt), or(isNull(signingKeys.retiredAt), gt(signingKeys.publishUntil, now))))
     .orderBy(asc(signingKeys.createdAt));
 }
@@ -45,12 +51,20 @@ export async function insertKey(tx: Executor, row: NewSigningKeyRow): Promise<vo
 
 /** Stops a key signing; it keeps verifying (and stays published) until `publishUntil`. */
 export async function retireKey(tx: Executor, kid: string, at: Date, publishUntil: Date): Promise<void> {
-  await tx.update(signingKeys).set({ retiredAt: at, publishUntil }).where(and(eq(signingKeys.kid, kid), isNull(signingKeys.retiredAt)));
+  await tx
+    .update(signingKeys)
+    .set({ retiredAt: at, publishUntil })
+    .where(and(eq(signingKeys.kid, kid), isNull(signingKeys.retiredAt)));
 }
 
 /** Drops a key at once: it stops verifying and leaves the JWKS. */
 export async function revokeKey(tx: Executor, kid: string, at: Date): Promise<void> {
-  await tx.update(signingKeys)
-    .set({ revokedAt: at, retiredAt: sql`coalesce(${signingKeys.retiredAt}, ${at.toISOString()}::timestamptz)`, publishUntil: null })
+  await tx
+    .update(signingKeys)
+    .set({
+      revokedAt: at,
+      retiredAt: sql`coalesce(${signingKeys.retiredAt}, ${at.toISOString()}::timestamptz)`,
+      publishUntil: null,
+    })
     .where(and(eq(signingKeys.kid, kid), isNull(signingKeys.revokedAt)));
 }

@@ -26,7 +26,14 @@ let ourKey: KeyObject;
 
 function makeService(): TokenService {
   return createTokenService({
-    db: store.db, audit: testAudit(store.db, clock), keyring, clock, pubsub: createPubSub({}), publicUrl: PUBLIC_URL, accessTokenTtl: TTL, reloadIntervalMs: 0,
+    db: store.db,
+    audit: testAudit(store.db, clock),
+    keyring,
+    clock,
+    pubsub: createPubSub({}),
+    publicUrl: PUBLIC_URL,
+    accessTokenTtl: TTL,
+    reloadIntervalMs: 0,
     onFailure: (reason) => reasons.push(reason),
   });
 }
@@ -39,15 +46,20 @@ before(async () => {
   tokens = makeService();
   await tokens.init();
   ({ kid, x } = tokens.jwks().keys[0]!);
-  const row = rowsOf<{ private_key: string }>(await store.db.execute(sql`select private_key from signing_keys where kid = ${kid}`))[0]!;
-  ourKey = createPrivateKey(keyring.decryptString(row.private_key, { table: "signing_keys", column: "private_key", row: kid }));
+  const row = rowsOf<{ private_key: string }>(
+    await store.db.execute(sql`select private_key from signing_keys where kid = ${kid}`),
+  )[0]!;
+  ourKey = createPrivateKey(
+    keyring.decryptString(row.private_key, { table: "signing_keys", column: "private_key", row: kid }),
+  );
 });
 after(async () => {
   tokens.close();
   await store.close();
 });
 
-const b64 = (value: unknown) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+const b64 = (value: unknown) =>
+  Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
 
 function header(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { alg: "EdDSA", typ: "at+jwt", kid, ...overrides };
@@ -55,7 +67,16 @@ function header(overrides: Record<string, unknown> = {}): Record<string, unknown
 
 function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const iat = Math.floor(clock.now() / 1000);
-  return { sid: "s1", iss: PUBLIC_URL, aud: `${PUBLIC_URL}/api`, sub: "victim", iat, exp: iat + TTL, jti: "j1", ...overrides };
+  return {
+    sid: "s1",
+    iss: PUBLIC_URL,
+    aud: `${PUBLIC_URL}/api`,
+    sub: "victim",
+    iat,
+    exp: iat + TTL,
+    jti: "j1",
+    ...overrides,
+  };
 }
 
 /** A compact JWS signed with an Ed25519 key (ours unless another is given). */
@@ -65,7 +86,11 @@ function signed(h: Record<string, unknown>, p: Record<string, unknown>, key: Key
 }
 
 /** Asserts the token is refused with the one unauthorized error, and for the expected reason (or one of them). */
-async function refused(token: string, reason: VerifyFailure | VerifyFailure[], service: TokenService = tokens): Promise<void> {
+async function refused(
+  token: string,
+  reason: VerifyFailure | VerifyFailure[],
+  service: TokenService = tokens,
+): Promise<void> {
   const before = reasons.length;
   await assert.rejects(service.verify(token), (error: unknown) => {
     assert.ok(error instanceof AppError);
@@ -76,7 +101,10 @@ async function refused(token: string, reason: VerifyFailure | VerifyFailure[], s
   });
   const seen = reasons.slice(before);
   assert.equal(seen.length, 1);
-  assert.ok((Array.isArray(reason) ? reason : [reason]).includes(seen[0]!), `reason ${seen[0]}, expected ${String(reason)}`);
+  assert.ok(
+    (Array.isArray(reason) ? reason : [reason]).includes(seen[0]!),
+    `reason ${seen[0]}, expected ${String(reason)}`,
+  );
 }
 
 test("control: a token built the same way with our key and honest claims is accepted", async () => {
@@ -97,7 +125,12 @@ test("HS256 keyed with our public key (algorithm confusion) is refused", async (
   for (const secret of [publicPem, Buffer.from(x, "base64url"), x, jwkJson]) {
     for (const alg of ["HS256", "HS512"]) {
       const input = `${b64(header({ alg }))}.${b64(claims())}`;
-      await refused(`${input}.${createHmac(alg === "HS256" ? "sha256" : "sha512", secret).update(input).digest("base64url")}`, "algorithm");
+      await refused(
+        `${input}.${createHmac(alg === "HS256" ? "sha256" : "sha512", secret)
+          .update(input)
+          .digest("base64url")}`,
+        "algorithm",
+      );
     }
   }
   // Other asymmetric algorithms are not accepted either, even if well formed.
@@ -110,8 +143,14 @@ test("a token signed by another Ed25519 key claiming our kid is refused, also wi
   await refused(signed(header(), claims(), attacker.privateKey), "signature");
   const embedded = attacker.publicKey.export({ format: "jwk" });
   await refused(signed(header({ jwk: embedded }), claims(), attacker.privateKey), "signature");
-  await refused(signed(header({ jku: "https://attacker.example/jwks.json" }), claims(), attacker.privateKey), "signature");
-  await refused(signed(header({ x5u: "https://attacker.example/cert.pem" }), claims(), attacker.privateKey), "signature");
+  await refused(
+    signed(header({ jku: "https://attacker.example/jwks.json" }), claims(), attacker.privateKey),
+    "signature",
+  );
+  await refused(
+    signed(header({ x5u: "https://attacker.example/cert.pem" }), claims(), attacker.privateKey),
+    "signature",
+  );
 });
 
 test("a wrong or missing typ is refused even when signed by our key", async () => {
@@ -187,7 +226,10 @@ test("a tampered payload (sub changed, signature kept) is refused, also when the
   await refused(`${h}.${b64({ ...payload, sub: "admin" })}.${s}`, "signature");
   await refused(`${h}.${b64({ ...payload, exp: (payload.exp as number) + 86_400 })}.${s}`, "signature");
   // The header is signed too: swapping typ or kid breaks the signature.
-  await refused(`${b64({ ...JSON.parse(Buffer.from(h, "base64url").toString()) as object, typ: "at+JWT" })}.${p}.${s}`, "signature");
+  await refused(
+    `${b64({ ...(JSON.parse(Buffer.from(h, "base64url").toString()) as object), typ: "at+JWT" })}.${p}.${s}`,
+    "signature",
+  );
   // A flipped bit in the signature.
   const sig = Buffer.from(s, "base64url");
   sig[0] = sig[0]! ^ 1;
@@ -204,7 +246,16 @@ test("truncated tokens, garbage and oversized input are refused", async () => {
   await refused(`${h}.${p}.`, "signature");
   await refused(`${h}.${p}.${s}.${s}`, "malformed");
   await refused(token.slice(0, token.length / 2), "malformed");
-  for (const garbage of ["", "garbage", "a.b.c", "...", "Bearer x", `${b64("{")}.${p}.${s}`, `${b64("[]")}.${p}.${s}`, "\u0000.\u0000.\u0000"]) {
+  for (const garbage of [
+    "",
+    "garbage",
+    "a.b.c",
+    "...",
+    "Bearer x",
+    `${b64("{")}.${p}.${s}`,
+    `${b64("[]")}.${p}.${s}`,
+    "\u0000.\u0000.\u0000",
+  ]) {
     await refused(garbage, "malformed");
   }
   // A payload that is not JSON is never parsed: the signature over it fails first.

@@ -30,7 +30,16 @@ after(async () => {
 
 /** A started service over the shared test database; its own in-memory pub/sub unless one is given. */
 async function instance(pubsub: PubSub = createPubSub({})): Promise<TokenService> {
-  const tokens = createTokenService({ db: store.db, audit: testAudit(store.db, clock), keyring, clock, pubsub, publicUrl: PUBLIC_URL, accessTokenTtl: TTL, reloadIntervalMs: 0 });
+  const tokens = createTokenService({
+    db: store.db,
+    audit: testAudit(store.db, clock),
+    keyring,
+    clock,
+    pubsub,
+    publicUrl: PUBLIC_URL,
+    accessTokenTtl: TTL,
+    reloadIntervalMs: 0,
+  });
   await tokens.init();
   cleanups.push(() => tokens.close());
   return tokens;
@@ -40,7 +49,10 @@ const kidOf = (token: string) => decodeProtectedHeader(token).kid!;
 const kids = (tokens: TokenService) => tokens.jwks().keys.map((k) => k.kid);
 
 async function assertRefused(tokens: TokenService, token: string): Promise<void> {
-  await assert.rejects(tokens.verify(token), (error: unknown) => error instanceof AppError && error.code === "unauthorized");
+  await assert.rejects(
+    tokens.verify(token),
+    (error: unknown) => error instanceof AppError && error.code === "unauthorized",
+  );
 }
 
 test("rotation: old tokens keep working until they expire, both keys are published, then the old key leaves the JWKS", async () => {
@@ -145,27 +157,38 @@ test("a key rotated in on another instance is found through an unknown-kid reloa
   assert.equal((await b.verify(second.token)).sub, "u2");
 });
 
-test("with Redis, a revoke on instance A reaches instance B on the same database", { skip: needs("redis") }, async () => {
-  const prefix = `bwtest:${randomToken(6)}`;
-  const pubA = createPubSub({ redisUrl: TEST_REDIS_URL, prefix });
-  const pubB = createPubSub({ redisUrl: TEST_REDIS_URL, prefix });
-  cleanups.push(() => pubA.close(), () => pubB.close());
-  const a = await instance(pubA);
-  const b = await instance(pubB);
-  const token = (await a.issue({ sub: "u1", sid: "s1" })).token;
-  assert.equal((await b.verify(token)).sub, "u1"); // cached on b
+test(
+  "with Redis, a revoke on instance A reaches instance B on the same database",
+  { skip: needs("redis") },
+  async () => {
+    const prefix = `bwtest:${randomToken(6)}`;
+    const pubA = createPubSub({ redisUrl: TEST_REDIS_URL, prefix });
+    const pubB = createPubSub({ redisUrl: TEST_REDIS_URL, prefix });
+    cleanups.push(
+      () => pubA.close(),
+      () => pubB.close(),
+    );
+    const a = await instance(pubA);
+    const b = await instance(pubB);
+    const token = (await a.issue({ sub: "u1", sid: "s1" })).token;
+    assert.equal((await b.verify(token)).sub, "u1"); // cached on b
 
-  const rotated = await a.rotate();
-  // b reloads when it hears the rotation: wait for it by polling a bounded number of times.
-  for (let i = 0; i < 200 && !kids(b).includes(rotated.kid); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  assert.deepEqual(kids(b), kids(a));
+    const rotated = await a.rotate();
+    // b reloads when it hears the rotation: wait for it by polling a bounded number of times.
+    for (let i = 0; i < 200 && !kids(b).includes(rotated.kid); i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(kids(b), kids(a));
 
-  await a.revoke(kidOf(token));
-  let refused = false;
-  for (let i = 0; i < 200 && !refused; i++) {
-    refused = await b.verify(token).then(() => false, (error: unknown) => error instanceof AppError && error.code === "unauthorized");
-    if (!refused) await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  assert.ok(refused, "b refuses the revoked key's token");
-  assert.equal(kids(b).includes(kidOf(token)), false);
-});
+    await a.revoke(kidOf(token));
+    let refused = false;
+    for (let i = 0; i < 200 && !refused; i++) {
+      refused = await b.verify(token).then(
+        () => false,
+        (error: unknown) => error instanceof AppError && error.code === "unauthorized",
+      );
+      if (!refused) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.ok(refused, "b refuses the revoked key's token");
+    assert.equal(kids(b).includes(kidOf(token)), false);
+  },
+);

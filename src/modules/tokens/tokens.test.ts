@@ -16,7 +16,16 @@ const PUBLIC_URL = "https://id.example.test";
 const TTL = 900;
 
 function service(store: Store, keyring: Keyring, clock = createFakeClock(Date.UTC(2026, 0, 1, 12))): TokenService {
-  return createTokenService({ db: store.db, audit: testAudit(store.db, clock), keyring, clock, pubsub: createPubSub({}), publicUrl: PUBLIC_URL, accessTokenTtl: TTL, reloadIntervalMs: 0 });
+  return createTokenService({
+    db: store.db,
+    audit: testAudit(store.db, clock),
+    keyring,
+    clock,
+    pubsub: createPubSub({}),
+    publicUrl: PUBLIC_URL,
+    accessTokenTtl: TTL,
+    reloadIntervalMs: 0,
+  });
 }
 
 let store: Store;
@@ -46,7 +55,15 @@ test("issue then verify returns every claim; the token carries the header and cl
   const header = decodeProtectedHeader(issued.token);
   assert.deepEqual(header, { alg: "EdDSA", typ: "at+jwt", kid });
   const payload = decodeJwt(issued.token);
-  assert.deepEqual(payload, { sid: "session-1", iss: PUBLIC_URL, aud: `${PUBLIC_URL}/api`, sub: "user-1", iat: now, exp: now + TTL, jti: issued.jti });
+  assert.deepEqual(payload, {
+    sid: "session-1",
+    iss: PUBLIC_URL,
+    aud: `${PUBLIC_URL}/api`,
+    sub: "user-1",
+    iat: now,
+    exp: now + TTL,
+    jti: issued.jti,
+  });
   assert.ok(issued.jti.length >= 20, "jti is random, 128 bits");
 
   const claims = await tokens.verify(issued.token);
@@ -75,7 +92,9 @@ test("the JWKS holds the active public key and never a private part", async () =
 });
 
 test("the private key is stored as a keyring envelope bound to its row, never as PEM", async () => {
-  const rows = rowsOf<{ kid: string; private_key: string; public_jwk: Record<string, unknown> }>(await store.db.execute(sql`select kid, private_key, public_jwk from signing_keys`));
+  const rows = rowsOf<{ kid: string; private_key: string; public_jwk: Record<string, unknown> }>(
+    await store.db.execute(sql`select kid, private_key, public_jwk from signing_keys`),
+  );
   assert.equal(rows.length, 1);
   const row = rows[0]!;
   assert.match(row.private_key, /^bw1\.t1\./);
@@ -87,7 +106,10 @@ test("the private key is stored as a keyring envelope bound to its row, never as
   const jwk = createPublicKey(createPrivateKey(pem)).export({ format: "jwk" });
   assert.equal(jwk.x, tokens.jwks().keys[0]!.x);
   // Moved to another row, the envelope does not decrypt.
-  assert.throws(() => keyring.decrypt(row.private_key, { table: "signing_keys", column: "private_key", row: "other" }), { code: "ERR_DECRYPT_FAILED" });
+  assert.throws(
+    () => keyring.decrypt(row.private_key, { table: "signing_keys", column: "private_key", row: "other" }),
+    { code: "ERR_DECRYPT_FAILED" },
+  );
 });
 
 test("init on a second service over the same database finds the key instead of making another", async () => {
@@ -113,23 +135,29 @@ test("init with a keyring that cannot decrypt the active key fails closed at sta
   other.close();
 });
 
-test("several instances starting at once on one PostgreSQL create exactly one key", { skip: needs("postgres") }, async () => {
-  const pgStore = await testStore({ kind: "postgres" });
-  const url = storeUrl(pgStore)!;
-  const others = await Promise.all([1, 2, 3].map(() => openStore({ databaseUrl: url })));
-  const services = [pgStore, ...others].map((s) => service(s, keyring, clock));
-  try {
-    await Promise.all(services.map((s) => s.init()));
-    const count = rowsOf<{ n: number }>(await pgStore.db.execute(sql`select count(*)::int as n from signing_keys`))[0]!.n;
-    assert.equal(count, 1);
-    const kids = new Set(services.map((s) => s.jwks().keys[0]!.kid));
-    assert.equal(kids.size, 1);
-  } finally {
-    for (const s of services) s.close();
-    await Promise.all(others.map((s) => s.close()));
-    await pgStore.close();
-  }
-});
+test(
+  "several instances starting at once on one PostgreSQL create exactly one key",
+  { skip: needs("postgres") },
+  async () => {
+    const pgStore = await testStore({ kind: "postgres" });
+    const url = storeUrl(pgStore)!;
+    const others = await Promise.all([1, 2, 3].map(() => openStore({ databaseUrl: url })));
+    const services = [pgStore, ...others].map((s) => service(s, keyring, clock));
+    try {
+      await Promise.all(services.map((s) => s.init()));
+      const count = rowsOf<{ n: number }>(
+        await pgStore.db.execute(sql`select count(*)::int as n from signing_keys`),
+      )[0]!.n;
+      assert.equal(count, 1);
+      const kids = new Set(services.map((s) => s.jwks().keys[0]!.kid));
+      assert.equal(kids.size, 1);
+    } finally {
+      for (const s of services) s.close();
+      await Promise.all(others.map((s) => s.close()));
+      await pgStore.close();
+    }
+  },
+);
 
 test("interop: a second JWT library verifies a Bulwark token with only the served JWKS, issuer and audience", async () => {
   let app: TestApp | undefined;
@@ -167,13 +195,26 @@ test("interop: a second JWT library verifies a Bulwark token with only the serve
     assert.equal(decoded.payload.sub, "user-9");
     assert.equal(decoded.payload.sid, "s9");
     // The same library refuses it for another audience, or once expired.
-    assert.throws(() => createVerifier({ key: pem, algorithms: ["EdDSA"], allowedAud: "https://other.example/api", clockTimestamp: clock.now() })(issued.token));
-    assert.throws(() => createVerifier({ key: pem, algorithms: ["EdDSA"], clockTimestamp: clock.now() + (TTL + 1) * 1000 })(issued.token));
+    assert.throws(() =>
+      createVerifier({
+        key: pem,
+        algorithms: ["EdDSA"],
+        allowedAud: "https://other.example/api",
+        clockTimestamp: clock.now(),
+      })(issued.token),
+    );
+    assert.throws(() =>
+      createVerifier({ key: pem, algorithms: ["EdDSA"], clockTimestamp: clock.now() + (TTL + 1) * 1000 })(issued.token),
+    );
   } finally {
     await app?.close();
   }
 });
 
 test("verify refuses with one AppError whatever the reason", async () => {
-  await assert.rejects(tokens.verify("nope"), (error: unknown) => error instanceof AppError && error.code === "unauthorized" && error.message === "invalid or expired access token");
+  await assert.rejects(
+    tokens.verify("nope"),
+    (error: unknown) =>
+      error instanceof AppError && error.code === "unauthorized" && error.message === "invalid or expired access token",
+  );
 });

@@ -4,8 +4,23 @@ import { defineModule } from "../module.js";
 import { webhookRoutes } from "./routes.js";
 import { createWebhookService, type WebhookService } from "./service.js";
 
-export { createWebhookService, matchesType, outboundEventFor, stripePlan, MAX_ATTEMPTS, RETRY_SCHEDULE_SECONDS, type WebhookDeps, type WebhookService } from "./service.js";
-export { OUTBOUND_EVENTS, type OutboundEvent, type WebhookContext, type WebhookEvent, type WebhookHandler } from "./schema.js";
+export {
+  createWebhookService,
+  matchesType,
+  outboundEventFor,
+  stripePlan,
+  MAX_ATTEMPTS,
+  RETRY_SCHEDULE_SECONDS,
+  type WebhookDeps,
+  type WebhookService,
+} from "./service.js";
+export {
+  OUTBOUND_EVENTS,
+  type OutboundEvent,
+  type WebhookContext,
+  type WebhookEvent,
+  type WebhookHandler,
+} from "./schema.js";
 export { signStandard, verifyStandard, verifyStripe } from "./signatures.js";
 export { isPrivateAddress } from "./ssrf.js";
 
@@ -17,9 +32,13 @@ declare module "../module.js" {
 
 const EVENTS = {
   "webhook.received": { description: "A verified inbound event was stored and handled (once, whatever the retries)." },
-  "webhook.rejected": { description: "An inbound request failed its signature, timestamp or format check (the reason, never the body)." },
+  "webhook.rejected": {
+    description: "An inbound request failed its signature, timestamp or format check (the reason, never the body).",
+  },
   "webhook.failed": { description: "A handler failed on a verified inbound event; the provider retries." },
-  "webhook_endpoint.create": { description: "An admin added an outbound endpoint (the URL and events; never the secret)." },
+  "webhook_endpoint.create": {
+    description: "An admin added an outbound endpoint (the URL and events; never the secret).",
+  },
   "webhook_endpoint.delete": { description: "An admin removed an outbound endpoint." },
 } as const;
 
@@ -31,11 +50,19 @@ declare module "../audit/vocabulary.js" {
 export const webhooksModule = defineModule({
   name: "webhooks",
   needs: ["accounts"],
-  create: ({ db, clock, audit, keyring, config, metrics, logger }, use) => createWebhookService({
-    db, clock, audit, keyring, accounts: use("accounts"), config: { ...config.webhooks, production: config.production }, registry: metrics.registry,
-    onError: (e, what) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, what),
-  }),
-  routes: (app, webhooks, _use, { config }) => webhookRoutes(app, { webhooks, maxBodyBytes: config.webhooks.maxBodyBytes }),
+  create: ({ db, clock, audit, keyring, config, metrics, logger }, use) =>
+    createWebhookService({
+      db,
+      clock,
+      audit,
+      keyring,
+      accounts: use("accounts"),
+      config: { ...config.webhooks, production: config.production },
+      registry: metrics.registry,
+      onError: (e, what) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, what),
+    }),
+  routes: (app, webhooks, _use, { config }) =>
+    webhookRoutes(app, { webhooks, maxBodyBytes: config.webhooks.maxBodyBytes }),
   encryptedColumns: [{ table: "webhook_endpoints", id: "id", column: "secret_enc", contextColumn: "secret" }],
   auditEvents: EVENTS,
   // The delivery worker's queue lives in the database: it runs on the server, not in a CLI command.

@@ -39,7 +39,13 @@ function checkTimestamp(timestamp: number, nowSeconds: number, tolerance: number
  * Verifies a `Stripe-Signature` header (`t=<unix>,v1=<hex>[,v1=…][,v0=…]`) over `t.` plus the raw
  * body bytes, as Stripe specifies: any secret, any v1 may match; other schemes are ignored.
  */
-export function verifyStripe(header: string | string[] | undefined, body: Buffer, secrets: readonly string[], nowSeconds: number, tolerance: number): VerifyOutcome {
+export function verifyStripe(
+  header: string | string[] | undefined,
+  body: Buffer,
+  secrets: readonly string[],
+  nowSeconds: number,
+  tolerance: number,
+): VerifyOutcome {
   if (header === undefined || header === "") return { ok: false, reason: "missing_header" };
   if (typeof header !== "string" || header.length > MAX_HEADER) return { ok: false, reason: "malformed_header" };
   let timestamp: string | undefined;
@@ -76,19 +82,35 @@ export function standardKey(secret: string): Buffer {
 
 /** The `v1,<base64>` signature of a Standard Webhooks message. */
 export function signStandard(secret: string, id: string, timestamp: number, body: string | Buffer): string {
-  const content = Buffer.concat([Buffer.from(`${id}.${timestamp}.`, "utf8"), typeof body === "string" ? Buffer.from(body, "utf8") : body]);
+  const content = Buffer.concat([
+    Buffer.from(`${id}.${timestamp}.`, "utf8"),
+    typeof body === "string" ? Buffer.from(body, "utf8") : body,
+  ]);
   return `v1,${hmacSha256(standardKey(secret), content).toString("base64")}`;
 }
 
-export type StandardHeaders = { id: string | string[] | undefined; timestamp: string | string[] | undefined; signature: string | string[] | undefined };
+export type StandardHeaders = {
+  id: string | string[] | undefined;
+  timestamp: string | string[] | undefined;
+  signature: string | string[] | undefined;
+};
 
 /** Verifies a Standard Webhooks message: HMAC-SHA256 of `id.timestamp.body`, any secret, any `v1,` signature. */
-export function verifyStandard(headers: StandardHeaders, body: Buffer, secrets: readonly string[], nowSeconds: number, tolerance: number): VerifyOutcome {
+export function verifyStandard(
+  headers: StandardHeaders,
+  body: Buffer,
+  secrets: readonly string[],
+  nowSeconds: number,
+  tolerance: number,
+): VerifyOutcome {
   const { id, timestamp, signature } = headers;
-  if (id === undefined || timestamp === undefined || signature === undefined || id === "" || signature === "") return { ok: false, reason: "missing_header" };
-  if (typeof id !== "string" || typeof timestamp !== "string" || typeof signature !== "string") return { ok: false, reason: "malformed_header" };
+  if (id === undefined || timestamp === undefined || signature === undefined || id === "" || signature === "")
+    return { ok: false, reason: "missing_header" };
+  if (typeof id !== "string" || typeof timestamp !== "string" || typeof signature !== "string")
+    return { ok: false, reason: "malformed_header" };
   // The id becomes part of the signed content and the de-duplication key: keep it printable and short.
-  if (!/^[\x21-\x7e]{1,255}$/.test(id) || !TIMESTAMP.test(timestamp) || signature.length > MAX_HEADER) return { ok: false, reason: "malformed_header" };
+  if (!/^[\x21-\x7e]{1,255}$/.test(id) || !TIMESTAMP.test(timestamp) || signature.length > MAX_HEADER)
+    return { ok: false, reason: "malformed_header" };
   const v1: string[] = [];
   for (const part of signature.split(" ")) {
     const comma = part.indexOf(",");
@@ -99,7 +121,8 @@ export function verifyStandard(headers: StandardHeaders, body: Buffer, secrets: 
   if (v1.length === 0) return { ok: false, reason: "no_v1_signature" };
   const content = Buffer.concat([Buffer.from(`${id}.${timestamp}.`, "utf8"), body]);
   let matched = false;
-  for (const secret of secrets) matched = anyMatches(hmacSha256(standardKey(secret), content).toString("base64"), v1) || matched;
+  for (const secret of secrets)
+    matched = anyMatches(hmacSha256(standardKey(secret), content).toString("base64"), v1) || matched;
   if (!matched) return { ok: false, reason: "signature_mismatch" };
   return checkTimestamp(Number(timestamp), nowSeconds, tolerance);
 }

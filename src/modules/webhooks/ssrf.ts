@@ -7,15 +7,35 @@ import { BlockList, isIP, type LookupFunction } from "node:net";
 
 const blocked = new BlockList();
 for (const [net, prefix] of [
-  ["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16],
-  ["172.16.0.0", 12], ["192.0.0.0", 24], ["192.0.2.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15],
-  ["198.51.100.0", 24], ["203.0.113.0", 24], ["224.0.0.0", 4], ["240.0.0.0", 4],
-] as const) blocked.addSubnet(net, prefix, "ipv4");
+  ["0.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10],
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16],
+  ["172.16.0.0", 12],
+  ["192.0.0.0", 24],
+  ["192.0.2.0", 24],
+  ["192.168.0.0", 16],
+  ["198.18.0.0", 15],
+  ["198.51.100.0", 24],
+  ["203.0.113.0", 24],
+  ["224.0.0.0", 4],
+  ["240.0.0.0", 4],
+] as const)
+  blocked.addSubnet(net, prefix, "ipv4");
 for (const [net, prefix] of [
   // unspecified, loopback, discard, documentation, unique-local (fd00:ec2::254, the AWS metadata
   // address over IPv6, is in fc00::/7), link-local, site-local (deprecated), multicast
-  ["::", 128], ["::1", 128], ["100::", 64], ["2001:db8::", 32], ["fc00::", 7], ["fe80::", 10], ["fec0::", 10], ["ff00::", 8],
-] as const) blocked.addSubnet(net, prefix, "ipv6");
+  ["::", 128],
+  ["::1", 128],
+  ["100::", 64],
+  ["2001:db8::", 32],
+  ["fc00::", 7],
+  ["fe80::", 10],
+  ["fec0::", 10],
+  ["ff00::", 8],
+] as const)
+  blocked.addSubnet(net, prefix, "ipv6");
 
 /** The IPv4 address embedded in an IPv4-mapped, -compatible or NAT64 IPv6 address, if any. */
 function embeddedIpv4(address: string): string | undefined {
@@ -52,7 +72,11 @@ export class BlockedTargetError extends Error {
 }
 
 /** Resolves a name to every address it has (dns.lookup with `all: true`); tests pass their own. */
-export type ResolveAll = (hostname: string, options: LookupAllOptions, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+export type ResolveAll = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 /**
  * A `lookup` for http.request: resolves the name, refuses the connection when any answer is not a
@@ -64,10 +88,12 @@ export function guardedLookup(allowPrivate: boolean, resolveAll: ResolveAll = dn
       if (error) return callback(error, "", 0);
       // Every answer is checked, not only the first: a host that also resolves to 10.0.0.1 is refused.
       const bad = addresses.find((a) => isPrivateAddress(a.address));
-      if (!allowPrivate && bad) return callback(new BlockedTargetError(`target ${hostname} resolves to a non-public address`), "", 0);
+      if (!allowPrivate && bad)
+        return callback(new BlockedTargetError(`target ${hostname} resolves to a non-public address`), "", 0);
       const first = addresses[0];
       if (!first) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" }), "", 0);
-      if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
+      if ((options as { all?: boolean }).all)
+        return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
       callback(null, first.address, first.family);
     });
   };

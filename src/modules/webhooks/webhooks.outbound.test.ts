@@ -17,7 +17,9 @@ import { MAX_ATTEMPTS, RETRY_SCHEDULE_SECONDS } from "./index.js";
 type Received = { headers: IncomingHttpHeaders; body: string };
 
 /** A receiver on a real local port; `status` decides each answer. */
-async function receiver(status: (n: number) => number | { status: number; headers: Record<string, string> } = () => 204): Promise<{ url: string; got: Received[]; close(): Promise<void> }> {
+async function receiver(
+  status: (n: number) => number | { status: number; headers: Record<string, string> } = () => 204,
+): Promise<{ url: string; got: Received[]; close(): Promise<void> }> {
   const got: Received[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -31,12 +33,20 @@ async function receiver(status: (n: number) => number | { status: number; header
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://localhost:${port}/hooks`, got, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://localhost:${port}/hooks`,
+    got,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** Verifies a delivery the way a consumer would, with the official package. */
 function verified(secret: string, r: Received): { type: string; timestamp: string; data: Record<string, unknown> } {
-  return new Webhook(secret).verify(r.body, r.headers as Record<string, string>) as { type: string; timestamp: string; data: Record<string, unknown> };
+  return new Webhook(secret).verify(r.body, r.headers as Record<string, string>) as {
+    type: string;
+    timestamp: string;
+    data: Record<string, unknown>;
+  };
 }
 
 const ALLOW = { WEBHOOK_ALLOW_PRIVATE_TARGETS: "true" };
@@ -47,7 +57,12 @@ test("a receiver on a real port verifies Bulwark's deliveries with the standardw
   const t = await startApp({ env: ALLOW, clock: createFakeClock(Date.now()) });
   try {
     const admin = { authorization: (await signedInAdmin(t.app)).authorization };
-    const created = await t.app.inject({ method: "POST", url: "/api/admin/webhook-endpoints", headers: admin, payload: { url: hook.url, events: ["user.created", "auth.lockout", "session.revoked"] } });
+    const created = await t.app.inject({
+      method: "POST",
+      url: "/api/admin/webhook-endpoints",
+      headers: admin,
+      payload: { url: hook.url, events: ["user.created", "auth.lockout", "session.revoked"] },
+    });
     assert.equal(created.statusCode, 201, created.body);
     const endpoint = created.json();
     assert.deepEqual(Object.keys(endpoint).sort(), ["events", "id", "secret", "url"]);
@@ -58,15 +73,23 @@ test("a receiver on a real port verifies Bulwark's deliveries with the standardw
     assert.equal(listed.statusCode, 200);
     assert.equal(listed.json().endpoints.length, 1);
     assert.ok(!listed.body.includes(endpoint.secret.slice(6)), "the secret is shown once");
-    const stored = rowsOf<{ secret_enc: string }>(await t.store.db.execute(sql`select secret_enc from webhook_endpoints`))[0]!.secret_enc;
+    const stored = rowsOf<{ secret_enc: string }>(
+      await t.store.db.execute(sql`select secret_enc from webhook_endpoints`),
+    )[0]!.secret_enc;
     assert.match(stored, /^bw1\./);
     assert.ok(!stored.includes(endpoint.secret.slice(6)));
-    const everything = rowsOf<{ text: string }>(await t.store.db.execute(sql`select string_agg(metadata::text, ' ') as text from audit_logs`))[0]!.text;
+    const everything = rowsOf<{ text: string }>(
+      await t.store.db.execute(sql`select string_agg(metadata::text, ' ') as text from audit_logs`),
+    )[0]!.text;
     assert.ok(!everything.includes(endpoint.secret.slice(6)), "the secret is not in the audit log");
 
     // A new account: user.created; a lockout (recorded as denied): auth.lockout; a profile edit: nothing.
     const user = await register(t.app);
-    for (let i = 0; i < 5; i++) assert.equal((await login(t.app, { username: user.username, password: "wrong password entirely" })).statusCode, 401);
+    for (let i = 0; i < 5; i++)
+      assert.equal(
+        (await login(t.app, { username: user.username, password: "wrong password entirely" })).statusCode,
+        401,
+      );
     assert.equal(await t.app.bulwark.webhooks.runDue(), 2);
     assert.equal(hook.got.length, 2);
     const events = hook.got.map((r) => verified(endpoint.secret, r));
@@ -76,8 +99,12 @@ test("a receiver on a real port verifies Bulwark's deliveries with the standardw
     assert.equal(createdEvent.data.audit_event_type, "user.register");
     // Each delivery has its own id; a forged or re-signed body fails verification.
     assert.notEqual(hook.got[0]!.headers["webhook-id"], hook.got[1]!.headers["webhook-id"]);
-    assert.throws(() => new Webhook(standardSecret()).verify(hook.got[0]!.body, hook.got[0]!.headers as Record<string, string>));
-    assert.throws(() => verified(endpoint.secret, { headers: hook.got[0]!.headers, body: hook.got[0]!.body.replace("user", "usr") }));
+    assert.throws(() =>
+      new Webhook(standardSecret()).verify(hook.got[0]!.body, hook.got[0]!.headers as Record<string, string>),
+    );
+    assert.throws(() =>
+      verified(endpoint.secret, { headers: hook.got[0]!.headers, body: hook.got[0]!.body.replace("user", "usr") }),
+    );
     assert.equal(events.find((e) => e.type === "auth.lockout")!.data.user_id, user.userId);
     // Nothing more is due: sent once.
     assert.equal(await t.app.bulwark.webhooks.runDue(), 0);
@@ -88,14 +115,26 @@ test("a receiver on a real port verifies Bulwark's deliveries with the standardw
     hook.got.length = 0;
     const revoke = await t.app.inject({ method: "DELETE", url: "/api/sessions", headers: bearer(member.access) });
     assert.equal(revoke.statusCode, 204, revoke.body);
-    const change = await t.app.inject({ method: "POST", url: "/api/users/me/password", headers: bearer(member.access), payload: { current_password: member.password, new_password: goodPassword() } });
+    const change = await t.app.inject({
+      method: "POST",
+      url: "/api/users/me/password",
+      headers: bearer(member.access),
+      payload: { current_password: member.password, new_password: goodPassword() },
+    });
     assert.equal(change.statusCode, 204, change.body);
     await t.app.bulwark.webhooks.runDue();
-    assert.deepEqual(hook.got.map((r) => verified(endpoint.secret, r).type).sort(), ["session.revoked", "user.created"]);
+    assert.deepEqual(hook.got.map((r) => verified(endpoint.secret, r).type).sort(), [
+      "session.revoked",
+      "user.created",
+    ]);
     const revoked = hook.got.map((r) => verified(endpoint.secret, r)).find((e) => e.type === "session.revoked")!;
     assert.equal(revoked.data.user_id, member.userId);
 
-    const log = await t.app.inject({ method: "GET", url: `/api/admin/webhook-endpoints/${endpoint.id}/deliveries`, headers: admin });
+    const log = await t.app.inject({
+      method: "GET",
+      url: `/api/admin/webhook-endpoints/${endpoint.id}/deliveries`,
+      headers: admin,
+    });
     assert.equal(log.statusCode, 200, log.body);
     assert.equal(log.json().deliveries.length, 4);
     for (const d of log.json().deliveries) {
@@ -105,11 +144,23 @@ test("a receiver on a real port verifies Bulwark's deliveries with the standardw
     }
 
     // Deleting the endpoint stops new deliveries.
-    assert.equal((await t.app.inject({ method: "DELETE", url: `/api/admin/webhook-endpoints/${endpoint.id}`, headers: admin })).statusCode, 204);
-    assert.equal((await t.app.inject({ method: "DELETE", url: `/api/admin/webhook-endpoints/${endpoint.id}`, headers: admin })).statusCode, 404);
+    assert.equal(
+      (await t.app.inject({ method: "DELETE", url: `/api/admin/webhook-endpoints/${endpoint.id}`, headers: admin }))
+        .statusCode,
+      204,
+    );
+    assert.equal(
+      (await t.app.inject({ method: "DELETE", url: `/api/admin/webhook-endpoints/${endpoint.id}`, headers: admin }))
+        .statusCode,
+      404,
+    );
     await register(t.app);
     assert.equal(await t.app.bulwark.webhooks.runDue(), 0);
-    assert.equal((await t.app.inject({ method: "GET", url: "/api/admin/webhook-endpoints", headers: admin })).json().endpoints.length, 0);
+    assert.equal(
+      (await t.app.inject({ method: "GET", url: "/api/admin/webhook-endpoints", headers: admin })).json().endpoints
+        .length,
+      0,
+    );
   } finally {
     await t.close();
     await hook.close();
@@ -128,11 +179,25 @@ test("a receiver answering 500 is retried with back-off, and a restart does not 
   try {
     const adminUser = await signedInAdmin(t.app);
     const admin = { authorization: adminUser.authorization };
-    const endpoint = (await t.app.inject({ method: "POST", url: "/api/admin/webhook-endpoints", headers: admin, payload: { url: hook.url, events: ["user.created"] } })).json();
+    const endpoint = (
+      await t.app.inject({
+        method: "POST",
+        url: "/api/admin/webhook-endpoints",
+        headers: admin,
+        payload: { url: hook.url, events: ["user.created"] },
+      })
+    ).json();
     const user = await register(t.app);
     assert.equal(await t.app.bulwark.webhooks.runDue(), 1);
     assert.equal(hook.got.length, 1);
-    const deliveries = async () => (await t.app.inject({ method: "GET", url: `/api/admin/webhook-endpoints/${endpoint.id}/deliveries`, headers: admin })).json().deliveries;
+    const deliveries = async () =>
+      (
+        await t.app.inject({
+          method: "GET",
+          url: `/api/admin/webhook-endpoints/${endpoint.id}/deliveries`,
+          headers: admin,
+        })
+      ).json().deliveries;
     let [d] = await deliveries();
     assert.equal(d.status, "pending");
     assert.equal(d.attempts, 1);
@@ -163,9 +228,18 @@ test("a receiver answering 500 is retried with back-off, and a restart does not 
     assert.equal(new Set(hook.got.map((r) => r.headers["webhook-id"])).size, 1);
     const event = verified(endpoint.secret, hook.got[2]!);
     assert.equal(event.data.user_id, user.userId);
-    const log = (await t.app.inject({ method: "GET", url: `/api/admin/webhook-endpoints/${endpoint.id}/deliveries`, headers: admin2 })).json().deliveries;
+    const log = (
+      await t.app.inject({
+        method: "GET",
+        url: `/api/admin/webhook-endpoints/${endpoint.id}/deliveries`,
+        headers: admin2,
+      })
+    ).json().deliveries;
     assert.equal(log[0].status, "delivered");
-    assert.deepEqual(log[0].log.map((a: { status_code: number }) => a.status_code), [500, 500, 200]);
+    assert.deepEqual(
+      log[0].log.map((a: { status_code: number }) => a.status_code),
+      [500, 500, 200],
+    );
   } finally {
     await t.close();
     await store.close();
@@ -181,7 +255,14 @@ test("a receiver that never succeeds gets at least six attempts over about a day
   try {
     const adminUser = await signedInAdmin(t.app);
     const admin = { authorization: adminUser.authorization };
-    const endpoint = (await t.app.inject({ method: "POST", url: "/api/admin/webhook-endpoints", headers: admin, payload: { url: hook.url, events: ["user.created"] } })).json();
+    const endpoint = (
+      await t.app.inject({
+        method: "POST",
+        url: "/api/admin/webhook-endpoints",
+        headers: admin,
+        payload: { url: hook.url, events: ["user.created"] },
+      })
+    ).json();
     await register(t.app);
     const start = clock.now();
     let attempts = 0;
@@ -195,7 +276,13 @@ test("a receiver that never succeeds gets at least six attempts over about a day
     assert.equal(target.got.length, 0, "the redirect was not followed");
     // A day later the admin's access token has expired: sign in again.
     const relogin = { authorization: `Bearer ${(await login(t.app, adminUser)).json().access_token as string}` };
-    const [d] = (await t.app.inject({ method: "GET", url: `/api/admin/webhook-endpoints/${endpoint.id}/deliveries`, headers: relogin })).json().deliveries;
+    const [d] = (
+      await t.app.inject({
+        method: "GET",
+        url: `/api/admin/webhook-endpoints/${endpoint.id}/deliveries`,
+        headers: relogin,
+      })
+    ).json().deliveries;
     assert.equal(d.status, "failed");
     assert.equal(d.attempts, MAX_ATTEMPTS);
     assert.equal(d.last_status_code, 302);
@@ -223,11 +310,24 @@ test("several instances draining one queue at once send each delivery once (FOR 
   const b = await startApp({ env, store: second, clock });
   try {
     const admin = { authorization: (await signedInAdmin(a.app)).authorization };
-    const res = await a.app.inject({ method: "POST", url: "/api/admin/webhook-endpoints", headers: admin, payload: { url: hook.url, events: ["user.created"] } });
+    const res = await a.app.inject({
+      method: "POST",
+      url: "/api/admin/webhook-endpoints",
+      headers: admin,
+      payload: { url: hook.url, events: ["user.created"] },
+    });
     assert.equal(res.statusCode, 201);
     for (let i = 0; i < 6; i++) await register(i % 2 ? a.app : b.app);
-    const counts = await Promise.all([a.app.bulwark.webhooks.runDue(), b.app.bulwark.webhooks.runDue(), a.app.bulwark.webhooks.runDue(), b.app.bulwark.webhooks.runDue()]);
-    assert.equal(counts.reduce((x, y) => x + y, 0), 6);
+    const counts = await Promise.all([
+      a.app.bulwark.webhooks.runDue(),
+      b.app.bulwark.webhooks.runDue(),
+      a.app.bulwark.webhooks.runDue(),
+      b.app.bulwark.webhooks.runDue(),
+    ]);
+    assert.equal(
+      counts.reduce((x, y) => x + y, 0),
+      6,
+    );
     assert.equal(hook.got.length, 6);
     assert.equal(new Set(hook.got.map((r) => r.headers["webhook-id"])).size, 6);
   } finally {

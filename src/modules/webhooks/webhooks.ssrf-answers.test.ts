@@ -12,9 +12,16 @@ function answers(...addresses: string[]): ResolveAll {
 }
 
 /** What the guarded lookup hands to the HTTP client: the error, or the address it would connect to. */
-function lookUp(resolveAll: ResolveAll, options: { all?: boolean } = {}): Promise<{ error: Error | null; address: unknown }> {
+function lookUp(
+  resolveAll: ResolveAll,
+  options: { all?: boolean } = {},
+): Promise<{ error: Error | null; address: unknown }> {
   return new Promise((resolve) => {
-    guardedLookup(false, resolveAll)("hook.example", options as never, ((error: Error | null, address: unknown) => resolve({ error, address })) as never);
+    guardedLookup(false, resolveAll)(
+      "hook.example",
+      options as never,
+      ((error: Error | null, address: unknown) => resolve({ error, address })) as never,
+    );
   });
 }
 
@@ -42,6 +49,10 @@ test("control: a name whose answers are all public resolves to its first answer"
 });
 
 test("the sender uses the guarded lookup: a name answering public-then-private is never connected to", async () => {
-  const result = await send("http://hook.example:9/", {}, "{}", { allowPrivate: false, timeoutMs: 2000, resolveAll: answers("93.184.215.14", "10.0.0.5") });
+  const result = await send("http://hook.example:9/", {}, "{}", {
+    allowPrivate: false,
+    timeoutMs: 2000,
+    resolveAll: answers("93.184.215.14", "10.0.0.5"),
+  });
   assert.deepEqual(result, { statusCode: null, error: "target address refused (not public)" });
 });

@@ -12,10 +12,31 @@ import { createWebhookService, isPrivateAddress } from "./index.js";
 
 test("addresses: loopback, private, link-local, CGNAT, unique-local and metadata are not public", () => {
   for (const address of [
-    "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1", "100.127.255.254",
-    "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1",
-    "::ffff:127.0.0.1", "::ffff:7f00:1", "::ffff:169.254.169.254", "64:ff9b::10.0.0.1", "not-an-ip",
-  ]) assert.equal(isPrivateAddress(address), true, address);
+    "127.0.0.1",
+    "127.1.2.3",
+    "10.0.0.1",
+    "172.16.0.1",
+    "172.31.255.255",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "100.127.255.254",
+    "0.0.0.0",
+    "224.0.0.1",
+    "255.255.255.255",
+    "::1",
+    "::",
+    "fe80::1",
+    "fc00::1",
+    "fd00:ec2::254",
+    "ff02::1",
+    "::ffff:127.0.0.1",
+    "::ffff:7f00:1",
+    "::ffff:169.254.169.254",
+    "64:ff9b::10.0.0.1",
+    "not-an-ip",
+  ])
+    assert.equal(isPrivateAddress(address), true, address);
   for (const address of ["8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"]) {
     assert.equal(isPrivateAddress(address), false, address);
   }
@@ -27,21 +48,55 @@ test("registration refuses non-http(s) URLs, credentials in URLs and private lit
     const admin = { authorization: (await signedInAdmin(t.app)).authorization };
     let i = 0;
     for (const url of [
-      "file:///etc/passwd", "gopher://example.com/", "ftp://example.com/", "javascript:alert(1)", "not a url",
-      "https://user:pass@example.com/hook", "http://127.0.0.1:8080/", "http://[::1]/", "http://169.254.169.254/latest/meta-data/",
-      "http://[fd00:ec2::254]/", "http://localhost:3000/", "http://10.1.2.3/", "http://0x7f000001/",
+      "file:///etc/passwd",
+      "gopher://example.com/",
+      "ftp://example.com/",
+      "javascript:alert(1)",
+      "not a url",
+      "https://user:pass@example.com/hook",
+      "http://127.0.0.1:8080/",
+      "http://[::1]/",
+      "http://169.254.169.254/latest/meta-data/",
+      "http://[fd00:ec2::254]/",
+      "http://localhost:3000/",
+      "http://10.1.2.3/",
+      "http://0x7f000001/",
     ]) {
       // Endpoint creation is in the `sensitive` rate class: move past its window now and then.
       if (++i % 5 === 0) t.clock.advance(61_000);
-      const res = await t.app.inject({ method: "POST", url: "/api/admin/webhook-endpoints", headers: admin, payload: { url, events: ["user.created"] } });
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/api/admin/webhook-endpoints",
+        headers: admin,
+        payload: { url, events: ["user.created"] },
+      });
       assert.equal(res.statusCode, 400, `${url}: ${res.body}`);
       assert.equal(res.json().error.code, "invalid_request");
     }
-    const unknownEvent = await t.app.inject({ method: "POST", url: "/api/admin/webhook-endpoints", headers: admin, payload: { url: "https://example.com/hook", events: ["user.deleted"] } });
+    const unknownEvent = await t.app.inject({
+      method: "POST",
+      url: "/api/admin/webhook-endpoints",
+      headers: admin,
+      payload: { url: "https://example.com/hook", events: ["user.deleted"] },
+    });
     assert.equal(unknownEvent.statusCode, 400);
-    const ok = await t.app.inject({ method: "POST", url: "/api/admin/webhook-endpoints", headers: admin, payload: { url: "https://example.com/hook", events: ["user.created"] } });
+    const ok = await t.app.inject({
+      method: "POST",
+      url: "/api/admin/webhook-endpoints",
+      headers: admin,
+      payload: { url: "https://example.com/hook", events: ["user.created"] },
+    });
     assert.equal(ok.statusCode, 201, ok.body);
-    assert.equal((await t.app.inject({ method: "POST", url: "/api/admin/webhook-endpoints", payload: { url: "https://example.com/h", events: ["user.created"] } })).statusCode, 401);
+    assert.equal(
+      (
+        await t.app.inject({
+          method: "POST",
+          url: "/api/admin/webhook-endpoints",
+          payload: { url: "https://example.com/h", events: ["user.created"] },
+        })
+      ).statusCode,
+      401,
+    );
   } finally {
     await t.close();
   }
@@ -51,11 +106,24 @@ test("production accepts only https endpoints", async () => {
   const t = await startApp();
   try {
     const service = createWebhookService({
-      db: t.store.db, clock: t.clock, audit: t.app.bulwark.audit, accounts: t.app.bulwark.accounts, keyring: parseKeyring(t.config.encryptionKeys),
+      db: t.store.db,
+      clock: t.clock,
+      audit: t.app.bulwark.audit,
+      accounts: t.app.bulwark.accounts,
+      keyring: parseKeyring(t.config.encryptionKeys),
       config: { ...t.config.webhooks, production: true },
     });
-    await assert.rejects(service.createEndpoint({ url: "http://example.com/hook", events: ["user.created"] }, { userId: null, ip: null, userAgent: null }), /https/);
-    const created = await service.createEndpoint({ url: "https://example.com/hook", events: ["user.created"] }, { userId: null, ip: null, userAgent: null });
+    await assert.rejects(
+      service.createEndpoint(
+        { url: "http://example.com/hook", events: ["user.created"] },
+        { userId: null, ip: null, userAgent: null },
+      ),
+      /https/,
+    );
+    const created = await service.createEndpoint(
+      { url: "https://example.com/hook", events: ["user.created"] },
+      { userId: null, ip: null, userAgent: null },
+    );
     assert.match(created.secret, /^whsec_/);
   } finally {
     await t.close();
@@ -64,7 +132,10 @@ test("production accepts only https endpoints", async () => {
 
 test("at delivery time, a name that resolves to a private address is refused by default (checked after DNS resolution)", async () => {
   let hits = 0;
-  const server = createServer((_req, res) => { hits++; res.writeHead(200).end(); });
+  const server = createServer((_req, res) => {
+    hits++;
+    res.writeHead(200).end();
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   const store = await testStore();
@@ -75,7 +146,12 @@ test("at delivery time, a name that resolves to a private address is refused by 
   let endpointId: string;
   try {
     adminHeader = { authorization: (await signedInAdmin(permissive.app)).authorization };
-    const res = await permissive.app.inject({ method: "POST", url: "/api/admin/webhook-endpoints", headers: adminHeader, payload: { url: `http://localhost:${port}/hook`, events: ["user.created"] } });
+    const res = await permissive.app.inject({
+      method: "POST",
+      url: "/api/admin/webhook-endpoints",
+      headers: adminHeader,
+      payload: { url: `http://localhost:${port}/hook`, events: ["user.created"] },
+    });
     assert.equal(res.statusCode, 201, res.body);
     endpointId = res.json().id;
     // The admin's own registration queued a delivery here too; it is not sent by this instance.
@@ -90,7 +166,13 @@ test("at delivery time, a name that resolves to a private address is refused by 
     assert.ok(attempted >= 1);
     assert.equal(hits, 0, "no request reached the private address");
     const admin = { authorization: (await signedInAdmin(strict.app)).authorization };
-    const log = (await strict.app.inject({ method: "GET", url: `/api/admin/webhook-endpoints/${endpointId}/deliveries`, headers: admin })).json().deliveries;
+    const log = (
+      await strict.app.inject({
+        method: "GET",
+        url: `/api/admin/webhook-endpoints/${endpointId}/deliveries`,
+        headers: admin,
+      })
+    ).json().deliveries;
     assert.ok(log.length >= 1);
     for (const d of log.filter((x: { attempts: number }) => x.attempts > 0)) {
       assert.equal(d.last_error, "target address refused (not public)");
@@ -105,11 +187,19 @@ test("at delivery time, a name that resolves to a private address is refused by 
 });
 
 test("the sender refuses private literals itself and gives up on a receiver that does not answer in time", async () => {
-  assert.deepEqual(await send("http://127.0.0.1:9/", {}, "{}", { allowPrivate: false }), { statusCode: null, error: "target address refused (not public)" });
-  assert.deepEqual(await send("http://[::ffff:169.254.169.254]/", {}, "{}", { allowPrivate: false }), { statusCode: null, error: "target address refused (not public)" });
+  assert.deepEqual(await send("http://127.0.0.1:9/", {}, "{}", { allowPrivate: false }), {
+    statusCode: null,
+    error: "target address refused (not public)",
+  });
+  assert.deepEqual(await send("http://[::ffff:169.254.169.254]/", {}, "{}", { allowPrivate: false }), {
+    statusCode: null,
+    error: "target address refused (not public)",
+  });
   assert.equal((await send("file:///etc/passwd", {}, "{}", { allowPrivate: true })).error, "unsupported scheme");
   const sockets = new Set<import("node:net").Socket>();
-  const silent = createServer(() => { /* never answers */ });
+  const silent = createServer(() => {
+    /* never answers */
+  });
   silent.on("connection", (s) => sockets.add(s));
   await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
   const { port } = silent.address() as AddressInfo;
