@@ -165,6 +165,10 @@ async function signIn(app: FastifyInstance): Promise<string> {
     payload: { username, email: `${username.toLowerCase()}@example.com`, password },
   });
   if (registered.statusCode !== 201) throw new Error(`register answered ${registered.statusCode}: ${registered.body}`);
+  // An API key needs a proven address: marked as an operator would (`bulwark users verify-email`).
+  await app.bulwark.accounts.markEmailVerified((registered.json() as { user: { id: string } }).user.id, {
+    via: "bench",
+  });
   const login = await app.inject({ method: "POST", url: "/api/auth/login", payload: { login: username, password } });
   if (login.statusCode !== 200) throw new Error(`login answered ${login.statusCode}: ${login.body}`);
   const token = (login.json() as { access_token?: unknown }).access_token;
