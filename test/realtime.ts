@@ -41,7 +41,7 @@ export type Client = {
 export function connect(
   base: string,
   ticketValue: string,
-  options: { origin?: string | null; maxPayload?: number } = {},
+  options: { origin?: string | null; maxPayload?: number; localAddress?: string } = {},
 ): Promise<Client> {
   const url = `${base.replace(/^http/, "ws")}/api/realtime?ticket=${encodeURIComponent(ticketValue)}`;
   const origin = options.origin === undefined ? ORIGIN : options.origin;
@@ -49,6 +49,7 @@ export function connect(
     ...(origin === null ? {} : { origin }),
     perMessageDeflate: false,
     maxPayload: options.maxPayload ?? 100 * 1024 * 1024,
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
   });
   const frames: Frame[] = [];
   const waiting: { match: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
