@@ -16,8 +16,12 @@ import { startTopology, statusOf, until, type Topology } from "./topology.js";
 
 const skip = topologySkip();
 let t: Topology;
+/** TOPOLOGY_FULL=1: longer outages under heavier load (the documented full run); CI runs the short one. */
+const FULL = process.env.TOPOLOGY_FULL === "1";
+const OUTAGE_MS = FULL ? 30_000 : 2_000;
+const WORKERS = FULL ? { register: 6, read: 4, keys: 2, messages: 4 } : { register: 2, read: 2, keys: 1, messages: 2 };
 
-const report = (line: string) => process.stderr.write(`# ${line}\n`);
+const report = (line: string) => process.stderr.write(`${line}\n`);
 
 describe("faults", { skip, timeout: 1_200_000 }, () => {
   before(
@@ -29,7 +33,7 @@ describe("faults", { skip, timeout: 1_200_000 }, () => {
           SENSITIVE_PER_MINUTE: "1000000",
           AUTH_REGISTER_PER_MINUTE: "1000000",
           AUTH_LOGIN_PER_MINUTE: "1000000",
-          API_KEYS_PER_USER: "1000000",
+          API_KEYS_PER_USER: "10000",
           STEP_UP_TTL: "3600",
         },
       });
@@ -47,7 +51,8 @@ describe("faults", { skip, timeout: 1_200_000 }, () => {
     // Keys with a limit of their own, made while Redis is up (announced to every instance).
     const limit = 10;
     const during = await newKey(t, user, { rate_limit_per_minute: limit });
-    const load = startLoad(t, { owner, conversationId });
+    const load = startLoad(t, { owner, conversationId, workers: WORKERS });
+    let revokedAt = 0;
     try {
       await until(() => load.ok() >= 20, "load to run");
       await t.redis.kill();
@@ -75,16 +80,22 @@ describe("faults", { skip, timeout: 1_200_000 }, () => {
         from: user.ip,
       });
       assert.equal(revoke.status, 204, revoke.text);
+      revokedAt = Date.now();
       assert.equal((await onEveryInstance(t, "/api/users/me", bearer(lost.access), user.ip))[0], 401);
       const okBefore = load.ok();
       await until(() => load.ok() >= okBefore + 20, "load to keep succeeding without Redis");
+      await sleep(OUTAGE_MS);
       await t.redis.start();
+      const back = Date.now();
       for (const instance of t.instances)
         await until(async () => (await ready(instance.base))?.status === "ok", `instance ${instance.index} ok again`);
       // The revocation made during the outage reached every instance (at their reconnection or reload).
       await until(
         async () => (await onEveryInstance(t, "/api/users/me", bearer(lost.access), user.ip)).every((s) => s === 401),
         "the revocation made during the outage to reach every instance",
+      );
+      report(
+        `redis: the revocation made during the outage reached every instance ${Date.now() - revokedAt} ms after it was made, ${Date.now() - back} ms after Redis returned`,
       );
       // Shared again: one budget for the three.
       await nextWindowIfLate();
@@ -114,7 +125,7 @@ describe("faults", { skip, timeout: 1_200_000 }, () => {
 
   test("PostgreSQL stopped and restarted under load: 503 envelopes, no 500, nothing acknowledged lost", async () => {
     const { owner, conversationId } = await loadOwner();
-    const load = startLoad(t, { owner, conversationId });
+    const load = startLoad(t, { owner, conversationId, workers: WORKERS });
     try {
       await until(() => load.ok() >= 20, "load to run");
       t.pg.stop();
@@ -122,7 +133,7 @@ describe("faults", { skip, timeout: 1_200_000 }, () => {
         await until(async () => (await statusOf(`${instance.base}/ready`)) === 503, `instance ${instance.index} 503`);
       const unavailable = load.counts.unavailable;
       await until(() => load.counts.unavailable >= unavailable + 30, "requests during the outage to answer 503");
-      await sleep(2_000);
+      await sleep(OUTAGE_MS);
       t.pg.start();
       for (const instance of t.instances)
         await until(async () => (await statusOf(`${instance.base}/ready`)) === 200, `instance ${instance.index} 200`);
@@ -156,7 +167,7 @@ describe("faults", { skip, timeout: 1_200_000 }, () => {
       const load = startLoad(t, {
         owner,
         conversationId,
-        workers: { register: 4, read: 2, keys: 1, messages: 2 },
+        workers: { ...WORKERS, register: WORKERS.register * 2 },
         tolerateDeadUpstream: true,
       });
       const victim = t.instances[1]!;
@@ -173,7 +184,8 @@ describe("faults", { skip, timeout: 1_200_000 }, () => {
       report(`instance killed: ${JSON.stringify(load.counts)}; acknowledged ${counts(load)}`);
       assert.deepEqual(load.violations.slice(0, 20), [], `${load.violations.length} answers broke the policy`);
       // Only what was in flight on the victim may have failed: one request per worker at most.
-      assert.ok(load.counts.badGateway + load.counts.failed <= 9, JSON.stringify(load.counts));
+      const workers = WORKERS.register * 3 + WORKERS.read + WORKERS.keys + WORKERS.messages;
+      assert.ok(load.counts.badGateway + load.counts.failed <= workers, JSON.stringify(load.counts));
       await victim.start();
       await assertNothingLost(t, load);
       const verify = t.cli(["audit", "verify"]);
