@@ -18,6 +18,8 @@ const REDIS = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].find((p) 
 
 /** Every wait here ends: a hang fails loudly instead of blocking a run. */
 const WAIT_MS = 90_000;
+/** Starting a process through tsx on a busy two-core machine can take minutes; a quiet one, seconds. */
+const START_MS = 300_000;
 
 /** The tools a topology needs, or why it cannot run on this machine. */
 export function topologyTools(): { pgBin: string; nginx: string; redis: string } | { skip: string } {
@@ -318,7 +320,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
         await until(
           async () => p.exited() !== null || (await statusOf(`${instanceBase}/ready`)) === 200,
           `instance ${index} to become ready`,
-          WAIT_MS,
+          START_MS,
           () => p.output().slice(-4000),
         );
         if (p.exited()) throw new Error(`instance ${index} ${p.exited()}:\n${p.output().slice(-4000)}`);

@@ -43,6 +43,6 @@ export const filesModule = defineModule({
   auditEvents: EVENTS,
   // A disabled owner's files stop being served: `find` checks the owner on every read (the
   // accounts module's cached look-up), so there is nothing to revoke here.
-  prune: async (files) => ({ file_staging: await files.pruneStaging() }),
+  prune: async (files) => ({ file_staging: await files.pruneStaging(), file_orphans: await files.pruneOrphans() }),
   stop: (files) => files.close(),
 });

@@ -66,6 +66,11 @@ export const FILE_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
 /** Staging files older than this are leftovers of a crash; prune removes them. */
 const STAGING_MAX_AGE_MS = 3_600_000;
+/**
+ * A stored object without a row, older than this, is the leftover of a process killed between
+ * storing the bytes and committing the row (an upload takes seconds); prune removes it.
+ */
+const ORPHAN_MAX_AGE_MS = 3_600_000;
 
 export type FilesService = ReturnType<typeof createFilesService>;
 
@@ -283,6 +288,29 @@ export function createFilesService(deps: FilesDeps) {
           deps.logger.error({ err: String(e), key: row.storageKey }, "files: could not remove an object"),
         );
       return true;
+    },
+
+    /** Removes stored objects that no row names, left by a crash between storing and committing; returns how many. */
+    async pruneOrphans(): Promise<number> {
+      let removed = 0;
+      const sweep = async (keys: string[]) => {
+        const kept = await store.keptKeys(db, keys);
+        for (const key of keys.filter((k) => !kept.has(k))) {
+          await storage.delete(key);
+          removed++;
+        }
+      };
+      let batch: string[] = [];
+      for await (const object of storage.list()) {
+        if (clock.now() - object.modifiedMs <= ORPHAN_MAX_AGE_MS) continue;
+        batch.push(object.key);
+        if (batch.length >= 500) {
+          await sweep(batch);
+          batch = [];
+        }
+      }
+      await sweep(batch);
+      return removed;
     },
 
     /** Removes staging files a crash left behind; returns how many. */

@@ -2,7 +2,7 @@
 // server-generated id checked against a fixed shape here, so nothing a client sends can become a
 // path or a key (no traversal, no overwriting another object).
 import { createReadStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -20,6 +20,8 @@ export type ObjectStorage = {
   /** The object's bytes or a presigned URL valid for `ttlSeconds` from `now`, with these response headers. */
   deliver(key: string, headers: { type: string; disposition: string }, now: number): Promise<Delivery>;
   delete(key: string): Promise<void>;
+  /** Every stored object's key and last modification (for the sweep of objects without a row). */
+  list(): AsyncIterable<{ key: string; modifiedMs: number }>;
   close(): void;
 };
 
@@ -49,6 +51,16 @@ export function diskStorage(root: string): ObjectStorage {
     },
     async delete(key) {
       await rm(pathOf(key), { force: true });
+    },
+    async *list() {
+      const fans = await readdir(root).catch(() => [] as string[]);
+      for (const fan of fans.filter((f) => /^[0-9a-f]{2}$/.test(f))) {
+        const names = await readdir(join(root, fan)).catch(() => [] as string[]);
+        for (const key of names.filter((n) => KEY.test(n) && n.startsWith(fan))) {
+          const info = await stat(join(root, fan, key)).catch(() => undefined);
+          if (info) yield { key, modifiedMs: info.mtimeMs };
+        }
+      }
     },
     close() {},
   };
@@ -117,6 +129,17 @@ export function s3Storage(settings: S3Settings): ObjectStorage {
     async delete(key) {
       const { sdk, client } = await load();
       await client.send(new sdk.DeleteObjectCommand({ Bucket, Key: checked(key) }));
+    },
+    async *list() {
+      const { sdk, client } = await load();
+      let ContinuationToken: string | undefined;
+      do {
+        const page = await client.send(new sdk.ListObjectsV2Command({ Bucket, ContinuationToken }));
+        for (const object of page.Contents ?? [])
+          if (object.Key && KEY.test(object.Key))
+            yield { key: object.Key, modifiedMs: object.LastModified?.getTime() ?? Date.now() };
+        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (ContinuationToken);
     },
     close() {
       void loaded?.then(({ client }) => client.destroy()).catch(() => undefined);

@@ -1,5 +1,5 @@
 // SQL of the files module, and nothing else.
-import { and, desc, eq, lt, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Executor } from "../../store/db.js";
 import { fileUsage, files } from "./tables.js";
 
@@ -64,4 +64,11 @@ export async function deleteFile(db: Executor, id: string, userId: string): Prom
     .where(and(eq(files.id, id), eq(files.userId, userId)))
     .returning();
   return row;
+}
+
+/** Which of these storage keys a row still names. */
+export async function keptKeys(db: Executor, keys: string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = await db.select({ key: files.storageKey }).from(files).where(inArray(files.storageKey, keys));
+  return new Set(rows.map((r) => r.key));
 }

@@ -40,7 +40,15 @@ test("pruning deletes sessions ended over 30 days ago and stale login counters, 
   app.clock.advance(20 * DAY);
   assert.deepEqual(
     await app.app.bulwark.prune(),
-    { unverified_accounts: 0, sessions: 0, login_failures: 1, file_staging: 0, messages: 0, invitations: 0 },
+    {
+      unverified_accounts: 0,
+      sessions: 0,
+      login_failures: 1,
+      file_staging: 0,
+      file_orphans: 0,
+      messages: 0,
+      invitations: 0,
+    },
     "the day-old failure counter goes; ended sessions stay 30 days",
   );
 
@@ -49,7 +57,15 @@ test("pruning deletes sessions ended over 30 days ago and stale login counters, 
   assert.equal((await refresh(live.refresh)).statusCode, 200);
   assert.deepEqual(
     await app.app.bulwark.prune(),
-    { unverified_accounts: 0, sessions: 2, login_failures: 0, file_staging: 0, messages: 0, invitations: 0 },
+    {
+      unverified_accounts: 0,
+      sessions: 2,
+      login_failures: 0,
+      file_staging: 0,
+      file_orphans: 0,
+      messages: 0,
+      invitations: 0,
+    },
     "expired 31 days ago, revoked 36 days ago",
   );
   const left = rowsOf<{ id: string }>(await app.store.db.execute(sql`select id from sessions`)).map((r) => r.id);
