@@ -327,6 +327,8 @@ export type Deployment = {
   instances: TestApp[];
   /** The URL of `path` on an instance. */
   url(instance: TestApp, path: string): string;
+  /** The Redis key and channel prefix the instances share (their subscribers are named `<prefix>:sub`). */
+  prefix: string;
   close(): Promise<void>;
 };
 
@@ -365,6 +367,7 @@ export async function startDeployment(
   return {
     instances,
     url: (instance, path) => `http://127.0.0.1:${(instance.app.server.address() as { port: number }).port}${path}`,
+    prefix,
     close,
   };
 }

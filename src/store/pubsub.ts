@@ -11,6 +11,11 @@ export type PubSub = {
   publish(channel: string, message: string): Promise<void>;
   /** Calls `handler` for each message on `channel`, from any instance. */
   subscribe(channel: string, handler: (message: string) => void): Promise<void>;
+  /**
+   * Calls `handler` each time the subscription comes back after a lost connection: messages sent
+   * meanwhile were missed, so whoever keeps state from them re-reads it (never called in memory).
+   */
+  onResubscribed(handler: () => void): void;
   close(): Promise<void>;
 };
 
@@ -35,6 +40,7 @@ export function createPubSub(options: PubSubOptions): PubSub {
       async subscribe(channel, handler) {
         local.on(channel, handler);
       },
+      onResubscribed() {},
       async close() {
         local.removeAllListeners();
       },
@@ -42,10 +48,25 @@ export function createPubSub(options: PubSubOptions): PubSub {
   }
   // A subscribed connection can do nothing else, so publishing needs a second one.
   const pub = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 1_000 });
-  const sub = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
+  // Named, so an operator (and a test) can tell the subscriber apart in CLIENT LIST.
+  const sub = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, connectionName: `${prefix}:sub` });
   // Both connections retry on their own; a Redis outage makes one report every 10 s, not one per attempt.
   const report = oncePer(10_000, options.onError);
   for (const client of [pub, sub]) client.on("error", report);
+  // ioredis re-subscribes by itself on reconnect; "ready" after the first one means a gap to catch up on.
+  const resubscribed: (() => void)[] = [];
+  let connectedBefore = false;
+  sub.on("ready", () => {
+    if (connectedBefore)
+      for (const handler of resubscribed) {
+        try {
+          handler();
+        } catch (error) {
+          options.onError?.(error as Error);
+        }
+      }
+    connectedBefore = true;
+  });
   sub.on("message", (channel: string, message: string) => {
     // Inside ioredis' socket handler: a subscriber that throws must not become an uncaught exception.
     try {
@@ -62,6 +83,9 @@ export function createPubSub(options: PubSubOptions): PubSub {
     async subscribe(channel, handler) {
       local.on(channel, handler);
       await sub.subscribe(`${prefix}:${channel}`);
+    },
+    onResubscribed(handler) {
+      resubscribed.push(handler);
     },
     async close() {
       local.removeAllListeners();

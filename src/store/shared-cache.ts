@@ -81,6 +81,14 @@ export function createSharedCache<T>(options: {
     },
     invalidate: (...ids) => channel.announce(ids),
     drop,
-    start: () => channel.subscribe(),
+    start: () => {
+      // Invalidations sent while our subscription was down were missed: forget everything cached.
+      options.pubsub.onResubscribed(() => {
+        epoch++;
+        entries.clear();
+        misses.clear();
+      });
+      return channel.subscribe();
+    },
   };
 }

@@ -120,6 +120,10 @@ export function createSessionService(deps: SessionDeps) {
       const reload = async () =>
         remember(await store.revokedSince(db, new Date(clock.now() - deps.accessTokenTtl * 1000 - 60_000)));
       await reload();
+      // Revocations announced while our subscription was down were missed: read them at once.
+      pubsub.onResubscribed(() => {
+        reload().catch((error: unknown) => deps.onError?.(error as Error));
+      });
       timers.push(
         setInterval(prune, 60_000),
         setInterval(() => {

@@ -326,6 +326,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       if (!subscribed) {
         subscribed = true;
         await pubsub.subscribe(KEYS_CHANNEL, onMessage);
+        // A rotation or revocation announced while our subscription was down: re-read the keys.
+        pubsub.onResubscribed(() => void reload());
       }
       await db.transaction(async (tx) => {
         // Several instances starting at once: the first creates the key, the others find it.
