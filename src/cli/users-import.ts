@@ -205,7 +205,7 @@ function flag(value: unknown, field: string): boolean {
     const v = value.trim().toLowerCase();
     if (TRUE.has(v)) return true;
     if (FALSE.has(v) || v === "null") return false;
-    if (/^\d{4}-\d\d-\d\d/.test(v) && !Number.isNaN(Date.parse(v))) return true;
+    if (!Number.isNaN(time(value.trim()))) return true;
   }
   throw new RowError(`${field} is not a yes/no value`);
 }
@@ -245,9 +245,15 @@ function isAdminRole(value: unknown): boolean {
     .includes("admin");
 }
 
+/** A timestamp as ISO 8601 or PostgreSQL writes it (`2024-03-01 10:00:00.123+00`), in ms; NaN for anything else. */
+function time(value: string): number {
+  if (!/^\d{4}-\d\d-\d\d(?:[ T]|$)/.test(value)) return Number.NaN;
+  return Date.parse(value.replace(" ", "T").replace(/([+-]\d\d)$/, "$1:00"));
+}
+
 /** A timestamp in the future (a ban that still runs). */
 function future(value: unknown, now: number): boolean {
-  const t = typeof value === "string" && value !== "" ? Date.parse(value) : Number.NaN;
+  const t = typeof value === "string" ? time(value) : Number.NaN;
   return !Number.isNaN(t) && t > now;
 }
 
@@ -305,12 +311,25 @@ export const PRESETS: Record<string, Preset> = {
       };
     },
   },
+  csv: {
+    description: "username,email,password_hash (and optional email_verified, role, display_name columns)",
+    columns: ["username", "email", "password_hash"],
+    detect: (c) => c.has("passwordhash"),
+    toRow: (get) => ({
+      username: text(get("username"), "username"),
+      email: text(get("email"), "email") ?? "",
+      passwordHash: text(get("password_hash"), "password_hash") ?? "",
+      emailVerified: flag(get("email_verified"), "email_verified"),
+      admin: isAdminRole(get("role")),
+      displayName: text(get("display_name"), "display_name"),
+    }),
+  },
   // Better Auth: the `user` table (id, name, email, emailVerified; role and banned with the admin plugin; username
   // with the username plugin) and the `account` table, whose row with providerId "credential" holds the hash.
   // Either FILE is a join of both with a `password` column, or --accounts names the account table.
   "better-auth": {
     description: "Better Auth's user table (id, name, email, emailVerified, role) with its account table's password",
-    detect: (c) => c.has("emailverified") && !c.has("hashedpassword") && !c.has("encryptedpassword"),
+    detect: (c) => c.has("emailverified") && c.has("name"),
     toRow: (get, { now, passwords }) => {
       const id = text(get("id"), "id");
       const passwordHash = passwords && id !== undefined ? passwords.get(id) : text(get("password"), "password");
@@ -328,19 +347,6 @@ export const PRESETS: Record<string, Preset> = {
         displayName: text(get("name"), "name")?.trim().slice(0, 100) || undefined,
       };
     },
-  },
-  csv: {
-    description: "username,email,password_hash (and optional email_verified, role, display_name columns)",
-    columns: ["username", "email", "password_hash"],
-    detect: (c) => c.has("passwordhash"),
-    toRow: (get) => ({
-      username: text(get("username"), "username"),
-      email: text(get("email"), "email") ?? "",
-      passwordHash: text(get("password_hash"), "password_hash") ?? "",
-      emailVerified: flag(get("email_verified"), "email_verified"),
-      admin: isAdminRole(get("role")),
-      displayName: text(get("display_name"), "display_name"),
-    }),
   },
 };
 
@@ -468,14 +474,22 @@ export type ProgressStream = { isTTY?: boolean; write(text: string): unknown };
 
 /** A progress reporter: a bar with rows per second on a TTY, plain periodic lines elsewhere. */
 export function createProgress(stream: ProgressStream, now: () => number = () => performance.now()) {
-  const started = new Map<string, number>();
-  let lastDraw = 0;
+  let current: string | undefined;
+  let last = now();
+  let phaseStart = last;
+  let lastDraw = Number.NEGATIVE_INFINITY;
   let drawn = false;
   return {
     update({ phase, done, total }: ImportProgress): void {
       const t = now();
-      if (!started.has(phase)) started.set(phase, t);
-      const elapsed = (t - started.get(phase)!) / 1000;
+      // A phase starts where the previous one ended (or when the reporter was made).
+      if (phase !== current) {
+        current = phase;
+        phaseStart = last;
+        lastDraw = Number.NEGATIVE_INFINITY;
+      }
+      last = t;
+      const elapsed = (t - phaseStart) / 1000;
       const rate = elapsed > 0 ? Math.round(done / elapsed) : 0;
       const finished = done >= total;
       if (!finished && t - lastDraw < (stream.isTTY ? 100 : 2000)) return;
