@@ -33,7 +33,7 @@ Commands:
   users enable NAME    let a disabled user sign in again
   users reset-mfa NAME  turn two-factor off for a user who lost the device and the codes
   users verify-email NAME  mark a user's address as proven (checked out of band)
-  users import FILE    import users with bcrypt/Argon2 hashes from a CSV
+  users import FILE    import accounts with their hashes (fastapi-users, Supabase, Better Auth, CSV/JSON)
   messages import FILE  import messages from a Fernet-encrypting backend (FERNET_KEYS, --dry-run)
   sessions revoke      end sessions: --all, or --user NAME
   api-keys create      make an API key: --user NAME --name N --scopes a,b [--expires DAYS]

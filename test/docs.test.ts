@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { renderConfigDocs } from "../scripts/gen-config-docs.js";
-import { parseUsersCsv } from "../src/cli/users.js";
+import { readImportText, rowsFromRecords } from "../src/cli/users-import.js";
 import { SETTINGS } from "../src/config/settings.js";
 import { ERROR_CODES } from "../src/core/errors.js";
 import { createApp, Type, type Config } from "../src/index.js";
@@ -307,9 +307,10 @@ test("docs/identity.md: the jose example verifies a live Bulwark's token through
     // The CSV shown in "Importing users" is accepted as is, and its bcrypt hashes are real.
     const csv = codeBlocks(doc).filter((b) => b.lang === "csv");
     assert.equal(csv.length, 1, "docs/identity.md has one csv block");
-    const rows = parseUsersCsv(csv[0]!.code);
-    assert.equal(rows.length, 2);
-    assert.deepEqual(await app.bulwark.accounts.importUsers(rows), { imported: 2, skipped: [] });
+    const rows = rowsFromRecords(readImportText(csv[0]!.code), "csv");
+    assert.equal(rows.rows.length, 2);
+    const report = await app.bulwark.accounts.importUsers(rows);
+    assert.deepEqual([report.imported, report.rejected, report.written], [2, [], true]);
     assert.equal(
       (await login(app, { username: "grace", password: "correct horse battery staple imported" })).statusCode,
       200,

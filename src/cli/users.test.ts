@@ -10,7 +10,8 @@ import { goodPassword, login } from "../../test/identity.js";
 import { codeAt } from "../../test/mfa.js";
 import { captureOutput } from "./output.js";
 import { sessionsCommand } from "./sessions.js";
-import { parseUsersCsv, usersCommand } from "./users.js";
+import { usersCommand } from "./users.js";
+import { readImportText, rowsFromRecords } from "./users-import.js";
 
 test("users import, users promote and sessions revoke act on the configured database", async () => {
   const config = testConfig({ RATE_LIMIT_PER_MINUTE: "1000" });
@@ -27,11 +28,16 @@ test("users import, users promote and sessions revoke act on the configured data
     ].join("\n"),
   );
 
+  const quiet = { write: () => true };
   const imported = captureOutput();
-  assert.equal(await usersCommand(["import", csv], imported, () => config), 1, "exit 1 when rows were skipped");
-  assert.match(imported.lines.join("\n"), /imported 1 of 3 users/);
-  assert.match(imported.lines.join("\n"), /skipped heidi: unsupported hash format/);
-  assert.match(imported.lines.join("\n"), /skipped x: invalid username/);
+  assert.equal(
+    await usersCommand(["import", csv, "--skip-rejected"], imported, () => config, quiet),
+    1,
+    "exit 1 when rows were rejected",
+  );
+  assert.match(imported.lines.join("\n"), /imported 1 users/);
+  assert.match(imported.lines.join("\n"), /line 3: rejected: unknown password hash format/);
+  assert.match(imported.lines.join("\n"), /line 4: rejected: username must be 3 to 50/);
 
   const promoted = captureOutput();
   assert.equal(await usersCommand(["promote", "grace"], promoted, () => config), 0);
@@ -99,17 +105,29 @@ test("users import, users promote and sessions revoke act on the configured data
   }
 });
 
-test("the users CSV parser takes an optional header and refuses malformed lines", () => {
-  assert.deepEqual(parseUsersCsv("a_user,a@example.com,$2b$x\n"), [
-    { username: "a_user", email: "a@example.com", passwordHash: "$2b$x" },
+test("the import reader takes an optional header, quoted fields, and unquoted Argon2 PHC strings", () => {
+  const plain = rowsFromRecords(readImportText("a_user,a@example.com,$2b$x\n"), "csv");
+  assert.deepEqual(plain.rows, [
+    {
+      line: 1,
+      username: "a_user",
+      email: "a@example.com",
+      passwordHash: "$2b$x",
+      emailVerified: false,
+      admin: false,
+      displayName: undefined,
+    },
   ]);
-  assert.throws(() => parseUsersCsv("only-one-field"), /line 1/);
-  const argon = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
-  assert.deepEqual(
-    parseUsersCsv(`b_user,b@example.com,${argon}`),
-    [{ username: "b_user", email: "b@example.com", passwordHash: argon }],
-    "Argon2 PHC strings keep their commas",
+  assert.match(
+    rowsFromRecords(readImportText("only-one-field@x"), "csv").rejected[0]!.reason,
+    /1 fields where csv has 3/,
   );
+  const argon = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+  for (const line of [`b_user,b@example.com,${argon}`, `b_user,b@example.com,"${argon}"`]) {
+    const rows = rowsFromRecords(readImportText(`username,email,password_hash\r\n${line}\r\n`), "csv").rows;
+    assert.equal(rows[0]?.passwordHash, argon, "Argon2 PHC strings keep their commas");
+    assert.equal(rows[0]?.line, 2);
+  }
 });
 
 test("users reset-mfa turns two-factor off for a user who lost the device, ends the sessions, audits it", async () => {

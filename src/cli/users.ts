@@ -1,9 +1,9 @@
 // `bulwark users promote NAME`, `users disable|enable|reset-mfa|verify-email NAME` and `bulwark users import FILE`.
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/types.js";
 import type { Output } from "./output.js";
 import { withServices } from "./services.js";
+import { importCommand, type ProgressStream } from "./users-import.js";
 
 const HELP = `Usage:
   bulwark users promote NAME     give the user NAME the admin role (audited)
@@ -15,34 +15,18 @@ const HELP = `Usage:
                                  mark the user's current address as proven (check it out of band
                                  first); never changes the role: an admin address still needs
                                  users promote, or the link confirmed in the account's session
-  bulwark users import FILE      import users from a CSV of username,email,password_hash
-
-The CSV may start with a header line. Hashes may be bcrypt ($2a$, $2b$, $2y$, as Python's bcrypt
-and passlib write them) or Argon2 PHC strings; each is re-hashed to Argon2id at the user's next
-successful login. Rows whose username or email is taken, or whose fields are invalid, are skipped
-and listed. Passwords never pass through this command.`;
-
-/** Parses the CSV of `users import`: username, email, then the hash (the rest of the line: Argon2 PHC strings contain commas). */
-export function parseUsersCsv(text: string): { username: string; email: string; passwordHash: string }[] {
-  const lines = text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter(Boolean);
-  if (lines[0]?.toLowerCase().replace(/\s/g, "") === "username,email,password_hash") lines.shift();
-  return lines.map((line, i) => {
-    const first = line.indexOf(",");
-    const second = line.indexOf(",", first + 1);
-    if (first < 0 || second < 0) throw new Error(`line ${i + 1}: expected username,email,password_hash`);
-    return {
-      username: line.slice(0, first).trim(),
-      email: line.slice(first + 1, second).trim(),
-      passwordHash: line.slice(second + 1).trim(),
-    };
-  });
-}
+  bulwark users import FILE      import accounts with their password hashes from a CSV or JSON export
+                                 (fastapi-users, Supabase, Better Auth, username,email,password_hash);
+                                 see "bulwark users import --help"`;
 
 /** Runs `bulwark users <sub>`; returns the exit code. */
-export async function usersCommand(argv: string[], out: Output, loadConfig: () => Config | undefined): Promise<number> {
+export async function usersCommand(
+  argv: string[],
+  out: Output,
+  loadConfig: () => Config | undefined,
+  progress?: ProgressStream,
+): Promise<number> {
+  if (argv[0] === "import") return importCommand(argv.slice(1), out, loadConfig, progress);
   const { values, positionals } = parseArgs({
     args: argv,
     options: { help: { type: "boolean", short: "h" } },
@@ -52,14 +36,13 @@ export async function usersCommand(argv: string[], out: Output, loadConfig: () =
   const [sub, target] = positionals;
   if (values.help || sub === undefined) return out.help(HELP);
   if (
-    !["promote", "import", "disable", "enable", "reset-mfa", "verify-email"].includes(sub) ||
+    !["promote", "disable", "enable", "reset-mfa", "verify-email"].includes(sub) ||
     !target ||
     positionals.length !== 2
   ) {
     out.error(`usage: bulwark users promote|disable|enable|reset-mfa|verify-email NAME | bulwark users import FILE`);
     return 2;
   }
-  const rows = sub === "import" ? parseUsersCsv(readFileSync(target, "utf8")) : [];
   const config = loadConfig();
   if (!config) return 1;
   return withServices(config, async ({ accounts, mfa }) => {
@@ -96,9 +79,6 @@ export async function usersCommand(argv: string[], out: Output, loadConfig: () =
       );
       return 0;
     }
-    const result = await accounts.importUsers(rows);
-    out.line(`imported ${result.imported} of ${rows.length} users`);
-    for (const skip of result.skipped) out.line(`skipped ${skip.username}: ${skip.reason}`);
-    return result.skipped.length > 0 ? 1 : 0;
+    return 2;
   });
 }

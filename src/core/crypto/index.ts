@@ -3,5 +3,5 @@ export { BASE62, encodeBase62, randomBase62, randomToken } from "./random.js";
 export { hmacSha256, hmacSha256Hex, sha256, sha256Hex, timingSafeEqualBytes, timingSafeEqualString } from "./hash.js";
 export { createKeyring, generateKeyringEntry, KeyringError, parseKeyring } from "./keyring.js";
 export type { EncryptionContext, Keyring, KeyringErrorCode } from "./keyring.js";
-export { ARGON2ID_PARAMS, createPasswordHasher } from "./password.js";
+export { ARGON2ID_PARAMS, createPasswordHasher, isVerifiableHash } from "./password.js";
 export type { PasswordHasher, PasswordHasherOptions, PasswordHasherStats, PasswordHasherWork } from "./password.js";

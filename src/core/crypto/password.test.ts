@@ -4,7 +4,8 @@ import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import bcryptjs from "bcryptjs";
 import { argon2d, argon2i, argon2id, argon2Verify } from "hash-wasm";
-import { ARGON2ID_PARAMS, createPasswordHasher } from "./password.js";
+import { betterAuthHash } from "../../../test/foreign-hashes.js";
+import { ARGON2ID_PARAMS, createPasswordHasher, isVerifiableHash } from "./password.js";
 
 type Argon2Case = {
   type: "argon2id" | "argon2i";
@@ -235,4 +236,19 @@ test("createPasswordHasher refuses nonsensical limits", () => {
   assert.throws(() => createPasswordHasher({ maxConcurrent: 0 }), RangeError);
   assert.throws(() => createPasswordHasher({ maxConcurrent: 1.5 }), RangeError);
   assert.throws(() => createPasswordHasher({ maxQueue: -1 }), RangeError);
+});
+
+test("Better Auth's scrypt hashes (made by hash-wasm) verify, are upgraded, and only their exact shape is taken", async () => {
+  const stored = await betterAuthHash("correct horse battery staple");
+  assert.equal(await hasher.verify(stored, "correct horse battery staple"), true);
+  assert.equal(await hasher.verify(stored, "correct horse battery stapler"), false);
+  assert.equal(hasher.needsRehash(stored), true);
+  assert.equal(isVerifiableHash(stored), true);
+  // NFKC on both sides, as Better Auth does: the full-width spelling is the same password.
+  const wide = await betterAuthHash("ｐａｓｓｗｏｒｄ full width");
+  assert.equal(await hasher.verify(wide, "password full width"), true);
+  for (const shape of [stored.toUpperCase(), stored.slice(1), `${stored}0`, stored.replace(":", "$")]) {
+    assert.equal(isVerifiableHash(shape), false, shape);
+    assert.equal(await hasher.verify(shape, "correct horse battery staple"), false);
+  }
 });

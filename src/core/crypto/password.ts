@@ -1,6 +1,6 @@
-// Password hashing: Argon2id with OWASP parameters on libuv's thread pool, bcrypt only to verify imported hashes,
-// and a bounded FIFO queue in front of both so a login flood fails fast instead of starving every other request.
-import { randomBytes } from "node:crypto";
+// Password hashing: Argon2id with OWASP parameters on libuv's thread pool, bcrypt and Better Auth's scrypt only to
+// verify imported hashes, and a bounded FIFO queue in front of both so a login flood fails fast instead of starving every other request.
+import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { hash as argon2Hash, parseOptions as argon2ParseOptions, verify as argon2Verify } from "@node-rs/argon2";
 import type { Algorithm, Options as Argon2Options, ParsedHashOptions as Argon2Parsed, Version } from "@node-rs/argon2";
@@ -31,6 +31,12 @@ const ARGON2_PREFIX = /^\$argon2(?:id|i|d)\$/;
 // The three bcrypt labels written by OpenBSD, Python's bcrypt and passlib ($2a$, $2b$) and PHP ($2y$); all the
 // same algorithm for UTF-8 input. $2x$ (crypt_blowfish's buggy-algorithm marker) and other spellings are refused.
 const BCRYPT_FORMAT = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
+// Better Auth's default (better-auth/src/crypto/password.ts): `<salt>:<key>`, the salt 16 random bytes written as
+// 32 hex characters and used as that hex text, the key scrypt(NFKC(password), salt, N=16384, r=16, p=1, 64 bytes) in
+// hex. No label names the scheme, so only this exact shape is taken for it; its cost is fixed, so no hostile row can
+// raise it.
+const BETTER_AUTH_SCRYPT = /^([0-9a-f]{32}):([0-9a-f]{128})$/;
+const BETTER_AUTH_SCRYPT_PARAMS = Object.freeze({ N: 16384, r: 16, p: 1, maxmem: 128 * 16384 * 16 * 2 });
 
 export type PasswordHasherOptions = {
   /** Hash or verify operations running at once; default one less than the cores (at least 1), leaving one libuv thread free. */
@@ -51,7 +57,7 @@ export type PasswordHasherWork = { argon2Verifications: number; memoryKiB: numbe
 export type PasswordHasher = {
   /** Argon2id PHC string of the password's UTF-8 bytes, with a fresh 16-byte salt. */
   hash(password: string): Promise<string>;
-  /** True when the password matches the stored Argon2 or bcrypt hash; false for a mismatch or any malformed hash. */
+  /** True when the password matches the stored Argon2, bcrypt or Better Auth scrypt hash; false for a mismatch or any malformed hash. */
   verify(hash: string, password: string): Promise<boolean>;
   /** True when the stored hash is not Argon2id at the current cost or stronger (bcrypt, argon2i/d, weaker params). */
   needsRehash(hash: string): boolean;
@@ -114,6 +120,8 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
             case "bcrypt":
               // @node-rs/bcrypt reads $2a$, $2b$ and $2y$ itself; no relabelling is needed.
               return await bcryptVerify(password, stored);
+            case "scrypt":
+              return await betterAuthScryptVerify(stored, password);
             default:
               // Unknown or malformed (including a placeholder for an account without a password): spend the same
               // time as a real check so the response does not tell such an account apart, then refuse.
@@ -188,7 +196,25 @@ function parseArgon2(stored: string): Argon2Parsed | undefined {
   }
 }
 
-function schemeOf(stored: unknown): "argon2" | "bcrypt" | undefined {
+/** Whether `stored` is a hash this module can verify (Argon2, bcrypt, Better Auth's scrypt), within the cost limits. */
+export function isVerifiableHash(stored: string): boolean {
+  return schemeOf(stored) !== undefined;
+}
+
+/** Verifies a Better Auth scrypt hash: the key derived with its fixed parameters, compared in constant time. */
+async function betterAuthScryptVerify(stored: string, password: string): Promise<boolean> {
+  const [, salt, key] = BETTER_AUTH_SCRYPT.exec(stored)!;
+  const expected = Buffer.from(key!, "hex");
+  const derived = await new Promise<Buffer>((resolve, reject) =>
+    // Better Auth derives from NFKC(password) and the salt's hex text, not its bytes.
+    scrypt(password.normalize("NFKC"), salt!, expected.length, BETTER_AUTH_SCRYPT_PARAMS, (error, out) =>
+      error ? reject(error) : resolve(out),
+    ),
+  );
+  return timingSafeEqual(derived, expected);
+}
+
+function schemeOf(stored: unknown): "argon2" | "bcrypt" | "scrypt" | undefined {
   if (typeof stored !== "string") return undefined;
   if (ARGON2_PREFIX.test(stored)) {
     const parsed = parseArgon2(stored);
@@ -205,6 +231,7 @@ function schemeOf(stored: unknown): "argon2" | "bcrypt" | undefined {
     const cost = Number(bcrypt[1]);
     return cost >= MIN_BCRYPT_COST && cost <= MAX_BCRYPT_COST ? "bcrypt" : undefined;
   }
+  if (BETTER_AUTH_SCRYPT.test(stored)) return "scrypt";
   return undefined;
 }
 

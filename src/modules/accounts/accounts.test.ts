@@ -98,9 +98,9 @@ test("registration refuses bad usernames, emails, display names and weak passwor
 test("a bcrypt hash imported from another backend verifies, and is re-hashed to Argon2id at login", async () => {
   const password = goodPassword();
   const hash = bcryptjs.hashSync(password, 4).replace(/^\$2b\$/, "$2y$");
-  const result = await t.app.bulwark.accounts.importUsers([
-    { username: "imported_dave", email: "dave@example.com", passwordHash: hash },
-  ]);
+  const result = await t.app.bulwark.accounts.importUsers({
+    rows: [{ line: 1, username: "imported_dave", email: "dave@example.com", passwordHash: hash }],
+  });
   assert.equal(result.imported, 1);
   const res = await login(t.app, { username: "imported_dave", password });
   assert.equal(res.statusCode, 200, res.body);

@@ -12,6 +12,14 @@ export {
   type Prove,
 } from "./service.js";
 export { emailKeyOf, isAdminEmail } from "./admin-email.js";
+export {
+  ImportRaceError,
+  type ImportOptions,
+  type ImportProgress,
+  type ImportReject,
+  type ImportReport,
+  type ImportRow,
+} from "./import.js";
 export { checkPassword, normalizePassword } from "./password-policy.js";
 export { Password, UserEnvelope, PatchMeBody, PasswordBody } from "./schema.js";
 
@@ -27,7 +35,10 @@ const EVENTS = {
     webhook: { event: "user.created", results: ["success"] },
     targetIsUser: true,
   },
-  "user.import": { description: "An operator imported an account with its password hash." },
+  "user.import": {
+    description:
+      "An operator imported accounts with their password hashes (`bulwark users import`): one event a run, with the counts (imported, unchanged, rejected, admins, verified, disabled) and the first admins' ids.",
+  },
   "user.update": { description: "A user changed their profile (the field names are recorded, never the values)." },
   "user.disabled": {
     description: "An admin or operator disabled an account; its sessions and keys ended.",

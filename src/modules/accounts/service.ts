@@ -11,6 +11,7 @@ import type { Kernel, RevokeReason } from "../module.js";
 import type { ClientMeta, SessionUser } from "../sessions/index.js";
 import { checkPassword, normalizePassword } from "./password-policy.js";
 import { emailKeyOf, isAdminEmail } from "./admin-email.js";
+import { importUsers, type ImportOptions, type ImportReject, type ImportRow } from "./import.js";
 import { createInvitations } from "./invitations.js";
 import { createRecovery } from "./recovery.js";
 import * as store from "./store.js";
@@ -631,50 +632,9 @@ export function createAccountService(deps: AccountDeps) {
       return userView(row);
     },
 
-    /** CLI: imports users with hashes from another backend (bcrypt or Argon2); returns what happened to each row. */
-    async importUsers(
-      rows: { username: string; email: string; passwordHash: string }[],
-    ): Promise<{ imported: number; skipped: { username: string; reason: string }[] }> {
-      const skipped: { username: string; reason: string }[] = [];
-      let imported = 0;
-      for (const input of rows) {
-        if (!/^[A-Za-z0-9_-]{3,50}$/.test(input.username)) {
-          skipped.push({ username: input.username, reason: "invalid username" });
-          continue;
-        }
-        if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(input.email) || input.email.length > 254) {
-          skipped.push({ username: input.username, reason: "invalid email" });
-          continue;
-        }
-        if (!/^\$(2[aby]\$\d\d\$[./A-Za-z0-9]{53}|argon2(id|i|d)\$)/.test(input.passwordHash)) {
-          skipped.push({ username: input.username, reason: "unsupported hash format" });
-          continue;
-        }
-        const keys = { usernameKey: input.username.toLowerCase(), emailKey: emailKeyOf(input.email) };
-        if (await store.taken(db, keys)) {
-          skipped.push({ username: input.username, reason: "username or email taken" });
-          continue;
-        }
-        const now = new Date(clock.now());
-        const id = newId(now.getTime());
-        await db.transaction(async (tx) => {
-          // The operator vouches for an imported account: it does not expire like an anonymous registration
-          // (its address is still unverified until its owner confirms it or resets the password).
-          await store.insertUser(tx, {
-            id,
-            username: input.username,
-            ...keys,
-            email: input.email,
-            passwordHash: input.passwordHash,
-            firstVerifiedAt: now,
-            createdAt: now,
-            updatedAt: now,
-          });
-          await audit.record({ eventType: "user.import", result: "success", actor: { userId: null }, target: id }, tx);
-        });
-        imported++;
-      }
-      return { imported, skipped };
+    /** CLI: imports accounts with their hashes from another backend (bcrypt, Argon2, Better Auth's scrypt); see import.ts. */
+    importUsers(input: { rows: readonly ImportRow[]; rejected?: readonly ImportReject[] }, options?: ImportOptions) {
+      return importUsers(deps, input, options);
     },
   };
 }
