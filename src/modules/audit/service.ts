@@ -131,7 +131,9 @@ export function createAuditService({ db, clock }: AuditDeps): AuditService {
     if (!timer && !writing && waiting.length > 0) timer = setTimeout(() => void writeGroup(), GROUP_WINDOW_MS);
   };
   const writeGroup = async (): Promise<void> => {
+    clearTimeout(timer);
     timer = undefined;
+    if (waiting.length === 0) return;
     const group = waiting.slice(0, GROUP_MAX);
     waiting = waiting.slice(GROUP_MAX);
     writing = db
@@ -180,11 +182,6 @@ export function createAuditService({ db, clock }: AuditDeps): AuditService {
     },
 
     async flush() {
-      if (timer) {
-        clearTimeout(timer);
-        timer = undefined;
-        void writeGroup();
-      }
       while (writing || waiting.length > 0) {
         if (!writing) void writeGroup();
         await writing;
