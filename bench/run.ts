@@ -6,7 +6,7 @@
 // time and idle memory of the compiled server (bench/startup.ts). Results go to bench/results/.
 // Options (defaults shown): --duration 10 --warmup 2 --connections 50 --rounds 1 --quiet-wait 120
 // --scenarios bare,bulwark-memory,bulwark-redis,bulwark-me-memory,bulwark-me-pg-redis,bulwark-key-memory,me-under-login-flood
-// --me-rate 500 --me-connections 10 --flood-connections 64,200 --no-startup --no-build --no-write
+// --me-rate 500 --me-connections 10 --flood-connections 8,64,200 --no-startup --no-build --no-write
 // --pin (server on core 0, load generator on core 1, with taskset).
 // See bench/README.md.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
@@ -31,12 +31,12 @@ const GOALS: Record<Scenario, number | undefined> = {
   "bulwark-memory": 0.6,
   "bulwark-redis": 0.45,
   "bulwark-memory-warn": undefined,
-  "bulwark-me-memory": 0.45,
-  "bulwark-me-pg-redis": 0.3,
+  "bulwark-me-memory": 0.5,
+  "bulwark-me-pg-redis": 0.45,
   "bulwark-key-memory": 0.5,
   "me-under-login-flood": undefined,
 };
-/** me-under-login-flood: p99 of /me under the flood over p99 of /me alone (same server, same paced load) must stay below this. */
+/** me-under-login-flood: p99 of /me under the flood over p99 of /me alone (same server, same paced load) must not exceed this. */
 const FLOOD_P99_GOAL = 3;
 const REDIS_URL = process.env.BENCH_REDIS_URL || "redis://127.0.0.1:6379";
 /** Where bulwark-me-pg-redis creates (and afterwards drops) its own database, bench_<random>. */
@@ -698,9 +698,9 @@ function floodRows(f: FloodMeasured, meMemory: Measured | undefined): string[][]
     row("p99 ms", ms(f.alone.latencyMs.p99), (ph) => ms(ph.flooded.latencyMs.p99)),
     row("max ms", ms(f.alone.latencyMs.max), (ph) => ms(ph.flooded.latencyMs.max)),
     row(
-      `p99 ratio (flooded / alone), goal < ${FLOOD_P99_GOAL}x`,
+      `p99 ratio (flooded / alone), goal <= ${FLOOD_P99_GOAL}x`,
       "",
-      (ph) => `${fmt(ph.p99Ratio, 2)}x ${ph.p99Ratio < FLOOD_P99_GOAL ? "ok" : "MISSED"}`,
+      (ph) => `${fmt(ph.p99Ratio, 2)}x ${ph.p99Ratio <= FLOOD_P99_GOAL ? "ok" : "MISSED"}`,
     ),
     row(
       "  p99 of bulwark-me-memory (50 connections, saturated)",
@@ -800,7 +800,7 @@ const { values } = parseArgs({
     "quiet-wait": { type: "string", default: "120" },
     "me-rate": { type: "string", default: "500" },
     "me-connections": { type: "string", default: "10" },
-    "flood-connections": { type: "string", default: "64,200" },
+    "flood-connections": { type: "string", default: "8,64,200" },
     "no-startup": { type: "boolean" },
     "no-build": { type: "boolean" },
     "no-write": { type: "boolean" },

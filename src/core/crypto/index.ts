@@ -4,4 +4,10 @@ export { hmacSha256, hmacSha256Hex, sha256, sha256Hex, timingSafeEqualBytes, tim
 export { createKeyring, generateKeyringEntry, KeyringError, parseKeyring } from "./keyring.js";
 export type { EncryptionContext, Keyring, KeyringErrorCode } from "./keyring.js";
 export { ARGON2ID_PARAMS, createPasswordHasher, isVerifiableHash } from "./password.js";
-export type { PasswordHasher, PasswordHasherOptions, PasswordHasherStats, PasswordHasherWork } from "./password.js";
+export type {
+  HasherTicket,
+  PasswordHasher,
+  PasswordHasherOptions,
+  PasswordHasherStats,
+  PasswordHasherWork,
+} from "./password.js";

@@ -45,7 +45,21 @@ export type PasswordHasherOptions = {
   maxQueue?: number;
 };
 
-export type PasswordHasherStats = { hashes: number; verifications: number; inFlight: number; queued: number };
+export type PasswordHasherStats = {
+  hashes: number;
+  verifications: number;
+  inFlight: number;
+  queued: number;
+  /** Places claimed by `admit` and not yet used or released. */
+  admitted: number;
+};
+
+/**
+ * A place in the hasher claimed by `admit`: the next hash or verification given it runs (or waits its turn)
+ * without being refused. `release` gives the place back when no verification follows; it is safe to call
+ * after the place was used, and twice.
+ */
+export type HasherTicket = { release(): void };
 
 /**
  * The Argon2 work actually done: verifications that ran to completion in the native binding, and the
@@ -57,12 +71,18 @@ export type PasswordHasherWork = { argon2Verifications: number; memoryKiB: numbe
 export type PasswordHasher = {
   /** Argon2id PHC string of the password's UTF-8 bytes, with a fresh 16-byte salt. */
   hash(password: string): Promise<string>;
+  /**
+   * Claims a place for one coming verification, or throws `503 service_unavailable` (Retry-After: 1) at once
+   * when every slot and queue place is taken: a login asks before any other work, so a flood it cannot
+   * serve costs no database query.
+   */
+  admit(): HasherTicket;
   /** True when the password matches the stored Argon2, bcrypt or Better Auth scrypt hash; false for a mismatch or any malformed hash. */
-  verify(hash: string, password: string): Promise<boolean>;
+  verify(hash: string, password: string, ticket?: HasherTicket): Promise<boolean>;
   /** True when the stored hash is not Argon2id at the current cost or stronger (bcrypt, argon2i/d, weaker params). */
   needsRehash(hash: string): boolean;
   /** One full Argon2id verification that never matches, for a login whose user does not exist. */
-  verifyDummy(password: string): Promise<false>;
+  verifyDummy(password: string, ticket?: HasherTicket): Promise<false>;
   /** Counters for tests and metrics. */
   stats(): PasswordHasherStats;
   /** The Argon2 verification work done so far, with its cost: what a test of the dummy verification measures. */
@@ -110,7 +130,11 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
       });
     },
 
-    verify(stored, password) {
+    admit() {
+      return slots.reserve();
+    },
+
+    verify(stored, password, ticket) {
       return slots.run(async () => {
         counters.verifications += 1;
         try {
@@ -131,7 +155,7 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
           // The libraries throw on input they cannot decode; the caller learns only "no match", never why.
           return false;
         }
-      });
+      }, ticket);
     },
 
     needsRehash(stored) {
@@ -149,17 +173,17 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
       );
     },
 
-    verifyDummy(password) {
+    verifyDummy(password, ticket) {
       // Hash a dummy so an unknown user takes as long as a known one: without it, "no such user" answers in
       // microseconds and "wrong password" in milliseconds, and the difference enumerates accounts.
       return slots.run(async () => {
         counters.verifications += 1;
         return verifyAgainstDummy(password);
-      });
+      }, ticket);
     },
 
     stats() {
-      return { ...counters, inFlight: slots.active(), queued: slots.waiting() };
+      return { ...counters, inFlight: slots.active(), queued: slots.waiting(), admitted: slots.reserved() };
     },
 
     work() {
@@ -238,21 +262,40 @@ function schemeOf(stored: unknown): "argon2" | "bcrypt" | "scrypt" | undefined {
 /**
  * At most `limit` tasks at once; up to `maxQueue` more wait in FIFO order; beyond that a call is refused at once.
  * Written here because the usual limiter (p-limit) queues without bound, and an unbounded queue under a login
- * flood is what turns slow logins into a dead server.
+ * flood is what turns slow logins into a dead server. A place can be claimed ahead (`reserve`): claimed places
+ * count as taken, so a call holding one is never refused and the total never exceeds `limit + maxQueue`.
  */
 function createSlots(limit: number, maxQueue: number) {
   let running = 0;
+  let reserved = 0;
   const queue: Array<() => void> = [];
+  const full = () => running + queue.length + reserved >= limit + maxQueue;
+  const refusal = () =>
+    new AppError("service_unavailable", "too many password checks in progress; retry shortly", {
+      headers: { "retry-after": "1" },
+    });
 
-  async function run<T>(task: () => Promise<T>): Promise<T> {
+  function reserve(): HasherTicket & { take(): boolean } {
+    if (full()) throw refusal();
+    reserved += 1;
+    let held = true;
+    /** Gives the place back; true when it was still held. */
+    const take = () => {
+      if (!held) return false;
+      held = false;
+      reserved -= 1;
+      return true;
+    };
+    return { take, release: () => void take() };
+  }
+
+  async function run<T>(task: () => Promise<T>, ticket?: HasherTicket): Promise<T> {
+    // A held ticket turns its claimed place into this call; a used or released one counts for nothing.
+    const claimed = ticket !== undefined && (ticket as ReturnType<typeof reserve>).take();
+    if (!claimed && full()) throw refusal();
     if (running < limit) {
       running += 1;
     } else {
-      if (queue.length >= maxQueue) {
-        throw new AppError("service_unavailable", "too many password checks in progress; retry shortly", {
-          headers: { "retry-after": "1" },
-        });
-      }
       // The finishing task hands its slot straight to the head of the queue, so `running` stays the same.
       await new Promise<void>((resolve) => queue.push(resolve));
     }
@@ -265,5 +308,5 @@ function createSlots(limit: number, maxQueue: number) {
     }
   }
 
-  return { run, active: () => running, waiting: () => queue.length };
+  return { run, reserve, active: () => running, waiting: () => queue.length, reserved: () => reserved };
 }

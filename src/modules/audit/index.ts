@@ -34,4 +34,6 @@ export const auditModule = defineModule({
   needs: [],
   create: (kernel) => kernel.audit,
   routes: (app, audit, _use, { metrics }) => auditRoutes(app, audit, metrics),
+  // Grouped events still waiting are written before the database closes.
+  stop: (audit) => audit.flush(),
 });

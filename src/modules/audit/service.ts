@@ -14,7 +14,7 @@ import type { Clock } from "../../core/clock.js";
 import { errors } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
 import type { Database, Executor } from "../../store/db.js";
-import { GENESIS_HASH, rowHash } from "./chain.js";
+import { GENESIS_HASH, rowHash, type ChainedRow } from "./chain.js";
 import type { AuditEvent, AuditEventView, AuditResult, AuditFilters, AuditPageView, VerifyResult } from "./schema.js";
 import { scrubMetadata, scrubText, storable } from "./scrub.js";
 import * as store from "./store.js";
@@ -23,6 +23,15 @@ import { CORE_EVENTS, type AuditEventSpec, type AuditVocabulary } from "./vocabu
 export type AuditService = {
   /** Appends an event; inside `tx` when given, so it commits or rolls back with the change it records. */
   record(event: AuditEvent, tx?: Executor): Promise<void>;
+  /**
+   * Appends an event that goes with no other write (a refused login), in one transaction shared with
+   * the other such events recorded within a few milliseconds: one chain lock, one head read, one
+   * multi-row insert and one head update for the whole group. Resolves once the group has committed
+   * (rejects if it failed), so the caller answers only after its row is stored.
+   */
+  recordGrouped(event: AuditEvent): Promise<void>;
+  /** Writes the grouped events waiting for their group now; resolves when none waits. */
+  flush(): Promise<void>;
   /** Events matching the filters, newest first, a page at a time. */
   query(filters?: AuditFilters): Promise<AuditPageView>;
   /** Recomputes the chain from the first row to the head. */
@@ -45,6 +54,9 @@ export type AuditListener = (event: AuditEventView, tx: Executor) => Promise<voi
 
 export type AuditDeps = { db: Database; clock: Clock };
 
+/** An event as stored, before it is linked: what the row's hash covers but its id and time. */
+type EventFields = Omit<ChainedRow, "id" | "at" | "result"> & { result: AuditResult };
+
 /**
  * What `verify` reports as `first_bad_id` when no row can be blamed: the newest rows were deleted
  * (the head points past the last row that verifies), or the head row itself was removed. Every
@@ -55,12 +67,91 @@ export const CHAIN_HEAD_MARKER = "chain_head";
 const RESULTS = new Set(["success", "failure", "denied"]);
 const EVENT_TYPE = /^[a-z0-9][a-z0-9_.:-]{0,99}$/;
 const VERIFY_BATCH = 500;
+/** How long the first event of a group waits for others; a refused login answers this much later at most. */
+const GROUP_WINDOW_MS = 20;
+/** Rows per grouped insert at most. */
+const GROUP_MAX = 200;
 const MAX_LIMIT = 200;
 
 /** Builds the audit service over a database and a clock. */
 export function createAuditService({ db, clock }: AuditDeps): AuditService {
   const listeners: { listener: AuditListener; results: readonly AuditResult[] }[] = [];
   const known = new Map<string, AuditEventSpec>(Object.entries(CORE_EVENTS));
+
+  /** The stored fields of an event, scrubbed. */
+  const fieldsOf = (event: AuditEvent): EventFields => {
+    // Bad event types and results are programming errors: refuse them loudly rather than store junk.
+    if (!known.has(event.eventType)) throw new Error(`audit: undeclared event type ${JSON.stringify(event.eventType)}`);
+    if (!RESULTS.has(event.result)) throw new Error(`audit: invalid result ${JSON.stringify(event.result)}`);
+    return {
+      eventType: event.eventType,
+      result: event.result,
+      actorUserId: scrubText(event.actor?.userId, 128),
+      actorKeyId: scrubText(event.actor?.keyId, 128),
+      ip: scrubText(event.ip, 64),
+      userAgent: scrubText(event.userAgent, 512),
+      target: scrubText(event.target, 256),
+      metadata: scrubMetadata(event.metadata),
+    };
+  };
+
+  /** Links the events to the chain, in order, inside `t`, and tells the listeners. */
+  const append = async (t: Executor, list: EventFields[]): Promise<void> => {
+    // One writer at a time across every instance: the lock is held until the outermost
+    // transaction ends, so rows commit in seq order and each links to the one before it.
+    await store.lockChain(t);
+    const head = await store.readHead(t);
+    // Fail closed: without the head the chain cannot be extended honestly.
+    if (!head) throw new Error("audit chain head is missing: run `bulwark audit verify`");
+    const now = Math.floor(clock.now());
+    let prevHash = head.hash;
+    const rows = list.map((fields) => {
+      // Milliseconds only, so the timestamp read back from timestamptz hashes the same.
+      const row = { id: newId(now), at: new Date(now), ...fields };
+      const linked = { ...row, prevHash, hash: rowHash(prevHash, row) };
+      prevHash = linked.hash;
+      return linked;
+    });
+    const seqs = await store.insertRows(t, rows);
+    await store.advanceHead(t, { seq: seqs.at(-1)!, hash: prevHash });
+    for (const [i, row] of rows.entries()) {
+      if (!listeners.some(({ results }) => results.includes(row.result))) continue;
+      const view = toView({ ...row, seq: seqs[i]! });
+      for (const { listener, results } of listeners) if (results.includes(row.result)) await listener(view, t);
+    }
+  };
+
+  // Grouped events: the first one waits GROUP_WINDOW_MS for company, then the group is written in
+  // one transaction; events arriving while it is written form the next group.
+  type Waiting = { fields: EventFields; resolve: () => void; reject: (error: unknown) => void };
+  let waiting: Waiting[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> | undefined;
+  const schedule = () => {
+    if (!timer && !writing && waiting.length > 0) timer = setTimeout(() => void writeGroup(), GROUP_WINDOW_MS);
+  };
+  const writeGroup = async (): Promise<void> => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (waiting.length === 0) return;
+    const group = waiting.slice(0, GROUP_MAX);
+    waiting = waiting.slice(GROUP_MAX);
+    writing = db
+      .transaction((t) =>
+        append(
+          t,
+          group.map((w) => w.fields),
+        ),
+      )
+      .then(
+        () => group.forEach((w) => w.resolve()),
+        (error: unknown) => group.forEach((w) => w.reject(error)),
+      );
+    await writing;
+    writing = undefined;
+    schedule();
+  };
+
   return {
     define(events) {
       for (const [type, spec] of Object.entries(events)) {
@@ -77,37 +168,24 @@ export function createAuditService({ db, clock }: AuditDeps): AuditService {
     },
 
     async record(event, tx) {
-      // Bad event types and results are programming errors: refuse them loudly rather than store junk.
-      if (!known.has(event.eventType))
-        throw new Error(`audit: undeclared event type ${JSON.stringify(event.eventType)}`);
-      if (!RESULTS.has(event.result)) throw new Error(`audit: invalid result ${JSON.stringify(event.result)}`);
-      const fields = {
-        eventType: event.eventType,
-        result: event.result,
-        actorUserId: scrubText(event.actor?.userId, 128),
-        actorKeyId: scrubText(event.actor?.keyId, 128),
-        ip: scrubText(event.ip, 64),
-        userAgent: scrubText(event.userAgent, 512),
-        target: scrubText(event.target, 256),
-        metadata: scrubMetadata(event.metadata),
-      };
+      const fields = fieldsOf(event);
       // A savepoint inside the caller's transaction, or a transaction of our own.
-      await (tx ?? db).transaction(async (t) => {
-        // One writer at a time across every instance: the lock is held until the outermost
-        // transaction ends, so rows commit in seq order and each links to the one before it.
-        await store.lockChain(t);
-        const head = await store.readHead(t);
-        // Fail closed: without the head the chain cannot be extended honestly.
-        if (!head) throw new Error("audit chain head is missing: run `bulwark audit verify`");
-        const now = Math.floor(clock.now());
-        // Milliseconds only, so the timestamp read back from timestamptz hashes the same.
-        const row = { id: newId(now), at: new Date(now), ...fields };
-        const hash = rowHash(head.hash, row);
-        const seq = await store.insertRow(t, { ...row, prevHash: head.hash, hash });
-        await store.advanceHead(t, { seq, hash });
-        const view = toView({ ...row, seq, prevHash: head.hash, hash });
-        for (const { listener, results } of listeners) if (results.includes(row.result)) await listener(view, t);
+      await (tx ?? db).transaction((t) => append(t, [fields]));
+    },
+
+    recordGrouped(event) {
+      const fields = fieldsOf(event);
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ fields, resolve, reject });
+        schedule();
       });
+    },
+
+    async flush() {
+      while (writing || waiting.length > 0) {
+        if (!writing) void writeGroup();
+        await writing;
+      }
     },
 
     async query(filters = {}) {

@@ -25,12 +25,17 @@ export async function readHead(db: Executor): Promise<ChainHead | null> {
   return rows[0] ?? null;
 }
 
-/** Inserts a row and returns the seq the database gave it. */
-export async function insertRow(tx: Executor, row: NewAuditRow): Promise<number> {
-  const inserted = await tx.insert(auditLogs).values(row).returning({ seq: auditLogs.seq });
-  const seq = inserted[0]?.seq;
-  if (seq === undefined) throw new Error("audit insert returned no row");
-  return seq;
+/**
+ * Inserts rows in one statement and returns the seq the database gave each, in the order given. The
+ * chain links them in that order, so seqs out of it (which PostgreSQL does not do) fail the write.
+ */
+export async function insertRows(tx: Executor, rows: NewAuditRow[]): Promise<number[]> {
+  const inserted = await tx.insert(auditLogs).values(rows).returning({ id: auditLogs.id, seq: auditLogs.seq });
+  const seqOf = new Map(inserted.map((r) => [r.id, r.seq]));
+  const seqs = rows.map((row) => seqOf.get(row.id));
+  for (const [i, seq] of seqs.entries())
+    if (seq === undefined || (i > 0 && seq <= seqs[i - 1]!)) throw new Error("audit insert: rows out of chain order");
+  return seqs as number[];
 }
 
 /** Moves the head to the row just inserted. */

@@ -3,7 +3,7 @@
 // It needs accounts (who the user is), mfa (the second factor) and sessions (what a sign-in makes).
 import { linkBase, pageLink } from "../mail/index.js";
 import { AppError, errors } from "../../core/errors.js";
-import { hmacSha256, randomToken, timingSafeEqualString } from "../../core/crypto/index.js";
+import { hmacSha256, randomToken, timingSafeEqualString, type HasherTicket } from "../../core/crypto/index.js";
 import type { Executor } from "../../store/db.js";
 import type { AccountService } from "../accounts/index.js";
 import type { MfaService } from "../mfa/index.js";
@@ -141,32 +141,105 @@ export function createSignInService(
     return { ...pair, device_token: options.deviceToken ?? issueDevice(userId) };
   };
 
+  const failurePolicy: store.FailurePolicy = {
+    threshold: config.lockoutThreshold,
+    backoffBaseMs: BACKOFF_BASE_MS,
+    maxBackoffMs: HOUR,
+    hourlyCap: HOURLY_FAILURE_CAP,
+  };
   /** Counts a failure against a counter (a name or an account); returns the lock's end when this failure started one. */
   const recordFailure = async (loginKey: string, now: number): Promise<Date | null> => {
-    return db.transaction(async (tx) => {
-      const row = await store.lockFailures(tx, loginKey);
-      // Failures older than an hour are forgiven: a typo a week ago does not bring a lock closer.
-      const failures = row && now - row.lastFailureAt.getTime() < HOUR ? row.failures + 1 : 1;
-      const inWindow = row !== undefined && now - row.windowStart.getTime() < HOUR;
-      const windowStart = inWindow ? row.windowStart : new Date(now);
-      const windowFailures = inWindow ? row.windowFailures + 1 : 1;
-      let lockedUntil: Date | null = null;
-      if (failures >= config.lockoutThreshold) {
-        lockedUntil = new Date(now + Math.min(BACKOFF_BASE_MS * 2 ** (failures - config.lockoutThreshold), HOUR));
-      }
-      if (windowFailures >= HOURLY_FAILURE_CAP) lockedUntil = new Date(windowStart.getTime() + HOUR);
-      await store.saveFailures(tx, {
-        loginKey,
-        failures,
-        lastFailureAt: new Date(now),
-        lockedUntil,
-        windowStart,
-        windowFailures,
+    const { lockedUntil, previousLock } = await store.countFailure(db, loginKey, new Date(now), failurePolicy);
+    // Only a lock that starts now is news: one already running is merely extended.
+    const wasLocked = previousLock !== null && previousLock.getTime() > now;
+    return lockedUntil && !wasLocked ? lockedUntil : null;
+  };
+
+  /** A login once the hasher has a place for its verification (`ticket`). */
+  const attempt = async (
+    input: { login: string; password: string; deviceToken?: string | undefined; useCookies?: boolean },
+    meta: ClientMeta,
+    ticket: HasherTicket,
+  ): Promise<LoginResult> => {
+    const name = input.login.normalize("NFKC").trim().toLowerCase();
+
+    const password = accounts.normalizePassword(input.password);
+    const now = clock.now();
+    const user = await accounts.findForLogin(name);
+    const nameKey = nameKeyOf(name);
+    const accountKey = user ? accountKeyOf(user.id) : undefined;
+    const knownDevice = user !== undefined && (await validDevice(input.deviceToken, user.id));
+    const nameLock = lockOf(await store.readFailures(db, nameKey), now);
+    // A device that signed in to this account before is exempt from the back-off, so an attacker
+    // hammering a name cannot lock its owner out; the hourly cap holds for everyone.
+    if (holds(nameLock, knownDevice)) {
+      metrics.authFailures.inc({ reason: "locked" });
+      // Refused logins write nothing else: their rows share a transaction with others of the moment.
+      await audit.recordGrouped({
+        eventType: "auth.login",
+        result: "denied",
+        actor: { userId: user?.id ?? null },
+        ip: meta.ip,
+        userAgent: meta.userAgent,
+        metadata: { reason: "locked" },
       });
-      // Only a lock that starts now is news: one already running is merely extended.
-      const wasLocked = row?.lockedUntil !== null && row?.lockedUntil !== undefined && row.lockedUntil.getTime() > now;
-      return lockedUntil && !wasLocked ? lockedUntil : null;
-    });
+      throw errors.rateLimited(retryAfter(nameLock!.until, now));
+    }
+    const accountLock = accountKey ? lockOf(await store.readFailures(db, accountKey), now) : null;
+    const accountLocked = holds(accountLock, knownDevice);
+
+    let reason: string | undefined;
+    if (!user || user.passwordHash === null) {
+      // Hash a dummy password so an unknown user takes as long as a known one.
+      await hasher.verifyDummy(password, ticket);
+      reason = user ? "no_password" : "unknown_user";
+    } else if (!(await hasher.verify(user.passwordHash, password, ticket))) {
+      reason = "bad_password";
+    } else if (user.disabledAt !== null) {
+      reason = "disabled";
+    } else if (accountLocked) {
+      // Locked through the account's other name or a step-up: refused like a wrong password (the
+      // password was still checked, so the timing is the same), never with a 429 that would tell
+      // an attacker this name and the locked one are the same account.
+      reason = "account_locked";
+    }
+    if (reason || !user || user.passwordHash === null) {
+      // The name counts every failure (it must lock exactly as any other name would); the account,
+      // like a name answering 429, does not count attempts refused while it is locked.
+      const nameStarted = await recordFailure(nameKey, now);
+      const accountStarted = accountKey && !accountLocked ? await recordFailure(accountKey, now) : null;
+      metrics.authFailures.inc({ reason: "invalid_credentials" });
+      await audit.recordGrouped({
+        eventType: "auth.login",
+        result: "failure",
+        actor: { userId: user?.id ?? null },
+        ip: meta.ip,
+        userAgent: meta.userAgent,
+        metadata: { reason: reason ?? "unknown_user" },
+      });
+      const started = accountStarted ?? nameStarted;
+      if (started) await announceLock(user?.id ?? null, started, meta);
+      throw new AppError("invalid_credentials", "invalid login or password");
+    }
+
+    // Parameters live in the hash: an older or imported (bcrypt) hash is upgraded now that we hold the password.
+    const rehash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(password) : undefined;
+    // A known device getting in while a count is locked leaves that lock in place for everyone else.
+    const clearLoginKeys = [...(nameLock ? [] : [nameKey]), ...(accountLock ? [] : [accountKey!])];
+    if (user.mfaEnabled) {
+      // The password was right, but no session exists until the second factor is: only a 5-minute challenge.
+      await db.transaction(async (tx) => {
+        if (rehash) await accounts.setPasswordHash(tx, user.id, rehash);
+        for (const key of clearLoginKeys) await store.clearBackoff(tx, key);
+      });
+      if (rehash) await accounts.forget(user.id);
+      return mfa.challenge(user.id, { useCookies: input.useCookies === true, knownDevice }, meta);
+    }
+    return completeSignIn(
+      user.id,
+      { knownDevice, deviceToken: knownDevice ? input.deviceToken : undefined, rehash, clearLoginKeys, mfa: false },
+      meta,
+    );
   };
 
   return {
@@ -178,83 +251,14 @@ export function createSignInService(
       input: { login: string; password: string; deviceToken?: string | undefined; useCookies?: boolean },
       meta: ClientMeta,
     ): Promise<LoginResult> {
-      const name = input.login.normalize("NFKC").trim().toLowerCase();
-      const password = accounts.normalizePassword(input.password);
-      const now = clock.now();
-      const user = await accounts.findForLogin(name);
-      const nameKey = nameKeyOf(name);
-      const accountKey = user ? accountKeyOf(user.id) : undefined;
-      const knownDevice = user !== undefined && (await validDevice(input.deviceToken, user.id));
-      const nameLock = lockOf(await store.readFailures(db, nameKey), now);
-      // A device that signed in to this account before is exempt from the back-off, so an attacker
-      // hammering a name cannot lock its owner out; the hourly cap holds for everyone.
-      if (holds(nameLock, knownDevice)) {
-        metrics.authFailures.inc({ reason: "locked" });
-        await audit.record({
-          eventType: "auth.login",
-          result: "denied",
-          actor: { userId: user?.id ?? null },
-          ip: meta.ip,
-          userAgent: meta.userAgent,
-          metadata: { reason: "locked" },
-        });
-        throw errors.rateLimited(retryAfter(nameLock!.until, now));
+      // Capacity first: a login the password hasher has no place for is refused (503) before any
+      // query, so a flood beyond the hasher's queue costs the database nothing.
+      const ticket = hasher.admit();
+      try {
+        return await attempt(input, meta, ticket);
+      } finally {
+        ticket.release();
       }
-      const accountLock = accountKey ? lockOf(await store.readFailures(db, accountKey), now) : null;
-      const accountLocked = holds(accountLock, knownDevice);
-
-      let reason: string | undefined;
-      if (!user || user.passwordHash === null) {
-        // Hash a dummy password so an unknown user takes as long as a known one.
-        await hasher.verifyDummy(password);
-        reason = user ? "no_password" : "unknown_user";
-      } else if (!(await hasher.verify(user.passwordHash, password))) {
-        reason = "bad_password";
-      } else if (user.disabledAt !== null) {
-        reason = "disabled";
-      } else if (accountLocked) {
-        // Locked through the account's other name or a step-up: refused like a wrong password (the
-        // password was still checked, so the timing is the same), never with a 429 that would tell
-        // an attacker this name and the locked one are the same account.
-        reason = "account_locked";
-      }
-      if (reason || !user || user.passwordHash === null) {
-        // The name counts every failure (it must lock exactly as any other name would); the account,
-        // like a name answering 429, does not count attempts refused while it is locked.
-        const nameStarted = await recordFailure(nameKey, now);
-        const accountStarted = accountKey && !accountLocked ? await recordFailure(accountKey, now) : null;
-        metrics.authFailures.inc({ reason: "invalid_credentials" });
-        await audit.record({
-          eventType: "auth.login",
-          result: "failure",
-          actor: { userId: user?.id ?? null },
-          ip: meta.ip,
-          userAgent: meta.userAgent,
-          metadata: { reason: reason ?? "unknown_user" },
-        });
-        const started = accountStarted ?? nameStarted;
-        if (started) await announceLock(user?.id ?? null, started, meta);
-        throw new AppError("invalid_credentials", "invalid login or password");
-      }
-
-      // Parameters live in the hash: an older or imported (bcrypt) hash is upgraded now that we hold the password.
-      const rehash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(password) : undefined;
-      // A known device getting in while a count is locked leaves that lock in place for everyone else.
-      const clearLoginKeys = [...(nameLock ? [] : [nameKey]), ...(accountLock ? [] : [accountKey!])];
-      if (user.mfaEnabled) {
-        // The password was right, but no session exists until the second factor is: only a 5-minute challenge.
-        await db.transaction(async (tx) => {
-          if (rehash) await accounts.setPasswordHash(tx, user.id, rehash);
-          for (const key of clearLoginKeys) await store.clearBackoff(tx, key);
-        });
-        if (rehash) await accounts.forget(user.id);
-        return mfa.challenge(user.id, { useCookies: input.useCookies === true, knownDevice }, meta);
-      }
-      return completeSignIn(
-        user.id,
-        { knownDevice, deviceToken: knownDevice ? input.deviceToken : undefined, rehash, clearLoginKeys, mfa: false },
-        meta,
-      );
     },
 
     /** The second step of a login: the challenge token and a code; the token pair is as login's. */
