@@ -3,9 +3,45 @@
 // writes only the type declarations (`--noCheck`: `npm run typecheck` is the type check), and an
 // initdb'd empty PGlite cluster is dumped to dist/pglite-template.tar.gz so the first
 // `bulwark start` skips initdb. The three run side by side.
+//
+// `--if-stale` (the `prepare` script) does nothing when dist/ is newer than every input: `npx
+// bulwark start` links this folder into npm's cache and runs `prepare` again, right after the
+// `npm install` that built it.
 import { spawn } from "node:child_process";
-import { chmodSync, cpSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { build } from "esbuild";
+
+const OUTPUTS = [
+  "dist/main.js",
+  "dist/index.js",
+  "dist/index.d.ts",
+  "dist/client/index.d.ts",
+  "dist/pglite-template.tar.gz",
+];
+const INPUTS = [
+  "src",
+  "scripts/build.mjs",
+  "scripts/pglite-template.mjs",
+  "package.json",
+  "tsconfig.json",
+  "tsconfig.build.json",
+];
+
+/** The newest modification time under `path` (a file or a folder). */
+function newest(path) {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newest(join(path, name))));
+}
+
+if (process.argv.includes("--if-stale") && OUTPUTS.every((file) => existsSync(file))) {
+  const built = Math.min(...OUTPUTS.map((file) => statSync(file).mtimeMs));
+  if (built > Math.max(...INPUTS.map(newest))) {
+    console.log("dist/ is up to date");
+    process.exit(0);
+  }
+}
 
 /** Runs a node script to completion; rejects with its output on failure. */
 function node(args) {
