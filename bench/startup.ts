@@ -19,7 +19,7 @@ export const STARTUP_GOALS = { firstMs: 2_500, existingMs: 1_000, rssMb: 200, se
 /** How long the server is left idle before its memory is read. */
 const IDLE_MS = 2_000;
 /** A start that has not answered by then has failed. */
-const START_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = 300_000;
 
 export type StartRun = {
   /** Spawn to first 200 from GET /health. */
