@@ -13,6 +13,7 @@ import Fastify, {
 } from "fastify";
 import type { Config } from "./config/types.js";
 import { AppError } from "./core/errors.js";
+import { startupMark } from "./core/startup.js";
 import { authenticateHook, authorizeHook } from "./http/auth.js";
 import { trustProxyOption } from "./http/client-ip.js";
 import { clientErrorHandler } from "./http/client-errors.js";
@@ -232,5 +233,6 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
   for (const { module, service } of created) {
     if (module.routes) await module.routes(app, service, runtime.use, kernel);
   }
+  startupMark("routes");
   return app;
 }

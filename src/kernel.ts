@@ -6,6 +6,7 @@ import { secretValues, type Config } from "./config/load.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { createPasswordHasher, parseKeyring, type PasswordHasher } from "./core/crypto/index.js";
 import { createLogger, type Logger } from "./core/logger.js";
+import { startupMark } from "./core/startup.js";
 import { createMetrics, type Metrics } from "./core/metrics.js";
 import { createAuditService } from "./modules/audit/index.js";
 import { MODULES } from "./modules/index.js";
@@ -84,7 +85,9 @@ export async function createRuntime(config: Config, deps: RuntimeDeps = {}): Pro
         onError: (e) => logger.warn({ err: e.message }, "database connection lost; the pool reconnects"),
       }));
     if (!deps.store) opened.push(store);
+    startupMark("database");
     if (deps.migrate !== false) await migrate(store);
+    startupMark("migrations");
     const counters =
       deps.counters ??
       createCounters({
@@ -159,6 +162,7 @@ export async function createRuntime(config: Config, deps: RuntimeDeps = {}): Pro
       created.push({ module, service });
     }
     for (const { module, service } of created) await module.start?.(service, kernel);
+    startupMark("modules");
 
     // Deletes are idempotent, so several instances pruning at once only repeat each other's work.
     const prune = async () => {

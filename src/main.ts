@@ -14,6 +14,7 @@ import { consoleOutput, explainConfigError, type Output } from "./cli/output.js"
 import { secretsCommand } from "./cli/secrets.js";
 import { startCommand } from "./cli/start.js";
 import { ConfigError, loadConfig, type Config } from "./config/load.js";
+import { recordStartup, startupMark } from "./core/startup.js";
 
 const HELP = `Usage: bulwark <command> [options]
 
@@ -62,8 +63,10 @@ function configOrExplain(out: Output): Config | undefined {
 /** Runs the command line; returns the exit code. */
 export async function main(argv: string[], out: Output = consoleOutput): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === "start") recordStartup();
   const withConfig = async (run: (config: Config) => Promise<number>) => {
     const config = configOrExplain(out);
+    startupMark("config");
     return config ? run(config) : 1;
   };
   switch (command) {

@@ -4,7 +4,9 @@ import { parseArgs } from "node:util";
 import { createApp } from "../app.js";
 import { secretValues, type Config } from "../config/load.js";
 import { createLogger, type Logger } from "../core/logger.js";
+import { startupMark, startupPhases } from "../core/startup.js";
 import type { Output } from "./output.js";
+import { onParentExit, startedByNpm } from "./parent.js";
 
 const HELP = `Usage: bulwark start
 
@@ -36,8 +38,14 @@ export async function startCommand(argv: string[], out: Output, config: Config):
   logConfigNotices(config, logger);
   const app = await createApp(config, { logger });
   await app.listen({ host: config.host, port: config.port });
+  startupMark("listen");
   logger.info(
-    { url: config.publicUrl, database: app.bulwark.store.kind, counters: app.bulwark.counters.kind },
+    {
+      url: config.publicUrl,
+      database: app.bulwark.store.kind,
+      counters: app.bulwark.counters.kind,
+      startup: startupPhases(),
+    },
     "bulwark listening",
   );
 
@@ -67,5 +75,6 @@ export async function startCommand(argv: string[], out: Output, config: Config):
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
+    if (startedByNpm()) onParentExit(() => stop("parent exited"));
   });
 }

@@ -42,7 +42,7 @@ export type StoreOptions = {
  * takes several seconds on a small machine; unpacking this takes about one. Absent when running
  * from source, where PGlite runs initdb itself.
  */
-const BUILT_TEMPLATE = fileURLToPath(new URL("../pglite-template.tar.gz", import.meta.url));
+const BUILT_TEMPLATE = fileURLToPath(new URL("./pglite-template.tar.gz", import.meta.url));
 
 /**
  * PGlite's Postgres defaults to 128 MB of shared buffers, which shows up as resident memory; an

@@ -7,7 +7,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import type { Store } from "./db.js";
 
-/** The folder of SQL migrations and drizzle-kit's journal, beside this file in src/ and in dist/. */
+/** The folder of SQL migrations and drizzle-kit's journal: beside this file in src/store/, beside the bundle in dist/. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("./migrations", import.meta.url));
 
 /** A fixed advisory-lock key for "Bulwark migrations" (any 64-bit constant, unique to this use). */

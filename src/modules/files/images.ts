@@ -3,7 +3,7 @@
 // the container (a GIF that is also a script, a ZIP after a PNG), and applies the EXIF orientation
 // so dropping the tag does not turn the picture. The pixel limit is checked from the header before
 // anything is decoded, so a small file claiming a huge canvas (a decompression bomb) costs nothing.
-import sharp from "sharp";
+import type sharpModule from "sharp";
 import { AppError } from "../../core/errors.js";
 
 /** Re-encodes the image at `input` (of type `type`) into `output`, in the same format. */
@@ -11,6 +11,8 @@ export async function reencode(input: string, output: string, type: string, maxP
   // Every frame counts: an animated GIF of many frames is as costly as one frame that tall.
   const animated = type === "image/gif" || type === "image/webp";
   const options = { limitInputPixels: maxPixels, failOn: "error" as const, animated };
+  // Loaded on the first upload, not at start (libvips is large).
+  const sharp: typeof sharpModule = (await import("sharp")).default;
   let pixels: number;
   try {
     const meta = await sharp(input, options).metadata();

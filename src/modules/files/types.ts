@@ -2,7 +2,6 @@
 // name and the declared type may only agree with the bytes (a disagreement is refused, since a
 // name that says .html over PNG bytes is how a stored file gets rendered as something else).
 import { open } from "node:fs/promises";
-import { fileTypeFromFile } from "file-type";
 
 /** The types the pipeline recognises, the extensions each may carry, and whether it is re-encoded. */
 export const FILE_TYPES: Readonly<Record<string, { extensions: readonly string[]; image: boolean }>> = {
@@ -36,6 +35,8 @@ export async function sniff(path: string): Promise<string> {
   const head = await readHead(path);
   const markup = markupType(head);
   if (markup) return markup;
+  // Loaded on the first upload, not at start.
+  const { fileTypeFromFile } = await import("file-type");
   const detected = await fileTypeFromFile(path);
   if (detected) return detected.mime;
   return (await isPlainText(path)) ? "text/plain" : "application/octet-stream";

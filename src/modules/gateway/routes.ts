@@ -2,7 +2,6 @@
 // like every other route (`auth`, `rateLimit`, `audit`), so the whole pipeline — authentication,
 // CSRF for cookie sessions, rate limits per user and per key, CORS, security headers, the error
 // envelope — runs before a byte reaches the upstream. Bodies and responses stream both ways.
-import replyFrom from "@fastify/reply-from";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Transform, type Readable } from "node:stream";
 import { AppError, errors } from "../../core/errors.js";
@@ -128,6 +127,8 @@ export async function gatewayRoutes(
         );
       },
     );
+    // Loaded only when a gateway is configured (it brings undici): a start without one skips it.
+    const { default: replyFrom } = await import("@fastify/reply-from");
     await scope.register(replyFrom, {
       base: gateway.config.upstreamUrl,
       undici: {

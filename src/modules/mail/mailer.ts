@@ -9,7 +9,6 @@
 // The cost: mails still queued when the process stops are lost; each loss is logged.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import nodemailer from "nodemailer";
 import type { Transporter } from "nodemailer";
 import { randomToken } from "../../core/crypto/index.js";
 import type { AuditService } from "../audit/index.js";
@@ -108,21 +107,25 @@ export function readableEml(message: {
 export function createMailer(options: MailerOptions): Mailer {
   const attempts = options.retry?.attempts ?? 5;
   const baseMs = options.retry?.baseMs ?? 30_000;
-  const transport: Transporter = options.smtpUrl
-    ? nodemailer.createTransport({
+  // The SMTP transport is made (and nodemailer loaded) at the first mail: a start does not pay for
+  // it, and the outbox needs none (readableEml writes the file).
+  let transport: Promise<Transporter> | undefined;
+  const smtp = (smtpUrl: string) =>
+    (transport ??= import("nodemailer").then(({ default: nodemailer }) => {
+      const made = nodemailer.createTransport({
         // TLS follows the URL: smtps:// is TLS from the start; smtp:// must upgrade with STARTTLS
         // unless the server is on this machine, so a password and reset links never cross a network in the clear.
-        url: options.smtpUrl,
-        requireTLS: requiresStartTls(options.smtpUrl),
+        url: smtpUrl,
+        requireTLS: requiresStartTls(smtpUrl),
         // A hung server must not hold deliveries (or shutdown) for nodemailer's default two minutes.
         connectionTimeout: 10_000,
         greetingTimeout: 10_000,
         socketTimeout: 30_000,
-      })
-    : // Without SMTP the outbox file is written by readableEml; this transport is never used to send.
-      nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "\r\n" });
-  // A pooled or OAuth2 SMTP transport reports connection failures as 'error' events; sends still fail (and retry) on their own.
-  transport.on("error", (error: Error) => options.log.warn({ err: error.message }, "mail transport error"));
+      });
+      // A pooled or OAuth2 SMTP transport reports connection failures as 'error' events; sends still fail (and retry) on their own.
+      made.on("error", (error: Error) => options.log.warn({ err: error.message }, "mail transport error"));
+      return made;
+    }));
   const inFlight = new Set<Promise<void>>();
   const timers = new Set<NodeJS.Timeout>();
   let waiters: (() => void)[] = [];
@@ -145,7 +148,7 @@ export function createMailer(options: MailerOptions): Mailer {
       html: rendered.html,
     };
     if (options.smtpUrl) {
-      await transport.sendMail(message);
+      await (await smtp(options.smtpUrl)).sendMail(message);
       return undefined;
     }
     mkdirSync(options.outboxDir, { recursive: true, mode: 0o700 });
@@ -229,7 +232,7 @@ export function createMailer(options: MailerOptions): Mailer {
       timers.clear();
       const wait = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref());
       await Promise.race([Promise.allSettled([...inFlight]), wait]);
-      transport.close();
+      if (transport) (await transport.catch(() => undefined))?.close();
       settle();
     },
   };

@@ -1,7 +1,6 @@
 // Two-factor authentication with TOTP: setup, enable (with recovery codes), disable, the login
 // challenge and the code check other modules ask for before a sensitive change.
 import { pageLink } from "../mail/index.js";
-import QRCode from "qrcode";
 import { AppError, errors } from "../../core/errors.js";
 import { hmacSha256Hex, randomToken } from "../../core/crypto/index.js";
 import { randomBase32 } from "./codes.js";
@@ -141,6 +140,8 @@ export function createMfaService(deps: MfaDeps) {
       });
       const url = otpauthUrl(secret, { issuer, label: user.username });
       // Rendered here, so a page can show the code without sending the secret to a third-party QR service.
+      // Loaded at the first two-factor setup, not at start.
+      const { default: QRCode } = await import("qrcode");
       const svg = await QRCode.toString(url, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
       return { secret, otpauth_url: url, qr_svg: svg };
     },
