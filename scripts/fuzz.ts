@@ -20,8 +20,9 @@ const report = await fuzz({
   requests,
   seed,
   batch: Number(values.batch),
+  onFailure: (f) => console.log(`  FAILURE ${f.kind}: ${f.what}\n    ${f.request}`),
   progress: (done, r) => {
-    if (Date.now() - lastPrint < 10_000 && done < requests) return;
+    if (Date.now() - lastPrint < 30_000 && done < requests) return;
     lastPrint = Date.now();
     console.log(
       `  ${done}/${requests} in ${r.seconds}s: ${r.refused} refused, ${r.succeeded} succeeded, ${r.failures.length} failures`,

@@ -72,6 +72,8 @@ export type FuzzOptions = {
   /** Share of requests sent as raw bytes over a real socket (malformed HTTP, oversized headers). */
   socketShare?: number;
   progress?: (done: number, report: FuzzReport) => void;
+  /** Called with each new kind of failure as it is found. */
+  onFailure?: (failure: Failure) => void;
 };
 
 export type Failure = { kind: "5xx" | "headers" | "changed" | "snapshot"; what: string; request: string };
@@ -718,6 +720,7 @@ async function run(t: TestApp, options: FuzzOptions, log: ReturnType<typeof capt
     if (seen.has(key)) return;
     seen.add(key);
     report.failures.push(f);
+    options.onFailure?.(f);
   };
   const batch = options.batch ?? 200;
   const socketShare = options.socketShare ?? 0.01;
