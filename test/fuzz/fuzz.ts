@@ -164,8 +164,12 @@ const pathAttack = fc.oneof(
     "%E2%80%AE",
     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
   ),
-  fc.string({ unit: "binary", maxLength: 40 }).map(encodeURIComponent),
+  fc.string({ unit: "binary", maxLength: 40 }).map((s) => encode(s)),
 );
+
+/** Percent-encodes any string; a lone surrogate (which encodeURIComponent refuses) is sent as U+FFFD. */
+const encode = (s: string): string =>
+  encodeURIComponent(s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd"));
 
 /** A value as URL text (JSON for anything but a string; never throws, even on a null-prototype object). */
 const text = (v: unknown): string => (typeof v === "string" ? v : (JSON.stringify(v) ?? "undefined"));
@@ -525,14 +529,12 @@ function urlOf(op: Operation, d: Descriptor, world: World): string {
       const any = [...world.pool.values()].flat();
       const from = list.length > 0 && v.pool % 4 !== 0 ? list : any;
       value = from.length > 0 ? from[v.pool % from.length]! : "0".repeat(32);
-    } else value = v.encode ? encodeURIComponent(v.raw) : v.raw;
+    } else value = v.encode ? encode(v.raw) : v.raw;
     path = path.replace(`{${p.name}}`, value);
   }
   if (typeof d.query === "string") return `${path}?${d.query}`;
   const pairs = Object.entries(d.query).flatMap(([k, v]) =>
-    v === undefined
-      ? []
-      : [`${encodeURIComponent(k)}=${encodeURIComponent(typeof v === "string" ? v : JSON.stringify(v))}`],
+    v === undefined ? [] : [`${encode(k)}=${encode(typeof v === "string" ? v : (JSON.stringify(v) ?? ""))}`],
   );
   return pairs.length > 0 ? `${path}?${pairs.join("&")}` : path;
 }
