@@ -69,7 +69,7 @@ test("errors of Node's HTTP parser answer with the security headers and the JSON
       ]) {
         assert.ok(res.headers[header], `${c.name}: ${header}`);
       }
-      // Found by the fuzzer: every response carries X-Request-Id (shared/API.md), these included, so
+      // Found by the fuzzer: every response carries X-Request-Id (docs/errors.md), these included, so
       // an operator can find the line the parser error logged.
       assert.match(res.headers["x-request-id"] ?? "", /^[A-Za-z0-9._:-]{8,128}$/, `${c.name}: x-request-id`);
       assert.equal(res.headers["connection"], "close", c.name);
