@@ -3,7 +3,8 @@
 // runs. The server's `clientError` event writes this raw response instead of Fastify's bare one, so
 // even these carry the security headers and the error envelope.
 import type { Socket } from "node:net";
-import { STATUS_CODES } from "node:http";
+import { STATUS_CODES, type IncomingMessage } from "node:http";
+import { requestId } from "./headers.js";
 
 type ClientError = Error & { code?: string };
 
@@ -19,7 +20,7 @@ function describe(error: ClientError): { status: number; code: string; message: 
 /**
  * Fastify's `clientErrorHandler`: writes a complete HTTP/1.1 response with `headers` and the JSON
  * envelope, then closes the connection (the parser's state is lost, so nothing more can be read).
- * What Node does not allow: no request id exists yet (the envelope has none), nothing is logged
+ * What Node does not allow: no request exists yet (the id is a fresh one), nothing is logged
  * per request, and after an error in the middle of a response, or on HTTP/2, there is nothing to write.
  */
 export function clientErrorHandler(headers: Record<string, string>): (error: ClientError, socket: Socket) => void {
@@ -34,10 +35,13 @@ export function clientErrorHandler(headers: Record<string, string>): (error: Cli
       return;
     }
     const { status, code, message } = describe(error);
-    const body = JSON.stringify({ error: { code, message } });
+    // A fresh id (the request's own header was never parsed): every response carries one.
+    const id = requestId({ headers: {} } as IncomingMessage);
+    const body = JSON.stringify({ error: { code, message, request_id: id } });
     const lines = [
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`,
       ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+      `x-request-id: ${id}`,
       "content-type: application/json; charset=utf-8",
       `content-length: ${Buffer.byteLength(body)}`,
       "connection: close",

@@ -18,6 +18,8 @@ const FASTIFY_MESSAGES: Record<string, { code: ErrorCode; message: string }> = {
     message: "body must not be empty when content-type is application/json",
   },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: "invalid_request", message: "body is not valid JSON" },
+  // The router's own limit (routerOptions.maxParamLength); Fastify answers 414, which has no code here.
+  FST_ERR_MAX_PARAM_LENGTH: { code: "invalid_request", message: "a path parameter is too long" },
 };
 
 const BY_STATUS: Record<number, ErrorCode> = {
@@ -85,6 +87,9 @@ export function describeError(error: unknown): ErrorResponse & { internal: boole
     // Fastify's 4xx messages describe the request, not the server; still, keep them short.
     return { status, code, message: (e.message ?? code).slice(0, 200), internal: false };
   }
+  // Any other refusal Fastify raises (411, 414, 431…) is still the client's: a 400, never a 500.
+  if (status >= 400 && status < 500)
+    return { status: 400, code: "invalid_request", message: "request is invalid", internal: false };
   if (status === 503)
     return { status, code: "service_unavailable", message: "service unavailable; retry later", internal: false };
   return { status: 500, code: "internal_error", message: "internal error", internal: true };

@@ -69,10 +69,14 @@ test("errors of Node's HTTP parser answer with the security headers and the JSON
       ]) {
         assert.ok(res.headers[header], `${c.name}: ${header}`);
       }
+      // Found by the fuzzer: every response carries X-Request-Id (docs/errors.md), these included, so
+      // an operator can find the line the parser error logged.
+      assert.match(res.headers["x-request-id"] ?? "", /^[A-Za-z0-9._:-]{8,128}$/, `${c.name}: x-request-id`);
       assert.equal(res.headers["connection"], "close", c.name);
       assert.match(res.headers["content-type"] ?? "", /^application\/json/, c.name);
-      const body = JSON.parse(res.body) as { error: { code: string; message: string } };
+      const body = JSON.parse(res.body) as { error: { code: string; message: string; request_id: string } };
       assert.equal(body.error.code, c.code, c.name);
+      assert.equal(body.error.request_id, res.headers["x-request-id"], c.name);
       assert.equal(typeof body.error.message, "string");
       assert.equal(Number(res.headers["content-length"]), Buffer.byteLength(res.body), c.name);
     }

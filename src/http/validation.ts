@@ -33,8 +33,9 @@ export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, http
   const validate = (httpPart === "body" ? bodyAjv : paramsAjv).compile(schema as object);
   return (data: unknown) => {
     // No body at all (Fastify gives undefined or null) counts as an empty object: a body-less POST
-    // or DELETE passes a schema that allows `{}`.
-    if (validate(httpPart === "body" && (data === undefined || data === null) ? {} : data)) return { value: data };
+    // or DELETE passes a schema that allows `{}`, and its handler receives that `{}`, not null.
+    const value = httpPart === "body" && (data === undefined || data === null) ? {} : data;
+    if (validate(value)) return { value };
     return { error: Object.assign(new Error("validation failed"), { validation: validate.errors ?? [] }) };
   };
 };
