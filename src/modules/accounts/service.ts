@@ -597,15 +597,17 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     /**
-     * Admin: gives or takes the admin role. The last enabled admin cannot be demoted (by anyone,
+     * Admin or CLI: gives or takes the admin role. The last enabled admin cannot be demoted (by anyone,
      * themself included): that would leave nobody able to administer without an operator's shell.
+     * Taking the role ends the credentials that carry admin power (API keys with the `admin` scope);
+     * sessions live on, since every request reads the role from the account, not from the token.
      */
     async setRole(
       id: string,
       role: "user" | "admin",
       actor: { userId: string | null; ip?: string | null; userAgent?: string | null },
     ): Promise<UserView> {
-      const row = await db.transaction(async (tx) => {
+      const { row, announce } = await db.transaction(async (tx) => {
         const admins = await store.lockAdmins(tx);
         const user = await store.findById(tx, id);
         if (!user) throw errors.notFound("no such user");
@@ -613,6 +615,9 @@ export function createAccountService(deps: AccountDeps) {
           throw errors.conflict("this is the last admin: promote another account first");
         const updated =
           user.role === role ? user : (await store.updateUser(tx, id, { role, updatedAt: new Date(clock.now()) }))!;
+        const revoked =
+          user.role === "admin" && role === "user" ? await deps.credentials.adminRoleRemoved(tx, id, actor) : {};
+        const counts = Object.fromEntries(Object.entries(revoked).map(([kind, r]) => [`${kind}_revoked`, r.count]));
         await audit.record(
           {
             eventType: role === "admin" ? "user.promote" : "user.demote",
@@ -621,12 +626,16 @@ export function createAccountService(deps: AccountDeps) {
             ip: actor.ip ?? null,
             userAgent: actor.userAgent ?? null,
             target: id,
-            metadata: { role, changed: user.role !== role },
+            metadata: { role, changed: user.role !== role, ...counts },
           },
           tx,
         );
-        return updated;
+        const announce = async () => {
+          for (const r of Object.values(revoked)) await r.announce();
+        };
+        return { row: updated, announce };
       });
+      await announce();
       await changed(id);
       return userView(row);
     },
