@@ -72,12 +72,16 @@ export function createAccountService(deps: AccountDeps) {
   const { db, clock, audit, pubsub, hasher, mailer, config } = deps;
   // Resolving a principal must not cost a query per request: rows are kept five minutes, and a
   // change on any instance drops the row everywhere.
+  const changeListeners: ((ids: readonly string[]) => void)[] = [];
   const users = createSharedCache<UserRow>({
     pubsub,
     channel: USERS_CHANNEL,
     clock,
     ttlMs: CACHE_TTL_MS,
     load: (id) => store.findById(db, id),
+    onDrop: (ids) => {
+      for (const listener of changeListeners) listener(ids);
+    },
   });
   const changed = (id: string) => users.invalidate(id);
 
@@ -247,6 +251,14 @@ export function createAccountService(deps: AccountDeps) {
 
     /** Listens for user changes made on other instances. */
     start: () => users.start(),
+
+    /**
+     * Calls `listener` with the ids of users changed on any instance (role, disabled flag, …), once
+     * the change has committed: holders of long-lived connections re-check what the user may do.
+     */
+    onChanged(listener: (ids: readonly string[]) => void): void {
+      changeListeners.push(listener);
+    },
 
     /** What the sessions module needs to resolve a principal: role and disabled flag, cached. */
     async sessionUser(id: string): Promise<SessionUser | null> {
