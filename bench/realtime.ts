@@ -53,7 +53,12 @@ const mb = (n: number) => (n / 1024 / 1024).toFixed(0);
 
 /** Opens a socket for a user through a ticket issued by the service (no login per client). */
 async function open(userId: string): Promise<WebSocket> {
-  const { ticket } = await realtime.tickets.issue({ userId, sessionId: `bench-${userId}`, ip: "127.0.0.1" });
+  const { ticket } = await realtime.tickets.issue({
+    userId,
+    sessionId: `bench-${userId}`,
+    sessionEndsAt: Date.now() + 3_600_000,
+    ip: "127.0.0.1",
+  });
   const ws = new WebSocket(`ws://127.0.0.1:${port}/api/realtime?ticket=${ticket}`, {
     origin: ORIGIN,
     perMessageDeflate: false,

@@ -2,45 +2,16 @@
 // settings, its document (generated from the route registry) goes through openapi-typescript, and
 // the result is src/client/openapi.ts. `npm run client:generate` writes it; src/client/client.test.ts
 // fails when the committed file differs from what this renders, so the client cannot drift.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { writeFileSync } from "node:fs";
 import openapiTS, { astToString } from "openapi-typescript";
-import { createApp } from "../src/app.js";
-import { loadConfig } from "../src/config/load.js";
-import { createFakeClock } from "../src/core/clock.js";
-import { generateKeyringEntry, randomToken } from "../src/core/crypto/index.js";
-import { openStore } from "../src/store/db.js";
+import { withThrowawayApp } from "./throwaway-app.js";
 
 export const CLIENT_TYPES_PATH = fileURLToPath(new URL("../src/client/openapi.ts", import.meta.url));
 
 /** The OpenAPI document of Bulwark's own routes, on default settings. */
 export async function currentOpenApiDocument(): Promise<Record<string, unknown>> {
-  const dataDir = mkdtempSync(join(tmpdir(), "bulwark-openapi-"));
-  const store = await openStore({});
-  try {
-    const config = loadConfig(
-      {
-        DATA_DIR: dataDir,
-        LOG_LEVEL: "silent",
-        SECRET_KEY: randomToken(32),
-        ENCRYPTION_KEYS: generateKeyringEntry("d1"),
-        METRICS_TOKEN: randomToken(32),
-      },
-      { generateDevSecrets: false },
-    );
-    const app = await createApp(config, { store, clock: createFakeClock(0) });
-    try {
-      await app.ready();
-      return structuredClone(app.swagger()) as Record<string, unknown>;
-    } finally {
-      await app.close();
-    }
-  } finally {
-    await store.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  return withThrowawayApp((app) => structuredClone(app.swagger()) as Record<string, unknown>);
 }
 
 /** The TypeScript source of src/client/openapi.ts. */

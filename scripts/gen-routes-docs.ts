@@ -1,19 +1,13 @@
 // Builds docs/routes.md from the running route registry: every route with its declared
 // protections, and every audit event type with the module that declares it. `npm run docs:routes`
 // writes the file; test/docs.test.ts fails when the committed file differs from what this renders.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { RouteRecord } from "../src/app.js";
-import { createApp } from "../src/app.js";
-import { loadConfig } from "../src/config/load.js";
-import { createFakeClock } from "../src/core/clock.js";
-import { generateKeyringEntry, randomToken } from "../src/core/crypto/index.js";
 import { MODULES } from "../src/modules/index.js";
 import type { AuditEventSpec } from "../src/modules/audit/index.js";
 import { CORE_EVENTS } from "../src/modules/audit/index.js";
-import { openStore } from "../src/store/db.js";
+import { withThrowawayApp } from "./throwaway-app.js";
 
 export const ROUTES_DOCS_PATH = fileURLToPath(new URL("../docs/routes.md", import.meta.url));
 
@@ -82,36 +76,13 @@ ${eventRows.join("\n")}
 
 /** Builds the app on throwaway settings and renders its routes. */
 export async function currentRoutesDocs(): Promise<string> {
-  const dataDir = mkdtempSync(join(tmpdir(), "bulwark-routes-"));
-  const store = await openStore({});
-  try {
-    const config = loadConfig(
-      {
-        DATA_DIR: dataDir,
-        LOG_LEVEL: "silent",
-        SECRET_KEY: randomToken(32),
-        ENCRYPTION_KEYS: generateKeyringEntry("d1"),
-        METRICS_TOKEN: randomToken(32),
-      },
-      { generateDevSecrets: false },
-    );
-    const app = await createApp(config, { store, clock: createFakeClock(0) });
-    try {
-      await app.ready();
-      const events = [
-        ...Object.entries(CORE_EVENTS).map(([type, spec]) => ({ module: "core", type, spec: spec as AuditEventSpec })),
-        ...MODULES.flatMap((m) =>
-          Object.entries(m.auditEvents ?? {}).map(([type, spec]) => ({ module: m.name, type, spec })),
-        ),
-      ];
-      return renderRoutesDocs(app.bulwark.routes(), events);
-    } finally {
-      await app.close();
-    }
-  } finally {
-    await store.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  const events = [
+    ...Object.entries(CORE_EVENTS).map(([type, spec]) => ({ module: "core", type, spec: spec as AuditEventSpec })),
+    ...MODULES.flatMap((m) =>
+      Object.entries(m.auditEvents ?? {}).map(([type, spec]) => ({ module: m.name, type, spec })),
+    ),
+  ];
+  return withThrowawayApp((app) => renderRoutesDocs(app.bulwark.routes(), events));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

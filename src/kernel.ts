@@ -149,6 +149,8 @@ export async function createRuntime(config: Config, deps: RuntimeDeps = {}): Pro
           revokeAcross(({ module, service }) => module.onUserDisabled?.(service, tx, userId)),
         revoked: (tx, userId, why) =>
           revokeAcross(({ module, service }) => module.onCredentialsRevoked?.(service, tx, userId, why)),
+        adminRoleRemoved: (tx, userId, actor) =>
+          revokeAcross(({ module, service }) => module.onAdminRoleRemoved?.(service, tx, userId, actor)),
       },
     };
 

@@ -30,6 +30,7 @@ Commands:
   keys rotate-encryption  re-encrypt stored secrets and messages under the first ENCRYPTION_KEYS key
   keys list            list signing keys
   users promote NAME   give a user the admin role
+  users demote NAME    take the admin role away (revokes the user's admin-scoped API keys)
   users disable NAME   lock a user out at once: sessions end, login is refused
   users enable NAME    let a disabled user sign in again
   users reset-mfa NAME  turn two-factor off for a user who lost the device and the codes

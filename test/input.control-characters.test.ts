@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
+import { MULTILINE_PATTERN } from "../src/http/text.js";
 import { validatorCompiler } from "../src/http/validation.js";
 import type { RouteRecord } from "../src/app.js";
 import { randomToken } from "../src/core/crypto/index.js";
@@ -16,10 +17,26 @@ type JsonSchema = {
   anyOf?: JsonSchema[];
   format?: string;
   const?: unknown;
+  pattern?: string;
 };
 
 /** Control characters (Cc) every free-text field must refuse; passwords included. */
 const CONTROL = ["a\u0000b", "\u0000", "a\r\nb", "a\nb", "a\u001b[31mb", "a\u007fb", "a\u0085b", "a\u0008b"];
+/** Multiline text (message bodies) takes LF, CRLF and TAB, and refuses every other control character, a lone CR too. */
+const MULTILINE_OK = ["a\nb", "a\r\nb", "a\tb", "a\n\nb\n"];
+const MULTILINE_BAD = [
+  ...CONTROL.filter((v) => !MULTILINE_OK.includes(v)),
+  "a\rb",
+  "a\r",
+  "a\u000bb",
+  "a\u000cb",
+  "a\u202eb",
+];
+/** The only fields that take several lines: a new one is a decision, made here. */
+const MULTILINE_FIELDS = [
+  "PATCH /api/conversations/:id/messages/:message_id body.body",
+  "POST /api/conversations/:id/messages body.body",
+];
 /** Dates no account, key or audit filter means: year 0, year 9999. */
 const DATES = {
   date: ["0000-01-01", "9999-12-31", "0001-01-01"],
@@ -69,21 +86,34 @@ async function withApp(run: (t: TestApp, routes: readonly RouteRecord[]) => Prom
 test("every string field of every route's body, query and path schema refuses control characters, and date fields refuse year 0 and 9999", async () => {
   await withApp(async (_t, routes) => {
     const accepted: string[] = [];
+    const refusedLines: string[] = [];
+    const multiline: string[] = [];
     let checked = 0;
     for (const route of routes) {
       for (const part of ["body", "querystring", "params"] as const) {
         for (const field of strings(route.schema[part] as JsonSchema | undefined, part)) {
           checked++;
+          const name = `${route.method} ${route.url} ${field.path}`;
           const format = field.schema.format;
-          const hostile = format === "date" || format === "date-time" ? [...CONTROL, ...DATES[format]] : CONTROL;
+          const lines = field.schema.pattern === MULTILINE_PATTERN;
+          if (lines) multiline.push(name);
+          const hostile = lines
+            ? MULTILINE_BAD
+            : format === "date" || format === "date-time"
+              ? [...CONTROL, ...DATES[format]]
+              : CONTROL;
           for (const value of hostile)
-            if (accepts(field.schema, value))
-              accepted.push(`${route.method} ${route.url} ${field.path} ${JSON.stringify(value)}`);
+            if (accepts(field.schema, value)) accepted.push(`${name} ${JSON.stringify(value)}`);
+          if (lines)
+            for (const value of MULTILINE_OK)
+              if (!accepts(field.schema, value)) refusedLines.push(`${name} ${JSON.stringify(value)}`);
         }
       }
     }
     assert.ok(checked > 30, `found the string fields (${checked})`);
     assert.deepEqual(accepted, [], "string fields that accept a control character or an absurd date");
+    assert.deepEqual(multiline.sort(), MULTILINE_FIELDS, "the fields that take line breaks");
+    assert.deepEqual(refusedLines, [], "multiline fields that refuse a line break or a tab");
   });
 });
 

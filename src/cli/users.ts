@@ -1,4 +1,4 @@
-// `bulwark users promote NAME`, `users disable|enable|reset-mfa|verify-email NAME` and `bulwark users import FILE`.
+// `bulwark users promote|demote NAME`, `users disable|enable|reset-mfa|verify-email NAME` and `bulwark users import FILE`.
 import { parseArgs } from "node:util";
 import type { Config } from "../config/types.js";
 import type { Output } from "./output.js";
@@ -7,6 +7,8 @@ import { importCommand, type ProgressStream } from "./users-import.js";
 
 const HELP = `Usage:
   bulwark users promote NAME     give the user NAME the admin role (audited)
+  bulwark users demote NAME      take the admin role from NAME (audited; never the last admin's);
+                                 their API keys with the admin scope are revoked
   bulwark users disable NAME     lock the user out: every session ends at once, login is refused
   bulwark users enable NAME      let a disabled user sign in again
   bulwark users reset-mfa NAME   turn two-factor off for a user who lost the device and the
@@ -36,11 +38,13 @@ export async function usersCommand(
   const [sub, target] = positionals;
   if (values.help || sub === undefined) return out.help(HELP);
   if (
-    !["promote", "disable", "enable", "reset-mfa", "verify-email"].includes(sub) ||
+    !["promote", "demote", "disable", "enable", "reset-mfa", "verify-email"].includes(sub) ||
     !target ||
     positionals.length !== 2
   ) {
-    out.error(`usage: bulwark users promote|disable|enable|reset-mfa|verify-email NAME | bulwark users import FILE`);
+    out.error(
+      `usage: bulwark users promote|demote|disable|enable|reset-mfa|verify-email NAME | bulwark users import FILE`,
+    );
     return 2;
   }
   const config = loadConfig();
@@ -51,11 +55,16 @@ export async function usersCommand(
       out.line(`${user.username} is now an admin`);
       return 0;
     }
-    if (sub === "disable" || sub === "enable" || sub === "reset-mfa" || sub === "verify-email") {
+    if (sub === "demote" || sub === "disable" || sub === "enable" || sub === "reset-mfa" || sub === "verify-email") {
       const user = await accounts.byUsername(target);
       if (!user) {
         out.error(`no user named ${target}`);
         return 1;
+      }
+      if (sub === "demote") {
+        await accounts.setRole(user.id, "user", { userId: null });
+        out.line(`${user.username} is no longer an admin; API keys with the admin scope are revoked`);
+        return 0;
       }
       if (sub === "verify-email") {
         await accounts.markEmailVerified(user.id, { via: "cli" });

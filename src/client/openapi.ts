@@ -1827,7 +1827,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        events: ("user.created" | "auth.lockout" | "auth.token_reuse" | "session.revoked" | "password.changed" | "password.reset" | "mfa.enabled" | "mfa.disabled" | "api_key.created" | "api_key.revoked" | "user.disabled")[];
+                        events: ("user.created" | "auth.lockout" | "auth.token_reuse" | "session.revoked" | "password.changed" | "password.reset" | "email.change_undone" | "mfa.enabled" | "mfa.disabled" | "api_key.created" | "api_key.revoked" | "user.disabled")[];
                         url: string;
                     };
                 };

@@ -10,6 +10,12 @@ import { Type, type TString } from "typebox";
  * names. Ajv compiles patterns with the `u` flag, so `\p{…}` classes work.
  */
 const NO_CONTROL = "^[^\\p{C}]*$";
+/**
+ * Text a person writes in several lines (a message body): the same, except for the line breaks
+ * and tabs they type — LF, CRLF and TAB. A lone CR (which returns a terminal's cursor over what
+ * was written), NUL and every other control or format character stay refused.
+ */
+export const MULTILINE_PATTERN = "^(?:[^\\p{C}]|\\t|\\n|\\r\\n)*$";
 /** Passwords and tokens: no control characters or lone surrogates, but format characters stay allowed (an emoji's zero-width joiner). */
 const NO_CONTROL_BYTES = "^[^\\p{Cc}\\p{Cs}]*$";
 
@@ -18,6 +24,11 @@ type Bounds = { minLength?: number; maxLength: number };
 /** Free text of at most `maxLength` characters, none of them a control or format character. */
 export function Text(bounds: Bounds): TString {
   return Type.String({ ...bounds, pattern: NO_CONTROL });
+}
+
+/** Free text of at most `maxLength` characters over several lines: LF, CRLF and TAB allowed, no other control or format character. */
+export function MultilineText(bounds: Bounds): TString {
+  return Type.String({ ...bounds, pattern: MULTILINE_PATTERN });
 }
 
 /** A password or other secret typed by a person: any printable character, no control characters. */

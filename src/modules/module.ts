@@ -40,6 +40,9 @@ export type RevokeReason = {
   provenAt?: Date | null | undefined;
 };
 
+/** Who made a change that revokes credentials, for the audit rows of what it revokes. */
+export type RevocationActor = { userId: string | null; ip?: string | null; userAgent?: string | null };
+
 /** The shared ground every module is built on. */
 export type Kernel = {
   readonly config: Config;
@@ -60,6 +63,8 @@ export type Kernel = {
     userDisabled(tx: Executor, userId: string): Promise<Record<string, Revocation>>;
     /** The password changed or was reset: credentials derived from the old one end. */
     revoked(tx: Executor, userId: string, why: RevokeReason): Promise<Record<string, Revocation>>;
+    /** The user lost the admin role: credentials that carry admin power end. */
+    adminRoleRemoved(tx: Executor, userId: string, actor: RevocationActor): Promise<Record<string, Revocation>>;
   };
   /** The readiness of what modules depend on beyond the database and Redis (the gateway's upstream), by name. */
   readonly readiness: () => Promise<Record<string, "ok" | "down">>;
@@ -100,6 +105,13 @@ export type Module<N extends ModuleName, Needs extends ModuleName = never> = {
     tx: Executor,
     userId: string,
     why: RevokeReason,
+  ): Promise<Revocation | undefined>;
+  /** The same when the user lost the admin role: credentials that carry admin power end (`actor` did it). */
+  onAdminRoleRemoved?(
+    service: Services[N],
+    tx: Executor,
+    userId: string,
+    actor: RevocationActor,
   ): Promise<Revocation | undefined>;
   /** Whether what the module depends on outside Bulwark answers (`/ready` reports it), by check name. */
   ready?(service: Services[N]): Promise<Record<string, "ok" | "down">>;

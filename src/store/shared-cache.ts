@@ -32,6 +32,8 @@ export function createSharedCache<T>(options: {
    * invalidation of the id (its creation, on any instance) forgets the miss.
    */
   missTtlMs?: number;
+  /** Called with the ids dropped by a change on any instance (this one included), after they are dropped. */
+  onDrop?: (ids: readonly string[]) => void;
   onError?: (error: Error) => void;
 }): SharedCache<T> {
   const { clock, load } = options;
@@ -48,6 +50,7 @@ export function createSharedCache<T>(options: {
       entries.delete(id);
       misses.delete(id);
     }
+    options.onDrop?.(ids);
   };
   const channel = broadcast(options.pubsub, options.channel, drop, options.onError);
   const peek = (id: string) => {

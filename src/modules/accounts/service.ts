@@ -73,12 +73,16 @@ export function createAccountService(deps: AccountDeps) {
   const { db, clock, audit, pubsub, hasher, mailer, config } = deps;
   // Resolving a principal must not cost a query per request: rows are kept five minutes, and a
   // change on any instance drops the row everywhere.
+  const changeListeners: ((ids: readonly string[]) => void)[] = [];
   const users = createSharedCache<UserRow>({
     pubsub,
     channel: USERS_CHANNEL,
     clock,
     ttlMs: CACHE_TTL_MS,
     load: (id) => store.findById(db, id),
+    onDrop: (ids) => {
+      for (const listener of changeListeners) listener(ids);
+    },
   });
   const changed = (id: string) => users.invalidate(id);
 
@@ -248,6 +252,14 @@ export function createAccountService(deps: AccountDeps) {
 
     /** Listens for user changes made on other instances. */
     start: () => users.start(),
+
+    /**
+     * Calls `listener` with the ids of users changed on any instance (role, disabled flag, …), once
+     * the change has committed: holders of long-lived connections re-check what the user may do.
+     */
+    onChanged(listener: (ids: readonly string[]) => void): void {
+      changeListeners.push(listener);
+    },
 
     /** What the sessions module needs to resolve a principal: role and disabled flag, cached. */
     async sessionUser(id: string): Promise<SessionUser | null> {
@@ -598,15 +610,17 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     /**
-     * Admin: gives or takes the admin role. The last enabled admin cannot be demoted (by anyone,
+     * Admin or CLI: gives or takes the admin role. The last enabled admin cannot be demoted (by anyone,
      * themself included): that would leave nobody able to administer without an operator's shell.
+     * Taking the role ends the credentials that carry admin power (API keys with the `admin` scope);
+     * sessions live on, since every request reads the role from the account, not from the token.
      */
     async setRole(
       id: string,
       role: "user" | "admin",
       actor: { userId: string | null; ip?: string | null; userAgent?: string | null },
     ): Promise<UserView> {
-      const row = await db.transaction(async (tx) => {
+      const { row, announce } = await db.transaction(async (tx) => {
         const admins = await store.lockAdmins(tx);
         const user = await store.findById(tx, id);
         if (!user) throw errors.notFound("no such user");
@@ -614,6 +628,9 @@ export function createAccountService(deps: AccountDeps) {
           throw errors.conflict("this is the last admin: promote another account first");
         const updated =
           user.role === role ? user : (await store.updateUser(tx, id, { role, updatedAt: new Date(clock.now()) }))!;
+        const revoked =
+          user.role === "admin" && role === "user" ? await deps.credentials.adminRoleRemoved(tx, id, actor) : {};
+        const counts = Object.fromEntries(Object.entries(revoked).map(([kind, r]) => [`${kind}_revoked`, r.count]));
         await audit.record(
           {
             eventType: role === "admin" ? "user.promote" : "user.demote",
@@ -622,12 +639,16 @@ export function createAccountService(deps: AccountDeps) {
             ip: actor.ip ?? null,
             userAgent: actor.userAgent ?? null,
             target: id,
-            metadata: { role, changed: user.role !== role },
+            metadata: { role, changed: user.role !== role, ...counts },
           },
           tx,
         );
-        return updated;
+        const announce = async () => {
+          for (const r of Object.values(revoked)) await r.announce();
+        };
+        return { row: updated, announce };
       });
+      await announce();
       await changed(id);
       return userView(row);
     },

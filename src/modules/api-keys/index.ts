@@ -106,6 +106,13 @@ export const apiKeysModule = defineModule({
       kept: live.map((k) => `API key "${k.name.slice(0, 60)}" (${k.prefix}…, created ${k.created_at.slice(0, 10)})`),
     };
   },
+  // A key is never more powerful than its owner: keys minted with the admin scope end with the admin
+  // role, rather than lie dormant (their scope still reaching `{ apiKey: "admin" }` routes, upstreams
+  // and introspection) and wake up on a later promotion. Keys without that scope live on.
+  async onAdminRoleRemoved(keys, tx, userId, actor) {
+    const ids = await keys.revokeAdminKeysIn(tx, userId, actor);
+    return { count: ids.length, announce: () => keys.announce(ids) };
+  },
   start: (keys) => keys.init(),
   stop: (keys) => keys.close(),
 });

@@ -404,6 +404,29 @@ export function createApiKeyService(deps: ApiKeyDeps) {
       return store.revokeUserKeys(tx, userId, new Date(clock.now()), reason);
     },
 
+    /**
+     * Revokes, inside the caller's transaction, the user's keys that carry the `admin` scope (the
+     * owner lost the admin role), auditing each; `announce` the ids once it has committed.
+     */
+    async revokeAdminKeysIn(tx: Executor, userId: string, actor: KeyActor): Promise<string[]> {
+      const rows = await store.revokeUserKeysWithScope(tx, userId, "admin", new Date(clock.now()), "demoted");
+      for (const row of rows) {
+        await audit.record(
+          {
+            eventType: "api_key.revoke",
+            result: "success",
+            actor: { userId: actor.userId, keyId: actor.keyId ?? null },
+            ip: actor.ip ?? null,
+            userAgent: actor.userAgent ?? null,
+            target: row.id,
+            metadata: { owner_id: row.userId, reason: "demoted" },
+          },
+          tx,
+        );
+      }
+      return rows.map((r) => r.id);
+    },
+
     /** Tells every instance about keys changed in a transaction that has now committed. */
     announce,
 

@@ -81,6 +81,27 @@ export async function revokeUserKeys(db: Executor, userId: string, at: Date, rea
   return rows.map((r) => r.id);
 }
 
+/** Revokes every live key of a user that carries `scope`; returns the rows revoked. */
+export async function revokeUserKeysWithScope(
+  db: Executor,
+  userId: string,
+  scope: string,
+  at: Date,
+  reason: string,
+): Promise<ApiKeyRow[]> {
+  return db
+    .update(apiKeys)
+    .set({ revokedAt: at, revokeReason: reason, updatedAt: at })
+    .where(
+      and(
+        eq(apiKeys.userId, userId),
+        isNull(apiKeys.revokedAt),
+        sql`${apiKeys.scopes} @> ${JSON.stringify([scope])}::jsonb`,
+      ),
+    )
+    .returning();
+}
+
 /** Ends an old key's life at `until` (rotation grace) and records its successor. */
 export async function retireKey(db: Executor, id: string, until: Date, replacedBy: string, at: Date): Promise<void> {
   await db

@@ -3,12 +3,33 @@
 // declared, route registration refuses a route naming one, and docs/routes.md lists them all.
 import type { AuditResult } from "./schema.js";
 
+/**
+ * The security events Bulwark sends out to webhook endpoints (docs/webhooks.md). An audit event
+ * becomes one by naming it in its `webhook` (typed against this list); the webhooks module refuses
+ * to start when an event of this list has no audit event behind it, so the two cannot drift.
+ */
+export const OUTBOUND_EVENTS = [
+  "user.created",
+  "auth.lockout",
+  "auth.token_reuse",
+  "session.revoked",
+  "password.changed",
+  "password.reset",
+  "email.change_undone",
+  "mfa.enabled",
+  "mfa.disabled",
+  "api_key.created",
+  "api_key.revoked",
+  "user.disabled",
+] as const;
+export type OutboundEvent = (typeof OUTBOUND_EVENTS)[number];
+
 /** What an audit event type means and how it leaves the system. */
 export type AuditEventSpec = {
   /** One line for docs/routes.md. */
   readonly description: string;
   /** The outbound security webhook it becomes (see docs/webhooks.md), for which results. */
-  readonly webhook?: { readonly event: string; readonly results: readonly AuditResult[] };
+  readonly webhook?: { readonly event: OutboundEvent; readonly results: readonly AuditResult[] };
   /** Whether `target` names the affected user (otherwise the actor is the user it concerns). */
   readonly targetIsUser?: boolean;
 };

@@ -27,7 +27,7 @@ declare module "../module.js" {
 /** The gateway: rules validated at start, proxied routes behind every protection, the upstream in `/ready`. */
 export const gatewayModule = defineModule({
   name: "gateway",
-  needs: ["tokens", "sessions"],
+  needs: ["tokens", "sessions", "accounts"],
   create: ({ config, clock, metrics }, use) =>
     config.gateway
       ? createGatewayService({
@@ -40,7 +40,14 @@ export const gatewayModule = defineModule({
         })
       : undefined,
   routes: async (app, gateway, use, { audit, config, counters }) => {
-    if (gateway) await gatewayRoutes(app, gateway, { audit, sessions: use("sessions"), config, counters });
+    if (gateway)
+      await gatewayRoutes(app, gateway, {
+        audit,
+        sessions: use("sessions"),
+        accounts: use("accounts"),
+        config,
+        counters,
+      });
   },
   ready: async (gateway): Promise<Record<string, "ok" | "down">> => (gateway ? { upstream: await gateway.ping() } : {}),
 });

@@ -9,6 +9,7 @@ import { requestActor, type AuditEventType, type AuditService } from "../audit/i
 import proxyAddr from "@fastify/proxy-addr";
 import type { Config } from "../../config/types.js";
 import { trustProxyOption } from "../../http/client-ip.js";
+import type { AccountService } from "../accounts/index.js";
 import type { SessionService } from "../sessions/index.js";
 import type { Counters } from "../../store/counters.js";
 import { ALWAYS_RESERVED, within, type ResolvedRule } from "./rules.js";
@@ -60,7 +61,13 @@ function reservedPrefixes(app: FastifyInstance): string[] {
 export async function gatewayRoutes(
   app: FastifyInstance,
   gateway: GatewayService,
-  deps: { audit: AuditService; sessions: SessionService; config: Config; counters: Counters },
+  deps: {
+    audit: AuditService;
+    sessions: SessionService;
+    accounts: Pick<AccountService, "onChanged" | "sessionUser">;
+    config: Config;
+    counters: Counters;
+  },
 ): Promise<void> {
   const { audit, sessions, config } = deps;
   // Rules may not reach into Bulwark's own paths; routes registered later (a library user's) are
@@ -81,6 +88,7 @@ export async function gatewayRoutes(
       stopUpgrades = proxyUpgrades(app.server, {
         gateway,
         sessions,
+        accounts: deps.accounts,
         reserved: () => reserved,
         counters: deps.counters,
         limits: config.rateLimit,

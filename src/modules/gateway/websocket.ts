@@ -3,7 +3,10 @@
 // non-browser client); and because the browser sends cookies on a cross-site upgrade too
 // (cross-site WebSocket hijacking), a cookie-authenticated upgrade must come from an allowed
 // Origin. Then the upgrade is passed to the upstream with the same identity headers as any
-// proxied request, and the two sockets are joined.
+// proxied request, and the two sockets are joined. A tunnel lives no longer than what admitted it:
+// it is cut when its session is revoked (the sessions module's broadcast, the one the realtime
+// channel listens to) and when its user changes so that the rule no longer admits them (disabled,
+// or an admin rule and the role taken away; the accounts module's change broadcast), on every instance.
 import { request as httpRequest, type IncomingMessage, type Server } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Duplex } from "node:stream";
@@ -15,6 +18,7 @@ import { requestId } from "../../http/headers.js";
 import type { Principal } from "../../http/types.js";
 import { clientKey } from "../../http/client-ip.js";
 import type { Counters } from "../../store/counters.js";
+import type { AccountService } from "../accounts/index.js";
 import type { SessionService } from "../sessions/index.js";
 import { within, type ResolvedRule } from "./rules.js";
 import { safeTarget } from "./routes.js";
@@ -28,6 +32,7 @@ export function proxyUpgrades(
   options: {
     gateway: GatewayService;
     sessions: SessionService;
+    accounts: Pick<AccountService, "onChanged" | "sessionUser">;
     reserved: () => readonly string[];
     allowedOrigins: readonly string[];
     publicUrl: string;
@@ -55,8 +60,32 @@ export function proxyUpgrades(
     socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
   };
 
-  // Open tunnels, ended when the app closes: an upgraded socket would otherwise hold the server open.
-  const tunnels = new Set<Duplex>();
+  // Open tunnels and who opened them under which rule: ended when that stops holding, and when the
+  // app closes (an upgraded socket would otherwise hold the server open).
+  const tunnels = new Map<Duplex, { principal: Principal | null; rule: ResolvedRule }>();
+  let stopped = false;
+  options.sessions.onRevoked((ids) => {
+    if (stopped) return;
+    const ended = new Set(ids);
+    for (const [socket, { principal }] of tunnels)
+      if (principal?.sessionId !== undefined && ended.has(principal.sessionId)) socket.destroy();
+  });
+  // A user changed (disabled, role taken away): each of their tunnels is admitted again with the
+  // user as they are now, or cut. A failed look-up cuts too: a tunnel is not kept on a doubt.
+  options.accounts.onChanged((ids) => {
+    if (stopped) return;
+    const changed = new Set(ids);
+    for (const [socket, { principal, rule }] of tunnels) {
+      if (!principal || !changed.has(principal.userId)) continue;
+      void options.accounts
+        .sessionUser(principal.userId)
+        .then((user) => {
+          if (!user || user.disabled) throw errors.unauthorized("account unavailable");
+          authorize({ ...principal, role: user.role }, rule.auth);
+        })
+        .catch(() => socket.destroy());
+    }
+  });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const target = req.url ?? "/";
     const path = target.split("?", 1)[0]!;
@@ -104,7 +133,13 @@ export function proxyUpgrades(
           upstreamSocket.on("error", () => socket.destroy());
           socket.on("close", () => upstreamSocket.destroy());
           upstreamSocket.on("close", () => socket.destroy());
-          tunnels.add(socket);
+          // Revoked while the upstream was answering: the broadcast has passed, so check here.
+          if (principal?.sessionId !== undefined && options.sessions.isRevoked(principal.sessionId)) {
+            socket.destroy();
+            upstreamSocket.destroy();
+            return;
+          }
+          tunnels.set(socket, { principal, rule });
           socket.on("close", () => tunnels.delete(socket));
           upstreamSocket.pipe(socket);
           socket.pipe(upstreamSocket);
@@ -185,6 +220,7 @@ export function proxyUpgrades(
   return () => {
     server.off("upgrade", onUpgrade);
     for (const listener of others) server.on("upgrade", listener);
-    for (const socket of tunnels) socket.destroy();
+    stopped = true;
+    for (const socket of tunnels.keys()) socket.destroy();
   };
 }

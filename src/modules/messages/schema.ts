@@ -1,6 +1,6 @@
 // Request and response schemas of the messages module.
 import { Type } from "typebox";
-import { Text } from "../../http/text.js";
+import { MultilineText, Text } from "../../http/text.js";
 import { MAX_BODY_CHARS } from "./service.js";
 
 const closed = { additionalProperties: false } as const;
@@ -25,7 +25,7 @@ export const CreateConversationBody = Type.Object(
 
 export const AddMemberBody = Type.Object({ user_id: Id }, closed);
 // The service checks the body again after NFC normalisation (the WebSocket path has no schema).
-export const MessageBody = Type.Object({ body: Text({ minLength: 1, maxLength: MAX_BODY_CHARS }) }, closed);
+export const MessageBody = Type.Object({ body: MultilineText({ minLength: 1, maxLength: MAX_BODY_CHARS }) }, closed);
 
 export const PageQuery = Type.Object(
   {

@@ -6,7 +6,8 @@
 //   or to another conversation, fails to decrypt; rotation re-encrypts it (encryptedColumns);
 // - plaintext elsewhere: bodies never enter audit rows, errors or logs (edits and deletions are
 //   audited as ids only);
-// - hostile text: NFC-normalised, 1 to 4000 characters, no control or format characters — checked
+// - hostile text: NFC-normalised, 1 to 4000 characters, no control or format characters but the
+//   line breaks and tabs a person types (LF, CRLF, TAB; never NUL or a lone CR) — checked
 //   here, so the REST route and the WebSocket frame get the same rules;
 // - harassment: a block stops new direct conversations and messages between the two, and keeps the
 //   blocked user's messages out of the blocker's history and live delivery;
@@ -14,6 +15,7 @@
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../../core/clock.js";
 import type { Keyring } from "../../core/crypto/keyring.js";
+import { MULTILINE_PATTERN } from "../../http/text.js";
 import type { Database, Executor } from "../../store/db.js";
 import type { AccountService } from "../accounts/index.js";
 import type { AuditService, RequestActor } from "../audit/index.js";
@@ -56,16 +58,18 @@ export type MessageEvent =
 export type MessagesService = ReturnType<typeof createMessagesService>;
 
 export const MAX_BODY_CHARS = 4000;
-const NO_CONTROL = /^[^\p{C}]*$/u;
+// The schema's MULTILINE_PATTERN (src/http/text.ts), for the WebSocket path, which has no schema.
+const MULTILINE = new RegExp(MULTILINE_PATTERN, "u");
 
-/** A message body as stored: NFC, 1 to 4000 characters (code points), no control or format characters. */
+/** A message body as stored: NFC, 1 to 4000 characters (code points), LF, CRLF and TAB but no other control or format character. */
 export function cleanBody(input: unknown): string {
   if (typeof input !== "string") throw fail.body("must be a string");
   const body = input.normalize("NFC");
   const length = [...body].length;
   if (length === 0 || body.trim() === "") throw fail.body("must not be empty");
   if (length > MAX_BODY_CHARS) throw fail.body(`must be at most ${MAX_BODY_CHARS} characters`);
-  if (!NO_CONTROL.test(body)) throw fail.body("must not contain control or format characters");
+  if (!MULTILINE.test(body))
+    throw fail.body("must not contain control or format characters (line breaks and tabs are allowed)");
   return body;
 }
 

@@ -53,9 +53,12 @@ export async function realtimeRoutes(app: FastifyInstance, deps: Deps): Promise<
       const p = req.principal!;
       if (p.type !== "user" || !p.sessionId)
         throw errors.forbidden("realtime tickets are for signed-in users (an access token of a session)");
+      // The socket lives no longer than its session: it is closed at the session's absolute expiry.
+      const sessionEndsAt = await sessions.liveUntil(p.sessionId);
+      if (sessionEndsAt === undefined) throw errors.unauthorized("session ended");
       return reply
         .code(201)
-        .send(await realtime.tickets.issue({ userId: p.userId, sessionId: p.sessionId, ip: req.ip }));
+        .send(await realtime.tickets.issue({ userId: p.userId, sessionId: p.sessionId, sessionEndsAt, ip: req.ip }));
     },
   );
 

@@ -7,7 +7,9 @@
 // - slow consumers: a socket whose unsent bytes pass REALTIME_MAX_BUFFERED_BYTES is dropped, so a
 //   client that stops reading cannot make the server hold its messages;
 // - revoked credentials: a socket belongs to a session; when the session is revoked, the user is
-//   disabled or their password changes, the socket is closed with 1008 on whichever instance holds it.
+//   disabled or their password changes, the socket is closed with 1008 on whichever instance holds it;
+//   and at the session's absolute expiry (REFRESH_TOKEN_TTL after sign-in), when no token of it works:
+//   checked on every frame in either direction and by the heartbeat, so an idle socket goes too.
 import type { WebSocket } from "ws";
 import type { Config } from "../../config/types.js";
 import type { Clock } from "../../core/clock.js";
@@ -29,6 +31,8 @@ export type Connection = {
   readonly ws: WebSocket;
   readonly userId: string;
   readonly sessionId: string;
+  /** The session's absolute expiry (ms since the epoch): the socket closes then. */
+  readonly sessionEndsAt: number;
   readonly ip: string;
   alive: boolean;
   windowStart: number;
@@ -65,12 +69,19 @@ export function createRealtimeService(deps: RealtimeDeps) {
     for (const set of byUser.values()) yield* set;
   };
 
+  /** Closes the socket if its session reached its absolute expiry; true when it did. */
+  const expired = (c: Connection): boolean => {
+    if (clock.now() < c.sessionEndsAt) return false;
+    if (c.ws.readyState === c.ws.OPEN) c.ws.close(CLOSE.policy, "session expired");
+    return true;
+  };
+
   /**
    * Sends a frame unless the socket already holds too much unsent data: then the client is not
    * reading, and it is dropped (terminated at once: a close frame would queue behind the backlog).
    */
   const send = (c: Connection, frame: string): boolean => {
-    if (c.ws.readyState !== c.ws.OPEN) return false;
+    if (c.ws.readyState !== c.ws.OPEN || expired(c)) return false;
     if (c.ws.bufferedAmount + Buffer.byteLength(frame) > settings.maxBufferedBytes) {
       dropped++;
       logger.warn({ user: c.userId }, "realtime: slow consumer dropped");
@@ -190,6 +201,7 @@ export function createRealtimeService(deps: RealtimeDeps) {
       // A client that did not answer the previous ping is gone (or idle past two intervals).
       heartbeat = setInterval(() => {
         for (const c of all()) {
+          if (expired(c)) continue;
           if (!c.alive) {
             c.ws.terminate();
             continue;
@@ -224,7 +236,7 @@ export function createRealtimeService(deps: RealtimeDeps) {
     },
 
     /** Registers an open socket; it is forgotten when it closes. */
-    add(ws: WebSocket, claims: { userId: string; sessionId: string; ip: string }): Connection {
+    add(ws: WebSocket, claims: { userId: string; sessionId: string; sessionEndsAt: number; ip: string }): Connection {
       const c: Connection = {
         ws,
         ...claims,
@@ -257,6 +269,7 @@ export function createRealtimeService(deps: RealtimeDeps) {
      * before it are done.
      */
     receive(c: Connection, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Promise<void> {
+      if (expired(c)) return c.queue;
       c.alive = true;
       const now = clock.now();
       if (now - c.windowStart >= 60_000) {

@@ -10,7 +10,8 @@ export const TICKET_TTL_SECONDS = 30;
 /** 32 random bytes, base64url: 256 bits. */
 export const TICKET_PATTERN = "^[A-Za-z0-9_-]{43}$";
 
-export type TicketClaims = { userId: string; sessionId: string; ip: string; expiresAt: number };
+/** Who a ticket admits; `sessionEndsAt`: the session's absolute expiry (ms), when its socket must close. */
+export type TicketClaims = { userId: string; sessionId: string; sessionEndsAt: number; ip: string; expiresAt: number };
 
 export type Tickets = {
   issue(claims: Omit<TicketClaims, "expiresAt">): Promise<{ ticket: string; expires_in: number }>;

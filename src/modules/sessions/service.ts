@@ -292,6 +292,13 @@ export function createSessionService(deps: SessionDeps) {
       await store.markSteppedUp(db, sessionId, at);
     },
 
+    /** When a live session reaches its absolute expiry (ms since the epoch); undefined when it has ended or is unknown. */
+    async liveUntil(sessionId: string): Promise<number | undefined> {
+      const row = await store.findSession(db, sessionId);
+      if (!row || row.revokedAt !== null || row.expiresAt.getTime() <= clock.now()) return undefined;
+      return row.expiresAt.getTime();
+    },
+
     /** Whether the live session stepped up within the last `seconds`: read from the database, not a cache. */
     async steppedUpWithin(sessionId: string | undefined, seconds: number): Promise<boolean> {
       if (!sessionId) return false;

@@ -1,5 +1,6 @@
 // The webhooks module's public surface: verified inbound events with handlers registered by apps
 // (`app.bulwark.webhooks.onWebhook`), and signed outbound security events.
+import { OUTBOUND_EVENTS } from "../audit/vocabulary.js";
 import { defineModule } from "../module.js";
 import { webhookRoutes } from "./routes.js";
 import { createWebhookService, type WebhookService } from "./service.js";
@@ -66,7 +67,11 @@ export const webhooksModule = defineModule({
   encryptedColumns: [{ table: "webhook_endpoints", id: "id", column: "secret_enc", contextColumn: "secret" }],
   auditEvents: EVENTS,
   // The delivery worker's queue lives in the database: it runs on the server, not in a CLI command.
-  start: (webhooks, { background }) => {
+  start: (webhooks, { background, audit }) => {
+    // An outbound event no audit event becomes would be offered to endpoints and never sent.
+    const declared = new Set([...audit.vocabulary().values()].flatMap((spec) => spec.webhook?.event ?? []));
+    const orphan = OUTBOUND_EVENTS.find((event) => !declared.has(event));
+    if (orphan) throw new Error(`webhooks: outbound event ${orphan} is not declared by any audit event's webhook`);
     if (background) webhooks.start();
   },
   stop: (webhooks) => webhooks.stop(),

@@ -6,21 +6,10 @@ import type { Executor } from "../../store/db.js";
 const closed = { additionalProperties: false } as const;
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
-/** The security events Bulwark sends out (see docs/webhooks.md for the audit events behind each). */
-export const OUTBOUND_EVENTS = [
-  "user.created",
-  "auth.lockout",
-  "auth.token_reuse",
-  "session.revoked",
-  "password.changed",
-  "password.reset",
-  "mfa.enabled",
-  "mfa.disabled",
-  "api_key.created",
-  "api_key.revoked",
-  "user.disabled",
-] as const;
-export type OutboundEvent = (typeof OUTBOUND_EVENTS)[number];
+// The security events Bulwark sends out are named in the audit vocabulary, next to the events that
+// become them: one list, which each event's `webhook.event` is typed against.
+export { OUTBOUND_EVENTS, type OutboundEvent } from "../audit/vocabulary.js";
+import { OUTBOUND_EVENTS } from "../audit/vocabulary.js";
 
 export const Received = Type.Object(
   { received: Type.Literal(true), duplicate: Type.Optional(Type.Literal(true)) },

@@ -64,7 +64,7 @@ export function outboundEventFor(
   event: Pick<AuditEventView, "event_type" | "result">,
 ): OutboundEvent | undefined {
   const webhook = vocabulary.get(event.event_type)?.webhook;
-  return webhook && webhook.results.includes(event.result) ? (webhook.event as OutboundEvent) : undefined;
+  return webhook && webhook.results.includes(event.result) ? webhook.event : undefined;
 }
 
 /** Whether a handler's pattern (`type`, `prefix.*` or `*`) covers an event type. */
