@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `bulwark` command: parses the subcommand and hands over to src/cli/.
+import { forwardIfServed } from "./cli/admin-client.js";
 import { apiKeysCommand } from "./cli/api-keys.js";
 import { auditCommand } from "./cli/audit.js";
 import { checkCommand } from "./cli/check.js";
@@ -62,6 +63,9 @@ function configOrExplain(out: Output): Config | undefined {
 /** Runs the command line; returns the exit code. */
 export async function main(argv: string[], out: Output = consoleOutput): Promise<number> {
   const [command, ...rest] = argv;
+  // A server running on the embedded database runs operator commands itself (docs/operations.md).
+  const served = await forwardIfServed(argv, out, loadConfig);
+  if (served !== undefined) return served;
   const withConfig = async (run: (config: Config) => Promise<number>) => {
     const config = configOrExplain(out);
     return config ? run(config) : 1;

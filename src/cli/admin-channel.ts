@@ -8,14 +8,22 @@
 // Who may use it: whoever can connect to the socket, which is created with mode 0600 (umask 0177
 // while binding, then chmod) and owned by the server's user: the same people who could read the
 // database files. Another local user gets EACCES. Only the operator commands below are accepted.
-import { chmodSync, existsSync, readFileSync, rmSync } from "node:fs";
-import { createConnection, createServer, type Socket } from "node:net";
-import { isAbsolute, join, resolve } from "node:path";
+import { chmodSync, existsSync, rmSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
+import { isAbsolute, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/types.js";
 import type { Logger } from "../core/logger.js";
 import { MODULES } from "../modules/index.js";
 import { orderModules, type ModuleName, type Services } from "../modules/module.js";
+import {
+  channelPath,
+  isChannelCommand,
+  MAX_REQUEST_BYTES,
+  type ChannelCommand,
+  type Message,
+  type Request,
+} from "./admin-client.js";
 import { apiKeysCommand } from "./api-keys.js";
 import { auditCommand } from "./audit.js";
 import { keysCommand } from "./keys.js";
@@ -24,22 +32,6 @@ import type { Output } from "./output.js";
 import { serveCommandsFrom } from "./services.js";
 import { sessionsCommand } from "./sessions.js";
 import { usersCommand } from "./users.js";
-
-/** The commands the channel runs; the others (start, init, migrate, check, …) never travel over it. */
-export const CHANNEL_COMMANDS = ["users", "sessions", "api-keys", "audit", "keys", "messages"] as const;
-type ChannelCommand = (typeof CHANNEL_COMMANDS)[number];
-
-/** A request line larger than this is refused (a command line is a few hundred bytes). */
-const MAX_REQUEST_BYTES = 64 * 1024;
-
-/** The socket's path in the data directory. */
-export const channelPath = (dataDir: string) => join(dataDir, "bulwark.sock");
-
-type Request = { argv: string[]; cwd: string };
-type Message = { out: string } | { err: string } | { exit: number };
-
-const isChannelCommand = (command: string | undefined): command is ChannelCommand =>
-  (CHANNEL_COMMANDS as readonly string[]).includes(command ?? "");
 
 /** `users import FILE` and `messages import FILE` name files relative to the caller's directory, not the server's. */
 function resolveFiles(argv: string[], cwd: string): string[] {
@@ -173,62 +165,5 @@ function serve(socket: Socket, config: Config, logger: Logger): void {
         socket.end();
       },
     );
-  });
-}
-
-/** The pid in DATA_DIR/bulwark.lock when it names a live process other than this one. */
-function liveOwner(dataDir: string): number | undefined {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(join(dataDir, "bulwark.lock"), "utf8"));
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM" ? pid : undefined;
-  }
-}
-
-/**
- * When `argv` is an operator command and a live server holds the embedded database in `dataDir`,
- * runs the command on that server and returns its exit code; undefined to run it here.
- */
-export async function forwardToServer(
-  argv: string[],
-  config: Pick<Config, "databaseUrl" | "dataDir">,
-  out: Output,
-): Promise<number | undefined> {
-  if (!isChannelCommand(argv[0]) || config.databaseUrl) return undefined;
-  const path = channelPath(config.dataDir);
-  if (liveOwner(config.dataDir) === undefined || !existsSync(path)) return undefined;
-  return new Promise<number>((done) => {
-    const socket = createConnection(path);
-    let buffer = "";
-    let exit: number | undefined;
-    socket.setEncoding("utf8");
-    socket.on("connect", () => socket.write(`${JSON.stringify({ argv, cwd: process.cwd() })}\n`));
-    socket.on("data", (chunk: string) => {
-      buffer += chunk;
-      let end: number;
-      while ((end = buffer.indexOf("\n")) >= 0) {
-        const message = JSON.parse(buffer.slice(0, end)) as Message;
-        buffer = buffer.slice(end + 1);
-        if ("out" in message) out.line(message.out);
-        else if ("err" in message) out.error(message.err);
-        else exit = message.exit;
-      }
-    });
-    socket.on("error", (error: NodeJS.ErrnoException) => {
-      out.error(`the server holding ${config.dataDir} did not take the command (${error.code ?? error.message})`);
-      exit ??= 1;
-    });
-    socket.on("close", () => {
-      if (exit === undefined) out.error("the server closed the admin channel before the command finished");
-      done(exit ?? 1);
-    });
   });
 }

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { createApp } from "../app.js";
 import { secretValues, type Config } from "../config/load.js";
 import { createLogger, type Logger } from "../core/logger.js";
+import { afterListen } from "./first-start.js";
 import type { Output } from "./output.js";
 
 const HELP = `Usage: bulwark start
@@ -40,12 +41,14 @@ export async function startCommand(argv: string[], out: Output, config: Config):
     { url: config.publicUrl, database: app.bulwark.store.kind, counters: app.bulwark.counters.kind },
     "bulwark listening",
   );
+  const closeAdminChannel = await afterListen(config, app, logger, out);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
+      void closeAdminChannel();
       logger.info({ signal }, "shutting down: finishing in-flight requests");
       const force = setTimeout(() => {
         logger.error("shutdown grace period over; closing the connections still open");
