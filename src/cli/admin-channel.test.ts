@@ -5,6 +5,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bulwark, freePort, startServer } from "../../test/cli-process.js";
 import { goodPassword } from "../../test/identity.js";
+import { forwardToServer } from "./admin-client.js";
+import { captureOutput } from "./output.js";
+
+/** A command sent as the CLI sends it, from this process (a process per command costs seconds here). */
+async function command(argv: string[], dataDir: string) {
+  const out = captureOutput();
+  const code = await forwardToServer(argv, { databaseUrl: undefined, dataDir }, out);
+  return { code, stdout: out.lines.join("\n"), stderr: out.errors.join("\n") };
+}
 
 test(
   "operator commands run while the server holds the embedded database, and take effect at once over HTTP",
@@ -54,7 +63,7 @@ test(
       });
       assert.equal(setup.status, 409, "an admin exists: the setup link is dead");
 
-      assert.equal((await bulwark(["users", "verify-email", "alice"], env, dir)).code, 0);
+      assert.equal((await command(["users", "verify-email", "alice"], env.DATA_DIR)).code, 0);
       const created = await bulwark(
         ["api-keys", "create", "--user", "alice", "--name", "ci", "--scopes", ""],
         env,
@@ -66,17 +75,17 @@ test(
       assert.ok(key, created.stdout);
       assert.equal((await json("/api/users/me", { key })).status, 200, "the key works on the running server");
 
-      const revoke = await bulwark(["sessions", "revoke", "--user", "alice"], env, dir);
+      const revoke = await command(["sessions", "revoke", "--user", "alice"], env.DATA_DIR);
       assert.equal(revoke.code, 0, revoke.stderr);
       assert.match(revoke.stdout, /revoked 2 sessions/);
       assert.equal((await json("/api/users/me", { token: admin })).status, 401, "the server refuses the ended session");
 
-      const verify = await bulwark(["audit", "verify"], env, dir);
+      const verify = await command(["audit", "verify"], env.DATA_DIR);
       assert.equal(verify.code, 0, verify.stderr);
       assert.match(verify.stdout, /^ok: \d+ rows checked/);
-      const usage = await bulwark(["users", "promote"], env, dir);
+      const usage = await command(["users", "promote"], env.DATA_DIR);
       assert.equal(usage.code, 2, "a usage error keeps its exit code over the channel");
-      const missing = await bulwark(["users", "promote", "nobody"], env, dir);
+      const missing = await command(["users", "promote", "nobody"], env.DATA_DIR);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /nobody/);
     } finally {
