@@ -73,7 +73,7 @@ test(
       const lines = created.stdout.split("\n");
       const key = lines[lines.indexOf("the key, shown this once:") + 1];
       assert.ok(key, created.stdout);
-      assert.equal((await json("/api/users/me", { key })).status, 200, "the key works on the running server");
+      assert.equal((await json("/api/whoami", { key })).status, 200, "the key works on the running server");
 
       const revoke = await command(["sessions", "revoke", "--user", "alice"], env.DATA_DIR);
       assert.equal(revoke.code, 0, revoke.stderr);
