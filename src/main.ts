@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `bulwark` command: parses the subcommand and hands over to src/cli/.
+import { forwardIfServed } from "./cli/admin-client.js";
 import { apiKeysCommand } from "./cli/api-keys.js";
 import { auditCommand } from "./cli/audit.js";
 import { checkCommand } from "./cli/check.js";
@@ -65,6 +66,9 @@ function configOrExplain(out: Output): Config | undefined {
 export async function main(argv: string[], out: Output = consoleOutput): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "start") recordStartup();
+  // A server running on the embedded database runs operator commands itself (docs/operations.md).
+  const served = await forwardIfServed(argv, out, loadConfig);
+  if (served !== undefined) return served;
   const withConfig = async (run: (config: Config) => Promise<number>) => {
     const config = configOrExplain(out);
     startupMark("config");

@@ -10,8 +10,17 @@ import { explainConfigError } from "./output.js";
 /** The kernel, every module's service, and the modules themselves (for cross-cutting commands). */
 export type CliServices = Kernel & Readonly<Services> & { readonly modules: readonly Created[] };
 
-/** Runs `work` with the services of the runtime the server runs. */
+/** Inside a running server, the services commands over its admin channel use (set by admin-channel.ts). */
+let serving: CliServices | undefined;
+
+/** Makes commands run in this process use these services (the server's own) instead of opening the database. */
+export function serveCommandsFrom(services: CliServices | undefined): void {
+  serving = services;
+}
+
+/** Runs `work` with the services of the runtime the server runs (the server's own, over its admin channel). */
 export async function withServices<T>(config: Config, work: (services: CliServices) => Promise<T>): Promise<T> {
+  if (serving) return work(serving);
   const runtime = await createRuntime(config, {
     logger: createLogger({ level: "warn", secrets: secretValues(config) }),
     background: false,
@@ -29,6 +38,7 @@ export async function withConfiguredServices(
   err: Write,
   work: (services: CliServices) => Promise<number>,
 ): Promise<number> {
+  if (serving) return work(serving);
   let config: Config;
   try {
     config = loadConfig();

@@ -5,6 +5,7 @@ import { createApp } from "../app.js";
 import { secretValues, type Config } from "../config/load.js";
 import { createLogger, type Logger } from "../core/logger.js";
 import { startupMark, startupPhases } from "../core/startup.js";
+import { afterListen } from "./first-start.js";
 import type { Output } from "./output.js";
 import { onParentExit, startedByNpm } from "./parent.js";
 
@@ -48,12 +49,14 @@ export async function startCommand(argv: string[], out: Output, config: Config):
     },
     "bulwark listening",
   );
+  const closeAdminChannel = await afterListen(config, app, logger, out);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
+      void closeAdminChannel();
       logger.info({ signal }, "shutting down: finishing in-flight requests");
       const force = setTimeout(() => {
         logger.error("shutdown grace period over; closing the connections still open");

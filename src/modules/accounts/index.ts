@@ -73,6 +73,13 @@ const EVENTS = {
     description:
       "A registration whose address was never proven outlived UNVERIFIED_ACCOUNT_TTL and was deleted, freeing its username and address.",
   },
+  "admin.setup_link": {
+    description: "The server made a one-time setup link for the first admin (its expiry; never the link).",
+  },
+  "admin.setup": {
+    description:
+      "The setup link created the first admin (success), or a use of it was refused (`reason`: no_link, wrong_token, expired, admin_exists).",
+  },
   "invitation.create": { description: "An admin invited an address (the address and the expiry; never the link)." },
   "invitation.revoke": { description: "An admin ended a pending invitation." },
   "invitation.accept": { description: "An invitation's link created an account (the invitation is used up)." },

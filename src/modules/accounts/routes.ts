@@ -14,6 +14,7 @@ import {
   InvitationParams,
   RegisterBody,
   ResetBody,
+  SetupBody,
   UserEnvelope,
   UserList,
   UserListQuery,
@@ -34,6 +35,16 @@ export async function accountRoutes(app: FastifyInstance, accounts: AccountServi
       config: { auth: "public", rateLimit: "auth-register", audit: "user.register" },
     },
     async (req, reply) => reply.code(201).send({ user: await accounts.register(req.body, clientMeta(req)) }),
+  );
+
+  // The setup link's form: refusals are audited by the service with their reason (admin.setup).
+  r.post(
+    "/api/setup/admin",
+    {
+      schema: { body: SetupBody, response: { 201: UserEnvelope } },
+      config: { auth: "public", rateLimit: "auth-login" },
+    },
+    async (req, reply) => reply.code(201).send({ user: await accounts.completeSetup(req.body, clientMeta(req)) }),
   );
 
   r.get(

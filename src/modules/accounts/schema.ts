@@ -44,6 +44,12 @@ export const RegisterBody = Type.Object(
   closed,
 );
 
+/** The first admin, made with the setup link; any token string reaches the service, which audits each refusal. */
+export const SetupBody = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 128 }), username: Username, email: Email, password: Password },
+  closed,
+);
+
 export const PatchMeBody = Type.Object(
   {
     email: Type.Optional(Email),

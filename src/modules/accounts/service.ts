@@ -12,6 +12,7 @@ import type { ClientMeta, SessionUser } from "../sessions/index.js";
 import { checkPassword, normalizePassword } from "./password-policy.js";
 import { emailKeyOf, isAdminEmail } from "./admin-email.js";
 import { importUsers, type ImportOptions, type ImportReject, type ImportRow } from "./import.js";
+import { createFirstAdmin } from "./first-admin.js";
 import { createInvitations } from "./invitations.js";
 import { createRecovery } from "./recovery.js";
 import * as store from "./store.js";
@@ -172,6 +173,17 @@ export function createAccountService(deps: AccountDeps) {
     userView: (row) => userView(row),
   });
 
+  const firstAdmin = createFirstAdmin({
+    db,
+    clock,
+    audit,
+    hasher,
+    publicUrl: config.publicUrl,
+    policyCheck: (password, user, field) => policyCheck(password, user, field),
+    issueVerification: (tx, row) => recovery.issueVerification(tx, row),
+    sendVerification: (row, token) => recovery.sendVerification(row, token),
+  });
+
   /** A `redirect_to` outside the allow-list is refused: it would mail a real token to someone else's page. */
   const checkRedirect = (url: string | undefined) => {
     if (url !== undefined && !allowedRedirect(config, url)) {
@@ -191,6 +203,13 @@ export function createAccountService(deps: AccountDeps) {
       async accept(input: Parameters<typeof invitations.accept>[0], meta: ClientMeta): Promise<UserView> {
         return userView(await invitations.accept(input, meta));
       },
+    },
+    /** The one-time setup link of the first admin (none once an admin exists). */
+    openSetup: firstAdmin.openSetup,
+    setupOpen: firstAdmin.setupOpen,
+    /** Creates the first admin with the setup link's token; returns its view. */
+    async completeSetup(input: Parameters<typeof firstAdmin.completeSetup>[0], meta: ClientMeta): Promise<UserView> {
+      return userView(await firstAdmin.completeSetup(input, meta));
     },
     requestVerification: recovery.requestVerification,
     verifyEmail: recovery.verifyEmail,

@@ -1,5 +1,5 @@
 // SQL of the accounts module, and nothing else.
-import { and, desc, eq, gt, gte, ilike, isNotNull, isNull, lt, or } from "drizzle-orm";
+import { and, desc, eq, gt, gte, ilike, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { Executor } from "../../store/db.js";
 import { accountTokens, invitations, users } from "./tables.js";
 
@@ -238,4 +238,15 @@ export async function lockAdmins(db: Executor): Promise<string[]> {
     .where(and(eq(users.role, "admin"), isNull(users.disabledAt)))
     .for("update");
   return rows.map((r) => r.id);
+}
+
+/**
+ * Whether any account holds the admin role (disabled ones too: setup is over once an admin was
+ * made). With `lock`, first takes a transaction-scoped advisory lock, so two first-admin setups on
+ * any instances run one after the other and the second sees the first's admin.
+ */
+export async function anyAdmin(db: Executor, lock = false): Promise<boolean> {
+  if (lock) await db.execute(sql`select pg_advisory_xact_lock(hashtextextended('bulwark:first-admin', 0))`);
+  const rows = await db.select({ id: users.id }).from(users).where(eq(users.role, "admin")).limit(1);
+  return rows.length > 0;
 }

@@ -2,7 +2,9 @@
 // verify an email address, reset a password, accept an invitation, undo an email change. Each is
 // a small HTML form under a strict CSP (scripts and styles from this origin only, no inline code,
 // no third-party assets); one static script posts the link's token to the API route the form names.
+// The first admin's setup page (the link `bulwark start` prints) is served with or without FRONTEND_URL.
 import { readFileSync } from "node:fs";
+import { SETUP_PATH } from "../accounts/first-admin.js";
 import { escapeHtml, PAGES, type Page } from "../mail/index.js";
 import { defineModule } from "../module.js";
 
@@ -19,8 +21,12 @@ export const PAGE_CSP =
 export const SCRIPT_PATH = "/assets/bulwark-pages.js";
 export const STYLE_PATH = "/assets/bulwark-pages.css";
 
+/** A mailed link's page, or the first admin's setup page. */
+type AnyPage = Page | "setup_admin";
+
 /** The API route each page posts the token (and its fields) to. */
-export const PAGE_API: Record<Page, string> = {
+export const PAGE_API: Record<AnyPage, string> = {
+  setup_admin: "/api/setup/admin",
   verify_email: "/api/auth/email/verify",
   reset_password: "/api/auth/password/reset",
   accept_invite: "/api/auth/invitations/accept",
@@ -33,7 +39,7 @@ const asset = (name: string) => readFileSync(new URL(`./assets/${name}`, import.
 type Field = {
   name: string;
   label: string;
-  type: "text" | "password";
+  type: "text" | "email" | "password";
   autocomplete: string;
   repeatOf?: string;
   pattern?: string;
@@ -51,8 +57,36 @@ const passwordFields = (name: string): Field[] => [
   },
 ];
 
+const usernameField: Field = {
+  name: "username",
+  label: "Username",
+  type: "text",
+  autocomplete: "username",
+  pattern: "[A-Za-z0-9_\\-]{3,50}",
+  hint: "3 to 50 letters, digits, _ or -",
+};
+
 /** What each page says and asks for. */
-const CONTENT: Record<Page, { title: string; intro: string; fields: Field[]; button: string; done: string }> = {
+const CONTENT: Record<AnyPage, { title: string; intro: string; fields: Field[]; button: string; done: string }> = {
+  setup_admin: {
+    title: "Create the first admin",
+    intro:
+      "No administrator exists yet. Choose the username, email address and password of the first admin account. This link works once.",
+    fields: [
+      usernameField,
+      { name: "email", label: "Email address", type: "email", autocomplete: "email" },
+      { name: "password", label: "Password", type: "password", autocomplete: "new-password" },
+      {
+        name: "repeat_password",
+        label: "Repeat the password",
+        type: "password",
+        autocomplete: "new-password",
+        repeatOf: "password",
+      },
+    ],
+    button: "Create the admin account",
+    done: "The admin account is ready: sign in with it. Confirm its email address with the link mailed to it.",
+  },
   verify_email: {
     title: "Confirm your email address",
     intro: "Confirm that this email address is yours.",
@@ -70,17 +104,7 @@ const CONTENT: Record<Page, { title: string; intro: string; fields: Field[]; but
   accept_invite: {
     title: "Accept your invitation",
     intro: "Choose a username and a password to create your account.",
-    fields: [
-      {
-        name: "username",
-        label: "Username",
-        type: "text",
-        autocomplete: "username",
-        pattern: "[A-Za-z0-9_\\-]{3,50}",
-        hint: "3 to 50 letters, digits, _ or -",
-      },
-      ...passwordFields("password"),
-    ],
+    fields: [usernameField, ...passwordFields("password")],
     button: "Create my account",
     done: "Your account is ready. You can sign in now.",
   },
@@ -95,7 +119,7 @@ const CONTENT: Record<Page, { title: string; intro: string; fields: Field[]; but
 };
 
 /** The HTML of one page; every variable part is escaped. */
-export function renderPage(page: Page, appName: string): string {
+export function renderPage(page: AnyPage, appName: string): string {
   const c = CONTENT[page];
   const field = (f: Field) => {
     const id = `f-${f.name}`;
@@ -142,8 +166,6 @@ export const pagesModule = defineModule({
   needs: [],
   create: () => undefined,
   async routes(app, _service, _use, { config }) {
-    // A team with its own front end gets the links there; these pages are the out-of-the-box answer.
-    if (config.frontendUrl) return;
     const script = asset("bulwark-pages.js");
     const style = asset("bulwark-pages.css");
     app.get(SCRIPT_PATH, { config: { auth: "public", rateLimit: "default" } }, async (_req, reply) =>
@@ -156,9 +178,13 @@ export const pagesModule = defineModule({
     app.get("/favicon.ico", { config: { auth: "public", rateLimit: "default" } }, async (_req, reply) =>
       reply.code(204).header("cache-control", "public, max-age=86400").send(),
     );
-    for (const page of Object.keys(PAGES) as Page[]) {
+    // A team with its own front end gets the mailed links there; these pages are the out-of-the-box
+    // answer. The setup page is the operator's, printed by the server: always served here.
+    const served: [AnyPage, string][] = [["setup_admin", SETUP_PATH]];
+    if (!config.frontendUrl) served.push(...(Object.entries(PAGES) as [Page, string][]));
+    for (const [page, path] of served) {
       const html = renderPage(page, config.appName);
-      app.get(PAGES[page], { config: { auth: "public", rateLimit: "default" } }, async (_req, reply) =>
+      app.get(path, { config: { auth: "public", rateLimit: "default" } }, async (_req, reply) =>
         reply.type("text/html; charset=utf-8").header("content-security-policy", PAGE_CSP).send(html),
       );
     }

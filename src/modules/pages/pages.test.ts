@@ -4,13 +4,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startApp } from "../../../test/harness.js";
+import { SETUP_PATH } from "../accounts/first-admin.js";
 import { PAGES } from "../mail/index.js";
 import { SCRIPT_PATH, STYLE_PATH } from "./index.js";
 
 test("each built-in page is served under a strict CSP, with no inline script or style and nothing from another origin", async () => {
   const t = await startApp({ env: { APP_NAME: "Acme <Notes>" } });
   try {
-    for (const path of Object.values(PAGES)) {
+    for (const path of [...Object.values(PAGES), SETUP_PATH]) {
       const res = await t.app.inject({ method: "GET", url: `${path}?token=abc` });
       assert.equal(res.statusCode, 200, path);
       assert.match(String(res.headers["content-type"]), /^text\/html/);
@@ -44,11 +45,24 @@ test("each built-in page is served under a strict CSP, with no inline script or 
 test("every input of a page has a label", async () => {
   const t = await startApp();
   try {
-    for (const path of Object.values(PAGES)) {
+    for (const path of [...Object.values(PAGES), SETUP_PATH]) {
       const html = (await t.app.inject({ method: "GET", url: path })).body;
       for (const [, id] of html.matchAll(/<input id="([^"]+)"/g))
         assert.match(html, new RegExp(`<label for="${id}">`), `${path} ${id}`);
     }
+  } finally {
+    await t.close();
+  }
+});
+
+test("with FRONTEND_URL the mailed links' pages are the front end's, but the first admin's setup page is still served", async () => {
+  const t = await startApp({ env: { FRONTEND_URL: "https://app.example.com" } });
+  try {
+    assert.equal((await t.app.inject({ method: "GET", url: PAGES.verify_email })).statusCode, 404);
+    const setup = await t.app.inject({ method: "GET", url: SETUP_PATH });
+    assert.equal(setup.statusCode, 200);
+    assert.match(setup.body, /data-api="\/api\/setup\/admin"/);
+    assert.equal((await t.app.inject({ method: "GET", url: SCRIPT_PATH })).statusCode, 200);
   } finally {
     await t.close();
   }
