@@ -74,6 +74,7 @@ export function loadConfig(env: Env = readEnv(), options: { generateDevSecrets?:
     maxBodyBytes: v.MAX_BODY_BYTES,
     logLevel: v.LOG_LEVEL,
     adminEmails: [...v.ADMIN_EMAILS, ...v.SUPER_ADMIN_EMAIL].map((email) => email.toLowerCase()),
+    bootstrapAdminEmail: v.BOOTSTRAP_ADMIN_EMAIL?.toLowerCase(),
     mail: {
       smtpUrl: v.SMTP_URL,
       templatesDir: v.MAIL_TEMPLATES_DIR ? resolve(v.MAIL_TEMPLATES_DIR) : undefined,

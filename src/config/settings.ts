@@ -283,6 +283,13 @@ const TABLE = [
     description: "One more email treated like `ADMIN_EMAILS`: the first operator's account.",
   },
   {
+    name: "BOOTSTRAP_ADMIN_EMAIL",
+    kind: "public",
+    parse: { type: "string" },
+    description:
+      "The first admin's email, for as long as no account holds the admin role: the account with this address becomes admin under the `ADMIN_EMAILS` rule (its owner confirms the verification link inside the account's own session), and once any admin exists it grants nothing. The alternative to the one-time setup link the first start prints.",
+  },
+  {
     name: "SMTP_URL",
     kind: "secret",
     parse: { type: "url" },

@@ -54,6 +54,8 @@ export type Config = {
   readonly logLevel: string;
   /** Lower-cased emails that get role `admin` once verified (`ADMIN_EMAILS` plus `SUPER_ADMIN_EMAIL`). */
   readonly adminEmails: readonly string[];
+  /** Lower-cased `BOOTSTRAP_ADMIN_EMAIL`: treated like `adminEmails` only while no admin exists. */
+  readonly bootstrapAdminEmail: string | undefined;
   readonly mail: {
     readonly smtpUrl: string | undefined;
     readonly from: string;

@@ -9,11 +9,26 @@
 // - an outside provider's token grants it when the provider says the email is verified and the
 //   address is plain ASCII.
 //
+// BOOTSTRAP_ADMIN_EMAIL is one more such address for as long as no account holds the admin role.
+//
 // Never on an address nobody proved. Addresses are compared only when ASCII: lower-casing is not
 // an identity on Unicode (the Kelvin sign U+212A lower-cases to "k", so "\u212Aate@…" would match
 // "kate@…"), and a mail server may deliver the look-alike somewhere else entirely.
 
+import type { Config } from "../../config/types.js";
+import type { Executor } from "../../store/db.js";
+import { anyAdmin } from "./store.js";
+
 const ASCII_EMAIL = /^[\x21-\x7e]+$/;
+
+/** The admin addresses as of now: the configured ones, and `BOOTSTRAP_ADMIN_EMAIL` while no admin exists. */
+export async function adminEmailsOf(
+  config: Pick<Config, "adminEmails" | "bootstrapAdminEmail">,
+  db: Executor,
+): Promise<readonly string[]> {
+  if (config.bootstrapAdminEmail === undefined || (await anyAdmin(db))) return config.adminEmails;
+  return [...config.adminEmails, config.bootstrapAdminEmail];
+}
 
 /** Whether an address, as the user or provider spelled it, is one of the configured (lower-cased) admin addresses. */
 export function isAdminEmail(adminEmails: readonly string[], email: string): boolean {

@@ -30,7 +30,7 @@ export type FirstAdminDeps = {
   publicUrl: string;
   policyCheck(password: string, user: { username: string; email: string }, field: string): string;
   issueVerification(tx: Executor, row: UserRow): Promise<string>;
-  sendVerification(row: UserRow, token: string): void;
+  sendVerification(row: UserRow, token: string): Promise<void>;
 };
 
 type Refusal = "no_link" | "wrong_token" | "expired" | "admin_exists";
@@ -151,7 +151,7 @@ export function createFirstAdmin(deps: FirstAdminDeps) {
         return deps.issueVerification(tx, row);
       });
       if (refusal || token === undefined) throw await refuse(refusal ?? "no_link", meta);
-      deps.sendVerification(row, token);
+      await deps.sendVerification(row, token);
       return row;
     },
   };

@@ -13,7 +13,7 @@ import type { Database } from "../../store/db.js";
 import type { AuditService } from "../audit/index.js";
 import { pageLink, type Mailer } from "../mail/index.js";
 import type { ClientMeta } from "../sessions/index.js";
-import { emailKeyOf, isAdminEmail } from "./admin-email.js";
+import { adminEmailsOf, emailKeyOf, isAdminEmail } from "./admin-email.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
 
@@ -28,7 +28,10 @@ export type InvitationDeps = {
   audit: AuditService;
   mailer: Mailer;
   hasher: PasswordHasher;
-  config: Pick<Config, "secretKey" | "registration" | "adminEmails" | "publicUrl" | "frontendUrl" | "redirectUrls">;
+  config: Pick<
+    Config,
+    "secretKey" | "registration" | "adminEmails" | "bootstrapAdminEmail" | "publicUrl" | "frontendUrl" | "redirectUrls"
+  >;
   policyCheck(password: string, user: { username: string; email: string }, field: string): string;
   userView(row: UserRow): import("./service.js").UserView;
 };
@@ -154,7 +157,7 @@ export function createInvitations(deps: InvitationDeps) {
           passwordHash: await deps.hasher.hash(normalized),
           displayName: input.display_name ?? null,
           birthDate: null,
-          role: isAdminEmail(config.adminEmails, invitation.emailKey) ? "admin" : "user",
+          role: isAdminEmail(await adminEmailsOf(config, tx), invitation.emailKey) ? "admin" : "user",
           plan: null,
           mfaEnabled: false,
           disabledAt: null,

@@ -37,7 +37,8 @@ export type RecoveryDeps = {
   secretKey: string;
   /** Where mailed links land (FRONTEND_URL or the built-in pages; REDIRECT_URLS). */
   links: Pick<Config, "publicUrl" | "frontendUrl" | "redirectUrls">;
-  adminEmails: readonly string[];
+  /** The admin addresses as of now (`BOOTSTRAP_ADMIN_EMAIL` counts only while no admin exists). */
+  adminEmails: () => Promise<readonly string[]>;
   policyCheck(password: string, user: { username: string; email: string }, field: string): string;
   /** Drops the user from every instance's cache after a change. */
   changed(id: string): Promise<void>;
@@ -77,11 +78,12 @@ export function createRecovery(deps: RecoveryDeps) {
   };
 
   /** Whether confirming this account's address inside its own session would make it an admin. */
-  const adminPending = (user: UserRow) => user.role !== "admin" && isAdminEmail(deps.adminEmails, user.email);
+  const adminPending = async (user: UserRow) =>
+    user.role !== "admin" && isAdminEmail(await deps.adminEmails(), user.email);
 
-  const sendVerification = (user: UserRow, token: string, redirectTo?: string) => {
+  const sendVerification = async (user: UserRow, token: string, redirectTo?: string) => {
     // An admin address's mail says what confirming does, and for which account, before anyone clicks.
-    const adminAccount = adminPending(user) ? user.username : undefined;
+    const adminAccount = (await adminPending(user)) ? user.username : undefined;
     mailer.send({
       to: user.email,
       name: user.displayName ?? user.username,
@@ -183,7 +185,7 @@ export function createRecovery(deps: RecoveryDeps) {
     async requestVerification(userId: string, meta: ClientMeta): Promise<void> {
       const user = await store.findById(db, userId);
       if (!user) throw errors.unauthorized("account unavailable");
-      if (user.emailVerified && !adminPending(user)) return;
+      if (user.emailVerified && !(await adminPending(user))) return;
       // Each request sends a mail: cap them, so a session cannot be used to flood an inbox.
       const hit = await counters.hit(`verify-mail:${userId}`, VERIFY_MAILS_PER_HOUR, 3600);
       if (!hit.allowed) throw errors.rateLimited(hit.resetSeconds);
@@ -202,7 +204,7 @@ export function createRecovery(deps: RecoveryDeps) {
         );
         return t;
       });
-      sendVerification(user, token);
+      await sendVerification(user, token);
     },
 
     /**
@@ -222,7 +224,8 @@ export function createRecovery(deps: RecoveryDeps) {
       // Admin by email only once the address is proven, and only inside the account's own session:
       // anyone can type the boss's address at sign-up, and the boss will click the link.
       const inSession = sessionUserId === user.id;
-      const grantAdmin = inSession && adminPending(user);
+      const adminAddress = await adminPending(user);
+      const grantAdmin = inSession && adminAddress;
       await db.transaction(async (tx) => {
         if (!(await store.consumeToken(tx, hash, now))) throw invalidToken();
         await store.updateUser(tx, user.id, {
@@ -242,7 +245,7 @@ export function createRecovery(deps: RecoveryDeps) {
             metadata: {
               role_granted: grantAdmin ? "admin" : null,
               in_session: inSession,
-              ...(adminPending(user) && !grantAdmin ? { admin_address: true } : {}),
+              ...(adminAddress && !grantAdmin ? { admin_address: true } : {}),
             },
           },
           tx,

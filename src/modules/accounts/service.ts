@@ -10,7 +10,7 @@ import { allowedRedirect, pageLink, type MailTemplate } from "../mail/index.js";
 import type { Kernel, RevokeReason } from "../module.js";
 import type { ClientMeta, SessionUser } from "../sessions/index.js";
 import { checkPassword, normalizePassword } from "./password-policy.js";
-import { emailKeyOf, isAdminEmail } from "./admin-email.js";
+import { adminEmailsOf, emailKeyOf, isAdminEmail } from "./admin-email.js";
 import { importUsers, type ImportOptions, type ImportReject, type ImportRow } from "./import.js";
 import { createFirstAdmin } from "./first-admin.js";
 import { createInvitations } from "./invitations.js";
@@ -72,6 +72,7 @@ export type AccountService = ReturnType<typeof createAccountService>;
 /** Builds the account service; `start()` subscribes to other instances' changes. */
 export function createAccountService(deps: AccountDeps) {
   const { db, clock, audit, pubsub, hasher, mailer, config } = deps;
+  const adminEmailsNow = (executor: Executor) => adminEmailsOf(config, executor);
   // Resolving a principal must not cost a query per request: rows are kept five minutes, and a
   // change on any instance drops the row everywhere.
   const changeListeners: ((ids: readonly string[]) => void)[] = [];
@@ -130,7 +131,7 @@ export function createAccountService(deps: AccountDeps) {
     hasher,
     secretKey: config.secretKey,
     links: config,
-    adminEmails: config.adminEmails,
+    adminEmails: () => adminEmailsNow(db),
     policyCheck: (password, user, field) => policyCheck(password, user, field),
     changed: (id) => changed(id),
     revokeAll: (tx, userId, why) => revokeAll(tx, userId, why),
@@ -353,7 +354,7 @@ export function createAccountService(deps: AccountDeps) {
         if (isUniqueViolation(error)) throw errors.conflict("username or email is already taken");
         throw error;
       }
-      recovery.sendVerification(row, token, input.redirect_to);
+      await recovery.sendVerification(row, token, input.redirect_to);
       return userView(row);
     },
 
@@ -369,7 +370,7 @@ export function createAccountService(deps: AccountDeps) {
     ): Promise<{ id: string; role: "user" | "admin" } | undefined> {
       const now = new Date(clock.now());
       const emailKey = emailKeyOf(input.email);
-      const role = input.emailVerified && isAdminEmail(config.adminEmails, input.email) ? "admin" : "user";
+      const role = input.emailVerified && isAdminEmail(await adminEmailsNow(tx), input.email) ? "admin" : "user";
       const id = newId(now.getTime());
       const inserted = await store.insertUserIfFree(tx, {
         id,
@@ -505,7 +506,7 @@ export function createAccountService(deps: AccountDeps) {
           if (emailChange) undo = await recovery.issueUndo(tx, user);
           return row;
         });
-        if (token && updated) recovery.sendVerification(updated, token);
+        if (token && updated) await recovery.sendVerification(updated, token);
         if (undo) recovery.sendUndo(user, undo);
       } catch (error) {
         if (isUniqueViolation(error)) throw errors.conflict("username or email is already taken");
