@@ -45,8 +45,11 @@ export const RegisterBody = Type.Object(
 );
 
 /** The first admin, made with the setup link; any token string reaches the service, which audits each refusal. */
+/** A token Bulwark made (`randomToken(32)`): mailed links and the first admin's setup link. */
+const MailToken = Type.String({ pattern: "^[A-Za-z0-9_-]{43}$" });
+
 export const SetupBody = Type.Object(
-  { token: Type.String({ minLength: 1, maxLength: 128 }), username: Username, email: Email, password: Password },
+  { token: MailToken, username: Username, email: Email, password: Password },
   closed,
 );
 
@@ -87,8 +90,6 @@ export const UserList = Type.Object(
 export const UserParams = Type.Object({ id: Type.String({ pattern: "^[0-9a-f]{32}$" }) }, closed);
 
 /** A one-time token from a mail: 256 bits in base64url are 43 characters. */
-const MailToken = Type.String({ pattern: "^[A-Za-z0-9_-]{43}$" });
-
 export const VerifyEmailBody = Type.Object({ token: MailToken }, closed);
 
 export const ForgotBody = Type.Object({ email: Email, redirect_to: Type.Optional(RedirectTo) }, closed);
