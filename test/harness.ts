@@ -134,7 +134,7 @@ export async function testStore(options: { kind?: "pglite" | "postgres"; migrate
  * A dumped PGlite cluster (empty, or migrated), cached in the temp directory under a hash of the
  * migrations: PGlite's initdb costs seconds, loading a dump about one, so each test database is cheap.
  */
-async function pgliteTemplate(migrated: boolean): Promise<Blob> {
+export async function pgliteTemplate(migrated: boolean): Promise<Blob> {
   const files = readdirSync(MIGRATIONS_FOLDER, { recursive: true, withFileTypes: true })
     .filter((f) => f.isFile())
     .map((f) => join(f.parentPath, f.name))

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { processAlive } from "../src/core/process.js";
 import { testSecrets } from "./harness.js";
 
 const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
@@ -27,14 +28,9 @@ function freePort(): Promise<number> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+// A server that exited counts as gone even while it waits, a zombie, for a reaper: an orphan's
+// reaper is the init process, which on some machines (CI's among them) never reaps.
+const alive = processAlive;
 
 /** Whether something accepts connections on the port. */
 function listening(port: number): Promise<boolean> {

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import type { Config } from "../config/types.js";
+import { processAlive } from "../core/process.js";
 import type { Output } from "./output.js";
 
 /** The commands the channel runs; the others (start, init, migrate, check, …) never travel over it. */
@@ -31,13 +32,7 @@ function liveOwner(dataDir: string): number | undefined {
   } catch {
     return undefined;
   }
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM" ? pid : undefined;
-  }
+  return pid !== process.pid && processAlive(pid) ? pid : undefined;
 }
 
 /** As `forwardToServer`, loading the configuration; a configuration that does not load runs the command here (which explains it). */

@@ -9,6 +9,7 @@ import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import pg from "pg";
+import { processAlive } from "../core/process.js";
 import { oncePer } from "../core/throttle.js";
 
 export type Database = PgDatabase<PgQueryResultHKT>;
@@ -63,7 +64,7 @@ function lockDataDir(dir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const owner = Number(readFileSync(file, "utf8"));
-      if (owner === process.pid || isAlive(owner)) {
+      if (owner === process.pid || processAlive(owner)) {
         throw new Error(
           `the embedded database in ${dir} is in use by process ${owner}: stop it first (with PGlite one process owns the data), or use DATABASE_URL for several processes`,
         );
@@ -72,16 +73,6 @@ function lockDataDir(dir: string): () => void {
     }
   }
   throw new Error(`could not lock ${dir}`);
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function builtTemplate(): Blob | undefined {

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { processAlive } from "../../src/core/process.js";
 import { startTopology } from "./topology.js";
 
 const STATE = join(tmpdir(), "bulwark-topology.json");
@@ -13,13 +14,7 @@ const [command = "up", count = "3"] = process.argv.slice(2);
 if (command === "up") {
   if (existsSync(STATE)) {
     const { pid } = JSON.parse(readFileSync(STATE, "utf8")) as { pid: number };
-    let running = true;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      running = false;
-    }
-    if (running) {
+    if (processAlive(pid)) {
       console.error(
         `a topology is already up (process ${pid}); stop it first: node --import tsx test/topology/run.ts down`,
       );
