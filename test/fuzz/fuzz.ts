@@ -110,6 +110,14 @@ function allowed(change: Change, op: Operation, res: { status: number; code: str
   // A rotated refresh token presented again ends its session (RFC 9700 reuse detection).
   if (res.code === "token_reused" && ["sessions", "refresh_tokens"].includes(change.table))
     return `${change.table} (refresh token reuse ends the session)`;
+  // A key's expiry is audited once, by the 30 s sweep (a timer, so it may land inside any request)
+  // or when the expired key is presented (refused 401): only the two bookkeeping columns move.
+  if (
+    change.op === "UPDATE" &&
+    change.table === "api_keys" &&
+    change.columns.every((c) => c === "expiry_recorded_at" || c === "updated_at")
+  )
+    return "api_keys.expiry_recorded_at (expiry audited)";
   // A wrong two-factor code counts against the challenge's attempt cap.
   if (change.table === "mfa_challenges" && op.path.startsWith("/api/auth/mfa"))
     return "mfa_challenges (attempt counted)";
@@ -338,8 +346,8 @@ const headerArb: fc.Arbitrary<Record<string, string>> = fc.oneof(
 );
 
 function descriptorArb(ops: Operation[]): fc.Arbitrary<Descriptor> {
-  return fc.nat({ max: ops.length - 1 }).chain((index) => {
-    const op = ops[index]!;
+  // Built once per operation: building an arbitrary costs far more than drawing from it.
+  const perOp = ops.map((op, index) => {
     const pathParams = op.parameters.filter((p) => p.in === "path");
     return fc
       .record({
@@ -354,6 +362,7 @@ function descriptorArb(ops: Operation[]): fc.Arbitrary<Descriptor> {
       })
       .map(({ body, ...rest }) => ({ ...rest, op: index, mode: body.mode, body: body.body }));
   });
+  return fc.nat({ max: ops.length - 1 }).chain((index) => perOp[index]!);
 }
 
 // ---------------------------------------------------------------- the world the requests meet

@@ -107,13 +107,27 @@ function stringFor(schema: JsonSchema): fc.Arbitrary<string> {
   );
 }
 
+/** Arbitraries by schema: the same schema is drawn from again and again, and building costs. */
+function memo(build: (schema: JsonSchema | undefined) => fc.Arbitrary<unknown>) {
+  const built = new WeakMap<JsonSchema, fc.Arbitrary<unknown>>();
+  let none: fc.Arbitrary<unknown> | undefined;
+  return (schema: JsonSchema | undefined): fc.Arbitrary<unknown> => {
+    if (!schema) return (none ??= build(undefined));
+    let arb = built.get(schema);
+    if (!arb) built.set(schema, (arb = build(schema)));
+    return arb;
+  };
+}
+
 /** A value of the shape the schema describes (valid, or close to it: patterns are best effort). */
-export function validFor(schema: JsonSchema | undefined, depth = 0): fc.Arbitrary<unknown> {
+export const validFor = memo((schema) => validAt(schema, 0));
+
+function validAt(schema: JsonSchema | undefined, depth: number): fc.Arbitrary<unknown> {
   if (!schema || depth > 6) return anyJson;
   if (schema.const !== undefined) return fc.constant(schema.const);
   if (schema.enum) return fc.constantFrom(...schema.enum);
   const alternatives = schema.anyOf ?? schema.oneOf;
-  if (alternatives) return fc.oneof(...alternatives.map((s) => validFor(s, depth + 1)));
+  if (alternatives) return fc.oneof(...alternatives.map((s) => validAt(s, depth + 1)));
   const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
   switch (type) {
     case "string":
@@ -127,7 +141,7 @@ export function validFor(schema: JsonSchema | undefined, depth = 0): fc.Arbitrar
     case "null":
       return fc.constant(null);
     case "array":
-      return fc.array(validFor(schema.items, depth + 1), {
+      return fc.array(validAt(schema.items, depth + 1), {
         minLength: schema.minItems ?? 0,
         maxLength: Math.min(schema.maxItems ?? 5, 5),
       });
@@ -135,7 +149,7 @@ export function validFor(schema: JsonSchema | undefined, depth = 0): fc.Arbitrar
       const properties = schema.properties ?? {};
       const required = schema.required ?? [];
       const record: Record<string, fc.Arbitrary<unknown>> = {};
-      for (const [name, child] of Object.entries(properties)) record[name] = validFor(child, depth + 1);
+      for (const [name, child] of Object.entries(properties)) record[name] = validAt(child, depth + 1);
       return fc.record(record, { requiredKeys: required.filter((k) => k in properties) });
     }
     default:
@@ -144,7 +158,9 @@ export function validFor(schema: JsonSchema | undefined, depth = 0): fc.Arbitrar
 }
 
 /** A value a field of this schema should refuse: the wrong type, out of range, hostile text. */
-export function hostileFor(schema: JsonSchema | undefined): fc.Arbitrary<unknown> {
+export const hostileFor = memo(hostileOf);
+
+function hostileOf(schema: JsonSchema | undefined): fc.Arbitrary<unknown> {
   const type = Array.isArray(schema?.type) ? schema?.type[0] : schema?.type;
   const wrongType = fc.oneof(
     fc.constant(null),
