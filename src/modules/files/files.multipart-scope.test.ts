@@ -75,3 +75,19 @@ test("the upload takes one multipart file in the field `file` and nothing else",
     "none of these stored anything",
   );
 });
+
+// Threat: a malformed multipart header (no boundary, a bad one) answered as a server error.
+test("a multipart content type without a usable boundary is a 400, and stores nothing", async () => {
+  for (const type of [
+    "multipart/form-data",
+    "multipart/form-data; boundary=",
+    'multipart/form-data; boundary=""',
+    "multipart/form-data; charset=utf-8",
+  ]) {
+    const res = await post("/api/files", { payload: "{}", headers: { "content-type": type } });
+    assert.equal(res.statusCode, 400, `${type}: ${res.body}`);
+    assert.equal(res.json().error.code, "invalid_request");
+  }
+  const list = await t.app.inject({ method: "GET", url: "/api/files", headers: bearer(user.access) });
+  assert.deepEqual(list.json().files, []);
+});

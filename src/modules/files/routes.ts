@@ -24,7 +24,9 @@ function multipartError(error: unknown): unknown {
   if (code === "FST_PARTS_LIMIT" || code === "FST_FIELDS_LIMIT")
     return errors.invalid("too many parts: send the field `file` and optionally `visibility`");
   if (code === "FST_PROTO_VIOLATION") return errors.invalid("invalid field name");
-  if (error instanceof Error && /terminated early|Unexpected end|Malformed/i.test(error.message))
+  // busboy's words for a body or a header it cannot read (no boundary in the content type, a part
+  // cut short); anything else is a real fault and stays one.
+  if (error instanceof Error && /terminated early|Unexpected end|Malformed|Boundary not found/i.test(error.message))
     return errors.invalid("malformed multipart body");
   return error;
 }
