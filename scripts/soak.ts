@@ -1,9 +1,11 @@
-// npm run soak -- [--url URL --database-url URL --webhook-secret S] [--minutes 10] [--workers 8] [--pids 1,2,3]
+// npm run soak -- [--url URL --database-url URL --webhook-secret S | --topology 3] [--minutes 10] [--workers 8] [--pids 1,2,3]
 //
 // Ten minutes (by default) of mixed load — sign-ins, refreshes, authenticated reads, API-key calls,
 // messages, uploads, signed inbound webhooks — against a running deployment (--url, e.g. the proxy
 // of a several-instance topology; --pids names the server processes whose memory to sample), or,
-// without --url, against one instance this script starts on PostgreSQL and Redis and stops again.
+// without --url, against one instance this script starts on PostgreSQL and Redis and stops again;
+// --topology N starts N instances behind nginx with their own PostgreSQL and Redis
+// (test/topology/topology.ts) and soaks them through the proxy.
 // Reports RSS growth after warm-up, every answer that was not a success or an intended 429, and the
 // p99 latency of each minute (docs/reliability.md, "Soak"). Exit 1 when a goal is missed.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     "redis-url": { type: "string", default: "redis://127.0.0.1:6379" },
     "webhook-secret": { type: "string" },
     "sample-seconds": { type: "string", default: "5" },
+    topology: { type: "string" },
   },
 });
 const minutes = Number(values.minutes);
@@ -50,6 +53,42 @@ function freePort(): Promise<number> {
   });
 }
 
+const newWebhookSecret = () => `whsec_${randomBytes(32).toString("base64")}`;
+
+/** The settings of a soaked deployment (beyond its secrets and addresses). */
+function soakSettings(webhookSecret: string): Record<string, string> {
+  const many = "1000000";
+  return {
+    WEBHOOK_SECRET_GITHUB: webhookSecret,
+    REGISTRATION: "open",
+    // Every soak client comes from 127.0.0.1: the per-IP sign-in budgets would refuse most of
+    // the load. The global limits stay, generous, so an intended 429 is still possible.
+    AUTH_LOGIN_PER_MINUTE: many,
+    AUTH_REGISTER_PER_MINUTE: many,
+    SENSITIVE_PER_MINUTE: many,
+    RATE_LIMIT_PER_MINUTE: "6000",
+    RATE_LIMIT_PER_HOUR: many,
+  };
+}
+
+/** N instances behind nginx on a PostgreSQL and a Redis of their own (test/topology/); all stopped at the end. */
+async function startTopologyTarget(instances: number): Promise<Target> {
+  const { startTopology } = await import("../test/topology/topology.js");
+  const webhookSecret = newWebhookSecret();
+  const topology = await startTopology({
+    instances,
+    env: soakSettings(webhookSecret),
+    log: (line) => console.log(`  topology: ${line}`),
+  });
+  return {
+    url: topology.base,
+    pids: topology.instances.map((i) => i.pid).filter((pid): pid is number => pid !== undefined),
+    databaseUrl: topology.pg.url,
+    webhookSecret,
+    stop: () => topology.close(),
+  };
+}
+
 /** One instance of `bulwark start` on a fresh PostgreSQL database and Redis; stopped (and the database dropped) at the end. */
 async function startOwn(): Promise<Target> {
   const base = values["database-url"] ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -62,8 +101,7 @@ async function startOwn(): Promise<Target> {
   url.pathname = `/${name}`;
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-soak-"));
   const port = await freePort();
-  const webhookSecret = `whsec_${randomBytes(32).toString("base64")}`;
-  const many = "1000000";
+  const webhookSecret = newWebhookSecret();
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "start"], {
     env: {
       ...process.env,
@@ -77,16 +115,8 @@ async function startOwn(): Promise<Target> {
       SECRET_KEY: randomBytes(32).toString("base64url"),
       ENCRYPTION_KEYS: `s1:${randomBytes(32).toString("base64")}`,
       METRICS_TOKEN: randomBytes(32).toString("base64url"),
-      WEBHOOK_SECRET_GITHUB: webhookSecret,
-      REGISTRATION: "open",
       LOG_LEVEL: "warn",
-      // Every soak client comes from 127.0.0.1: the per-IP sign-in budgets would refuse most of
-      // the load. The global limits stay, generous, so an intended 429 is still possible.
-      AUTH_LOGIN_PER_MINUTE: many,
-      AUTH_REGISTER_PER_MINUTE: many,
-      SENSITIVE_PER_MINUTE: many,
-      RATE_LIMIT_PER_MINUTE: "6000",
-      RATE_LIMIT_PER_HOUR: many,
+      ...soakSettings(webhookSecret),
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -355,7 +385,9 @@ const target: Target = values.url
       webhookSecret: values["webhook-secret"],
       async stop() {},
     }
-  : await startOwn();
+  : values.topology
+    ? await startTopologyTarget(Number(values.topology))
+    : await startOwn();
 if (values.pids) target.pids = values.pids.split(",").map(Number);
 console.log(
   `soak: ${target.url}, ${minutes} min (warm-up ${warmup} min), ${workers} workers, pids ${target.pids.join(",") || "none"}`,
