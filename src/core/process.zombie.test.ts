@@ -13,13 +13,20 @@ import { processAlive } from "./process.js";
 
 const linux = process.platform === "linux";
 
-/** A process that exits at once under a parent that never reaps it; returns both. */
+/** A process that has exited under a parent that never reaps it; returns both. */
 async function zombie(): Promise<{ pid: number; parent: ReturnType<typeof spawn> }> {
-  // The shell starts the child, then becomes `sleep`, which never waits for it.
-  const parent = spawn("sh", ["-c", "true & echo $!; exec sleep 120"], { stdio: ["ignore", "pipe", "ignore"] });
+  // The shell starts a child that waits for a byte on fd 3, then becomes `sleep`, which never
+  // waits for anyone. Only once it is `sleep` does the child get its byte and exit.
+  const parent = spawn("sh", ["-c", "head -c1 <&3 >/dev/null & echo $!; exec sleep 120"], {
+    stdio: ["ignore", "pipe", "ignore", "pipe"],
+  });
   const pid = await new Promise<number>((done) => parent.stdout!.once("data", (chunk) => done(Number(String(chunk)))));
+  const comm = () => readFileSync(`/proc/${parent.pid}/comm`, "utf8").trim();
+  for (let i = 0; i < 500 && comm() !== "sleep"; i++) await sleep(10);
+  assert.equal(comm(), "sleep", "the shell became sleep");
+  (parent.stdio[3] as NodeJS.WritableStream).write("x");
   const state = () => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]![0];
-  for (let i = 0; i < 200 && state() !== "Z"; i++) await sleep(10);
+  for (let i = 0; i < 500 && state() !== "Z"; i++) await sleep(10);
   assert.equal(state(), "Z", "the child is a zombie");
   return { pid, parent };
 }
