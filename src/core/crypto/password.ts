@@ -113,12 +113,16 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
     return matched;
   }
 
-  // A hash of 32 random bytes, made once at start-up with the current parameters: no password can match it, and
-  // verifying against it costs exactly what verifying a real user's hash costs.
-  const dummyHash = argon2Hash(randomBytes(32));
-  dummyHash.catch(() => undefined); // surfaced by verifyDummy, not as an unhandled rejection at start-up
+  // A hash of 32 random bytes, made once (at the first need, so a start spends nothing on it) with the current
+  // parameters: no password can match it, and verifying against it costs exactly what verifying a real user's
+  // hash costs. A failed attempt is not kept: the next need tries again.
+  let dummyHash: Promise<string> | undefined;
 
   async function verifyAgainstDummy(password: string): Promise<false> {
+    dummyHash ??= argon2Hash(randomBytes(32)).catch((error: unknown) => {
+      dummyHash = undefined;
+      throw error;
+    });
     await argon2VerifyAccounted(await dummyHash, password);
     return false;
   }
