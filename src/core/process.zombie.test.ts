@@ -20,6 +20,15 @@ async function zombie(): Promise<{ pid: number; parent: ReturnType<typeof spawn>
   const parent = spawn("sh", ["-c", "head -c1 <&3 >/dev/null & echo $!; exec sleep 120"], {
     stdio: ["ignore", "pipe", "ignore", "pipe"],
   });
+  try {
+    return { pid: await zombieOf(parent), parent };
+  } catch (error) {
+    parent.kill("SIGKILL");
+    throw error;
+  }
+}
+
+async function zombieOf(parent: ReturnType<typeof spawn>): Promise<number> {
   const pid = await new Promise<number>((done) => parent.stdout!.once("data", (chunk) => done(Number(String(chunk)))));
   const comm = () => readFileSync(`/proc/${parent.pid}/comm`, "utf8").trim();
   for (let i = 0; i < 500 && comm() !== "sleep"; i++) await sleep(10);
@@ -28,7 +37,7 @@ async function zombie(): Promise<{ pid: number; parent: ReturnType<typeof spawn>
   const state = () => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]![0];
   for (let i = 0; i < 500 && state() !== "Z"; i++) await sleep(10);
   assert.equal(state(), "Z", "the child is a zombie");
-  return { pid, parent };
+  return pid;
 }
 
 test("a zombie is not a live process, though kill(pid, 0) reaches it", { skip: !linux && "Linux only" }, async () => {
