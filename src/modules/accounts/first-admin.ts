@@ -9,13 +9,13 @@ import type { Clock } from "../../core/clock.js";
 import { errors } from "../../core/errors.js";
 import { randomToken, sha256, timingSafeEqualBytes } from "../../core/crypto/index.js";
 import type { PasswordHasher } from "../../core/crypto/password.js";
-import { newId } from "../../core/ids.js";
 import type { Database, Executor } from "../../store/db.js";
 import type { AuditService } from "../audit/index.js";
 import type { ClientMeta } from "../sessions/index.js";
 import { emailKeyOf } from "./admin-email.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
+import { newUserRow } from "./new-user.js";
 
 /** How long a setup link works. */
 export const SETUP_LINK_TTL_MS = 15 * 60_000;
@@ -105,24 +105,15 @@ export function createFirstAdmin(deps: FirstAdminDeps) {
       const normalized = deps.policyCheck(input.password, { username: input.username, email }, "password");
       const passwordHash = await deps.hasher.hash(normalized);
       const now = new Date(clock.now());
-      const row: UserRow = {
-        id: newId(now.getTime()),
+      // The address is typed, not proven: the admin confirms it by the mailed link like anyone.
+      const row = newUserRow({
         username: input.username,
-        ...keys,
         email,
-        // The address is typed, not proven: the admin confirms it by the mailed link like anyone.
-        emailVerified: false,
-        firstVerifiedAt: null,
         passwordHash,
-        displayName: null,
-        birthDate: null,
+        now,
         role: "admin",
-        plan: null,
-        mfaEnabled: false,
-        disabledAt: null,
-        createdAt: now,
-        updatedAt: now,
-      };
+        emailVerified: false,
+      });
       let refusal: Refusal | undefined;
       const token = await db.transaction(async (tx) => {
         if (await store.anyAdmin(tx, true)) {

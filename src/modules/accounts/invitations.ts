@@ -16,6 +16,7 @@ import type { ClientMeta } from "../sessions/index.js";
 import { adminEmailsOf, emailKeyOf, isAdminEmail } from "./admin-email.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
+import { newUserRow } from "./new-user.js";
 
 export const INVITATION_DEFAULT_DAYS = 7;
 const DAY_MS = 86_400_000;
@@ -145,25 +146,16 @@ export function createInvitations(deps: InvitationDeps) {
         );
         if (await store.taken(tx, { usernameKey, emailKey: invitation.emailKey }))
           throw errors.conflict("username or email is already taken");
-        const row: UserRow = {
-          id: newId(now.getTime()),
+        const row = newUserRow({
           username: input.username,
-          usernameKey,
           email: invitation.email,
-          emailKey: invitation.emailKey,
+          passwordHash: await deps.hasher.hash(normalized),
+          now,
+          role: isAdminEmail(await adminEmailsOf(config, tx), invitation.emailKey) ? "admin" : "user",
           // Opening the mailed link proved the address.
           emailVerified: true,
-          firstVerifiedAt: now,
-          passwordHash: await deps.hasher.hash(normalized),
-          displayName: input.display_name ?? null,
-          birthDate: null,
-          role: isAdminEmail(await adminEmailsOf(config, tx), invitation.emailKey) ? "admin" : "user",
-          plan: null,
-          mfaEnabled: false,
-          disabledAt: null,
-          createdAt: now,
-          updatedAt: now,
-        };
+          displayName: input.display_name,
+        });
         await store.insertUser(tx, row);
         await store.linkInvitation(tx, invitation.id, row.id);
         await audit.record(

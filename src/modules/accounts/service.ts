@@ -17,6 +17,7 @@ import { createInvitations } from "./invitations.js";
 import { createRecovery } from "./recovery.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
+import { newUserRow } from "./new-user.js";
 
 export type AccountDeps = Pick<
   Kernel,
@@ -316,23 +317,15 @@ export function createAccountService(deps: AccountDeps) {
       if (await store.taken(db, keys)) throw errors.conflict("username or email is already taken");
       const passwordHash = await hasher.hash(normalized);
       const now = new Date(clock.now());
-      const row: UserRow = {
-        id: newId(now.getTime()),
+      const row = newUserRow({
         username: input.username,
-        ...keys,
         email,
-        emailVerified: false,
-        firstVerifiedAt: null,
         passwordHash,
-        displayName: input.display_name ?? null,
-        birthDate: null,
+        now,
         role: "user",
-        plan: null,
-        mfaEnabled: false,
-        disabledAt: null,
-        createdAt: now,
-        updatedAt: now,
-      };
+        emailVerified: false,
+        displayName: input.display_name,
+      });
       let token: string;
       try {
         token = await db.transaction(async (tx) => {
