@@ -1,11 +1,12 @@
-// Password hashing: Argon2id with OWASP parameters on threads of their own at a lower priority than the
-// event loop (hash-threads.ts), bcrypt and Better Auth's scrypt only to verify imported hashes, and a bounded FIFO queue in front of both so a login flood fails fast instead of starving every other request.
-import { randomBytes, timingSafeEqual } from "node:crypto";
+// Password hashing: Argon2id with OWASP parameters on libuv's thread pool, bcrypt and Better Auth's scrypt only to
+// verify imported hashes, and a bounded FIFO queue in front of both so a login flood fails fast instead of starving every other request.
+import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { parseOptions as argon2ParseOptions } from "@node-rs/argon2";
+import { hash as argon2Hash, parseOptions as argon2ParseOptions, verify as argon2Verify } from "@node-rs/argon2";
 import type { Algorithm, Options as Argon2Options, ParsedHashOptions as Argon2Parsed, Version } from "@node-rs/argon2";
+import { verify as bcryptVerify } from "@node-rs/bcrypt";
 import { AppError } from "../errors.js";
-import { reserveHashThreads, runHashJob } from "./hash-threads.js";
+import { lowerHelperThreads } from "../threads.js";
 
 /** The Argon2id cost of every new hash: OWASP's first recommendation (19 MiB, 2 passes, 1 lane). */
 export const ARGON2ID_PARAMS = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
@@ -39,7 +40,7 @@ const BETTER_AUTH_SCRYPT = /^([0-9a-f]{32}):([0-9a-f]{128})$/;
 const BETTER_AUTH_SCRYPT_PARAMS = Object.freeze({ N: 16384, r: 16, p: 1, maxmem: 128 * 16384 * 16 * 2 });
 
 export type PasswordHasherOptions = {
-  /** Hash or verify operations running at once; default one less than the cores (at least 1). */
+  /** Hash or verify operations running at once; default one less than the cores (at least 1), leaving one libuv thread free. */
   maxConcurrent?: number;
   /** Calls waiting for a slot before new ones are refused; default 64 × maxConcurrent. */
   maxQueue?: number;
@@ -98,13 +99,12 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
   if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError("maxQueue must be a non-negative integer");
 
   const slots = createSlots(maxConcurrent, maxQueue);
-  reserveHashThreads(maxConcurrent);
   const counters = { hashes: 0, verifications: 0 };
   const work: PasswordHasherWork = { argon2Verifications: 0, memoryKiB: 0, passes: 0, lanes: 0 };
 
   /** argon2Verify, accounted: the cost read from the hash is added once the native verification has returned. */
   async function argon2VerifyAccounted(stored: string, password: string): Promise<boolean> {
-    const matched = await runHashJob<boolean>({ op: "argon2-verify", hash: stored, password });
+    const matched = await argon2Verify(stored, password);
     const parsed = parseArgon2(stored);
     work.argon2Verifications += 1;
     work.memoryKiB += parsed?.memoryCost ?? 0;
@@ -119,7 +119,7 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
   let dummyHash: Promise<string> | undefined;
 
   async function verifyAgainstDummy(password: string): Promise<false> {
-    dummyHash ??= argon2Hash(randomBytes(32)).catch((error: unknown) => {
+    dummyHash ??= argon2Hash(randomBytes(32), argon2Options()).catch((error: unknown) => {
       dummyHash = undefined;
       throw error;
     });
@@ -131,7 +131,7 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
     hash(password) {
       return slots.run(async () => {
         counters.hashes += 1;
-        return argon2Hash(password);
+        return argon2Hash(password, argon2Options());
       });
     },
 
@@ -148,7 +148,7 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
               return await argon2VerifyAccounted(stored, password);
             case "bcrypt":
               // @node-rs/bcrypt reads $2a$, $2b$ and $2y$ itself; no relabelling is needed.
-              return await runHashJob<boolean>({ op: "bcrypt-verify", hash: stored, password });
+              return await bcryptVerify(password, stored);
             case "scrypt":
               return await betterAuthScryptVerify(stored, password);
             default:
@@ -197,23 +197,24 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
   };
 }
 
-// More hashes at once than cores buys no throughput. One core is left to the event loop: a login flood measured
-// on 2 cores with both hashing raised the p99 of every other request 27-fold (bench/results); the hashing
-// threads' lower priority (hash-threads.ts) protects it further where the core is shared anyway.
+// The native work runs on libuv's thread pool, which fs, dns.lookup and zlib share. More hashes at once than
+// cores buys no throughput, and filling every pool thread would stall file reads and database host lookups too.
+// One core is left to the event loop: a login flood measured on 2 cores with both hashing raised the p99 of
+// every other request 27-fold (bench/results).
 function defaultConcurrency(): number {
-  return Math.max(1, availableParallelism() - 1);
+  const pool = Number.parseInt(process.env["UV_THREADPOOL_SIZE"] ?? "", 10);
+  const poolSize = Number.isInteger(pool) && pool > 0 ? pool : 4;
+  return Math.max(1, Math.min(availableParallelism() - 1, poolSize - 1));
 }
 
-/** An Argon2id hash at the current parameters with a fresh salt, on a hashing thread. */
-function argon2Hash(password: string | Uint8Array): Promise<string> {
-  const options: Argon2Options = {
+function argon2Options(): Argon2Options {
+  return {
     algorithm: ARGON2ID,
     version: VERSION_0X13,
     ...ARGON2ID_PARAMS,
     outputLen: TAG_BYTES,
     salt: randomBytes(SALT_BYTES),
   };
-  return runHashJob<string>({ op: "argon2-hash", password, options });
 }
 
 function parseArgon2(stored: string): Argon2Parsed | undefined {
@@ -233,14 +234,12 @@ export function isVerifiableHash(stored: string): boolean {
 async function betterAuthScryptVerify(stored: string, password: string): Promise<boolean> {
   const [, salt, key] = BETTER_AUTH_SCRYPT.exec(stored)!;
   const expected = Buffer.from(key!, "hex");
-  // Better Auth derives from NFKC(password) and the salt's hex text, not its bytes.
-  const derived = await runHashJob<Uint8Array>({
-    op: "scrypt",
-    password: password.normalize("NFKC"),
-    salt: salt!,
-    keylen: expected.length,
-    params: BETTER_AUTH_SCRYPT_PARAMS,
-  });
+  const derived = await new Promise<Buffer>((resolve, reject) =>
+    // Better Auth derives from NFKC(password) and the salt's hex text, not its bytes.
+    scrypt(password.normalize("NFKC"), salt!, expected.length, BETTER_AUTH_SCRYPT_PARAMS, (error, out) =>
+      error ? reject(error) : resolve(out),
+    ),
+  );
   return timingSafeEqual(derived, expected);
 }
 
@@ -308,6 +307,8 @@ function createSlots(limit: number, maxQueue: number) {
     try {
       return await task();
     } finally {
+      // The work ran on libuv's pool, whose threads exist from the first such call on: keep them below the event loop.
+      lowerHelperThreads();
       const next = queue.shift();
       if (next) next();
       else running -= 1;
