@@ -1,8 +1,8 @@
 // `npm run build`: dist/ from src/ in seconds. esbuild bundles the code (the entry points main.js,
 // index.js and client/index.js share chunks beside them; dependencies stay in node_modules), tsc
 // writes only the type declarations (`--noCheck`: `npm run typecheck` is the type check), and an
-// initdb'd empty PGlite cluster is dumped to dist/pglite-template.tar.gz so the first
-// `bulwark start` skips initdb. The three run side by side.
+// initdb'd and migrated PGlite cluster is dumped to dist/pglite-template.tar.gz so the first
+// `bulwark start` skips initdb and the migrations. The three run side by side.
 //
 // `--if-stale` (the `prepare` script) does nothing when dist/ is newer than every input: `npx
 // bulwark start` links this folder into npm's cache and runs `prepare` again, right after the

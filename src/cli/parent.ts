@@ -12,9 +12,12 @@ export function startedByNpm(env: NodeJS.ProcessEnv = process.env): boolean {
   return Boolean(env.npm_command || env.npm_lifecycle_event);
 }
 
-/** Calls `stop` once when the parent process is gone; returns the function that stops watching. */
-export function onParentExit(stop: () => void, checkMs = CHECK_MS): () => void {
-  const parent = process.ppid;
+/**
+ * Calls `stop` once when `parent` (the process's parent when it started: read it before any await,
+ * since npm may be gone by the time the server listens) is no longer its parent; returns the
+ * function that stops watching.
+ */
+export function onParentExit(stop: () => void, parent: number, checkMs = CHECK_MS): () => void {
   const timer = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(timer);

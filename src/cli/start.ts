@@ -35,6 +35,8 @@ export function logConfigNotices(config: Config, logger: Logger): void {
 export async function startCommand(argv: string[], out: Output, config: Config): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { help: { type: "boolean", short: "h" } }, strict: true });
   if (values.help) return out.help(HELP);
+  // Read now: a SIGTERM to npm while the server starts re-parents it before it listens.
+  const parent = process.ppid;
   const logger = createLogger({ level: config.logLevel, secrets: secretValues(config) });
   logConfigNotices(config, logger);
   const app = await createApp(config, { logger });
@@ -78,6 +80,6 @@ export async function startCommand(argv: string[], out: Output, config: Config):
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
-    if (startedByNpm()) onParentExit(() => stop("parent exited"));
+    if (startedByNpm()) onParentExit(() => stop("parent exited"), parent);
   });
 }

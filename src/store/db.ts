@@ -39,7 +39,7 @@ export type StoreOptions = {
 };
 
 /**
- * The initdb'd empty cluster that `npm run build` dumps beside the compiled code. PGlite's initdb
+ * The initdb'd cluster, migrated to the build's schema, that `npm run build` dumps beside the compiled code. PGlite's initdb
  * takes several seconds on a small machine; unpacking this takes about one. Absent when running
  * from source, where PGlite runs initdb itself.
  */
