@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomToken } from "../core/crypto/index.js";
 import { ConfigError, loadConfig, secretValues, type Env } from "./load.js";
+import { secretWeakness } from "./production.js";
 import { createApp } from "../app.js";
 import { productionEnv } from "../../test/harness.js";
 
@@ -251,4 +252,28 @@ test("every secret of the new settings reaches the log scrubber: outside-provide
     }).mail.from,
     "Bulwark <no-reply@localhost>",
   );
+});
+
+// A random secret that happens to begin with a placeholder word ("Dev…", "test…": about 1 in
+// 30,000 generated values) was refused as a placeholder, so `bulwark secrets generate` could hand
+// out a value production then refused; a word with a weak remainder is still a placeholder.
+test("a random secret beginning like a placeholder word is accepted; the word with a weak rest is not", () => {
+  // A value as `bulwark secrets generate` prints, with the mix of characters nearly every one has
+  // (one in about 1,500 lacks a digit: such a value beginning with a word is still refused).
+  let strong = randomToken(32);
+  while (!/[A-Z]/.test(strong.slice(8)) || !/[a-z]/.test(strong.slice(8)) || !/[0-9]/.test(strong.slice(8)))
+    strong = randomToken(32);
+  for (const prefix of ["dev", "Dev", "DEV", "test", "demo", "secret", "default"]) {
+    assert.equal(secretWeakness(prefix + strong.slice(prefix.length)), undefined, `${prefix}… random`);
+    assert.equal(secretWeakness(`${prefix}-${strong}`), undefined, `${prefix}-<a full secret>`);
+  }
+  for (const weak of [
+    "dev-secret-do-not-use-in-production-please-ok",
+    "test1234567890123456789012345678901234567890",
+    `secret_${"0123456789abcdef".repeat(2)}`,
+    `password-${randomToken(16)}`,
+    "development-key-for-local-use-only-00000000000",
+  ]) {
+    assert.match(secretWeakness(weak) ?? "", /example or placeholder|low in entropy|shorter/, weak);
+  }
 });

@@ -61,6 +61,22 @@ function isPeriodic(value: string): boolean {
   return (value + value).indexOf(value, 1) < value.length;
 }
 
+/**
+ * Whether text reads as generated, not typed: base64 or base64url characters with upper case,
+ * lower case and digits all present, no repeating unit, and at least 128 bits by its histogram.
+ * Words and phrases ("elopment-key-for-local-use") have no upper case; hex has no prefix word.
+ */
+function randomLooking(text: string): boolean {
+  return (
+    /^[A-Za-z0-9+/_-]+=*$/.test(text) &&
+    /[A-Z]/.test(text) &&
+    /[a-z]/.test(text) &&
+    /[0-9]/.test(text) &&
+    !isPeriodic(text) &&
+    entropyBits(text) >= 128
+  );
+}
+
 /** Why a secret value is weak, or undefined when it is acceptable. */
 export function secretWeakness(value: string): string | undefined {
   if (value === "") return `is missing: ${GENERATE}`;
@@ -69,7 +85,9 @@ export function secretWeakness(value: string): string | undefined {
   const lower = value.toLowerCase();
   if (
     EXAMPLE_PHRASES.some((phrase) => lower.includes(phrase)) ||
-    EXAMPLE_PREFIXES.some((word) => lower.startsWith(word))
+    // A placeholder word in front ("dev-…", "test123…") marks a hand-made value, unless what follows
+    // it is random on its own: a generated value begins with "Dev" about once in 30,000.
+    EXAMPLE_PREFIXES.some((word) => lower.startsWith(word) && !randomLooking(value.slice(word.length)))
   ) {
     return `is an example or placeholder value: ${GENERATE}`;
   }
