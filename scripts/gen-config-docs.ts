@@ -118,10 +118,13 @@ Messages never contain a secret's value.
 \`SECRET_KEY\` and \`METRICS_TOKEN\` are refused in production when they are:
 
 - **missing** (unset or empty);
-- **an example or placeholder**: the value contains, in any letter case, a word seen in
-  tutorials and sample files, such as \`changeme\`, \`secret\`, \`password\`, \`example\`,
-  \`your-api-key\`, \`placeholder\`, \`replace\`, \`default\` or \`test\` (the full list is in
-  \`src/config/production.ts\`), whatever the value's length;
+- **an example or placeholder**: the value contains, in any letter case, a phrase seen in
+  tutorials and sample files, such as \`changeme\`, \`example\`, \`your-api-key\`, \`placeholder\` or
+  \`replace-me\`, whatever the value's length; or it begins with a word such as \`secret\`,
+  \`password\`, \`default\`, \`test\` or \`dev\`, unless what follows that word is random on its own
+  (base64 characters with upper case, lower case and digits, no repeating unit, 128 bits by its
+  histogram), since a generated value begins with such letters about once in 30,000 (the full
+  lists are in \`src/config/production.ts\`);
 - **a placeholder**: the value contains \`<\`, \`>\`, \`…\` or white space, as the docs'
   \`<output of bulwark secrets generate>\` does;
 - **published**: the value was printed in Bulwark's docs, README or tests (their SHA-256 hashes
