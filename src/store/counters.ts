@@ -1,7 +1,8 @@
 // Counters for rate limits and one-shot events: fixed windows in memory, or on Redis (one Lua script
 // per request, for all its windows) with the memory counters as insurance, so limits keep holding
 // per instance while Redis is away.
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { redisClass } from "./redis.js";
 import { oncePer } from "../core/throttle.js";
 import type { Clock } from "../core/clock.js";
 
@@ -57,7 +58,7 @@ const MAX_MEMORY_KEYS = 500_000;
 export function createCounters(options: CountersOptions): Counters {
   const prefix = options.prefix ?? "bw";
   const redis = options.redisUrl
-    ? new Redis(options.redisUrl, {
+    ? new (redisClass())(options.redisUrl, {
         // Fail fast instead of queueing: a request must not wait for Redis to come back.
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,

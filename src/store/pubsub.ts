@@ -2,7 +2,7 @@
 // an in-process emitter otherwise (one instance needs nobody else told).
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { Redis } from "ioredis";
+import { redisClass } from "./redis.js";
 import { oncePer } from "../core/throttle.js";
 
 export type PubSub = {
@@ -47,9 +47,9 @@ export function createPubSub(options: PubSubOptions): PubSub {
     };
   }
   // A subscribed connection can do nothing else, so publishing needs a second one.
-  const pub = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 1_000 });
+  const pub = new (redisClass())(options.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 1_000 });
   // Named, so an operator (and a test) can tell the subscriber apart in CLIENT LIST.
-  const sub = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, connectionName: `${prefix}:sub` });
+  const sub = new (redisClass())(options.redisUrl, { maxRetriesPerRequest: 2, connectionName: `${prefix}:sub` });
   // Both connections retry on their own; a Redis outage makes one report every 10 s, not one per attempt.
   const report = oncePer(10_000, options.onError);
   for (const client of [pub, sub]) client.on("error", report);
