@@ -5,7 +5,6 @@
 // Exit code 1 when any check fails.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import { ConfigError, loadConfig, readEnv, type Config, type Env } from "../config/load.js";
 import { secretShape } from "../config/production.js";
 import { openStore } from "../store/db.js";
@@ -13,6 +12,7 @@ import { MIGRATIONS_FOLDER } from "../store/migrate.js";
 import { parseStrict, usageExit } from "./common.js";
 import type { Output } from "./output.js";
 import { loadRules } from "../modules/gateway/index.js";
+import { redisClass } from "../store/redis.js";
 
 const HELP = `Usage: bulwark check [--url URL] [--json]
 
@@ -201,7 +201,7 @@ async function redisCheck(config: Config): Promise<CheckResult> {
       status: "warn",
       message: "not configured: counters and revocations are per instance; set REDIS_URL to run several",
     };
-  const redis = new Redis(config.redisUrl, {
+  const redis = new (redisClass())(config.redisUrl, {
     lazyConnect: true,
     connectTimeout: PROBE_TIMEOUT_MS,
     maxRetriesPerRequest: 0,
