@@ -12,12 +12,11 @@ import { getPriority, setPriority } from "node:os";
 /** How far below the main thread the others run: a weight of 110 against 1024 under contention. */
 export const HELPER_NICE_OFFSET = 10;
 
-const lowered = new Set<number>();
 let supported = process.platform === "linux";
 
 /**
- * Lowers the priority of every thread of this process but the main one (the event loop), each
- * once: threads started since the last call are lowered too. Never raises a priority.
+ * Lowers the priority of every thread of this process but the main one (the event loop): threads
+ * started since the last call too. A thread already low enough is left alone; none is raised.
  */
 export function lowerHelperThreads(): void {
   if (!supported) return;
@@ -31,8 +30,7 @@ export function lowerHelperThreads(): void {
   const target = Math.min(19, getPriority(process.pid) + HELPER_NICE_OFFSET);
   for (const name of tids) {
     const tid = Number(name);
-    if (tid === process.pid || lowered.has(tid)) continue;
-    lowered.add(tid);
+    if (tid === process.pid) continue;
     try {
       if (getPriority(tid) < target) setPriority(tid, target);
     } catch {

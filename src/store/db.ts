@@ -37,9 +37,9 @@ export type StoreOptions = {
 };
 
 /**
- * The initdb'd cluster, migrated to the build's schema, that `npm run build` dumps beside the compiled code. PGlite's initdb
- * takes several seconds on a small machine; unpacking this takes about one. Absent when running
- * from source, where PGlite runs initdb itself.
+ * The initdb'd cluster, migrated to the build's schema, that `npm run build` dumps beside the
+ * compiled code. PGlite's initdb and the migrations take seconds on a small machine; unpacking this
+ * takes well under one. Absent when running from source, where PGlite runs initdb itself.
  */
 const BUILT_TEMPLATE = fileURLToPath(new URL("./pglite-template.tar.gz", import.meta.url));
 
