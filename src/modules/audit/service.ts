@@ -99,8 +99,7 @@ export function createAuditService({ db, clock }: AuditDeps): AuditService {
   const append = async (t: Executor, list: EventFields[]): Promise<void> => {
     // One writer at a time across every instance: the lock is held until the outermost
     // transaction ends, so rows commit in seq order and each links to the one before it.
-    await store.lockChain(t);
-    const head = await store.readHead(t);
+    const head = await store.lockHead(t);
     // Fail closed: without the head the chain cannot be extended honestly.
     if (!head) throw new Error("audit chain head is missing: run `bulwark audit verify`");
     const now = Math.floor(clock.now());
@@ -112,8 +111,7 @@ export function createAuditService({ db, clock }: AuditDeps): AuditService {
       prevHash = linked.hash;
       return linked;
     });
-    const seqs = await store.insertRows(t, rows);
-    await store.advanceHead(t, { seq: seqs.at(-1)!, hash: prevHash });
+    const seqs = await store.appendRows(t, rows, prevHash);
     for (const [i, row] of rows.entries()) {
       if (!listeners.some(({ results }) => results.includes(row.result))) continue;
       const view = toView({ ...row, seq: seqs[i]! });

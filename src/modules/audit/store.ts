@@ -8,12 +8,18 @@ export type AuditRow = typeof auditLogs.$inferSelect;
 export type NewAuditRow = Omit<typeof auditLogs.$inferInsert, "seq">;
 export type ChainHead = { seq: number; hash: string };
 
-/** A fixed advisory-lock key for "the audit chain": "bulwaud1" in ASCII, distinct from the migration lock. */
-const CHAIN_LOCK = 7_094_703_270_187_885_617n;
-
-/** Serialises chain writers across every connection and instance until the transaction ends. */
-export async function lockChain(tx: Executor): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(${CHAIN_LOCK.toString()}::bigint)`);
+/**
+ * Reads the chain head and locks its row until the outermost transaction ends: chain writers on
+ * every connection and instance are serialised, and a writer that waited reads the head its
+ * predecessor left. Null when the row is gone (no lock then: the caller must not write).
+ */
+export async function lockHead(tx: Executor): Promise<ChainHead | null> {
+  const rows = await tx
+    .select({ seq: auditChainHead.seq, hash: auditChainHead.hash })
+    .from(auditChainHead)
+    .where(eq(auditChainHead.id, 1))
+    .for("update");
+  return rows[0] ?? null;
 }
 
 /** The chain head, or null when its row is gone. */
@@ -26,21 +32,30 @@ export async function readHead(db: Executor): Promise<ChainHead | null> {
 }
 
 /**
- * Inserts rows in one statement and returns the seq the database gave each, in the order given. The
- * chain links them in that order, so seqs out of it (which PostgreSQL does not do) fail the write.
+ * Inserts rows and moves the head to the last of them, in one statement; returns the seq the
+ * database gave each, in the order given. The chain links them in that order, so seqs out of it
+ * (which PostgreSQL does not do) fail the write.
  */
-export async function insertRows(tx: Executor, rows: NewAuditRow[]): Promise<number[]> {
-  const inserted = await tx.insert(auditLogs).values(rows).returning({ id: auditLogs.id, seq: auditLogs.seq });
-  const seqOf = new Map(inserted.map((r) => [r.id, r.seq]));
+export async function appendRows(tx: Executor, rows: NewAuditRow[], headHash: string): Promise<number[]> {
+  const inserted = tx
+    .$with("inserted")
+    .as(tx.insert(auditLogs).values(rows).returning({ id: auditLogs.id, seq: auditLogs.seq }));
+  const [moved] = await tx
+    .with(inserted)
+    .update(auditChainHead)
+    .set({ seq: sql`(select max(${inserted.seq}) from ${inserted})`, hash: headHash })
+    .where(eq(auditChainHead.id, 1))
+    .returning({
+      ids: sql<
+        [string, number][]
+      >`(select json_agg(json_build_array(${inserted.id}, ${inserted.seq})) from ${inserted})`,
+    });
+  if (!moved) throw new Error("audit chain head is missing: run `bulwark audit verify`");
+  const seqOf = new Map(moved.ids.map(([id, seq]) => [id, Number(seq)]));
   const seqs = rows.map((row) => seqOf.get(row.id));
   for (const [i, seq] of seqs.entries())
     if (seq === undefined || (i > 0 && seq <= seqs[i - 1]!)) throw new Error("audit insert: rows out of chain order");
   return seqs as number[];
-}
-
-/** Moves the head to the row just inserted. */
-export async function advanceHead(tx: Executor, head: ChainHead): Promise<void> {
-  await tx.update(auditChainHead).set(head).where(eq(auditChainHead.id, 1));
 }
 
 export type RowFilters = {
