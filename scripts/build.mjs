@@ -8,9 +8,13 @@
 // bulwark start` links this folder into npm's cache and runs `prepare` again, right after the
 // `npm install` that built it.
 import { spawn } from "node:child_process";
-import { chmodSync, cpSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
+
+/** Dependencies bundled into dist/ (see `external` below). */
+const BUNDLED = ["typebox", "jose"];
+const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 
 const OUTPUTS = [
   "dist/main.js",
@@ -78,7 +82,12 @@ await build({
   format: "esm",
   platform: "node",
   target: "node20.19",
-  packages: "external",
+  // Dependencies stay in node_modules, but for a few pure-JavaScript packages of hundreds of small
+  // ES modules each: Node resolves, reads and links every file at start (typebox alone took 120 ms
+  // to import, 9 ms bundled). They remain dependencies, for the declarations and for users.
+  external: Object.keys(pkg.dependencies)
+    .filter((name) => !BUNDLED.includes(name))
+    .flatMap((name) => [name, `${name}/*`]),
   logLevel: "warning",
 });
 // Beside the bundle, where `./migrations` and `./assets/` resolve from dist/*.js as they do from

@@ -26,6 +26,7 @@ import { registerOpenApi } from "./http/openapi.js";
 import { rateLimitHook } from "./http/rate-limit.js";
 import { routeProblem } from "./http/route-rules.js";
 import type { AuthResolver } from "./http/types.js";
+import { deferredCompiles, deferredSerializers } from "./http/deferred-compile.js";
 import { assertClosedSchemas, validatorCompiler } from "./http/validation.js";
 import { createRuntime, type RuntimeDeps } from "./kernel.js";
 import { requestActor, type AuditEventType } from "./modules/audit/index.js";
@@ -63,6 +64,12 @@ export type Bulwark = Kernel &
     prune(): Promise<Record<string, number>>;
     /** Every route registered so far, with its declared protections. */
     routes(): readonly RouteRecord[];
+    /**
+     * Compiles the route schemas (validators, response serializers) not compiled yet, and returns
+     * those that failed. Each compiles at its route's first request, and all of them in the
+     * background once the server listens; a test can call this to find a broken schema at once.
+     */
+    compileSchemas(): Promise<Error[]>;
   };
 
 declare module "fastify" {
@@ -89,7 +96,9 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
   const { kernel, created } = runtime;
   const { config, audit, counters, metrics } = kernel;
   const headers = securityHeaders(config.production);
+  const deferred = deferredCompiles();
   const app = Fastify({
+    schemaController: { compilersFactory: { buildSerializer: deferredSerializers(deferred) } },
     loggerInstance: kernel.logger as FastifyBaseLogger,
     // One line per request is logged by observeHook; Fastify's two default lines carry the raw URL.
     logController: new LogController({ disableRequestLogging: true }),
@@ -122,6 +131,7 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
     ...runtime.services,
     prune: runtime.prune,
     routes: () => routes,
+    compileSchemas: () => deferred.compileRemaining(),
     addAuthResolver: (resolver: AuthResolver) => {
       resolvers.push(resolver);
     },
@@ -133,7 +143,14 @@ async function buildApp(runtime: Awaited<ReturnType<typeof createRuntime>>): Pro
   app.removeContentTypeParser("text/plain");
   // JSON nested past 32 levels is refused before anything walks it (stack exhaustion).
   registerJsonParser(app);
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(validatorCompiler(deferred));
+  // The schemas not compiled by a first request compile now, in the background (listen does not wait).
+  app.addHook("onListen", (done) => {
+    void deferred.compileRemaining().then((failed) => {
+      for (const error of failed) app.log.error({ err: error }, "a route schema does not compile");
+    });
+    done();
+  });
   // A route that does not declare its protections is refused now, not left open at request time.
   app.addHook("onRoute", (route) => {
     assertClosedSchemas(route);

@@ -5,6 +5,7 @@ import { sql } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { MULTILINE_PATTERN } from "../src/http/text.js";
 import { validatorCompiler } from "../src/http/validation.js";
+import { deferredCompiles } from "../src/http/deferred-compile.js";
 import type { RouteRecord } from "../src/app.js";
 import { randomToken } from "../src/core/crypto/index.js";
 import { startApp, type TestApp } from "./harness.js";
@@ -55,7 +56,7 @@ function strings(schema: JsonSchema | undefined, path: string): { path: string; 
 }
 
 function accepts(schema: JsonSchema, value: string): boolean {
-  const validate = validatorCompiler({
+  const validate = validatorCompiler(deferredCompiles())({
     schema: { type: "object", properties: { v: schema }, required: ["v"], additionalProperties: false },
     httpPart: "body",
     method: "POST",

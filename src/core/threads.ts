@@ -4,7 +4,7 @@
 // under a login flood every signed-in user's request waits behind an attacker's Argon2 work: the
 // p99 of GET /api/users/me went from 3 ms alone to 33 ms under 8 flooding connections on one core,
 // to 11 ms with the other threads 10 nice levels lower, and to 7-9 ms at the lowest priority
-// (bench/results/2026-11-30-flood-priority.md, 2026-12-01-flood.md). On Linux a thread's nice value
+// (bench/results/2026-11-30-flood-priority.md, 2026-12-01.md). On Linux a thread's nice value
 // is its own, so lowering every thread but the main one leaves the event loop ahead; elsewhere this
 // does nothing.
 import { readdirSync } from "node:fs";

@@ -4,6 +4,7 @@ import { Ajv, type ErrorObject, type Options } from "ajv";
 import addFormatsModule from "ajv-formats";
 import type { FastifySchema, FastifySchemaCompiler } from "fastify";
 import type { ErrorDetail } from "../core/errors.js";
+import type { DeferredCompiles } from "./deferred-compile.js";
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
@@ -28,9 +29,17 @@ function makeAjv(coerceTypes: Options["coerceTypes"]): Ajv {
 const bodyAjv = makeAjv(false);
 const paramsAjv = makeAjv("array");
 
-/** Fastify's validator compiler: strict for bodies, coercing for query strings, params and headers. */
-export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
-  const validate = (httpPart === "body" ? bodyAjv : paramsAjv).compile(schema as object);
+/**
+ * Fastify's validator compiler: strict for bodies, coercing for query strings, params and headers.
+ * Each schema compiles at its first use or in the background after listen (`deferred`).
+ */
+export const validatorCompiler =
+  (deferred: DeferredCompiles): FastifySchemaCompiler<unknown> =>
+  ({ schema, httpPart }) =>
+    deferred.defer(() => validatorFor(schema as object, httpPart));
+
+function validatorFor(schema: object, httpPart: string | undefined) {
+  const validate = (httpPart === "body" ? bodyAjv : paramsAjv).compile(schema);
   return (data: unknown) => {
     // No body at all (Fastify gives undefined or null) counts as an empty object: a body-less POST
     // or DELETE passes a schema that allows `{}`, and its handler receives that `{}`, not null.
@@ -38,7 +47,7 @@ export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, http
     if (validate(value)) return { value };
     return { error: Object.assign(new Error("validation failed"), { validation: validate.errors ?? [] }) };
   };
-};
+}
 
 /** Turns Ajv errors into the `details` of an invalid_request error: a field path and a message. */
 export function validationDetails(errors: readonly ErrorObject[], context: string): ErrorDetail[] {
