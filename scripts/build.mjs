@@ -1,5 +1,6 @@
 // `npm run build`: dist/ from src/ in seconds. esbuild bundles the code (the entry points main.js,
-// index.js and client/index.js share chunks beside them; dependencies stay in node_modules), tsc
+// index.js and client/index.js share chunks beside them; dependencies stay in node_modules but for
+// the few in BUNDLED), tsc
 // writes only the type declarations (`--noCheck`: `npm run typecheck` is the type check), and an
 // initdb'd and migrated PGlite cluster is dumped to dist/pglite-template.tar.gz so the first
 // `bulwark start` skips initdb and the migrations. The three run side by side.

@@ -6,12 +6,13 @@
 import { SerializerSelector } from "@fastify/fast-json-stringify-compiler";
 
 export type DeferredCompiles = {
-  /** `compile()` runs at the first call of the function returned, or in `compileRemaining`. */
-  defer<A extends unknown[], R>(compile: () => (...args: A) => R): (...args: A) => R;
+  /**
+   * `compile()` runs at the first call of the function returned, or in `compileRemaining`. One
+   * argument: Fastify calls validators and serializers with the value alone.
+   */
+  defer<A, R>(compile: () => (arg: A) => R): (arg: A) => R;
   /** Compiles every deferred function not compiled yet, yielding between them; returns every compile that failed so far. */
   compileRemaining(): Promise<Error[]>;
-  /** How many are still waiting (for tests). */
-  pending(): number;
 };
 
 export function deferredCompiles(): DeferredCompiles {
@@ -33,7 +34,7 @@ export function deferredCompiles(): DeferredCompiles {
         return compiled;
       };
       pending.add(force);
-      return (...args) => (compiled ?? force())(...args);
+      return (arg) => (compiled ?? force())(arg);
     },
     async compileRemaining() {
       for (const force of [...pending]) {
@@ -46,7 +47,6 @@ export function deferredCompiles(): DeferredCompiles {
       }
       return [...failed];
     },
-    pending: () => pending.size,
   };
 }
 

@@ -37,11 +37,10 @@ test(
     assert.equal(threads.get(process.pid), main, "the event loop keeps its priority");
     const others = [...threads].filter(([tid]) => tid !== process.pid);
     assert.ok(others.length >= 4, "libuv's pool and V8's helpers are there");
-    const expected = HELPER_NICE;
     assert.deepEqual(
-      others.filter(([, nice]) => nice !== expected),
+      others.filter(([, nice]) => nice !== HELPER_NICE),
       [],
-      `every other thread at nice ${expected}`,
+      `every other thread at nice ${HELPER_NICE}`,
     );
   },
 );

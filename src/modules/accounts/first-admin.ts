@@ -12,10 +12,9 @@ import type { PasswordHasher } from "../../core/crypto/password.js";
 import type { Database, Executor } from "../../store/db.js";
 import type { AuditService } from "../audit/index.js";
 import type { ClientMeta } from "../sessions/index.js";
-import { emailKeyOf } from "./admin-email.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
-import { newUserRow } from "./new-user.js";
+import { accountKeys, newUserRow } from "./new-user.js";
 
 /** How long a setup link works. */
 export const SETUP_LINK_TTL_MS = 15 * 60_000;
@@ -101,7 +100,7 @@ export function createFirstAdmin(deps: FirstAdminDeps) {
       const early = check(input.token);
       if (early) throw await refuse(early, meta);
       const email = input.email.trim();
-      const keys = { usernameKey: input.username.toLowerCase(), emailKey: emailKeyOf(email) };
+      const keys = accountKeys(input.username, email);
       const normalized = deps.policyCheck(input.password, { username: input.username, email }, "password");
       const passwordHash = await deps.hasher.hash(normalized);
       const now = new Date(clock.now());

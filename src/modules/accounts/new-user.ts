@@ -1,14 +1,20 @@
 // A new account's row, the same whichever way the account comes to be (registration, invitation,
-// the setup link): the fields given, every other one at its starting value. `bulwark users import`
+// the setup link, an outside identity provider): the fields given, every other one at its starting value. `bulwark users import`
 // writes its rows in bulk SQL instead (import.ts).
 import { newId } from "../../core/ids.js";
 import { emailKeyOf } from "./admin-email.js";
 import type { UserRow } from "./store.js";
 
+/** The keys a username and an address are unique by (case-folded; the address as emailKeyOf reads it). */
+export function accountKeys(username: string, email: string): { usernameKey: string; emailKey: string } {
+  return { usernameKey: username.toLowerCase(), emailKey: emailKeyOf(email) };
+}
+
 export function newUserRow(fields: {
   username: string;
   email: string;
-  passwordHash: string;
+  /** Null for an account of an outside identity provider: it never signs in by password. */
+  passwordHash: string | null;
   now: Date;
   role: UserRow["role"];
   /** True only when the address was proven on the way in (an invitation's mailed link). */
@@ -19,9 +25,8 @@ export function newUserRow(fields: {
   return {
     id: newId(now.getTime()),
     username: fields.username,
-    usernameKey: fields.username.toLowerCase(),
     email: fields.email,
-    emailKey: emailKeyOf(fields.email),
+    ...accountKeys(fields.username, fields.email),
     emailVerified,
     firstVerifiedAt: emailVerified ? now : null,
     passwordHash: fields.passwordHash,

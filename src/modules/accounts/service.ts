@@ -3,7 +3,6 @@
 // the admin operations. Plain functions over plain data: routes, other modules and the CLI call the
 // same code. Sign-in (login, lockout, device tokens, step-up) is the signin module's.
 import { errors } from "../../core/errors.js";
-import { newId } from "../../core/ids.js";
 import type { Executor } from "../../store/db.js";
 import { createSharedCache } from "../../store/shared-cache.js";
 import { allowedRedirect, pageLink, type MailTemplate } from "../mail/index.js";
@@ -17,7 +16,7 @@ import { createInvitations } from "./invitations.js";
 import { createRecovery } from "./recovery.js";
 import * as store from "./store.js";
 import type { UserRow } from "./store.js";
-import { newUserRow } from "./new-user.js";
+import { accountKeys, newUserRow } from "./new-user.js";
 
 export type AccountDeps = Pick<
   Kernel,
@@ -309,7 +308,7 @@ export function createAccountService(deps: AccountDeps) {
       }
       checkRedirect(input.redirect_to);
       const email = input.email.trim();
-      const keys = { usernameKey: input.username.toLowerCase(), emailKey: emailKeyOf(email) };
+      const keys = accountKeys(input.username, email);
       const normalized = policyCheck(input.password, { username: input.username, email });
       // A registration nobody confirmed in time holds nothing: it is deleted, and the name is free.
       const expired = await db.transaction((tx) => expireUnverified(tx, keys));
@@ -361,24 +360,9 @@ export function createAccountService(deps: AccountDeps) {
       tx: Executor,
       input: { username: string; email: string; emailVerified: boolean },
     ): Promise<{ id: string; role: "user" | "admin" } | undefined> {
-      const now = new Date(clock.now());
-      const emailKey = emailKeyOf(input.email);
       const role = input.emailVerified && isAdminEmail(await adminEmailsNow(tx), input.email) ? "admin" : "user";
-      const id = newId(now.getTime());
-      const inserted = await store.insertUserIfFree(tx, {
-        id,
-        username: input.username,
-        usernameKey: input.username.toLowerCase(),
-        email: input.email,
-        emailKey,
-        emailVerified: input.emailVerified,
-        firstVerifiedAt: input.emailVerified ? now : null,
-        passwordHash: null,
-        role,
-        createdAt: now,
-        updatedAt: now,
-      });
-      return inserted ? { id, role } : undefined;
+      const row = newUserRow({ ...input, passwordHash: null, now: new Date(clock.now()), role });
+      return (await store.insertUserIfFree(tx, row)) ? { id: row.id, role } : undefined;
     },
 
     /** Throws `email_unverified` (403) unless the user's current address is proven: `what` names the refused action. */
