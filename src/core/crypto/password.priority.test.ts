@@ -1,9 +1,10 @@
 // Threat: a login flood's password hashing takes the core from the thread that serves everyone
-// else, so signed-in users wait behind an attacker's Argon2 work.
+// else, so signed-in users wait behind an attacker's Argon2 work. And the cure must not outlast
+// the flood: V8's own helper threads are lowered too, and a core runs requests slower then.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { HELPER_NICE } from "../threads.js";
+import { easeHelperThreads, HELPER_EASE_NICE, HELPER_NICE, helperNice } from "../threads.js";
 import { createPasswordHasher } from "./password.js";
 
 /** The nice value of each of this process's threads, by thread id (Linux's /proc). */
@@ -23,24 +24,65 @@ function niceOfThreads(): Map<number, number> {
   return nice;
 }
 
+const linuxOnly = { skip: process.platform !== "linux" && "Linux only" };
+
+/** The threads other than the event loop's whose nice value is not `nice`. */
+const othersNotAt = (nice: number) =>
+  [...niceOfThreads()].filter(([tid, value]) => tid !== process.pid && value !== nice);
+
+// The tests share this process's threads: they run in order, each from where the one before left them.
 test(
-  "once the process hashes, every thread but the event loop's runs at the lowest priority",
-  { skip: process.platform !== "linux" && "Linux only" },
+  "a login at a time puts every other thread a little below the event loop, not at the flood's lowest (V8's helpers keep up)",
+  linuxOnly,
   async () => {
     const main = niceOfThreads().get(process.pid)!;
     const hasher = createPasswordHasher({ maxConcurrent: 1 });
     const stored = await hasher.hash("correct horse battery staple");
     assert.equal(await hasher.verify(stored, "correct horse battery staple"), true);
     assert.equal(await hasher.verifyDummy("anything"), false);
+    assert.equal(helperNice(), HELPER_EASE_NICE);
+    assert.equal(niceOfThreads().get(process.pid), main, "the event loop keeps its priority");
+    assert.deepEqual(othersNotAt(HELPER_EASE_NICE), [], `every other thread at nice ${HELPER_EASE_NICE}`);
+  },
+);
+
+test(
+  "while password checks queue (a login flood), every thread but the event loop's runs at the lowest priority",
+  linuxOnly,
+  async () => {
+    const main = niceOfThreads().get(process.pid)!;
+    const hasher = createPasswordHasher({ maxConcurrent: 1 });
+    const stored = await hasher.hash("correct horse battery staple");
+    // Four at once through one slot: three wait, as a flood's checks do.
+    const results = await Promise.all([
+      hasher.verify(stored, "wrong one"),
+      hasher.verify(stored, "wrong two"),
+      hasher.verifyDummy("anything"),
+      hasher.verify(stored, "correct horse battery staple"),
+    ]);
+    assert.deepEqual(results, [false, false, false, true]);
 
     const threads = niceOfThreads();
     assert.equal(threads.get(process.pid), main, "the event loop keeps its priority");
     const others = [...threads].filter(([tid]) => tid !== process.pid);
     assert.ok(others.length >= 4, "libuv's pool and V8's helpers are there");
-    assert.deepEqual(
-      others.filter(([, nice]) => nice !== HELPER_NICE),
-      [],
-      `every other thread at nice ${HELPER_NICE}`,
-    );
+    assert.deepEqual(othersNotAt(HELPER_NICE), [], `every other thread at nice ${HELPER_NICE}`);
+    // A single check right after does not end the flood's level: only a calm spell does.
+    await hasher.verifyDummy("one more");
+    assert.equal(helperNice(), HELPER_NICE);
+  },
+);
+
+test(
+  "after the flood the helpers come back up to the calm level",
+  {
+    skip:
+      process.platform !== "linux" ? "Linux only" : process.getuid?.() !== 0 && "raising a priority needs root here",
+  },
+  () => {
+    assert.equal(helperNice(), HELPER_NICE, "the test before left them at the flood's level");
+    easeHelperThreads(); // what the hasher's calm timer calls
+    assert.equal(helperNice(), HELPER_EASE_NICE);
+    assert.deepEqual(othersNotAt(HELPER_EASE_NICE), [], `every other thread at nice ${HELPER_EASE_NICE} again`);
   },
 );

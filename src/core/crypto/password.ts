@@ -6,7 +6,7 @@ import { hash as argon2Hash, parseOptions as argon2ParseOptions, verify as argon
 import type { Algorithm, Options as Argon2Options, ParsedHashOptions as Argon2Parsed, Version } from "@node-rs/argon2";
 import { verify as bcryptVerify } from "@node-rs/bcrypt";
 import { AppError } from "../errors.js";
-import { lowerHelperThreads } from "../threads.js";
+import { easeHelperThreads, HELPER_NICE, helperNice, lowerHelperThreads } from "../threads.js";
 
 /** The Argon2id cost of every new hash: OWASP's first recommendation (19 MiB, 2 passes, 1 lane). */
 export const ARGON2ID_PARAMS = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
@@ -264,6 +264,9 @@ function schemeOf(stored: unknown): "argon2" | "bcrypt" | "scrypt" | undefined {
   return undefined;
 }
 
+/** How long the hasher stays idle after a flood before the helper threads are raised back (core/threads.ts). */
+const CALM_MS = 10_000;
+
 /**
  * At most `limit` tasks at once; up to `maxQueue` more wait in FIFO order; beyond that a call is refused at once.
  * Written here because the usual limiter (p-limit) queues without bound, and an unbounded queue under a login
@@ -272,6 +275,8 @@ function schemeOf(stored: unknown): "argon2" | "bcrypt" | "scrypt" | undefined {
  */
 function createSlots(limit: number, maxQueue: number) {
   let running = 0;
+  /** Runs easeHelperThreads once the hasher has been idle for CALM_MS. */
+  let calm: NodeJS.Timeout | undefined;
   let reserved = 0;
   const queue: Array<() => void> = [];
   const full = () => running + queue.length + reserved >= limit + maxQueue;
@@ -304,14 +309,22 @@ function createSlots(limit: number, maxQueue: number) {
       // The finishing task hands its slot straight to the head of the queue, so `running` stays the same.
       await new Promise<void>((resolve) => queue.push(resolve));
     }
+    if (calm) clearTimeout(calm);
+    calm = undefined;
     try {
       return await task();
     } finally {
-      // The work ran on libuv's pool, whose threads exist from the first such call on: keep them below the event loop.
-      lowerHelperThreads();
+      // The work ran on libuv's pool, whose threads exist from the first such call on: keep them below the event
+      // loop, and at the lowest priority while checks wait (a flood) until the hasher has been calm a while.
+      if (queue.length > 0) lowerHelperThreads();
+      else if (helperNice() !== HELPER_NICE) easeHelperThreads();
       const next = queue.shift();
       if (next) next();
       else running -= 1;
+      if (running === 0 && queue.length === 0) {
+        calm = setTimeout(easeHelperThreads, CALM_MS);
+        calm.unref();
+      }
     }
   }
 
