@@ -5,7 +5,7 @@
 // /me at a modest paced load, alone and under a login flood (me-under-login-flood). Then start-up
 // time and idle memory of the compiled server (bench/startup.ts). Results go to bench/results/.
 // Options (defaults shown): --duration 10 --warmup 2 --connections 50 --rounds 1 --quiet-wait 120
-// --scenarios bare,bulwark-memory,bulwark-redis,bulwark-me-memory,bulwark-me-pg-redis,bulwark-key-memory,me-under-login-flood
+// --scenarios bare,bare-headers,bulwark-memory,bulwark-redis,bulwark-me-memory,bulwark-me-pg-redis,bulwark-key-memory,me-under-login-flood
 // --me-rate 500 --me-connections 10 --flood-connections 8,64,200 --no-startup --no-build --no-write
 // --pin (server on core 0, load generator on core 1, with taskset).
 // See bench/README.md.
@@ -28,6 +28,7 @@ import { measureStartup, startupRows, type StartupResult } from "./startup.js";
 /** Throughput goals: the scenario's req/s over bare Fastify's. */
 const GOALS: Record<Scenario, number | undefined> = {
   bare: undefined,
+  "bare-headers": undefined,
   "bulwark-memory": 0.6,
   "bulwark-redis": 0.45,
   "bulwark-memory-warn": undefined,
@@ -789,7 +790,7 @@ function summaryMarkdown(
 }
 
 const DEFAULT_SCENARIOS =
-  "bare,bulwark-memory,bulwark-redis,bulwark-me-memory,bulwark-me-pg-redis,bulwark-key-memory,me-under-login-flood";
+  "bare,bare-headers,bulwark-memory,bulwark-redis,bulwark-me-memory,bulwark-me-pg-redis,bulwark-key-memory,me-under-login-flood";
 const { values } = parseArgs({
   options: {
     duration: { type: "string", default: "10" },
@@ -934,7 +935,18 @@ for (const note of notes) console.log(note.startsWith("INVALID") ? `\n!!!!! ${no
 let startup: StartupResult | undefined;
 if (!values["no-startup"]) {
   console.log("\nstart-up: building dist/ and starting it ...");
-  startup = await measureStartup({ build: !values["no-build"] });
+  // One start on PostgreSQL + Redis too, on a database of its own, when both are reachable.
+  const unreachable = await redisReachable();
+  const db = unreachable ? unreachable : await createBenchDatabase();
+  if (typeof db === "string") console.log(`start-up on PostgreSQL + Redis skipped: ${db}`);
+  try {
+    startup = await measureStartup({
+      build: !values["no-build"],
+      ...(typeof db === "string" ? {} : { databaseUrl: db.url, redisUrl: REDIS_URL }),
+    });
+  } finally {
+    if (typeof db !== "string") await db.drop();
+  }
   console.log(`\n${textTable(startupRows(startup))}`);
 }
 

@@ -119,7 +119,13 @@ test("the Dockerfile: multi-stage, non-root, health check, and its start command
   const env = Object.fromEntries(
     [...dockerfile.matchAll(/^(?:ENV)?\s+([A-Z_]+)=(\S+?)(?: \\)?$/gm)].map((m) => [m[1]!, m[2]!]),
   );
-  assert.deepEqual(env, { NODE_ENV: "production", HOST: "0.0.0.0", PORT: "8080", DATA_DIR: "/data" });
+  assert.deepEqual(env, {
+    NODE_ENV: "production",
+    HOST: "0.0.0.0",
+    PORT: "8080",
+    DATA_DIR: "/data",
+    MALLOC_ARENA_MAX: "2",
+  });
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
   assert.deepEqual(cmd, ["node", "dist/main.js", "start"]);
 
