@@ -12,10 +12,13 @@ import { createInterface } from "node:readline";
 import Fastify, { type FastifyInstance } from "fastify";
 import { createPasswordHasher, randomToken, type PasswordHasher } from "../src/core/crypto/index.js";
 import { createLogger, logDestination } from "../src/core/logger.js";
+import { requestId, securityHeaders } from "../src/http/headers.js";
 import { createApp, loadConfig, Type } from "../src/index.js";
 import { benchSecrets, isMain } from "./lib.js";
 
 /**
+ * `bare-headers` is bare Fastify sending what the contract puts on every response (the security
+ * headers, a request id, the RateLimit headers) and nothing else: the floor of those bytes.
  * The default scenarios, and `bulwark-memory-warn` (LOG_LEVEL=warn: no request line), a diagnostic of
  * what logging costs. The `*me*` scenarios serve GET /api/users/me to a signed-in user;
  * `me-under-login-flood` is that server with the login limit out of the way, for the flood.
@@ -24,6 +27,7 @@ import { benchSecrets, isMain } from "./lib.js";
  */
 export const SCENARIOS = [
   "bare",
+  "bare-headers",
   "bulwark-memory",
   "bulwark-redis",
   "bulwark-memory-warn",
@@ -72,10 +76,24 @@ const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 /** High enough not to trip in a run (about 60k req/s at most here), low enough to stay a real check. */
 const BENCH_RATE_LIMIT = "100000000";
 
+const BENCH_RATE_LIMIT_POLICY = `"minute";q=${BENCH_RATE_LIMIT};w=60, "hour";q=${BENCH_RATE_LIMIT};w=3600`;
+
 const HelloResponse = Type.Object({ hello: Type.String() }, { additionalProperties: false });
 
-async function bare(): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+async function bare(withHeaders = false): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, ...(withHeaders ? { genReqId: requestId } : {}) });
+  if (withHeaders) {
+    // The same set and byte counts as Bulwark's /hello, set as cheaply as Fastify allows.
+    const fixed = { ...securityHeaders(false), "ratelimit-policy": BENCH_RATE_LIMIT_POLICY };
+    let used = 0;
+    app.addHook("onRequest", (request, reply, done) => {
+      used += 1;
+      reply.headers(fixed);
+      reply.header("x-request-id", request.id);
+      reply.header("ratelimit", `"minute";r=${Number(BENCH_RATE_LIMIT) - used};t=60`);
+      done();
+    });
+  }
   app.get("/hello", async () => ({ hello: "world" }));
   return app;
 }
@@ -223,8 +241,8 @@ async function main(): Promise<void> {
   const redis = REDIS_SCENARIOS.includes(scenario) || pgRedis;
   let dataDir: string | undefined;
   let app: FastifyInstance;
-  if (scenario === "bare") {
-    app = await bare();
+  if (scenario === "bare" || scenario === "bare-headers") {
+    app = await bare(scenario === "bare-headers");
   } else {
     if (pgRedis && !process.env.BENCH_DATABASE_URL)
       throw new Error(`${scenario} on PostgreSQL needs BENCH_DATABASE_URL (run.ts creates the database)`);
@@ -296,7 +314,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify({ ok: true })}\n`);
     } else if (command === "stats") {
       const cpu = process.cpuUsage(mark.cpu);
-      const counters = scenario === "bare" ? undefined : app.bulwark.counters;
+      const counters = app.bulwark?.counters;
       void (counters ? counters.ping(2_000) : Promise.resolve(undefined)).then((cache) => {
         const stats: ServerStats = {
           wallMs: performance.now() - mark.wall,
