@@ -937,7 +937,7 @@ if (!values["no-startup"]) {
   console.log("\nstart-up: building dist/ and starting it ...");
   // One start on PostgreSQL + Redis too, on a database of its own, when both are reachable.
   const unreachable = await redisReachable();
-  const db = unreachable ? unreachable : await createBenchDatabase();
+  const db = unreachable ?? (await createBenchDatabase());
   if (typeof db === "string") console.log(`start-up on PostgreSQL + Redis skipped: ${db}`);
   try {
     startup = await measureStartup({

@@ -62,8 +62,8 @@ function pass(nice: number): void {
   const now = performance.now();
   if (nice === level && now - lastPass < PASS_INTERVAL_MS) return;
   lastPass = now;
-  const allowed = setHelpers(nice);
-  if (allowed || level === undefined || nice > level) level = nice;
+  // Lowering is always allowed; only a raise can be refused.
+  if (setHelpers(nice)) level = nice;
   else mayRaise = false;
 }
 
@@ -80,7 +80,6 @@ export function lowerHelperThreads(): void {
  * process, which costs throughput, not safety.
  */
 export function easeHelperThreads(): void {
-  if (level === HELPER_NICE && !mayRaise) return;
   pass(HELPER_EASE_NICE);
 }
 

@@ -275,7 +275,7 @@ const CALM_MS = 10_000;
  */
 function createSlots(limit: number, maxQueue: number) {
   let running = 0;
-  /** Runs easeHelperThreads once the hasher has been idle for CALM_MS. */
+  /** After a flood: runs easeHelperThreads once the hasher has been idle for CALM_MS. */
   let calm: NodeJS.Timeout | undefined;
   let reserved = 0;
   const queue: Array<() => void> = [];
@@ -321,7 +321,8 @@ function createSlots(limit: number, maxQueue: number) {
       const next = queue.shift();
       if (next) next();
       else running -= 1;
-      if (running === 0 && queue.length === 0) {
+      // After a flood, the helpers come back up once the hasher has been idle a while.
+      if (running === 0 && queue.length === 0 && helperNice() === HELPER_NICE) {
         calm = setTimeout(easeHelperThreads, CALM_MS);
         calm.unref();
       }
