@@ -100,7 +100,7 @@ async function bare(withHeaders = false): Promise<FastifyInstance> {
 
 /** Counts what the logger writes, at the cost of two additions per line. */
 function countingDevNull() {
-  // The logger's own batching (8 KiB writes), as a server started by `bulwark start` writes.
+  // The logger's own batching (2-4 KiB writes), as a server started by `bulwark start` writes.
   const destination = logDestination("/dev/null");
   const tally = { lines: 0, bytes: 0, sample: undefined as string | undefined };
   const write = destination.write.bind(destination);

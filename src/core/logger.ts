@@ -99,9 +99,12 @@ export function createLogger(options: LoggerOptions): Logger {
 
 /**
  * Where the process logger writes by default (standard output), and the bench's /dev/null: lines
- * are written in batches of 8 KiB, and at least every 250 ms. A write per line cost more than the
- * rest of logging (bench: 19.7k -> 22.8k req/s). pino flushes the rest at exit.
+ * are written in batches of 2-4 KiB, and at least every 250 ms. A write per line cost more than the
+ * rest of logging (bench: 19.7k -> 22.8k req/s). Larger batches cost more per line: SonicBoom
+ * measures the byte length of its pending batch on every line, which copies it whole
+ * (bench/log-line.ts: 3.6-3.7 µs a line with 8-16 KiB batches, 2.4-2.9 with these). pino flushes
+ * the rest at exit.
  */
 export function logDestination(dest: number | string): ReturnType<typeof pino.destination> {
-  return pino.destination({ dest, sync: false, minLength: 8192, periodicFlush: 250 });
+  return pino.destination({ dest, sync: false, minLength: 2048, maxWrite: 4096, periodicFlush: 250 });
 }
