@@ -63,7 +63,9 @@ function pass(nice: number): void {
   if (nice === level && now - lastPass < PASS_INTERVAL_MS) return;
   lastPass = now;
   // Lowering is always allowed; only a raise can be refused.
-  if (setHelpers(nice)) level = nice;
+  const allowed = setHelpers(nice);
+  if (!supported) return; // no /proc here: nothing was set
+  if (allowed) level = nice;
   else mayRaise = false;
 }
 

@@ -30,15 +30,22 @@ const linuxOnly = { skip: process.platform !== "linux" && "Linux only" };
 const othersNotAt = (nice: number) =>
   [...niceOfThreads()].filter(([tid, value]) => tid !== process.pid && value !== nice);
 
+const PASSWORD = "correct horse battery staple";
+
+/** A hasher that checks one password at a time, and a stored hash of PASSWORD. */
+async function oneSlotHasher() {
+  const hasher = createPasswordHasher({ maxConcurrent: 1 });
+  return { hasher, stored: await hasher.hash(PASSWORD) };
+}
+
 // The tests share this process's threads: they run in order, each from where the one before left them.
 test(
   "a login at a time puts every other thread a little below the event loop, not at the flood's lowest (V8's helpers keep up)",
   linuxOnly,
   async () => {
     const main = niceOfThreads().get(process.pid)!;
-    const hasher = createPasswordHasher({ maxConcurrent: 1 });
-    const stored = await hasher.hash("correct horse battery staple");
-    assert.equal(await hasher.verify(stored, "correct horse battery staple"), true);
+    const { hasher, stored } = await oneSlotHasher();
+    assert.equal(await hasher.verify(stored, PASSWORD), true);
     assert.equal(await hasher.verifyDummy("anything"), false);
     assert.equal(helperNice(), HELPER_EASE_NICE);
     assert.equal(niceOfThreads().get(process.pid), main, "the event loop keeps its priority");
@@ -51,14 +58,13 @@ test(
   linuxOnly,
   async () => {
     const main = niceOfThreads().get(process.pid)!;
-    const hasher = createPasswordHasher({ maxConcurrent: 1 });
-    const stored = await hasher.hash("correct horse battery staple");
+    const { hasher, stored } = await oneSlotHasher();
     // Four at once through one slot: three wait, as a flood's checks do.
     const results = await Promise.all([
       hasher.verify(stored, "wrong one"),
       hasher.verify(stored, "wrong two"),
       hasher.verifyDummy("anything"),
-      hasher.verify(stored, "correct horse battery staple"),
+      hasher.verify(stored, PASSWORD),
     ]);
     assert.deepEqual(results, [false, false, false, true]);
 
